@@ -1,0 +1,144 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Segmentd: a multi-tenant audience segmentation server (gRPC over TLS, PostgreSQL).
+///
+/// The module graph follows ../shared/DESIGN.md: pure rule logic in `SegmentRules`,
+/// SQL in `SegmentStore`, jobs in `SegmentEngine`, gRPC in `SegmentServer`, wiring in
+/// the executables.
+let package = Package(
+    name: "segmentd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "segmentd", targets: ["segmentd"]),
+        .executable(name: "segctl", targets: ["segctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        // Default traits off: SwiftPM 6.3.1 orders their -D flags randomly and rebuilds
+        // SwiftProtobuf for nothing (STACK-NOTES gotcha 1).
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    ],
+    targets: [
+        // Generated protobuf messages and gRPC stubs (ops/generate-proto).
+        .target(
+            name: "SegmentdAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Pure rule logic: no database, no gRPC.
+        .target(name: "SegmentRules"),
+        // PostgreSQL: migrations, tenant-scoped transactions, repositories, audit log.
+        .target(
+            name: "SegmentStore",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: []
+        ),
+        // Background jobs: refresh, export, import, training; scheduler; workers.
+        .target(
+            name: "SegmentEngine",
+            dependencies: [
+                "SegmentStore", "SegmentRules",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // gRPC service implementations, authentication, error mapping.
+        .target(
+            name: "SegmentServer",
+            dependencies: [
+                "SegmentdAPI", "SegmentStore", "SegmentEngine",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // A small client library shared by segctl and the tests: connection settings,
+        // TLS trust, API-key metadata.
+        .target(
+            name: "SegmentdClient",
+            dependencies: [
+                "SegmentdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .executableTarget(
+            name: "segmentd",
+            dependencies: [
+                "SegmentServer", "SegmentStore", "SegmentEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "segctl",
+            dependencies: [
+                "SegmentdClient", "SegmentdAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]
+        ),
+        // Shared helpers for tests: a PostgreSQL per test, certificates, a running server.
+        .target(
+            name: "SegmentdTestSupport",
+            dependencies: [
+                "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SegmentdTestSupport"
+        ),
+        // Unit tests: no database, no network.
+        .testTarget(
+            name: "SegmentUnitTests",
+            dependencies: ["SegmentRules", "SegmentServer", "SegmentdAPI", "SegmentdClient"],
+            path: "Tests/SegmentUnitTests"
+        ),
+        // Integration tests: real PostgreSQL, real TLS, real gRPC, real processes.
+        .testTarget(
+            name: "SegmentdIntegrationTests",
+            dependencies: [
+                "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/SegmentdIntegrationTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
