@@ -1,0 +1,60 @@
+import Logging
+import SegmentStore
+import Synchronization
+
+/// Turns an API key from request metadata into a ``Principal``.
+///
+/// Keys whose shape or checksum is wrong are rejected without touching the
+/// database. Resolved keys are cached for ``Configuration/cacheTTL`` (2 s by
+/// default): that is the longest a revoked key, a disabled tenant or a changed
+/// role can keep working.
+public final class Authenticator: Sendable {
+    /// How the authenticator caches.
+    public struct Configuration: Sendable {
+        /// How long a resolved key (or a rejection) is trusted. The revocation delay.
+        public var cacheTTL: Duration = .seconds(2)
+        /// Cached keys at most; the oldest are dropped first.
+        public var cacheCapacity: Int = 10_000
+        public init() {}
+    }
+
+    private struct Entry {
+        let result: Result<Principal, AuthenticationFailure>
+        let expires: ContinuousClock.Instant
+    }
+
+    private let store: PrincipalStore
+    private let configuration: Configuration
+    private let cache = Mutex<[String: Entry]>([:])
+    private let lookups = Atomic<Int>(0)
+
+    public init(store: PrincipalStore, configuration: Configuration = .init()) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// Database lookups made so far (a test proves malformed keys make none).
+    public var lookupCount: Int { lookups.load(ordering: .relaxed) }
+
+    /// Authenticates `presented`, the key as sent by the client.
+    public func authenticate(_ presented: String?) async throws -> Result<Principal, AuthenticationFailure> {
+        guard let presented, !presented.isEmpty else { return .failure(.missing) }
+        guard let secret = APIKeySecret(parsing: presented) else { return .failure(.malformed) }
+        let cacheKey = secret.hash.map { String($0, radix: 16) }.joined()
+        let now = ContinuousClock.now
+        if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
+            return entry.result
+        }
+        lookups.add(1, ordering: .relaxed)
+        let result = try await store.resolve(secret)
+        let entry = Entry(result: result, expires: now.advanced(by: configuration.cacheTTL))
+        cache.withLock { cache in
+            if cache.count >= configuration.cacheCapacity {
+                cache = cache.filter { $0.value.expires > now }
+                if cache.count >= configuration.cacheCapacity { cache.removeAll(keepingCapacity: true) }
+            }
+            cache[cacheKey] = entry
+        }
+        return result
+    }
+}

@@ -1,0 +1,104 @@
+import GRPCCore
+import GRPCProtobuf
+import SegmentStore
+
+/// An error as a client sees it: a status code, a message and google.rpc details
+/// (a stable reason, which field, what was wrong).
+///
+/// Every error leaving a service passes through ``APIError/init(mapping:)`` once
+/// (in ``ErrorMappingInterceptor``), so nothing reaches a client as UNKNOWN and no
+/// SQL or internal detail leaks.
+public struct APIError: Error, Sendable, RPCErrorConvertible {
+    /// The domain of `ErrorInfo` details.
+    public static let domain = "segmentd.dev"
+
+    public var code: RPCError.Code
+    public var message: String
+    /// A stable reason from `segmentd.v1.ErrorReason`.
+    public var reason: String
+    /// Extra facts for programs (`permission`, `line`, …).
+    public var metadata: [String: String]
+    /// Field violations for INVALID_ARGUMENT.
+    public var fieldViolations: [(field: String, description: String)]
+
+    public init(
+        _ code: RPCError.Code, _ message: String, reason: String, metadata: [String: String] = [:],
+        fieldViolations: [(field: String, description: String)] = []
+    ) {
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.metadata = metadata
+        self.fieldViolations = fieldViolations
+    }
+
+    var status: GoogleRPCStatus {
+        var details: [ErrorDetails] = [.errorInfo(reason: reason, domain: Self.domain, metadata: metadata)]
+        if !fieldViolations.isEmpty {
+            details.append(.badRequest(violations: fieldViolations.map {
+                ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
+            }))
+        }
+        return GoogleRPCStatus(code: code, message: message, details: details)
+    }
+
+    public var rpcErrorCode: RPCError.Code { code }
+    public var rpcErrorMessage: String { message }
+    public var rpcErrorMetadata: Metadata { status.rpcErrorMetadata }
+}
+
+extension APIError {
+    /// The call carried no usable API key. One message for every cause, so a
+    /// prober learns nothing about which keys exist.
+    static func unauthenticated(_ failure: AuthenticationFailure) -> APIError {
+        switch failure {
+        case .missing:
+            return APIError(
+                .unauthenticated, "no API key: send it as 'authorization: Bearer <key>' or 'x-api-key'",
+                reason: "API_KEY_INVALID")
+        case .tenantDisabled:
+            return APIError(.unauthenticated, "the API key's tenant is disabled", reason: "TENANT_DISABLED")
+        case .malformed, .unknown, .revoked, .expired:
+            return APIError(
+                .unauthenticated, "the API key is invalid, revoked or expired", reason: "API_KEY_INVALID")
+        }
+    }
+
+    /// A method of the contract that a later release implements.
+    static func notImplementedYet(_ method: MethodDescriptor) -> APIError {
+        APIError(
+            .unimplemented, "\(method.fullyQualifiedMethod) is part of the v1 contract but not implemented by this server yet",
+            reason: "NOT_IMPLEMENTED_YET", metadata: ["method": method.fullyQualifiedMethod])
+    }
+
+    /// The server is starting or draining.
+    static let notServing = APIError(.unavailable, "the server is not serving (starting or shutting down)", reason: "NOT_SERVING")
+
+    /// Maps any error thrown below the gRPC layer to what the client should see.
+    init(mapping error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let error as AuthenticationFailure:
+            self = .unauthenticated(error)
+        case let error as StoreError:
+            self = APIError(storeError: error)
+        case is CancellationError:
+            self = APIError(.cancelled, "the call was cancelled", reason: "CANCELLED")
+        default:
+            self = APIError(.internalError, "internal error", reason: "INTERNAL")
+        }
+    }
+
+    private init(storeError error: StoreError) {
+        switch error.code {
+        case .notFound: self = APIError(.notFound, error.message, reason: "RESOURCE_NOT_FOUND")
+        case .alreadyExists: self = APIError(.alreadyExists, error.message, reason: "RESOURCE_EXISTS")
+        case .invalidArgument: self = APIError(.invalidArgument, error.message, reason: "INVALID_FIELD")
+        case .failedPrecondition: self = APIError(.failedPrecondition, error.message, reason: "FAILED_PRECONDITION")
+        case .conflict: self = APIError(.aborted, error.message, reason: "ETAG_MISMATCH")
+        case .unavailable: self = APIError(.unavailable, "the database is unavailable; retry", reason: "NOT_SERVING")
+        default: self = APIError(.internalError, "internal error", reason: "INTERNAL")
+        }
+    }
+}

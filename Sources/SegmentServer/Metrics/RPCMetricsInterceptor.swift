@@ -1,0 +1,52 @@
+import GRPCCore
+import Metrics
+
+/// Counts calls by method and status code and records their latency
+/// (`segmentd_rpc_requests_total`, `segmentd_rpc_duration_seconds`). Streaming
+/// calls are measured until their response stream ends.
+struct RPCMetricsInterceptor: ServerInterceptor {
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        let method = context.descriptor.fullyQualifiedMethod
+        let start = ContinuousClock.now
+        do {
+            var response = try await next(request, context)
+            switch response.accepted {
+            case .success(var contents):
+                let producer = contents.producer
+                contents.producer = { writer in
+                    do {
+                        let trailers = try await producer(writer)
+                        Self.record(method: method, code: "OK", since: start)
+                        return trailers
+                    } catch {
+                        Self.record(method: method, code: Self.codeName(error), since: start)
+                        throw error
+                    }
+                }
+                response.accepted = .success(contents)
+            case .failure(let error):
+                Self.record(method: method, code: Self.codeName(error), since: start)
+            }
+            return response
+        } catch {
+            Self.record(method: method, code: Self.codeName(error), since: start)
+            throw error
+        }
+    }
+
+    static func record(method: String, code: String, since start: ContinuousClock.Instant) {
+        Counter(label: "segmentd_rpc_requests_total", dimensions: [("method", method), ("code", code)]).increment()
+        Metrics.Timer(label: "segmentd_rpc_duration_seconds", dimensions: [("method", method)])
+            .record(duration: ContinuousClock.now - start)
+    }
+
+    static func codeName(_ error: any Error) -> String {
+        if let error = error as? RPCError { return String(describing: error.code).uppercased() }
+        if let error = error as? any RPCErrorConvertible { return String(describing: error.rpcErrorCode).uppercased() }
+        return "UNKNOWN"
+    }
+}

@@ -1,0 +1,121 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SegmentStore
+import ServiceLifecycle
+import Synchronization
+
+/// The gRPC server: TLS only, every contract method registered, interceptors for
+/// metrics, error mapping and authentication. Runs as a `Service`; on graceful
+/// shutdown it reports NOT_SERVING, stops accepting, and drains in-flight calls.
+public final class SegmentdServer: Service, Sendable {
+    /// How the server listens and serves.
+    public struct Configuration: Sendable {
+        /// IP address to bind (`127.0.0.1`, `0.0.0.0`, `::`).
+        public var host: String = "127.0.0.1"
+        /// Port to bind; 0 picks a free one.
+        public var port: Int = 7443
+        /// PEM file with the server certificate chain, leaf first.
+        public var certificateChainPath: String
+        /// PEM file with the server's private key.
+        public var privateKeyPath: String
+        /// Reported by GetCallerIdentity and `segctl version`.
+        public var serverVersion: String = SegmentdVersion.current
+        /// The authentication cache (the revocation delay).
+        public var authentication = Authenticator.Configuration()
+
+        public init(certificateChainPath: String, privateKeyPath: String) {
+            self.certificateChainPath = certificateChainPath
+            self.privateKeyPath = privateKeyPath
+        }
+    }
+
+    let configuration: Configuration
+    let database: Database
+    /// The serving state reported by `grpc.health.v1.Health`.
+    public let health: HealthMonitor
+    /// Resolves API keys (exposed so tests can count lookups).
+    public let authenticator: Authenticator
+    let logger: Logger
+    private let transport: HTTP2ServerTransport.Posix
+
+    public init(configuration: Configuration, database: Database, health: HealthMonitor, logger: Logger) {
+        self.configuration = configuration
+        self.database = database
+        self.health = health
+        self.logger = logger
+        self.authenticator = Authenticator(
+            store: PrincipalStore(database: database), configuration: configuration.authentication)
+        let address: GRPCNIOTransportHTTP2.SocketAddress =
+            configuration.host.contains(":")
+            ? .ipv6(host: configuration.host, port: configuration.port)
+            : .ipv4(host: configuration.host, port: configuration.port)
+        self.transport = HTTP2ServerTransport.Posix(
+            address: address,
+            transportSecurity: .tls(
+                .defaults(
+                    certificateChain: [.file(path: configuration.certificateChainPath, format: .pem)],
+                    privateKey: .file(path: configuration.privateKeyPath, format: .pem)
+                ) { $0.requireALPN = false }
+            )
+        )
+    }
+
+    /// The services in registration order: every contract method as UNIMPLEMENTED
+    /// first, then the real implementations over them.
+    var services: [any RegistrableRPCService] {
+        [
+            UnimplementedMethods(methods: Contract.allMethods),
+            HealthService(
+                monitor: health,
+                knownServices: Set(Contract.services.map(\.service.fullyQualifiedService))),
+            AccessService(serverVersion: configuration.serverVersion),
+        ]
+    }
+
+    /// The interceptors, outermost first.
+    var interceptors: [any ServerInterceptor] {
+        [
+            RPCMetricsInterceptor(),
+            ErrorMappingInterceptor(logger: logger),
+            AuthenticationInterceptor(authenticator: authenticator, health: health, logger: logger),
+        ]
+    }
+
+    /// The bound port, once listening.
+    public var listeningPort: Int {
+        get async throws {
+            let address = try await transport.listeningAddress
+            if let ipv4 = address.ipv4 { return ipv4.port }
+            if let ipv6 = address.ipv6 { return ipv6.port }
+            throw StoreError(.internalError, "the server is not bound to an IP address")
+        }
+    }
+
+    public func run() async throws {
+        let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
+        let health = self.health
+        let logger = self.logger
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await server.serve() }
+                group.addTask {
+                    let port = try await self.listeningPort
+                    logger.notice(
+                        "serving gRPC over TLS", metadata: ["address": "\(self.configuration.host):\(port)"])
+                }
+            }
+        } onGracefulShutdown: {
+            logger.notice("draining: no new calls; in-flight calls finish")
+            health.set(.notServing)
+            health.finishWatchers()
+            server.beginGracefulShutdown()
+        }
+    }
+}
+
+/// The segmentd release.
+public enum SegmentdVersion {
+    /// Semantic version of this build.
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,111 @@
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The server's connection pool, with tenant-scoped transactions.
+///
+/// Every tenant's data is read and written inside ``withTenant(_:_:)``, which sets
+/// `app.tenant_id` for that transaction only (`set_config(…, true)`); row-level
+/// security in PostgreSQL does the rest. Run it as a `Service`.
+public final class Database: Service, Sendable {
+    /// The underlying PostgresNIO pool.
+    public let client: PostgresClient
+    let logger: Logger
+    private let inUse = Atomic<Int>(0)
+    private let inUseGauge = Gauge(label: "segmentd_db_connections_in_use")
+    private let waitTimer = Metrics.Timer(label: "segmentd_db_connection_wait_seconds")
+
+    /// - Parameters:
+    ///   - settings: Where to connect.
+    ///   - logger: Logs pool events.
+    public init(settings: DatabaseSettings, logger: Logger) {
+        self.client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
+        self.logger = logger
+        Gauge(label: "segmentd_db_connections_max").record(settings.maximumConnections)
+    }
+
+    public func run() async {
+        await client.run()
+    }
+
+    /// Runs `body` in a transaction scoped to `tenant`: row-level security shows and
+    /// accepts only that tenant's rows, and the setting ends with the transaction.
+    public func withTenant<Result: Sendable>(
+        _ tenant: TenantID,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await withTransaction { connection in
+            try await connection.query(
+                "SELECT set_config('app.tenant_id', \(tenant.rawValue), true)", logger: self.logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` in a transaction with no tenant set: tenant tables show nothing.
+    public func withTransaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        let start = ContinuousClock.now
+        return try await withConnection { connection in
+            self.waitTimer.record(duration: ContinuousClock.now - start)
+            do {
+                return try await connection.withTransaction(logger: self.logger) { connection in
+                    try await body(connection)
+                }
+            } catch let error as PostgresTransactionError {
+                if let closure = error.closureError { throw StoreError.translating(any: closure) }
+                if let begin = error.beginError { throw StoreError.translating(any: begin) }
+                if let commit = error.commitError { throw StoreError.translating(any: commit) }
+                throw StoreError(.internalError, "transaction failed", cause: error)
+            } catch {
+                throw StoreError.translating(any: error)
+            }
+        }
+    }
+
+    /// Runs `body` with a pooled connection (no transaction), counting pool use.
+    public func withConnection<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        do {
+            return try await client.withConnection { connection in
+                self.inUseGauge.record(self.inUse.add(1, ordering: .relaxed).newValue)
+                defer { self.inUseGauge.record(self.inUse.subtract(1, ordering: .relaxed).newValue) }
+                return try await body(connection)
+            }
+        } catch {
+            throw StoreError.translating(any: error)
+        }
+    }
+}
+
+extension StoreError {
+    /// Passes store errors and cancellation through; maps PostgreSQL errors; wraps the rest.
+    static func translating(any error: any Error) -> any Error {
+        switch error {
+        case let error as StoreError: return error
+        case let error as PSQLError: return translating(error)
+        case is CancellationError: return error
+        default: return error
+        }
+    }
+
+    /// Maps a PostgreSQL error to a store error; the SQL detail stays in `cause`.
+    static func translating(_ error: PSQLError) -> StoreError {
+        switch error.serverInfo?[.sqlState] {
+        case "23505": return StoreError(.alreadyExists, "already exists", cause: error)
+        case "23503", "23514", "22P02", "22023": return StoreError(.invalidArgument, "invalid value", cause: error)
+        case "40001", "40P01": return StoreError(.conflict, "a concurrent change won; retry", cause: error)
+        case "57014": return StoreError(.failedPrecondition, "the statement timed out", cause: error)
+        default: break
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed:
+            return StoreError(.unavailable, "the database is unavailable", cause: error)
+        default:
+            return StoreError(.internalError, "database error", cause: error)
+        }
+    }
+}

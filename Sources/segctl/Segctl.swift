@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import SegmentdClient
+
+@main
+struct Segctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segctl",
+        abstract: "Administer a Segmentd server.",
+        discussion: """
+            Connection settings come from flags, then the environment (SEGMENTD_ADDR, SEGMENTD_API_KEY, \
+            SEGMENTD_CA), then the segctl.json that segmentd writes into its data directory \
+            ($SEGMENTD_HOME, default ./.segmentd): on the server's machine no setting is needed.
+            """,
+        version: ClientVersion.current,
+        subcommands: [Health.self, WhoAmI.self, Version.self]
+    )
+}
+
+/// Connection flags shared by every command.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("addr"), help: "Server address host:port (env SEGMENTD_ADDR).")
+    var address: String?
+
+    @Option(name: .customLong("api-key"), help: "API key (env SEGMENTD_API_KEY). Prefer the environment: flags show up in process lists.")
+    var apiKey: String?
+
+    @Option(name: .customLong("ca"), help: "PEM file of the CA that signed the server's certificate (env SEGMENTD_CA).")
+    var ca: String?
+
+    @Option(name: .customLong("home"), help: "segmentd data directory holding segctl.json (env SEGMENTD_HOME; default ./.segmentd).")
+    var home: String?
+
+    @Flag(name: .customLong("json"), help: "Print JSON for scripts instead of text for people.")
+    var json = false
+
+    func settings() throws -> ClientSettings {
+        try ClientSettings.resolve(address: address, caPath: ca, apiKey: apiKey, home: home)
+    }
+}
+
+/// Runs a command body, printing client errors as one plain line and exiting 1.
+func runCommand(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ClientError {
+        FileHandle.standardError.write(Data("segctl: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// Prints `value` as sorted, pretty JSON.
+func printJSON(_ value: [String: Any]) {
+    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+
+/// The command-line flags for every ``ConfigurationKey``.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "JSON config file with the keys below (env SEGMENTD_CONFIG).")
+    var config: String?
+
+    @Option(name: .customLong("home"), help: help(.home)) var home: String?
+    @Option(name: .customLong("listen"), help: help(.listen)) var listen: String?
+    @Option(name: .customLong("database-url"), help: help(.databaseURL)) var databaseURL: String?
+    @Option(name: .customLong("migration-database-url"), help: help(.migrationDatabaseURL)) var migrationDatabaseURL: String?
+    @Option(name: .customLong("tls-cert"), help: help(.tlsCert)) var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: help(.tlsKey)) var tlsKey: String?
+    @Option(name: .customLong("tls-hosts"), help: help(.tlsHosts)) var tlsHosts: String?
+    @Option(name: .customLong("metrics-listen"), help: help(.metricsListen)) var metricsListen: String?
+    @Option(name: .customLong("log-level"), help: help(.logLevel)) var logLevel: String?
+    @Option(name: .customLong("log-format"), help: help(.logFormat)) var logFormat: String?
+    @Option(name: .customLong("db-pool-size"), help: help(.dbPoolSize)) var dbPoolSize: String?
+    @Option(name: .customLong("auth-cache-seconds"), help: help(.authCacheSeconds)) var authCacheSeconds: String?
+    @Option(name: .customLong("bootstrap-tenant"), help: help(.bootstrapTenant)) var bootstrapTenant: String?
+    @Option(name: .customLong("postgres-bin"), help: help(.postgresBin)) var postgresBin: String?
+    @Option(name: .customLong("shutdown-grace-seconds"), help: help(.shutdownGraceSeconds)) var shutdownGraceSeconds: String?
+
+    static func help(_ key: ConfigurationKey) -> ArgumentHelp {
+        ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
+    }
+
+    /// The flags given, by config-file key.
+    var flags: [String: String] {
+        let pairs: [(ConfigurationKey, String?)] = [
+            (.home, home), (.listen, listen), (.databaseURL, databaseURL), (.migrationDatabaseURL, migrationDatabaseURL),
+            (.tlsCert, tlsCert), (.tlsKey, tlsKey), (.tlsHosts, tlsHosts), (.metricsListen, metricsListen),
+            (.logLevel, logLevel), (.logFormat, logFormat), (.dbPoolSize, dbPoolSize),
+            (.authCacheSeconds, authCacheSeconds), (.bootstrapTenant, bootstrapTenant), (.postgresBin, postgresBin),
+            (.shutdownGraceSeconds, shutdownGraceSeconds),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import SegmentServer
+import SegmentStore
+import ServiceLifecycle
+
+@main
+struct Segmentd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segmentd",
+        abstract: "Segmentd: a multi-tenant audience segmentation server (gRPC over TLS, PostgreSQL).",
+        discussion: """
+            With no database URL, segmentd runs its own PostgreSQL under its data directory and makes a \
+            development CA and TLS certificate there, so one command starts a working server. Every key can \
+            also be set in the environment (SEGMENTD_<KEY>) or a JSON config file (--config); flags win, \
+            then the environment, then the file.
+            """,
+        version: SegmentdVersion.current,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+extension Segmentd {
+    /// Runs the server until SIGINT or SIGTERM.
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the server (the default).")
+
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            let configuration = try Segmentd.loadConfiguration(options)
+            let logger = Segmentd.bootstrapLogging(configuration)
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            do {
+                try await ServerRunner(configuration: configuration, registry: registry, logger: logger).run()
+            } catch {
+                logger.critical("segmentd stopped: \(Segmentd.describe(error))")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// Applies pending migrations and exits.
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            let configuration = try Segmentd.loadConfiguration(options)
+            let logger = Segmentd.bootstrapLogging(configuration)
+            do {
+                let database = try await DatabaseEndpoints.open(configuration, logger: logger)
+                defer { database.embedded.map { try? $0.stop() } }
+                let applied = try await Migrator(
+                    owner: database.owner, appRole: database.app.username, logger: logger
+                ).migrate()
+                logger.notice(applied.isEmpty ? "the schema is up to date" : "applied migrations \(applied)")
+            } catch {
+                logger.critical("migration failed: \(Segmentd.describe(error))")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    static func loadConfiguration(_ options: ConfigurationOptions) throws -> SegmentdConfiguration {
+        do {
+            return try SegmentdConfiguration.resolve(
+                flags: options.flags, configFile: options.config, environment: ProcessInfo.processInfo.environment)
+        } catch let error as SegmentdConfiguration.Invalid {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func bootstrapLogging(_ configuration: SegmentdConfiguration) -> Logger {
+        let level = configuration.logLevel
+        if configuration.logFormat == "json" {
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        return Logger(label: "segmentd")
+    }
+
+    /// A one-line description for operators; store errors carry their safe message.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as StoreError:
+            if let cause = error.cause { return "\(error.message) (\(String(reflecting: cause)))" }
+            return error.message
+        default:
+            return String(describing: error)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import SegmentStore
+
+/// segmentd's validated configuration, read once at startup from flags, the
+/// environment and an optional JSON config file (see ``ConfigurationKey``).
+struct SegmentdConfiguration: Sendable {
+    /// An address to bind.
+    struct Address: Sendable, Equatable {
+        var host: String
+        var port: Int
+    }
+
+    var home: String
+    var listen: Address
+    var databaseURL: String?
+    var migrationDatabaseURL: String?
+    var tlsCertificatePath: String?
+    var tlsKeyPath: String?
+    var tlsHosts: [String]
+    var metricsListen: Address?
+    var logLevel: Logger.Level
+    var logFormat: String
+    var dbPoolSize: Int
+    var authCacheTTL: Duration
+    var bootstrapTenant: TenantID
+    var postgresBin: String?
+    var shutdownGrace: Duration
+
+    /// A configuration problem, reported at startup with the key to fix.
+    struct Invalid: Error, CustomStringConvertible {
+        let key: ConfigurationKey
+        let problem: String
+        var description: String { "invalid \(key.flag) / \(key.environment): \(problem)" }
+    }
+
+    /// Resolves every key: `flags[name]` (set on the command line), then
+    /// `environment`, then the config file, then the default.
+    static func resolve(
+        flags: [String: String], configFile: String?, environment: [String: String]
+    ) throws -> SegmentdConfiguration {
+        var file: [String: String] = [:]
+        let configPath = configFile ?? environment["SEGMENTD_CONFIG"]
+        if let configPath, !configPath.isEmpty {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
+                throw Invalid(key: ConfigurationKey(name: "config", help: "", defaultDescription: ""), problem: "cannot read \(configPath)")
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw Invalid(key: ConfigurationKey(name: "config", help: "", defaultDescription: ""), problem: "\(configPath) is not a JSON object")
+            }
+            let known = Set(ConfigurationKey.all.map(\.name))
+            for (key, value) in object {
+                guard known.contains(key) else {
+                    throw Invalid(key: ConfigurationKey(name: "config", help: "", defaultDescription: ""), problem: "unknown key '\(key)' in \(configPath)")
+                }
+                file[key] = "\(value)"
+            }
+        }
+        func value(_ key: ConfigurationKey) -> String? {
+            for candidate in [flags[key.name], environment[key.environment], file[key.name]] {
+                if let candidate, !candidate.isEmpty { return candidate }
+            }
+            return nil
+        }
+        func address(_ key: ConfigurationKey, _ text: String) throws -> Address {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                  (0...65535).contains(port)
+            else { throw Invalid(key: key, problem: "expected IP:port, got '\(text)'") }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }) else {
+                throw Invalid(key: key, problem: "the host must be an IP address (such as 127.0.0.1 or 0.0.0.0), got '\(host)'")
+            }
+            return Address(host: host, port: port)
+        }
+        func integer(_ key: ConfigurationKey, _ text: String?, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let text else { return fallback }
+            guard let number = Int(text), range.contains(number) else {
+                throw Invalid(key: key, problem: "expected a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            }
+            return number
+        }
+
+        let cwd = FileManager.default.currentDirectoryPath
+        var home = value(.home) ?? ".segmentd"
+        if !home.hasPrefix("/") { home = cwd + "/" + home }
+        home = URL(fileURLWithPath: home).standardizedFileURL.path
+
+        let logLevelText = value(.logLevel) ?? "info"
+        guard let logLevel = Logger.Level(rawValue: logLevelText) else {
+            throw Invalid(key: .logLevel, problem: "unknown level '\(logLevelText)'")
+        }
+        let logFormat = value(.logFormat) ?? "text"
+        guard ["text", "json"].contains(logFormat) else { throw Invalid(key: .logFormat, problem: "expected text or json") }
+
+        let cert = value(.tlsCert)
+        let key = value(.tlsKey)
+        if (cert == nil) != (key == nil) {
+            throw Invalid(key: cert == nil ? .tlsCert : .tlsKey, problem: "set both --tls-cert and --tls-key, or neither")
+        }
+        for (configKey, path) in [(ConfigurationKey.tlsCert, cert), (.tlsKey, key)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw Invalid(key: configKey, problem: "cannot read \(path)")
+            }
+        }
+        let databaseURL = value(.databaseURL)
+        let migrationURL = value(.migrationDatabaseURL) ?? databaseURL
+        for (configKey, url) in [(ConfigurationKey.databaseURL, databaseURL), (.migrationDatabaseURL, migrationURL)] {
+            if let url {
+                do { _ = try DatabaseSettings(url: url) } catch let error as StoreError {
+                    throw Invalid(key: configKey, problem: error.message)
+                }
+            }
+        }
+        if databaseURL == nil && value(.migrationDatabaseURL) != nil {
+            throw Invalid(key: .databaseURL, problem: "--migration-database-url needs --database-url too")
+        }
+        let tenantText = value(.bootstrapTenant) ?? "default"
+        guard let tenant = TenantID(tenantText), tenant != .platform else {
+            throw Invalid(
+                key: .bootstrapTenant,
+                problem: "'\(tenantText)' is not a tenant id (2-40 of a-z, 0-9 and '-', starting with a letter; 'platform' is reserved)")
+        }
+        let metricsText = value(.metricsListen) ?? "127.0.0.1:9464"
+
+        return SegmentdConfiguration(
+            home: home,
+            listen: try address(.listen, value(.listen) ?? "127.0.0.1:7443"),
+            databaseURL: databaseURL,
+            migrationDatabaseURL: migrationURL,
+            tlsCertificatePath: cert,
+            tlsKeyPath: key,
+            tlsHosts: (value(.tlsHosts) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty },
+            metricsListen: metricsText == "off" ? nil : try address(.metricsListen, metricsText),
+            logLevel: logLevel,
+            logFormat: logFormat,
+            dbPoolSize: try integer(.dbPoolSize, value(.dbPoolSize), default: 20, range: 1...500),
+            authCacheTTL: .seconds(try integer(.authCacheSeconds, value(.authCacheSeconds), default: 2, range: 0...10)),
+            bootstrapTenant: tenant,
+            postgresBin: value(.postgresBin),
+            shutdownGrace: .seconds(try integer(.shutdownGraceSeconds, value(.shutdownGraceSeconds), default: 30, range: 0...3600))
+        )
+    }
+
+    /// True when segmentd runs its own PostgreSQL.
+    var usesEmbeddedDatabase: Bool { databaseURL == nil }
+}
