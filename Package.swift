@@ -122,13 +122,19 @@ let package = Package(
                 "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             path: "Tests/SegmentdTestSupport"
         ),
         // Unit tests: no database, no network.
         .testTarget(
             name: "SegmentUnitTests",
-            dependencies: ["SegmentRules", "SegmentServer", "SegmentdAPI", "SegmentdClient"],
+            dependencies: [
+                "SegmentRules", "SegmentServer", "SegmentStore", "SegmentdAPI", "SegmentdClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/SegmentUnitTests"
         ),
         // Integration tests: real PostgreSQL, real TLS, real gRPC, real processes.

@@ -16,6 +16,12 @@ public struct SegmentdConnection: Sendable {
     /// Metadata carrying the API key (empty without one).
     public let metadata: Metadata
 
+    /// Wraps a running client; `metadata` goes on every call.
+    public init(client: GRPCClient<HTTP2ClientTransport.Posix>, metadata: Metadata) {
+        self.client = client
+        self.metadata = metadata
+    }
+
     /// Health checks.
     public var health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Identity, keys and roles.

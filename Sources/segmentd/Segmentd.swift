@@ -19,32 +19,27 @@ struct Segmentd: AsyncParsableCommand {
             then the environment, then the file.
             """,
         version: SegmentdVersion.current,
-        subcommands: [Serve.self, Migrate.self],
-        defaultSubcommand: Serve.self
+        subcommands: [Migrate.self]
     )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    /// Runs the server until SIGINT or SIGTERM.
+    func run() async throws {
+        let configuration = try Segmentd.loadConfiguration(options)
+        let logger = Segmentd.bootstrapLogging(configuration)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        do {
+            try await ServerRunner(configuration: configuration, registry: registry, logger: logger).run()
+        } catch {
+            logger.critical("segmentd stopped: \(Segmentd.describe(error))")
+            throw ExitCode(1)
+        }
+    }
 }
 
 extension Segmentd {
-    /// Runs the server until SIGINT or SIGTERM.
-    struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the server (the default).")
-
-        @OptionGroup var options: ConfigurationOptions
-
-        func run() async throws {
-            let configuration = try Segmentd.loadConfiguration(options)
-            let logger = Segmentd.bootstrapLogging(configuration)
-            let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            do {
-                try await ServerRunner(configuration: configuration, registry: registry, logger: logger).run()
-            } catch {
-                logger.critical("segmentd stopped: \(Segmentd.describe(error))")
-                throw ExitCode(1)
-            }
-        }
-    }
-
     /// Applies pending migrations and exits.
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")

@@ -24,13 +24,32 @@ postgres_bindir() {
   [ -n "$d" ] && echo "$d"
 }
 
-# Installs PostgreSQL's server binaries when missing.
+# Installs PostgreSQL's server binaries when missing. segmentd and the tests run
+# clusters of their own, so Debian's default cluster is not created.
 ensure_postgres() {
   if [ -z "$(postgres_bindir)" ] || [ ! -x "$(postgres_bindir)/initdb" ]; then
-    ensure_apt_packages postgresql postgresql-contrib
+    if [ ! -e /etc/postgresql-common/createcluster.conf ] && [ "$(id -u)" -eq 0 ]; then
+      mkdir -p /etc/postgresql-common
+      echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    fi
+    ensure_apt_packages postgresql
   fi
-  # Debian's package starts a cluster of its own; we run our own instead.
-  postgres_bindir >/dev/null
+  [ -x "$(postgres_bindir)/initdb" ] || { log "PostgreSQL's initdb is missing after install"; exit 1; }
+}
+
+# Runs a command as the user PostgreSQL must run as: `postgres` when we are
+# root (PostgreSQL refuses to run as root), ourselves otherwise.
+as_postgres_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# Checks that the Swift toolchain is there (it comes with the machine image).
+ensure_swift() {
+  command -v swift >/dev/null || { log "swift is not on PATH: install Swift 6.2 or newer"; exit 1; }
 }
 
 # Hex SHA-256 over every .proto under proto-schema/: for each file in path

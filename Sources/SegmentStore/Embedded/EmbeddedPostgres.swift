@@ -161,7 +161,7 @@ public struct EmbeddedPostgres: Sendable {
             if !exists {
                 do {
                     try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(quote(role)) \(attributes)"), logger: logger)
-                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42710" {
+                } catch let error as PSQLError where ["42710", "23505"].contains(error.serverInfo?[.sqlState] ?? "") {
                     // Created concurrently by another process: fine.
                 }
             }

@@ -1,0 +1,74 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SegmentServer
+import SegmentStore
+import SegmentdClient
+import ServiceLifecycle
+
+/// An in-process segmentd on an ephemeral port with real TLS and a fresh
+/// database: migrated, bootstrapped and SERVING.
+public struct TestServer: Sendable {
+    public let database: TestDatabase
+    public let server: SegmentdServer
+    public let port: Int
+    public let caPath: String
+    public let ownerKey: String
+    public let platformKey: String
+    public let tenant: TenantID
+
+    /// Client settings for the owner key (or `apiKey`).
+    public func settings(apiKey: String? = nil) -> ClientSettings {
+        ClientSettings(address: "127.0.0.1:\(port)", caPath: caPath, apiKey: apiKey ?? ownerKey)
+    }
+
+    /// Runs `body` against a new server, then shuts it down gracefully.
+    public static func with<Result: Sendable>(
+        configure: (inout SegmentdServer.Configuration) -> Void = { _ in },
+        _ body: @Sendable (TestServer) async throws -> Result
+    ) async throws -> Result {
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        let testDatabase = try await TestDatabase.create()
+        try await Migrator(owner: testDatabase.owner, appRole: TestDatabase.appRole, logger: logger).migrate()
+        let directory = try TestEnvironment.temporaryDirectory("sgdtls")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try DevelopmentCertificates.ensure(in: directory)
+
+        var configuration = SegmentdServer.Configuration(
+            certificateChainPath: certificates.certificateChainPath, privateKeyPath: certificates.privateKeyPath)
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configure(&configuration)
+        var settings = testDatabase.app
+        settings.maximumConnections = 10
+        let database = Database(settings: settings, logger: logger)
+        let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
+        let group = ServiceGroup(services: [database, server], logger: logger)
+
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let port = try await server.listeningPort
+                try await ServerRoleCheck.verify(database)
+                guard let credentials = try await Bootstrapper(database: database, logger: logger)
+                    .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
+                else { throw TestSetupError("a fresh database was already bootstrapped") }
+                server.health.set(.serving)
+                let testServer = TestServer(
+                    database: testDatabase, server: server, port: port, caPath: certificates.caCertificatePath,
+                    ownerKey: credentials.ownerKey.plaintext, platformKey: credentials.platformKey.plaintext,
+                    tenant: credentials.tenantID)
+                let result = try await body(testServer)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                tasks.cancelAll()
+                throw error
+            }
+        }
+    }
+}
