@@ -26,5 +26,6 @@ public struct Migration: Sendable {
 public enum Migrations {
     public static let all: [Migration] = [
         .foundation,
+        .accessAndAudit,
     ]
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
@@ -102,7 +103,8 @@ struct SegmentdProcessTests {
             #expect(identity.tenant == "tenants/default")
         }
         let migrationsApplied = replicas.map { $0.log.components(separatedBy: "applying migration").count - 1 }
-        #expect(migrationsApplied.reduce(0, +) == 1)
+        // One replica applied every migration; the other, waiting on the lock, found nothing to do.
+        #expect(migrationsApplied.sorted() == [0, Migrations.all.count])
         for replica in replicas {
             replica.send(SIGTERM)
             #expect(try await replica.waitForExit() == 0)
@@ -119,5 +121,22 @@ struct SegmentdProcessTests {
         #expect(result.stderr.contains("--listen"))
         let help = try CommandLineTool.run(try TestEnvironment.binDirectory + "/segmentd", ["--help"])
         #expect(help.stdout.contains("SEGMENTD_DATABASE_URL"))
+
+        // The config file is read too, and checked: unknown keys and bad values are named.
+        let config = home + "/segmentd.json"
+        try #"{"listen": "127.0.0.1:7443", "lisen": "x"}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let unknownKey = try CommandLineTool.run(try TestEnvironment.binDirectory + "/segmentd", ["--config", config])
+        #expect(unknownKey.status != 0)
+        #expect(unknownKey.stderr.contains("unknown key 'lisen'"))
+        try #"{"log_level": "loud"}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let badValue = try CommandLineTool.run(
+            try TestEnvironment.binDirectory + "/segmentd", ["--home", home], environment: ["SEGMENTD_CONFIG": config])
+        #expect(badValue.status != 0)
+        #expect(badValue.stderr.contains("--log-level / SEGMENTD_LOG_LEVEL"))
+        // A flag wins over the file.
+        let flagWins = try CommandLineTool.run(
+            try TestEnvironment.binDirectory + "/segmentd", ["--home", home, "--config", config, "--log-level", "info", "--listen", "nope"])
+        #expect(flagWins.stderr.contains("--listen"))
+        #expect(!flagWins.stderr.contains("log-level"))
     }
 }
