@@ -7,7 +7,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notFound, alreadyExists, invalidArgument, failedPrecondition
-            case unavailable, misconfigured, conflict, internalError
+            case unavailable, misconfigured, conflict, internalError, permissionDenied
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -26,6 +26,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let misconfigured = Code(.misconfigured)
         /// A concurrent change won (stale etag, serialization failure).
         public static let conflict = Code(.conflict)
+        /// The caller may not do this (beyond the RPC's own permission).
+        public static let permissionDenied = Code(.permissionDenied)
         /// A bug or an unexpected database error.
         public static let internalError = Code(.internalError)
 

@@ -12,11 +12,14 @@ public struct Principal: Sendable, Equatable {
     public let roles: [String]
     /// True for keys of the platform tenant (operators).
     public let isPlatform: Bool
+    /// What the roles grant together.
+    public let permissions: Set<Permission>
 
     public init(
         tenantID: TenantID, keyID: String, keyDisplayName: String, keyDisplayPrefix: String, roles: [String],
-        isPlatform: Bool
+        isPlatform: Bool, permissions: Set<Permission>
     ) {
+        self.permissions = permissions
         self.tenantID = tenantID
         self.keyID = keyID
         self.keyDisplayName = keyDisplayName
@@ -24,6 +27,9 @@ public struct Principal: Sendable, Equatable {
         self.roles = roles
         self.isPlatform = isPlatform
     }
+
+    /// Whether the key's roles grant `permission`.
+    public func has(_ permission: Permission) -> Bool { permissions.contains(permission) }
 
     /// `tenants/{tenant}/apiKeys/{key}`.
     public var keyName: String { "tenants/\(tenantID)/apiKeys/\(keyID)" }

@@ -31,7 +31,7 @@ public struct PrincipalStore: Sendable {
             return .failure(.unknown)
         }
         typealias Row = (String, String, ByteBuffer, [String], Bool, Bool, String, Bool)
-        let row: Row? = try await database.withTenant(tenantID) { connection in
+        let (row, customPermissions): (Row?, [String]) = try await database.withTenant(tenantID) { connection in
             var result: Row?
             for try await row in try await connection.query(
                 """
@@ -45,7 +45,15 @@ public struct PrincipalStore: Sendable {
             ).decode(Row.self) {
                 result = row
             }
-            return result
+            var custom: [String] = []
+            if let roles = result?.3 {
+                for try await permissions in try await connection.query(
+                    "SELECT permissions FROM roles WHERE role_id = ANY(\(roles))", logger: database.logger
+                ).decode([String].self) {
+                    custom += permissions
+                }
+            }
+            return (result, custom)
         }
         guard let (displayName, displayPrefix, storedHash, roles, revoked, expired, state, isPlatform) = row,
               APIKeySecret.constantTimeEqual(Array(storedHash.readableBytesView), hash)
@@ -53,9 +61,32 @@ public struct PrincipalStore: Sendable {
         if revoked { return .failure(.revoked) }
         if expired { return .failure(.expired) }
         if state != "active" { return .failure(.tenantDisabled) }
+        var permissions = Set(customPermissions.compactMap(Permission.named))
+        for role in roles {
+            if let builtIn = BuiltInRole.named(role, in: tenantID) { permissions.formUnion(builtIn.permissions) }
+        }
+        if !isPlatform { permissions.remove(.tenantsManage) }
         return .success(
             Principal(
                 tenantID: tenantID, keyID: keyID, keyDisplayName: displayName, keyDisplayPrefix: displayPrefix,
-                roles: roles, isPlatform: isPlatform))
+                roles: roles, isPlatform: isPlatform, permissions: permissions))
+    }
+
+    /// Records that a key was used, at most once a minute per key (the WHERE
+    /// clause holds that across replicas too). Returns whether a row was written.
+    @discardableResult
+    public func touchLastUsed(_ principal: Principal) async throws -> Bool {
+        try await database.withTenant(principal.tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE api_keys SET last_used_at = date_trunc('second', now())
+                WHERE key_id = \(principal.keyID)
+                  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+                RETURNING key_id
+                """, logger: database.logger)
+            var written = false
+            for try await _ in rows { written = true }
+            return written
+        }
     }
 }

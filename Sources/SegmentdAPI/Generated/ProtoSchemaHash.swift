@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "9ff2340df61d4f6ca733534eda997856f3b5c105169bd0bc8e491a27c2a2c663"
+    public static let sha256 = "aebcb8f089bb1327784fae25ea181f4f6cd6b603d30fb863af8cfaaca77b517f"
 }

@@ -29,7 +29,7 @@ public enum Segmentd_V1_TenantService: Sendable {
             /// Request type for "CreateTenant".
             public typealias Input = Segmentd_V1_CreateTenantRequest
             /// Response type for "CreateTenant".
-            public typealias Output = Segmentd_V1_Tenant
+            public typealias Output = Segmentd_V1_CreateTenantResponse
             /// Descriptor for "CreateTenant".
             public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "segmentd.v1.TenantService"),
@@ -145,7 +145,7 @@ extension Segmentd_V1_TenantService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+        /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Segmentd_V1_CreateTenantRequest` messages.
@@ -153,11 +153,11 @@ extension Segmentd_V1_TenantService {
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A streaming response of `Segmentd_V1_Tenant` messages.
+        /// - Returns: A streaming response of `Segmentd_V1_CreateTenantResponse` messages.
         func createTenant(
             request: GRPCCore.StreamingServerRequest<Segmentd_V1_CreateTenantRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_Tenant>
+        ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_CreateTenantResponse>
 
         /// Handle the "GetTenant" method.
         ///
@@ -267,7 +267,7 @@ extension Segmentd_V1_TenantService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+        /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Segmentd_V1_CreateTenantRequest` message.
@@ -275,11 +275,11 @@ extension Segmentd_V1_TenantService {
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A response containing a single `Segmentd_V1_Tenant` message.
+        /// - Returns: A response containing a single `Segmentd_V1_CreateTenantResponse` message.
         func createTenant(
             request: GRPCCore.ServerRequest<Segmentd_V1_CreateTenantRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_Tenant>
+        ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_CreateTenantResponse>
 
         /// Handle the "GetTenant" method.
         ///
@@ -387,7 +387,7 @@ extension Segmentd_V1_TenantService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+        /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
         ///
         /// - Parameters:
         ///   - request: A `Segmentd_V1_CreateTenantRequest` message.
@@ -395,11 +395,11 @@ extension Segmentd_V1_TenantService {
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A `Segmentd_V1_Tenant` to respond with.
+        /// - Returns: A `Segmentd_V1_CreateTenantResponse` to respond with.
         func createTenant(
             request: Segmentd_V1_CreateTenantRequest,
             context: GRPCCore.ServerContext
-        ) async throws -> Segmentd_V1_Tenant
+        ) async throws -> Segmentd_V1_CreateTenantResponse
 
         /// Handle the "GetTenant" method.
         ///
@@ -500,7 +500,7 @@ extension Segmentd_V1_TenantService.StreamingServiceProtocol {
         router.registerHandler(
             forMethod: Segmentd_V1_TenantService.Method.CreateTenant.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_CreateTenantRequest>(),
-            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_Tenant>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_CreateTenantResponse>(),
             handler: { request, context in
                 try await self.createTenant(
                     request: request,
@@ -572,7 +572,7 @@ extension Segmentd_V1_TenantService.ServiceProtocol {
     public func createTenant(
         request: GRPCCore.StreamingServerRequest<Segmentd_V1_CreateTenantRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_Tenant> {
+    ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_CreateTenantResponse> {
         let response = try await self.createTenant(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
@@ -642,8 +642,8 @@ extension Segmentd_V1_TenantService.SimpleServiceProtocol {
     public func createTenant(
         request: GRPCCore.ServerRequest<Segmentd_V1_CreateTenantRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_Tenant> {
-        return GRPCCore.ServerResponse<Segmentd_V1_Tenant>(
+    ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_CreateTenantResponse> {
+        return GRPCCore.ServerResponse<Segmentd_V1_CreateTenantResponse>(
             message: try await self.createTenant(
                 request: request.message,
                 context: context
@@ -736,12 +736,12 @@ extension Segmentd_V1_TenantService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+        /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Segmentd_V1_CreateTenantRequest` message.
         ///   - serializer: A serializer for `Segmentd_V1_CreateTenantRequest` messages.
-        ///   - deserializer: A deserializer for `Segmentd_V1_Tenant` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_CreateTenantResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
@@ -750,9 +750,9 @@ extension Segmentd_V1_TenantService {
         func createTenant<Result>(
             request: GRPCCore.ClientRequest<Segmentd_V1_CreateTenantRequest>,
             serializer: some GRPCCore.MessageSerializer<Segmentd_V1_CreateTenantRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_Tenant>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_CreateTenantResponse>,
             options: GRPCCore.CallOptions,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_Tenant>) async throws -> Result
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_CreateTenantResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetTenant" method.
@@ -896,12 +896,12 @@ extension Segmentd_V1_TenantService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+        /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Segmentd_V1_CreateTenantRequest` message.
         ///   - serializer: A serializer for `Segmentd_V1_CreateTenantRequest` messages.
-        ///   - deserializer: A deserializer for `Segmentd_V1_Tenant` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_CreateTenantResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
@@ -910,9 +910,9 @@ extension Segmentd_V1_TenantService {
         public func createTenant<Result>(
             request: GRPCCore.ClientRequest<Segmentd_V1_CreateTenantRequest>,
             serializer: some GRPCCore.MessageSerializer<Segmentd_V1_CreateTenantRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_Tenant>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_CreateTenantResponse>,
             options: GRPCCore.CallOptions = .defaults,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_Tenant>) async throws -> Result = { response in
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_CreateTenantResponse>) async throws -> Result = { response in
                 try response.message
             }
         ) async throws -> Result where Result: Sendable {
@@ -1105,7 +1105,7 @@ extension Segmentd_V1_TenantService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+    /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Segmentd_V1_CreateTenantRequest` message.
@@ -1117,14 +1117,14 @@ extension Segmentd_V1_TenantService.ClientProtocol {
     public func createTenant<Result>(
         request: GRPCCore.ClientRequest<Segmentd_V1_CreateTenantRequest>,
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_Tenant>) async throws -> Result = { response in
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_CreateTenantResponse>) async throws -> Result = { response in
             try response.message
         }
     ) async throws -> Result where Result: Sendable {
         try await self.createTenant(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_CreateTenantRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_Tenant>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_CreateTenantResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1283,7 +1283,7 @@ extension Segmentd_V1_TenantService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a tenant. ALREADY_EXISTS when the id is taken.
+    /// > Creates a tenant and its first owner key. ALREADY_EXISTS when the id is taken.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1297,7 +1297,7 @@ extension Segmentd_V1_TenantService.ClientProtocol {
         _ message: Segmentd_V1_CreateTenantRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_Tenant>) async throws -> Result = { response in
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_CreateTenantResponse>) async throws -> Result = { response in
             try response.message
         }
     ) async throws -> Result where Result: Sendable {

@@ -145,6 +145,40 @@ public nonisolated struct Segmentd_V1_CreateTenantRequest: Sendable {
   fileprivate var _tenant: Segmentd_V1_Tenant? = nil
 }
 
+/// Response of TenantService.CreateTenant.
+public nonisolated struct Segmentd_V1_CreateTenantResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The new tenant.
+  public var tenant: Segmentd_V1_Tenant {
+    get {_storage._tenant ?? Segmentd_V1_Tenant()}
+    set {_uniqueStorage()._tenant = newValue}
+  }
+  /// Returns true if `tenant` has been explicitly set.
+  public var hasTenant: Bool {_storage._tenant != nil}
+  /// Clears the value of `tenant`. Subsequent reads from it will return its default value.
+  public mutating func clearTenant() {_uniqueStorage()._tenant = nil}
+
+  /// Its first key, with the `owner` role. The secret is shown only here: hand
+  /// it to the tenant's administrators, who create further keys with it.
+  public var ownerKey: Segmentd_V1_CreateApiKeyResponse {
+    get {_storage._ownerKey ?? Segmentd_V1_CreateApiKeyResponse()}
+    set {_uniqueStorage()._ownerKey = newValue}
+  }
+  /// Returns true if `ownerKey` has been explicitly set.
+  public var hasOwnerKey: Bool {_storage._ownerKey != nil}
+  /// Clears the value of `ownerKey`. Subsequent reads from it will return its default value.
+  public mutating func clearOwnerKey() {_uniqueStorage()._ownerKey = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 /// Request for TenantService.GetTenant.
 public nonisolated struct Segmentd_V1_GetTenantRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -353,6 +387,83 @@ nonisolated extension Segmentd_V1_CreateTenantRequest: SwiftProtobuf.Message, Sw
   public static func ==(lhs: Segmentd_V1_CreateTenantRequest, rhs: Segmentd_V1_CreateTenantRequest) -> Bool {
     if lhs.tenantID != rhs.tenantID {return false}
     if lhs._tenant != rhs._tenant {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segmentd_V1_CreateTenantResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateTenantResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tenant\0\u{3}owner_key\0")
+
+  fileprivate class _StorageClass {
+    var _tenant: Segmentd_V1_Tenant? = nil
+    var _ownerKey: Segmentd_V1_CreateApiKeyResponse? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _tenant = source._tenant
+      _ownerKey = source._ownerKey
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._tenant) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._ownerKey) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._tenant {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._ownerKey {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segmentd_V1_CreateTenantResponse, rhs: Segmentd_V1_CreateTenantResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._tenant != rhs_storage._tenant {return false}
+        if _storage._ownerKey != rhs_storage._ownerKey {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,262 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Who did something, as the audit log records it.
+public struct AuditActor: Sendable, Equatable {
+    /// `tenants/{tenant}/apiKeys/{key}`, `anonymous`, `system` or `jobs/{id}`.
+    public var name: String
+    /// The key's display prefix, or empty.
+    public var display: String
+    /// The request id.
+    public var requestID: String
+    /// The caller's address.
+    public var peer: String
+    /// The caller's user agent.
+    public var userAgent: String
+
+    public init(name: String, display: String = "", requestID: String = "", peer: String = "", userAgent: String = "") {
+        self.name = name
+        self.display = display
+        self.requestID = requestID
+        self.peer = peer
+        self.userAgent = userAgent
+    }
+
+    /// Changes made by segmentd itself (bootstrap, jobs).
+    public static let system = AuditActor(name: "system")
+}
+
+/// One entry to append. Sequence, time and hashes are assigned by the database.
+public struct AuditEntry: Sendable {
+    public var actor: AuditActor
+    /// The RPC method (`segmentd.v1.AccessService/CreateApiKey`) or job action.
+    public var action: String
+    /// The resource acted on.
+    public var resource: String
+    /// The outcome as a gRPC status code name (`OK`, `PERMISSION_DENIED`, …).
+    public var result: String
+    public var before: AuditFields?
+    public var after: AuditFields?
+
+    public init(
+        actor: AuditActor, action: String, resource: String, result: String, before: AuditFields? = nil,
+        after: AuditFields? = nil
+    ) {
+        self.actor = actor
+        self.action = action
+        self.resource = resource
+        self.result = result
+        self.before = before
+        self.after = after
+    }
+}
+
+/// A stored audit entry.
+public struct AuditEventRecord: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let sequence: Int64
+    public let time: Date
+    public let actor: AuditActor
+    public let action: String
+    public let resource: String
+    public let result: String
+    /// JSON text of the before fields, if any.
+    public let before: String?
+    /// JSON text of the after fields, if any.
+    public let after: String?
+    /// Hex SHA-256 of the previous entry's hash and this entry.
+    public let hash: String
+    public let previousHash: String
+}
+
+/// Filters for listing audit entries.
+public struct AuditFilter: Sendable {
+    /// Exact actor name.
+    public var actor: String?
+    /// Exact action, or a prefix ending in `*`.
+    public var action: String?
+    /// Exact resource, or a prefix ending in `*`.
+    public var resource: String?
+    public var start: Date?
+    public var end: Date?
+    /// Only entries after this sequence number.
+    public var afterSequence: Int64?
+    /// Oldest first.
+    public var ascending = false
+
+    public init() {}
+}
+
+/// The outcome of recomputing a tenant's chain.
+public struct AuditVerification: Sendable, Equatable {
+    /// True when every hash matches and no sequence number is missing.
+    public let ok: Bool
+    /// Entries checked.
+    public let checked: Int64
+    /// The first wrong sequence number (0 when ok).
+    public let firstBadSequence: Int64
+    /// `hash mismatch`, `broken link` or `gap`.
+    public let problem: String
+    /// The chain head's sequence number.
+    public let headSequence: Int64
+}
+
+/// The append-only, hash-chained audit log of each tenant.
+///
+/// Appends happen inside the transaction of the change they record (see
+/// ``Database/audited(_:resource:_:)``); a trigger assigns the gapless sequence
+/// number, the time and the hash, serialized per tenant by the chain head's row lock.
+public struct AuditLog: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Appends `entry` to `tenant`'s chain on `connection`, inside its transaction
+    /// (whose `app.tenant_id` must be `tenant`).
+    public static func append(_ entry: AuditEntry, tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO audit_events (tenant_id, actor, actor_display, action, resource, result, request_id, peer,
+                                      user_agent, before, after, previous_hash, hash)
+            VALUES (\(tenant.rawValue), \(entry.actor.name), \(entry.actor.display), \(entry.action), \(entry.resource),
+                    \(entry.result), \(entry.actor.requestID), \(entry.actor.peer), \(entry.actor.userAgent),
+                    \(entry.before?.jsonText)::jsonb, \(entry.after?.jsonText)::jsonb, '\\x', '\\x')
+            """, logger: logger)
+    }
+
+    /// Appends `entry` in a transaction of its own (denied and unauthenticated calls).
+    public func append(_ entry: AuditEntry, tenant: TenantID) async throws {
+        try await database.withTenant(tenant) { connection in
+            try await Self.append(entry, tenant: tenant, on: connection, logger: database.logger)
+        }
+    }
+
+    /// Lists `tenant`'s entries, newest first unless `filter.ascending`.
+    public func list(
+        tenant: TenantID, filter: AuditFilter, pageSize: Int, pageToken: String?
+    ) async throws -> (events: [AuditEventRecord], nextPageToken: String?) {
+        let after: Int64? = try pageToken.map { token in
+            guard let parts = PageToken.decode(token), parts.count == 1, let sequence = Int64(parts[0]) else {
+                throw StoreError(.invalidArgument, "invalid page_token")
+            }
+            return sequence
+        }
+        /// A LIKE pattern: exact, or a prefix when the filter ends in `*`.
+        func pattern(_ value: String?) -> String? {
+            guard let value, !value.isEmpty else { return nil }
+            if value.hasSuffix("*") {
+                let prefix = value.dropLast().replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                return prefix + "%"
+            }
+            return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+        }
+        return try await listQuery(tenant: tenant, filter: filter, after: after, limit: pageSize + 1, pattern: pattern)
+            .paged(pageSize: pageSize)
+    }
+
+    private func listQuery(
+        tenant: TenantID, filter: AuditFilter, after: Int64?, limit: Int, pattern: (String?) -> String?
+    ) async throws -> [AuditEventRecord] {
+        let actor = filter.actor.flatMap { $0.isEmpty ? nil : $0 }
+        let action = pattern(filter.action)
+        let resource = pattern(filter.resource)
+        let ascending = filter.ascending
+        return try await database.withTenant(tenant) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT sequence, time, actor, actor_display, action, resource, result, request_id, peer, user_agent,
+                       before::text, after::text, encode(hash, 'hex'), encode(previous_hash, 'hex')
+                FROM audit_events
+                WHERE (\(actor)::text IS NULL OR actor = \(actor))
+                  AND (\(action)::text IS NULL OR action LIKE \(action))
+                  AND (\(resource)::text IS NULL OR resource LIKE \(resource))
+                  AND (\(filter.start)::timestamptz IS NULL OR time >= \(filter.start))
+                  AND (\(filter.end)::timestamptz IS NULL OR time < \(filter.end))
+                  AND (\(filter.afterSequence)::bigint IS NULL OR sequence > \(filter.afterSequence))
+                  AND (\(after)::bigint IS NULL OR (\(ascending) AND sequence > \(after)) OR (NOT \(ascending) AND sequence < \(after)))
+                ORDER BY CASE WHEN \(ascending) THEN sequence END ASC, sequence DESC
+                LIMIT \(limit)
+                """, logger: database.logger)
+            var events: [AuditEventRecord] = []
+            for try await row in rows {
+                let (sequence, time, actorName, display, action, resource, result, requestID, peer, userAgent) =
+                    try row.decode((Int64, Date, String, String, String, String, String, String, String, String).self)
+                let columns = row.makeRandomAccess()
+                events.append(
+                    AuditEventRecord(
+                        tenantID: tenant, sequence: sequence, time: time,
+                        actor: AuditActor(name: actorName, display: display, requestID: requestID, peer: peer, userAgent: userAgent),
+                        action: action, resource: resource, result: result,
+                        before: try columns[10].decode(String?.self), after: try columns[11].decode(String?.self),
+                        hash: try columns[12].decode(String.self), previousHash: try columns[13].decode(String.self)))
+            }
+            return events
+        }
+    }
+
+    /// Recomputes `tenant`'s chain: each entry's hash from its content and the
+    /// previous entry's hash, each link, and that sequence numbers have no gap.
+    public func verify(tenant: TenantID) async throws -> AuditVerification {
+        try await database.withTenant(tenant) { connection in
+            let rows = try await connection.query(
+                """
+                WITH chain AS (
+                    SELECT sequence, hash, previous_hash,
+                           audit_event_hash(previous_hash, tenant_id, sequence, time, actor, actor_display, action,
+                                            resource, result, request_id, peer, user_agent, before, after) AS recomputed,
+                           lag(hash) OVER (ORDER BY sequence) AS prior_hash,
+                           lag(sequence) OVER (ORDER BY sequence) AS prior_sequence
+                    FROM audit_events
+                ), problems AS (
+                    SELECT sequence,
+                           CASE
+                               WHEN coalesce(prior_sequence, 0) <> sequence - 1 THEN 'gap'
+                               WHEN prior_hash IS NOT NULL AND prior_hash <> previous_hash THEN 'broken link'
+                               WHEN prior_hash IS NULL AND previous_hash <> '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea THEN 'broken link'
+                               WHEN recomputed <> hash THEN 'hash mismatch'
+                           END AS problem
+                    FROM chain
+                )
+                SELECT (SELECT count(*) FROM audit_events)::bigint,
+                       (SELECT coalesce(max(sequence), 0) FROM audit_events)::bigint,
+                       (SELECT coalesce(sequence, 0) FROM audit_chain_heads)::bigint,
+                       (SELECT sequence FROM problems WHERE problem IS NOT NULL ORDER BY sequence LIMIT 1),
+                       (SELECT problem FROM problems WHERE problem IS NOT NULL ORDER BY sequence LIMIT 1)
+                """, logger: database.logger)
+            for try await (count, maxSequence, head, badSequence, problem) in rows.decode((Int64, Int64, Int64?, Int64?, String?).self) {
+                let headSequence = head ?? 0
+                if let badSequence, let problem {
+                    return AuditVerification(ok: false, checked: count, firstBadSequence: badSequence, problem: problem, headSequence: headSequence)
+                }
+                if maxSequence < headSequence {
+                    // Entries after the last one present were removed.
+                    return AuditVerification(ok: false, checked: count, firstBadSequence: maxSequence + 1, problem: "gap", headSequence: headSequence)
+                }
+                return AuditVerification(ok: true, checked: count, firstBadSequence: 0, problem: "", headSequence: headSequence)
+            }
+            return AuditVerification(ok: true, checked: 0, firstBadSequence: 0, problem: "", headSequence: 0)
+        }
+    }
+}
+
+extension Array {
+    /// Splits a `pageSize + 1` fetch into a page and whether there is more.
+    func paged<Token>(pageSize: Int, token: (Element) -> Token) -> (items: [Element], next: Token?) {
+        guard count > pageSize else { return (self, nil) }
+        let page = Array(prefix(pageSize))
+        return (page, page.last.map(token))
+    }
+}
+
+extension Array where Element == AuditEventRecord {
+    func paged(pageSize: Int) -> (events: [AuditEventRecord], nextPageToken: String?) {
+        let (items, next) = paged(pageSize: pageSize) { PageToken.encode([String($0.sequence)]) }
+        return (items, next)
+    }
+}
