@@ -64,6 +64,51 @@ extension APIError {
         }
     }
 
+    /// The caller's roles lack `permission`; the details name it.
+    static func permissionDenied(_ permission: Permission) -> APIError {
+        APIError(
+            .permissionDenied, "the API key's roles lack the permission '\(permission.name)'",
+            reason: "PERMISSION_MISSING", metadata: ["permission": permission.name])
+    }
+
+    /// The gRPC status code's name, as the audit log records it.
+    var codeName: String { Self.name(of: code) }
+
+    static func name(of code: RPCError.Code) -> String {
+        switch code {
+        case .cancelled: return "CANCELLED"
+        case .unknown: return "UNKNOWN"
+        case .invalidArgument: return "INVALID_ARGUMENT"
+        case .deadlineExceeded: return "DEADLINE_EXCEEDED"
+        case .notFound: return "NOT_FOUND"
+        case .alreadyExists: return "ALREADY_EXISTS"
+        case .permissionDenied: return "PERMISSION_DENIED"
+        case .resourceExhausted: return "RESOURCE_EXHAUSTED"
+        case .failedPrecondition: return "FAILED_PRECONDITION"
+        case .aborted: return "ABORTED"
+        case .outOfRange: return "OUT_OF_RANGE"
+        case .unimplemented: return "UNIMPLEMENTED"
+        case .internalError: return "INTERNAL"
+        case .unavailable: return "UNAVAILABLE"
+        case .dataLoss: return "DATA_LOSS"
+        case .unauthenticated: return "UNAUTHENTICATED"
+        default: return "UNKNOWN"
+        }
+    }
+
+    /// A field of the request is invalid.
+    static func invalidField(_ field: String, _ description: String) -> APIError {
+        APIError(
+            .invalidArgument, "\(field): \(description)", reason: "INVALID_FIELD",
+            fieldViolations: [(field: field, description: description)])
+    }
+
+    /// Not found — also the answer for another tenant's resources, so the answer
+    /// never reveals whether they exist.
+    static func notFound(_ name: String) -> APIError {
+        APIError(.notFound, "\(name) not found", reason: "RESOURCE_NOT_FOUND", metadata: ["resource": name])
+    }
+
     /// A method of the contract that a later release implements.
     static func notImplementedYet(_ method: MethodDescriptor) -> APIError {
         APIError(
@@ -93,10 +138,17 @@ extension APIError {
     private init(storeError error: StoreError) {
         switch error.code {
         case .notFound: self = APIError(.notFound, error.message, reason: "RESOURCE_NOT_FOUND")
+        case .invalidArgument:
+            // Store messages start with the field they are about ("roles: …").
+            let field = error.message.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            let isField = !field.isEmpty && field.allSatisfy { $0.isLetter || $0 == "_" || $0 == "." }
+            self = APIError(
+                .invalidArgument, error.message, reason: "INVALID_FIELD",
+                fieldViolations: isField ? [(field: field, description: error.message)] : [])
         case .alreadyExists: self = APIError(.alreadyExists, error.message, reason: "RESOURCE_EXISTS")
-        case .invalidArgument: self = APIError(.invalidArgument, error.message, reason: "INVALID_FIELD")
         case .failedPrecondition: self = APIError(.failedPrecondition, error.message, reason: "FAILED_PRECONDITION")
         case .conflict: self = APIError(.aborted, error.message, reason: "ETAG_MISMATCH")
+        case .permissionDenied: self = APIError(.permissionDenied, error.message, reason: "PERMISSION_MISSING")
         case .unavailable: self = APIError(.unavailable, "the database is unavailable; retry", reason: "NOT_SERVING")
         default: self = APIError(.internalError, "internal error", reason: "INTERNAL")
         }

@@ -61,6 +61,13 @@ public final class SegmentdServer: Service, Sendable {
         )
     }
 
+    /// Every method the server registers, for tests that walk them.
+    public var registeredMethods: [MethodDescriptor] {
+        var router = RPCRouter<HTTP2ServerTransport.Posix>()
+        for service in services { service.registerMethods(with: &router) }
+        return router.methods
+    }
+
     /// The services in registration order: every contract method as UNIMPLEMENTED
     /// first, then the real implementations over them.
     var services: [any RegistrableRPCService] {
@@ -69,7 +76,11 @@ public final class SegmentdServer: Service, Sendable {
             HealthService(
                 monitor: health,
                 knownServices: Set(Contract.services.map(\.service.fullyQualifiedService))),
-            AccessService(serverVersion: configuration.serverVersion),
+            TenantService(store: TenantStore(database: database)),
+            AccessService(
+                keys: APIKeyStore(database: database), roles: RoleStore(database: database),
+                serverVersion: configuration.serverVersion),
+            AuditService(log: AuditLog(database: database)),
         ]
     }
 
@@ -78,7 +89,8 @@ public final class SegmentdServer: Service, Sendable {
         [
             RPCMetricsInterceptor(),
             ErrorMappingInterceptor(logger: logger),
-            AuthenticationInterceptor(authenticator: authenticator, health: health, logger: logger),
+            AccessInterceptor(
+                authenticator: authenticator, health: health, auditLog: AuditLog(database: database), logger: logger),
         ]
     }
 

@@ -66,5 +66,10 @@ public struct Bootstrapper: Sendable {
             VALUES (\(tenantID.rawValue), \(ResourceID.random()), \(keyName), \(key.displayPrefix), \(ByteBuffer(bytes: key.hash)),
                     \(roles), 'system:bootstrap')
             """, logger: logger)
+        try await AuditLog.append(
+            AuditEntry(
+                actor: .system, action: "bootstrap", resource: "tenants/\(tenantID)", result: "OK",
+                after: ["display_name": .string(displayName), "key_roles": .strings(roles)]),
+            tenant: tenantID, on: connection, logger: logger)
     }
 }

@@ -27,6 +27,9 @@ public final class Authenticator: Sendable {
     private let configuration: Configuration
     private let cache = Mutex<[String: Entry]>([:])
     private let lookups = Atomic<Int>(0)
+    private let lastUseWrites = Atomic<Int>(0)
+    /// When each key's use was last written, so that happens at most once a minute.
+    private let lastUseWritten = Mutex<[String: ContinuousClock.Instant]>([:])
 
     public init(store: PrincipalStore, configuration: Configuration = .init()) {
         self.store = store
@@ -35,6 +38,24 @@ public final class Authenticator: Sendable {
 
     /// Database lookups made so far (a test proves malformed keys make none).
     public var lookupCount: Int { lookups.load(ordering: .relaxed) }
+
+    /// `last used` writes made so far (a test proves they are rare).
+    public var lastUseWriteCount: Int { lastUseWrites.load(ordering: .relaxed) }
+
+    /// Records that `principal`'s key was used: at most one write a minute per key
+    /// (and the database's WHERE clause holds that across replicas).
+    func noteUse(_ principal: Principal) async {
+        let now = ContinuousClock.now
+        let due = lastUseWritten.withLock { written -> Bool in
+            if let last = written[principal.keyName], now - last < .seconds(60) { return false }
+            written[principal.keyName] = now
+            return true
+        }
+        guard due else { return }
+        if (try? await store.touchLastUsed(principal)) == true {
+            lastUseWrites.add(1, ordering: .relaxed)
+        }
+    }
 
     /// Authenticates `presented`, the key as sent by the client.
     public func authenticate(_ presented: String?) async throws -> Result<Principal, AuthenticationFailure> {

@@ -1,0 +1,105 @@
+import Foundation
+import GRPCCore
+import Logging
+import SegmentStore
+
+/// Authenticates and authorizes every call, in one place, from ``MethodPolicy``;
+/// records denied and unauthenticated calls in the audit log; and runs the
+/// handler (and its response stream) with ``RequestContext/current`` set.
+///
+/// The key is read from `authorization: Bearer <key>` or `x-api-key`.
+struct AccessInterceptor: ServerInterceptor {
+    let authenticator: Authenticator
+    let health: HealthMonitor
+    let auditLog: AuditLog
+    let logger: Logger
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        let method = context.descriptor.fullyQualifiedMethod
+        guard let policy = MethodPolicy.of(context.descriptor) else {
+            logger.error("a method has no access policy; refusing it", metadata: ["method": "\(method)"])
+            throw APIError(.permissionDenied, "\(method) has no access policy", reason: "PERMISSION_MISSING")
+        }
+        if policy.requirement == .none {
+            return try await next(request, context)
+        }
+        guard health.status == .serving else { throw APIError.notServing }
+
+        let requestID = Self.firstString(request.metadata, "x-request-id") ?? UUID().uuidString.lowercased()
+        let userAgent = Self.firstString(request.metadata, "user-agent") ?? ""
+        let presented = Self.presentedKey(request.metadata)
+        let principal: Principal
+        switch try await authenticator.authenticate(presented) {
+        case .success(let resolved):
+            principal = resolved
+        case .failure(let failure):
+            logger.info(
+                "rejected a call",
+                metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(context.remotePeer)"])
+            // Unauthenticated calls have no tenant: they are recorded in the platform's chain.
+            let display = presented.flatMap(APIKeySecret.init(parsing:))?.displayPrefix ?? ""
+            await audit(
+                AuditEntry(
+                    actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
+                    action: method, resource: "", result: "UNAUTHENTICATED"),
+                tenant: .platform)
+            throw APIError.unauthenticated(failure)
+        }
+
+        let requestContext = RequestContext(
+            principal: principal, method: method, mutates: policy.mutates, requestID: requestID,
+            peer: context.remotePeer, userAgent: userAgent)
+        if case .permission(let permission) = policy.requirement, !principal.has(permission) {
+            await audit(
+                AuditEntry(actor: requestContext.auditActor, action: method, resource: "", result: "PERMISSION_DENIED",
+                           after: ["missing_permission": .string(permission.name)]),
+                tenant: principal.tenantID)
+            throw APIError.permissionDenied(permission)
+        }
+        await authenticator.noteUse(principal)
+
+        return try await RequestContext.$current.withValue(requestContext) {
+            var response = try await next(request, context)
+            if case .success(var contents) = response.accepted {
+                let producer = contents.producer
+                contents.producer = { writer in
+                    try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
+                }
+                response.accepted = .success(contents)
+            }
+            return response
+        }
+    }
+
+    /// Appends a denial; a failure to audit is logged, never hidden behind another error.
+    private func audit(_ entry: AuditEntry, tenant: TenantID) async {
+        do {
+            try await auditLog.append(entry, tenant: tenant)
+        } catch {
+            logger.error("could not audit a refused call", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    static func firstString(_ metadata: Metadata, _ key: String) -> String? {
+        for value in metadata[stringValues: key] { return String(value) }
+        return nil
+    }
+
+    /// The key from `authorization: Bearer …` or `x-api-key`.
+    static func presentedKey(_ metadata: Metadata) -> String? {
+        for value in metadata[stringValues: "authorization"] {
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            if trimmed.lowercased().hasPrefix("bearer ") {
+                return String(trimmed.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        for value in metadata[stringValues: "x-api-key"] {
+            return value.trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,54 @@
+import SegmentStore
+
+/// Parses resource names (`tenants/{tenant}/apiKeys/{key}`) and applies the one
+/// cross-tenant rule: a name in another tenant than the caller's is NOT_FOUND,
+/// exactly like a name that does not exist, so nothing about other tenants leaks.
+enum ResourceName {
+    /// `tenants/{tenant}` of the caller's own tenant.
+    static func tenant(_ name: String, field: String, for principal: Principal) throws -> TenantID {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "tenants", let tenant = TenantID(String(parts[1])) else {
+            throw APIError.invalidField(field, "expected tenants/{tenant}, got '\(name)'")
+        }
+        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        return tenant
+    }
+
+    /// `tenants/{tenant}/{collection}/{id}` of the caller's own tenant.
+    static func child(
+        _ name: String, collection: String, field: String, for principal: Principal
+    ) throws -> (tenant: TenantID, id: String) {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])),
+              parts[2] == collection, !parts[3].isEmpty, parts[3].count <= 100
+        else {
+            throw APIError.invalidField(field, "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
+        }
+        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        return (tenant, String(parts[3]))
+    }
+
+    /// An etag sent by a client: empty means "don't check".
+    static func etag(_ text: String, field: String = "etag") throws -> Int64? {
+        guard !text.isEmpty else { return nil }
+        guard let value = Int64(text) else { throw APIError.invalidField(field, "not an etag this server issued") }
+        return value
+    }
+
+    /// A page size within the method's bounds.
+    static func pageSize(_ requested: Int32, default fallback: Int, maximum: Int) throws -> Int {
+        guard requested >= 0 else { throw APIError.invalidField("page_size", "must not be negative") }
+        return requested == 0 ? fallback : min(Int(requested), maximum)
+    }
+
+    /// Checks an update mask against the fields a method can change.
+    static func updatePaths(_ paths: [String], allowed: Set<String>) throws -> Set<String> {
+        guard !paths.isEmpty else {
+            throw APIError.invalidField("update_mask", "name the fields to change: \(allowed.sorted().joined(separator: ", "))")
+        }
+        for path in paths where !allowed.contains(path) {
+            throw APIError.invalidField("update_mask", "'\(path)' cannot be changed; allowed: \(allowed.sorted().joined(separator: ", "))")
+        }
+        return Set(paths)
+    }
+}
