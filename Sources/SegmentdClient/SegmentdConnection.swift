@@ -26,6 +26,15 @@ public struct SegmentdConnection: Sendable {
     public var health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Identity, keys and roles.
     public var access: Segmentd_V1_AccessService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Tenants (platform operators).
+    public var tenants: Segmentd_V1_TenantService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// The audit log.
+    public var audit: Segmentd_V1_AuditService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+
+    /// The caller's tenant, `tenants/{tenant}`, as the server sees the key.
+    public func callerTenant() async throws -> String {
+        try await access.getCallerIdentity(.init(), metadata: metadata).tenant
+    }
 
     /// Connects, runs `body`, and closes the connection.
     public static func with<Result: Sendable>(

@@ -54,12 +54,14 @@ extension Segctl {
                     printJSON([
                         "tenant": identity.tenant, "api_key": identity.apiKey,
                         "api_key_display_name": identity.apiKeyDisplayName, "api_key_prefix": identity.apiKeyPrefix,
-                        "roles": identity.roles, "server_version": identity.serverVersion,
+                        "roles": identity.roles, "permissions": identity.permissions,
+                        "server_version": identity.serverVersion,
                     ])
                 } else {
                     print("tenant:  \(identity.tenant)")
                     print("key:     \(identity.apiKeyDisplayName) (\(identity.apiKeyPrefix)…) \(identity.apiKey)")
                     print("roles:   \(identity.roles.joined(separator: ", "))")
+                    print("can:     \(identity.permissions.joined(separator: ", "))")
                     print("server:  \(settings.address), segmentd \(identity.serverVersion)")
                 }
             }

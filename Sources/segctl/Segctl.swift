@@ -13,7 +13,7 @@ struct Segctl: AsyncParsableCommand {
             ($SEGMENTD_HOME, default ./.segmentd): on the server's machine no setting is needed.
             """,
         version: ClientVersion.current,
-        subcommands: [Health.self, WhoAmI.self, Version.self]
+        subcommands: [Health.self, WhoAmI.self, Version.self, Tenants.self, Keys.self, Roles.self, Audit.self]
     )
 }
 
@@ -34,8 +34,23 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print JSON for scripts instead of text for people.")
     var json = false
 
-    func settings() throws -> ClientSettings {
-        try ClientSettings.resolve(address: address, caPath: ca, apiKey: apiKey, home: home)
+    /// Resolved settings; `platform` takes the platform operator's key from segctl.json
+    /// when no key is given explicitly.
+    func settings(platform: Bool = false) throws -> ClientSettings {
+        try ClientSettings.resolve(address: address, caPath: ca, apiKey: apiKey, home: home, usePlatformKey: platform)
+    }
+
+    /// Connects with a key (refusing to try without one) and runs `body`.
+    func withConnection<Result: Sendable>(
+        platform: Bool = false, _ body: (SegmentdConnection) async throws -> Result
+    ) async throws -> Result {
+        let settings = try settings(platform: platform)
+        guard settings.apiKey != nil else {
+            throw ClientError(
+                .invalidSettings,
+                "no API key: set SEGMENTD_API_KEY or --api-key (on the server's machine, segctl reads it from the data directory's segctl.json)")
+        }
+        return try await SegmentdConnection.with(settings, body)
     }
 }
 

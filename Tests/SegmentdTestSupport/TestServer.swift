@@ -18,6 +18,26 @@ public struct TestServer: Sendable {
     public let platformKey: String
     public let tenant: TenantID
 
+    /// Runs `body` with a connection using the owner key (or `apiKey`).
+    public func connect<Result: Sendable>(
+        apiKey: String? = nil, _ body: (SegmentdConnection) async throws -> Result
+    ) async throws -> Result {
+        try await SegmentdConnection.with(settings(apiKey: apiKey), body)
+    }
+
+    /// Creates a key of the bootstrap tenant holding `roles`; returns its secret.
+    public func createKey(roles: [String], name: String = "test") async throws -> String {
+        try await connect { connection in
+            try await connection.access.createApiKey(
+                .with {
+                    $0.parent = "tenants/\(tenant)"
+                    $0.apiKey.displayName = name
+                    $0.apiKey.roles = roles
+                }, metadata: connection.metadata
+            ).secret
+        }
+    }
+
     /// Client settings for the owner key (or `apiKey`).
     public func settings(apiKey: String? = nil) -> ClientSettings {
         ClientSettings(address: "127.0.0.1:\(port)", caPath: caPath, apiKey: apiKey ?? ownerKey)
@@ -25,6 +45,7 @@ public struct TestServer: Sendable {
 
     /// Runs `body` against a new server, then shuts it down gracefully.
     public static func with<Result: Sendable>(
+        poolSize: Int = 10,
         configure: (inout SegmentdServer.Configuration) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
@@ -42,7 +63,7 @@ public struct TestServer: Sendable {
         configuration.port = 0
         configure(&configuration)
         var settings = testDatabase.app
-        settings.maximumConnections = 10
+        settings.maximumConnections = poolSize
         let database = Database(settings: settings, logger: logger)
         let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
         let group = ServiceGroup(services: [database, server], logger: logger)

@@ -15,6 +15,8 @@ public final class Authenticator: Sendable {
         public var cacheTTL: Duration = .seconds(2)
         /// Cached keys at most; the oldest are dropped first.
         public var cacheCapacity: Int = 10_000
+        /// The time source for cache expiry and `last used` pacing; tests inject one.
+        public var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
         public init() {}
     }
 
@@ -45,7 +47,7 @@ public final class Authenticator: Sendable {
     /// Records that `principal`'s key was used: at most one write a minute per key
     /// (and the database's WHERE clause holds that across replicas).
     func noteUse(_ principal: Principal) async {
-        let now = ContinuousClock.now
+        let now = configuration.now()
         let due = lastUseWritten.withLock { written -> Bool in
             if let last = written[principal.keyName], now - last < .seconds(60) { return false }
             written[principal.keyName] = now
@@ -62,7 +64,7 @@ public final class Authenticator: Sendable {
         guard let presented, !presented.isEmpty else { return .failure(.missing) }
         guard let secret = APIKeySecret(parsing: presented) else { return .failure(.malformed) }
         let cacheKey = secret.hash.map { String($0, radix: 16) }.joined()
-        let now = ContinuousClock.now
+        let now = configuration.now()
         if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
             return entry.result
         }

@@ -4,6 +4,9 @@ import Logging
 /// Maps every error a handler throws to an ``APIError`` (status code plus
 /// details), logging the internal detail once. Anything that would otherwise
 /// reach a client as UNKNOWN is logged as a bug.
+///
+/// grpc-swift wraps a non-RPC error thrown at an inner interceptor level as an
+/// UNKNOWN `RPCError` whose cause is the original; that cause is mapped here too.
 struct ErrorMappingInterceptor: ServerInterceptor {
     let logger: Logger
 
@@ -22,13 +25,20 @@ struct ErrorMappingInterceptor: ServerInterceptor {
                     do { return try await producer(writer) } catch { throw Self.map(error, method: method, logger: logger) }
                 }
                 response.accepted = .success(contents)
-            } else if case .failure(let error) = response.accepted {
-                response.accepted = .failure(error)
+            } else if case .failure(let error) = response.accepted, error.code == .unknown, let cause = error.cause {
+                // An inner interceptor level already wrapped a domain error as UNKNOWN; map the original.
+                response.accepted = .failure(Self.rpcError(Self.map(cause, method: method, logger: logger)))
             }
             return response
         } catch {
             throw Self.map(error, method: method, logger: logger)
         }
+    }
+
+    static func rpcError(_ error: any Error) -> RPCError {
+        if let error = error as? RPCError { return error }
+        if let error = error as? any RPCErrorConvertible { return RPCError(error) }
+        return RPCError(code: .internalError, message: "internal error")
     }
 
     static func map(_ error: any Error, method: String, logger: Logger) -> any Error {

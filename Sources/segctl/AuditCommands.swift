@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import SegmentdAPI
+import SegmentdClient
+import SwiftProtobuf
+
+extension Segctl {
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read and verify your tenant's audit log (permission audit.read).",
+            subcommands: [List.self, Tail.self, Verify.self])
+
+        static func row(_ event: Segmentd_V1_AuditEvent) -> [String] {
+            var change = ""
+            if event.hasAfter, let json = try? event.after.jsonString() { change = json }
+            return [String(event.sequence), show(event.time), event.actor.display.isEmpty ? event.actor.name : event.actor.display,
+                    event.action, event.resource, event.result, change]
+        }
+
+        static let header = ["SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "RESULT", "CHANGE"]
+
+        struct Filters: ParsableArguments {
+            @Option(name: .customLong("actor"), help: "Only this actor (tenants/…/apiKeys/…, anonymous, system).") var actor: String?
+            @Option(name: .customLong("action"), help: "Only this action; a trailing * matches a prefix (segmentd.v1.AccessService/*).")
+            var action: String?
+            @Option(name: .customLong("resource"), help: "Only this resource; a trailing * matches a prefix.") var resource: String?
+            @Option(name: .customLong("since"), help: "Only entries after: RFC 3339 or a duration ago (1h, 7d).") var since: String?
+            @Option(name: .customLong("until"), help: "Only entries before: RFC 3339 or a duration ago.") var until: String?
+
+            func apply(to request: inout Segmentd_V1_ListAuditEventsRequest) throws {
+                request.actor = actor ?? ""
+                request.action = action ?? ""
+                request.resource = resource ?? ""
+                if let since {
+                    guard let date = Self.ago(since) else { throw ValidationError("--since: use RFC 3339 or 1h, 7d") }
+                    request.startTime = .init(date: date)
+                }
+                if let until {
+                    guard let date = Self.ago(until) else { throw ValidationError("--until: use RFC 3339 or 1h, 7d") }
+                    request.endTime = .init(date: date)
+                }
+            }
+
+            static func ago(_ text: String) -> Date? {
+                if let duration = parseDuration(text) { return Date().addingTimeInterval(-Double(duration.components.seconds)) }
+                return try? Date(text, strategy: .iso8601)
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List entries, newest first.")
+            @OptionGroup var connection: ConnectionOptions
+            @OptionGroup var filters: Filters
+            @Option(name: .customLong("limit"), help: "Entries at most.") var limit = 50
+
+            func run() async throws {
+                try await runCommand {
+                    let events = try await connection.withConnection { client in
+                        var request = Segmentd_V1_ListAuditEventsRequest()
+                        request.parent = try await client.callerTenant()
+                        request.pageSize = Int32(min(max(limit, 1), 1000))
+                        try filters.apply(to: &request)
+                        return try await client.audit.listAuditEvents(request, metadata: client.metadata).auditEvents
+                    }
+                    if connection.json { return try printJSON(events) }
+                    printTable(Audit.header, events.map(Audit.row))
+                }
+            }
+        }
+
+        struct Tail: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print new entries as they are written (Ctrl-C stops).")
+            @OptionGroup var connection: ConnectionOptions
+            @OptionGroup var filters: Filters
+            @Option(name: .customLong("interval"), help: "Seconds between polls.") var interval = 1.0
+            @Option(name: .customLong("last"), help: "Start with this many recent entries.") var last = 10
+
+            func run() async throws {
+                try await runCommand {
+                    try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        var recent = Segmentd_V1_ListAuditEventsRequest()
+                        recent.parent = tenant
+                        recent.pageSize = Int32(max(last, 1))
+                        try filters.apply(to: &recent)
+                        let first = try await client.audit.listAuditEvents(recent, metadata: client.metadata).auditEvents
+                        var cursor = first.first?.sequence ?? 0
+                        if last > 0 { Audit.emit(first.reversed(), json: connection.json) }
+                        while !Task.isCancelled {
+                            var request = recent
+                            request.afterSequence = cursor
+                            request.ascending = true
+                            request.pageSize = 1000
+                            let events = try await client.audit.listAuditEvents(request, metadata: client.metadata).auditEvents
+                            Audit.emit(events, json: connection.json)
+                            cursor = events.last?.sequence ?? cursor
+                            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                        }
+                    }
+                }
+            }
+        }
+
+        /// One line per entry, flushed at once (tail is read live).
+        static func emit(_ events: [Segmentd_V1_AuditEvent], json: Bool) {
+            for event in events {
+                if json {
+                    var options = JSONEncodingOptions()
+                    options.preserveProtoFieldNames = true
+                    print((try? event.jsonString(options: options)) ?? "{}")
+                } else {
+                    print(row(event).filter { !$0.isEmpty }.joined(separator: "  "))
+                }
+            }
+            fflush(nil)  // flush all streams (stdout itself is not concurrency-safe to name)
+        }
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Recompute the hash chain: reports OK, or the first bad entry or gap (exit 3).")
+            @OptionGroup var connection: ConnectionOptions
+
+            func run() async throws {
+                try await runCommand {
+                    let result = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        return try await client.audit.verifyAuditChain(.with { $0.parent = tenant }, metadata: client.metadata)
+                    }
+                    if connection.json {
+                        try printJSON(result)
+                    } else if result.ok {
+                        print("OK: \(result.checked) entries, chain head at sequence \(result.headSequence)")
+                    } else {
+                        print("BROKEN: \(result.problem) at sequence \(result.firstBadSequence) (\(result.checked) entries checked, head \(result.headSequence))")
+                    }
+                    if !result.ok { throw ExitCode(3) }
+                }
+            }
+        }
+    }
+}
