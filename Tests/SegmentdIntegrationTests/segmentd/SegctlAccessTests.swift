@@ -1,0 +1,114 @@
+import Foundation
+import SegmentStore
+import SegmentdClient
+import SegmentdTestSupport
+import Testing
+
+@Suite("segctl tenants, keys, roles and audit against the real binary", .serialized, .timeLimit(.minutes(10)))
+struct SegctlAccessTests {
+    static func json(_ result: CommandLineTool.Result) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    }
+
+    @Test("an operator's session: tenants, keys, roles, audit; plain permission errors; no secret in the logs or a database dump")
+    func operatorSession() async throws {
+        let home = try TestEnvironment.temporaryDirectory("sgdctl")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let segmentd = try SegmentdProcess(home: home, arguments: ["--log-level", "trace"])
+        defer { segmentd.stop() }
+        _ = try await segmentd.waitUntilServing()
+        let env = ["SEGMENTD_HOME": home]
+        func segctl(_ arguments: [String], key: String? = nil) throws -> CommandLineTool.Result {
+            var environment = env
+            if let key { environment["SEGMENTD_API_KEY"] = key }
+            return try CommandLineTool.segctl(arguments, environment: environment)
+        }
+        var secrets: [String] = []
+        let file = try #require(try ClientSettings.File.read(home + "/segctl.json"))
+        secrets += [file.apiKey, file.platformApiKey].compactMap { $0 }
+
+        // Tenants, with the platform key that segctl.json holds.
+        let created = try segctl(["tenants", "create", "shop-eu", "--display-name", "Shop EU", "--time-zone", "Europe/Istanbul", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let shopOwner = try #require(((try Self.json(created)) as? [String: Any])?["owner_key"] as? [String: Any])
+        let shopSecret = try #require(shopOwner["secret"] as? String)
+        secrets.append(shopSecret)
+        let tenants = try segctl(["tenants", "list"])
+        #expect(tenants.stdout.contains("shop-eu"))
+        #expect(tenants.stdout.contains("Europe/Istanbul"))
+        #expect(try segctl(["tenants", "disable", "shop-eu"]).stdout.contains("disabled"))
+        #expect(try segctl(["tenants", "list"]).stdout.contains("shop-eu") == false)
+        #expect(try segctl(["tenants", "list", "--all"]).stdout.contains("shop-eu"))
+        #expect(try segctl(["tenants", "enable", "shop-eu"]).status == 0)
+
+        // Keys and roles in the default tenant, with the owner key.
+        let role = try segctl(["roles", "create", "exporter", "--permission", "segments.read", "--permission", "segments.export"])
+        #expect(role.status == 0, "\(role.stderr)")
+        #expect(try segctl(["roles", "list"]).stdout.contains("exporter"))
+        let key = try segctl(["keys", "create", "reporting", "--role", "viewer", "--expires", "30d", "--json"])
+        #expect(key.status == 0, "\(key.stderr)")
+        let keyObject = try #require((try Self.json(key)) as? [String: Any])
+        let viewerSecret = try #require(keyObject["secret"] as? String)
+        secrets.append(viewerSecret)
+        let keyName = try #require((keyObject["api_key"] as? [String: Any])?["name"] as? String)
+        let keyID = String(keyName.split(separator: "/").last!)
+        let listed = try segctl(["keys", "list"])
+        #expect(listed.stdout.contains("reporting"))
+        #expect(!listed.stdout.contains(viewerSecret))
+
+        // A viewer is told plainly what it lacks.
+        let denied = try segctl(["keys", "list"], key: viewerSecret)
+        #expect(denied.status == 1)
+        #expect(denied.stderr.contains("permission denied"))
+        #expect(denied.stderr.contains("keys.manage"))
+
+        let rolled = try segctl(["keys", "roll", keyID, "--grace", "0", "--json"])
+        #expect(rolled.status == 0, "\(rolled.stderr)")
+        if let secret = ((try? Self.json(rolled)) as? [String: Any])?["secret"] as? String { secrets.append(secret) }
+        let newKeyID = try #require(((((try? Self.json(rolled)) as? [String: Any])?["api_key"] as? [String: Any])?["name"] as? String)?
+            .split(separator: "/").last.map(String.init))
+        #expect(try segctl(["keys", "revoke", newKeyID]).status == 0)
+        #expect(try segctl(["roles", "delete", "exporter"]).status == 0)
+
+        // The audit log shows what happened and verifies.
+        let audit = try segctl(["audit", "list", "--limit", "100"])
+        #expect(audit.status == 0, "\(audit.stderr)")
+        for action in ["CreateRole", "CreateApiKey", "RollApiKey", "RevokeApiKey", "DeleteRole", "ListApiKeys"] {
+            #expect(audit.stdout.contains("AccessService/\(action)"), "\(action) missing from the audit list")
+        }
+        #expect(audit.stdout.contains("PERMISSION_DENIED"))
+        let verify = try segctl(["audit", "verify"])
+        #expect(verify.status == 0)
+        #expect(verify.stdout.hasPrefix("OK:"))
+
+        // A dump of the database (taken while the embedded PostgreSQL runs) holds no secret…
+        let bin = try #require(try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
+            .compactMap(Int.init).max().map { "/usr/lib/postgresql/\($0)/bin" })
+        let dump = try CommandLineTool.run(
+            bin + "/pg_dump", ["-h", home + "/postgres/run", "-U", "postgres", "--data-only", "segmentd"])
+        #expect(dump.status == 0, "\(dump.stderr)")
+        #expect(dump.stdout.contains("reporting"), "the dump holds the key rows")
+        for secret in secrets { #expect(!dump.stdout.contains(secret), "a key appears in the database dump") }
+
+        // …and neither does the server's log, at trace level.
+        segmentd.send(SIGTERM)
+        #expect(try await segmentd.waitForExit() == 0)
+        let log = segmentd.log
+        #expect(log.contains("GetCallerIdentity") || log.contains("trace"))
+        for secret in secrets { #expect(!log.contains(secret), "a key appears in the server log") }
+    }
+
+    @Test("segmentd refuses to serve on a superuser role, naming the problem")
+    func refusesSuperuser() async throws {
+        let database = try await TestDatabase.create()
+        let home = try TestEnvironment.temporaryDirectory("sgdsu")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let segmentd = try SegmentdProcess(
+            home: home,
+            arguments: ["--database-url", TestDatabase.url(database.superuser), "--migration-database-url", TestDatabase.url(database.owner)])
+        defer { segmentd.stop() }
+        let status = try await segmentd.waitForExit()
+        #expect(status != 0)
+        #expect(segmentd.log.contains("is a superuser"))
+    }
+}
