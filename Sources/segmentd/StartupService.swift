@@ -17,6 +17,7 @@ struct StartupService: Service {
 
     func run() async throws {
         try await ServerRoleCheck.verify(database)
+        try await server.ingestStore.preparePartitions()
         let credentials = try await Bootstrapper(database: database, logger: logger)
             .bootstrapIfNeeded(tenantID: configuration.bootstrapTenant, displayName: "Default tenant")
         let port = try await server.listeningPort

@@ -73,6 +73,7 @@ public struct TestServer: Sendable {
             do {
                 let port = try await server.listeningPort
                 try await ServerRoleCheck.verify(database)
+                try await server.ingestStore.preparePartitions()
                 guard let credentials = try await Bootstrapper(database: database, logger: logger)
                     .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
                 else { throw TestSetupError("a fresh database was already bootstrapped") }

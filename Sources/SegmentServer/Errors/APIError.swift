@@ -128,6 +128,8 @@ extension APIError {
             self = .unauthenticated(error)
         case let error as StoreError:
             self = APIError(storeError: error)
+        case let error as BatchRejected:
+            self = .rejected(error, collection: "records")
         case is CancellationError:
             self = APIError(.cancelled, "the call was cancelled", reason: "CANCELLED")
         default:

@@ -34,6 +34,8 @@ public final class SegmentdServer: Service, Sendable {
     let database: Database
     /// The serving state reported by `grpc.health.v1.Health`.
     public let health: HealthMonitor
+    /// Writes user data; its partitions are prepared at startup.
+    public let ingestStore: IngestStore
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -44,6 +46,7 @@ public final class SegmentdServer: Service, Sendable {
         self.database = database
         self.health = health
         self.logger = logger
+        self.ingestStore = IngestStore(database: database)
         self.authenticator = Authenticator(
             store: PrincipalStore(database: database), configuration: configuration.authentication)
         let address: GRPCNIOTransportHTTP2.SocketAddress =
@@ -81,6 +84,10 @@ public final class SegmentdServer: Service, Sendable {
                 keys: APIKeyStore(database: database), roles: RoleStore(database: database),
                 serverVersion: configuration.serverVersion),
             AuditService(log: AuditLog(database: database)),
+            IngestionService(store: ingestStore),
+            TagService(store: TagStore(database: database)),
+            UserService(store: UserStore(database: database)),
+            CatalogService(store: CatalogStore(database: database)),
         ]
     }
 

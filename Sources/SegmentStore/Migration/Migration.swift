@@ -27,5 +27,6 @@ public enum Migrations {
     public static let all: [Migration] = [
         .foundation,
         .accessAndAudit,
+        .userData,
     ]
 }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// The type of an attribute or event property: inferred on first sight, then enforced.
+public enum ValueType: String, Sendable, Equatable, CaseIterable {
+    case string, number, bool, timestamp
+    case stringList = "string_list"
+}
+
+/// A typed value of a profile attribute or event property.
+public enum IngestValue: Sendable, Equatable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case timestamp(Date)
+    case stringList([String])
+
+    public var type: ValueType {
+        switch self {
+        case .string: return .string
+        case .number: return .number
+        case .bool: return .bool
+        case .timestamp: return .timestamp
+        case .stringList: return .stringList
+        }
+    }
+
+    /// The JSON stored in `jsonb` (timestamps as RFC 3339 strings; the catalog keeps their type).
+    var json: Any {
+        switch self {
+        case .string(let value): return value
+        case .number(let value): return value
+        case .bool(let value): return value
+        case .timestamp(let value): return value.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        case .stringList(let value): return value
+        }
+    }
+}
+
+extension Dictionary where Key == String, Value == IngestValue {
+    /// Sorted-key JSON object text for a `jsonb` bind.
+    var jsonText: String {
+        let object = mapValues(\.json)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A profile to upsert.
+public struct ProfileInput: Sendable {
+    public var userID: String
+    public var attributes: [String: IngestValue]
+    /// Sets the last known location, if given.
+    public var lastLocation: (latitude: Double, longitude: Double)?
+
+    public init(userID: String, attributes: [String: IngestValue], lastLocation: (latitude: Double, longitude: Double)? = nil) {
+        self.userID = userID
+        self.attributes = attributes
+        self.lastLocation = lastLocation
+    }
+}
+
+/// An event to append.
+public struct EventInput: Sendable {
+    public var userID: String
+    public var name: String
+    /// Now when nil.
+    public var time: Date?
+    public var properties: [String: IngestValue]
+    /// The client's de-duplication id; a random one when nil (no de-duplication).
+    public var messageID: String?
+
+    public init(userID: String, name: String, time: Date?, properties: [String: IngestValue], messageID: String?) {
+        self.userID = userID
+        self.name = name
+        self.time = time
+        self.properties = properties
+        self.messageID = messageID
+    }
+}
+
+/// Campaign response kinds.
+public enum ResponseKind: String, Sendable, CaseIterable {
+    case received, opened, clicked, converted
+}
+
+/// A response to a campaign.
+public struct ResponseInput: Sendable {
+    public var userID: String
+    public var campaignID: String
+    public var kind: ResponseKind
+    public var time: Date?
+
+    public init(userID: String, campaignID: String, kind: ResponseKind, time: Date?) {
+        self.userID = userID
+        self.campaignID = campaignID
+        self.kind = kind
+        self.time = time
+    }
+}
+
+/// A location a user was seen at.
+public struct LocationInput: Sendable {
+    public var userID: String
+    public var latitude: Double
+    public var longitude: Double
+    public var time: Date?
+
+    public init(userID: String, latitude: Double, longitude: Double, time: Date?) {
+        self.userID = userID
+        self.latitude = latitude
+        self.longitude = longitude
+        self.time = time
+    }
+}
+
+/// What a batch did.
+public struct IngestResult: Sendable, Equatable {
+    public var accepted: Int
+    public var duplicates: Int
+    public var newUsers: Int
+
+    public init(accepted: Int = 0, duplicates: Int = 0, newUsers: Int = 0) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+        self.newUsers = newUsers
+    }
+}
