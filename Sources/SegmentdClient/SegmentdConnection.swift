@@ -28,6 +28,14 @@ public struct SegmentdConnection: Sendable {
     public var access: Segmentd_V1_AccessService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Tenants (platform operators).
     public var tenants: Segmentd_V1_TenantService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Ingestion.
+    public var ingestion: Segmentd_V1_IngestionService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Tags.
+    public var tags: Segmentd_V1_TagService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Users.
+    public var users: Segmentd_V1_UserService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// The catalog.
+    public var catalog: Segmentd_V1_CatalogService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// The audit log.
     public var audit: Segmentd_V1_AuditService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
 
