@@ -53,16 +53,25 @@ public final class SegmentdProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; returns its status.
+    /// Foundation does not always notice a child's death (seen with SIGKILL), so
+    /// this also reaps it directly with `waitpid`.
     public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
+        let pid = process.processIdentifier
         while process.isRunning {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                // WIFEXITED / WEXITSTATUS, or 128 + the signal.
+                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
             guard ContinuousClock.now < deadline else {
                 process.terminate()
                 throw TestSetupError("segmentd did not exit in time:\n\(log)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return process.terminationStatus
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
     /// Kills the process if it still runs (cleanup).

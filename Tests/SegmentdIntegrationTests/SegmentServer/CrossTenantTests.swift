@@ -11,10 +11,16 @@ import Testing
 struct CrossTenantTests {
     /// A request naming `target` (a tenant name like `tenants/other`) for each
     /// implemented method that takes a resource name.
-    static func probes(target tenant: String, keyID: String, roleID: String) throws -> [(MethodDescriptor, [UInt8])] {
+    static func probes(
+        target tenant: String, keyID: String, roleID: String, userID: String, tagID: String
+    ) throws -> [(MethodDescriptor, [UInt8])] {
         typealias A = Segmentd_V1_AccessService.Method
         typealias T = Segmentd_V1_TenantService.Method
         typealias U = Segmentd_V1_AuditService.Method
+        typealias I = Segmentd_V1_IngestionService.Method
+        typealias Us = Segmentd_V1_UserService.Method
+        typealias Tg = Segmentd_V1_TagService.Method
+        typealias C = Segmentd_V1_CatalogService.Method
         return [
             (T.GetTenant.descriptor, try Segmentd_V1_GetTenantRequest.with { $0.name = tenant }.serializedBytes()),
             (A.CreateApiKey.descriptor, try Segmentd_V1_CreateApiKeyRequest.with {
@@ -35,6 +41,34 @@ struct CrossTenantTests {
             (A.DeleteRole.descriptor, try Segmentd_V1_DeleteRoleRequest.with { $0.name = "\(tenant)/roles/\(roleID)" }.serializedBytes()),
             (U.ListAuditEvents.descriptor, try Segmentd_V1_ListAuditEventsRequest.with { $0.parent = tenant }.serializedBytes()),
             (U.VerifyAuditChain.descriptor, try Segmentd_V1_VerifyAuditChainRequest.with { $0.parent = tenant }.serializedBytes()),
+            (I.IngestEvents.descriptor, try Segmentd_V1_IngestEventsRequest.with {
+                $0.parent = tenant; $0.events = [.with { $0.userID = "probe"; $0.name = "probe" }]
+            }.serializedBytes()),
+            (I.UpsertProfiles.descriptor, try Segmentd_V1_UpsertProfilesRequest.with {
+                $0.parent = tenant; $0.profiles = [.with { $0.userID = "probe" }]
+            }.serializedBytes()),
+            (I.RecordCampaignResponses.descriptor, try Segmentd_V1_RecordCampaignResponsesRequest.with {
+                $0.parent = tenant; $0.responses = [.with { $0.userID = "probe"; $0.campaignID = "c"; $0.kind = .opened }]
+            }.serializedBytes()),
+            (I.RecordLocations.descriptor, try Segmentd_V1_RecordLocationsRequest.with {
+                $0.parent = tenant; $0.locations = [.with { $0.userID = "probe" }]
+            }.serializedBytes()),
+            (Us.GetUser.descriptor, try Segmentd_V1_GetUserRequest.with { $0.name = "\(tenant)/users/\(userID)" }.serializedBytes()),
+            (Us.DeleteUser.descriptor, try Segmentd_V1_DeleteUserRequest.with { $0.name = "\(tenant)/users/\(userID)" }.serializedBytes()),
+            (Tg.CreateTag.descriptor, try Segmentd_V1_CreateTagRequest.with { $0.parent = tenant; $0.tagID = "probe" }.serializedBytes()),
+            (Tg.GetTag.descriptor, try Segmentd_V1_GetTagRequest.with { $0.name = "\(tenant)/tags/\(tagID)" }.serializedBytes()),
+            (Tg.ListTags.descriptor, try Segmentd_V1_ListTagsRequest.with { $0.parent = tenant }.serializedBytes()),
+            (Tg.UpdateTag.descriptor, try Segmentd_V1_UpdateTagRequest.with {
+                $0.tag.name = "\(tenant)/tags/\(tagID)"; $0.updateMask.paths = ["display_name"]
+            }.serializedBytes()),
+            (Tg.RenameTag.descriptor, try Segmentd_V1_RenameTagRequest.with { $0.name = "\(tenant)/tags/\(tagID)"; $0.newTagID = "probe" }.serializedBytes()),
+            (Tg.DeleteTag.descriptor, try Segmentd_V1_DeleteTagRequest.with { $0.name = "\(tenant)/tags/\(tagID)" }.serializedBytes()),
+            (Tg.AssignTags.descriptor, try Segmentd_V1_TagAssignmentRequest.with { $0.parent = tenant; $0.tags = [tagID]; $0.userIds = [userID] }.serializedBytes()),
+            (Tg.UnassignTags.descriptor, try Segmentd_V1_TagAssignmentRequest.with { $0.parent = tenant; $0.tags = [tagID]; $0.userIds = [userID] }.serializedBytes()),
+            (Tg.ListTagUsers.descriptor, try Segmentd_V1_ListTagUsersRequest.with { $0.name = "\(tenant)/tags/\(tagID)" }.serializedBytes()),
+            (C.ListEventTypes.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
+            (C.ListAttributes.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
+            (C.ListCampaigns.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
         ]
     }
 
@@ -46,13 +80,17 @@ struct CrossTenantTests {
             }
             let otherKeyID = shortName(other.ownerKey.apiKey.name)
             _ = try await SegmentdConnection.with(server.settings(apiKey: other.ownerKey.secret)) { connection in
-                try await connection.access.createRole(
+                _ = try await connection.tags.createTag(.with { $0.parent = "tenants/other"; $0.tagID = "secret_tag" }, metadata: connection.metadata)
+                _ = try await connection.tags.assignTags(
+                    .with { $0.parent = "tenants/other"; $0.tags = ["secret_tag"]; $0.userIds = ["secret_user"] }, metadata: connection.metadata)
+                return try await connection.access.createRole(
                     .with { $0.parent = "tenants/other"; $0.roleID = "secret_role"; $0.role.permissions = ["segments.read"] },
                     metadata: connection.metadata)
             }
             try await server.connect { connection in
-                let existing = try Self.probes(target: "tenants/other", keyID: otherKeyID, roleID: "secret_role")
-                let missing = try Self.probes(target: "tenants/nobody", keyID: "nokey", roleID: "norole")
+                let existing = try Self.probes(
+                    target: "tenants/other", keyID: otherKeyID, roleID: "secret_role", userID: "secret_user", tagID: "secret_tag")
+                let missing = try Self.probes(target: "tenants/nobody", keyID: "nokey", roleID: "norole", userID: "nouser", tagID: "notag")
                 for ((method, real), (_, fake)) in zip(existing, missing) {
                     let a = try await RawCall.unary(connection, method, message: real, apiKey: server.ownerKey)
                     let b = try await RawCall.unary(connection, method, message: fake, apiKey: server.ownerKey)
@@ -61,8 +99,10 @@ struct CrossTenantTests {
                     // Same answer apart from the name asked about: nothing reveals that B's resource exists.
                     let normalized = a.message.replacingOccurrences(of: "tenants/other", with: "T")
                         .replacingOccurrences(of: otherKeyID, with: "ID").replacingOccurrences(of: "secret_role", with: "ID")
+                        .replacingOccurrences(of: "secret_user", with: "ID").replacingOccurrences(of: "secret_tag", with: "ID")
                     let normalizedMissing = b.message.replacingOccurrences(of: "tenants/nobody", with: "T")
                         .replacingOccurrences(of: "nokey", with: "ID").replacingOccurrences(of: "norole", with: "ID")
+                        .replacingOccurrences(of: "nouser", with: "ID").replacingOccurrences(of: "notag", with: "ID")
                     #expect(normalized == normalizedMissing, "\(method)")
                 }
             }
@@ -71,6 +111,10 @@ struct CrossTenantTests {
                 try await connection.access.listRoles(.with { $0.parent = "tenants/other" }, metadata: connection.metadata)
             }
             #expect(roles.roles.map(\.name).filter { $0.hasSuffix("probe") }.isEmpty)
+            #expect(try await server.database.scalar(
+                "SELECT count(*)::int FROM users WHERE tenant_id = 'other'", as: Int.self) == [1], "no probe created a user in B")
+            #expect(try await server.database.scalar(
+                "SELECT count(*)::int FROM user_tags WHERE tenant_id = 'other'", as: Int.self) == [1], "B's tag assignment is intact")
         }
     }
 }
