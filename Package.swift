@@ -113,6 +113,8 @@ let package = Package(
                 "SegmentdClient", "SegmentdAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         // Shared helpers for tests: a PostgreSQL per test, certificates, a running server.
