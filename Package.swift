@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "segmentd", targets: ["segmentd"]),
         .executable(name: "segctl", targets: ["segctl"]),
+        .executable(name: "segmentd-bench", targets: ["segmentd-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -115,6 +116,18 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Benchmarks against reference engines (not part of swift test): ops/bench.
+        .executableTarget(
+            name: "segmentd-bench",
+            dependencies: [
+                "SegmentdClient", "SegmentdAPI", "SegmentStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Shared helpers for tests: a PostgreSQL per test, certificates, a running server.
