@@ -3,39 +3,69 @@ import SegmentdClient
 
 /// A `segmentd` child process, for tests of the real binary: startup, signals,
 /// the embedded database, several replicas on one database.
+///
+/// Spawned with posix_spawn and reaped with waitpid here: Foundation's
+/// `Process` does not always notice a child's death when several run at once.
 public final class SegmentdProcess: @unchecked Sendable {
-    public let process: Process
+    public let pid: pid_t
     public let home: String
     public let logPath: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
 
-    /// Starts `segmentd` with `arguments` (plus `--home`, an ephemeral gRPC port and metrics off).
+    /// Starts `segmentd` with `arguments` (plus `--home`, an ephemeral gRPC port and, unless given, metrics off).
     public init(home: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         self.home = home
         self.logPath = home + ".log"
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.binDirectory + "/segmentd")
-        process.arguments = ["--home", home, "--listen", "127.0.0.1:0", "--metrics-listen", "off"] + arguments
+        let executable = try TestEnvironment.binDirectory + "/segmentd"
+        var all = ["--home", home, "--listen", "127.0.0.1:0"]
+        if !arguments.contains("--metrics-listen") { all += ["--metrics-listen", "off"] }
+        all += arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SEGMENTD_") }
         env.merge(environment) { $1 }
-        process.environment = env
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + all).map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, executable, &actions, nil, &argv, &envp)
+        guard result == 0 else { throw TestSetupError("cannot start segmentd: \(String(cString: strerror(result)))") }
+        pid = child
     }
 
     /// The log so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Whether the process still runs (reaping it once it has exited).
+    public var isRunning: Bool {
+        lock.withLock {
+            if exitStatus != nil { return false }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                // WIFEXITED / WEXITSTATUS, or 128 + the signal.
+                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                return false
+            }
+            return true
+        }
+    }
 
     /// Waits until segctl.json shows the bound address and the server answers
     /// SERVING; returns client settings with the owner key.
     public func waitUntilServing(timeout: Duration = .seconds(120)) async throws -> ClientSettings {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard process.isRunning else {
-                throw TestSetupError("segmentd exited with \(process.terminationStatus):\n\(log)")
+            guard isRunning else {
+                throw TestSetupError("segmentd exited with \(exitStatus ?? -1):\n\(log)")
             }
             if let file = try? ClientSettings.File.read(home + "/" + ClientSettings.File.fileName),
                !file.address.hasSuffix(":0"), log.contains("health=SERVING")
@@ -49,34 +79,29 @@ public final class SegmentdProcess: @unchecked Sendable {
 
     /// Sends `signal` to the process.
     public func send(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        kill(pid, signal)
     }
 
-    /// Waits for the process to exit; returns its status.
-    /// Foundation does not always notice a child's death (seen with SIGKILL), so
-    /// this also reaps it directly with `waitpid`.
+    /// Waits for the process to exit; returns its exit status (128 + signal when killed).
     public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        let pid = process.processIdentifier
-        while process.isRunning {
-            var status: Int32 = 0
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid {
-                // WIFEXITED / WEXITSTATUS, or 128 + the signal.
-                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            }
+        while isRunning {
             guard ContinuousClock.now < deadline else {
-                process.terminate()
+                send(SIGKILL)
                 throw TestSetupError("segmentd did not exit in time:\n\(log)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return lock.withLock { exitStatus ?? -1 }
     }
 
     /// Kills the process if it still runs (cleanup).
     public func stop() {
-        if process.isRunning { send(SIGKILL) }
+        if isRunning {
+            send(SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
     }
 }
 

@@ -115,20 +115,29 @@ public final class SegmentdServer: Service, Sendable {
         let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
         let health = self.health
         let logger = self.logger
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.serve() }
-                group.addTask {
-                    let port = try await self.listeningPort
-                    logger.notice(
-                        "serving gRPC over TLS", metadata: ["address": "\(self.configuration.host):\(port)"])
-                }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await server.serve()
+                return true
             }
-        } onGracefulShutdown: {
-            logger.notice("draining: no new calls; in-flight calls finish")
-            health.set(.notServing)
-            health.finishWatchers()
-            server.beginGracefulShutdown()
+            group.addTask {
+                // Wait until the server is listening (or has failed), then for shutdown. A shutdown
+                // requested before serve() started is handled here too: gracefulShutdown() returns
+                // at once when it was already triggered.
+                if let port = try? await self.listeningPort {
+                    logger.notice("serving gRPC over TLS", metadata: ["address": "\(self.configuration.host):\(port)"])
+                }
+                try await gracefulShutdown()
+                logger.notice("draining: no new calls; in-flight calls finish")
+                health.set(.notServing)
+                health.finishWatchers()
+                server.beginGracefulShutdown()
+                return false
+            }
+            // serve() returns once drained (or throws); only then is the watcher no longer needed.
+            for try await servingEnded in group where servingEnded {
+                group.cancelAll()
+            }
         }
     }
 }

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "aebcb8f089bb1327784fae25ea181f4f6cd6b603d30fb863af8cfaaca77b517f"
+    public static let sha256 = "e3c8f4cd018efcb6ff70b8906a83f8f94a03380aa77e877ee9467cf7ba0cb63e"
 }

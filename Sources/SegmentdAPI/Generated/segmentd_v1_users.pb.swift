@@ -454,7 +454,7 @@ public nonisolated struct Segmentd_V1_Attribute: Sendable {
   /// Its type.
   public var type: Segmentd_V1_ValueType = .unspecified
 
-  /// Profiles having it.
+  /// Values received for it (each upsert that sets it counts once).
   public var count: Int64 = 0
 
   /// First seen.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SegmentStore
 
@@ -34,5 +35,27 @@ struct SQLScriptTests {
             #expect(statements.allSatisfy { !$0.contains("{{") })
         }
         #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
+    }
+}
+
+@Suite("JSON text of ingested values")
+struct IngestJSONTests {
+    @Test("the hand-written JSON parses back to the same values, escapes included")
+    func roundTrip() throws {
+        let values: [String: IngestValue] = [
+            "plain": .string("hello"), "quote": .string("say \"hi\"\\ now\n\ttab \u{01} é 漢"), "int": .number(42),
+            "fraction": .number(-3.25), "big": .number(1e20), "flag": .bool(false),
+            "list": .stringList(["a", "b\"c"]), "empty": .stringList([]),
+        ]
+        let text = values.jsonText
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(parsed["plain"] as? String == "hello")
+        #expect(parsed["quote"] as? String == "say \"hi\"\\ now\n\ttab \u{01} é 漢")
+        #expect((parsed["int"] as? NSNumber)?.doubleValue == 42)
+        #expect((parsed["fraction"] as? NSNumber)?.doubleValue == -3.25)
+        #expect((parsed["big"] as? NSNumber)?.doubleValue == 1e20)
+        #expect(parsed["list"] as? [String] == ["a", "b\"c"])
+        #expect(parsed["empty"] as? [String] == [])
+        #expect([String: IngestValue]().jsonText == "{}")
     }
 }

@@ -1,0 +1,71 @@
+import Foundation
+import SegmentdClient
+import SegmentdTestSupport
+import Testing
+
+@Suite("segctl ingest, tags, users and demo seed against the real binary", .serialized, .timeLimit(.minutes(10)))
+struct SegctlIngestTests {
+    @Test("demo seed is deterministic and idempotent; ingest reports bad records by line and resumes with --skip; tags and users work")
+    func dataSession() async throws {
+        let home = try TestEnvironment.temporaryDirectory("sgding")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let segmentd = try SegmentdProcess(home: home)
+        defer { segmentd.stop() }
+        _ = try await segmentd.waitUntilServing()
+        let env = ["SEGMENTD_HOME": home]
+        func segctl(_ arguments: [String]) throws -> CommandLineTool.Result {
+            try CommandLineTool.segctl(arguments, environment: env)
+        }
+
+        let seeded = try segctl(["demo", "seed", "--users", "300", "--days", "14", "--json"])
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(seeded.stdout.utf8)) as? [String: Any])
+        let events = try #require(first["events"] as? Int)
+        #expect(events > 1000)
+        let again = try segctl(["demo", "seed", "--users", "300", "--days", "14", "--json"])
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        #expect(second["events"] as? Int == 0, "the same seed sends the same events, which are de-duplicated")
+        let user = try segctl(["users", "get", "user-7"])
+        #expect(user.stdout.contains("tier = "))
+        #expect(user.stdout.contains("time_zone = "))
+        let tags = try segctl(["tags", "list"])
+        for tag in ["vip", "beta", "newsletter"] { #expect(tags.stdout.contains(tag)) }
+
+        // A file with a bad record on line 3: nothing of that batch is written; the message says where to resume.
+        let file = home + "/events.ndjson"
+        let good = #"{"user_id":"f1","name":"purchase","message_id":"f-1","properties":{"amount":12.5}}"#
+        let bad = #"{"user_id":"f2","name":"purchase","message_id":"f-2","properties":{"amount":"lots"}}"#
+        let more = #"{"user_id":"f3","name":"app_open","message_id":"f-3","time":"2026-01-01T10:00:00Z"}"#
+        try [good, good.replacingOccurrences(of: "f-1", with: "f-1b"), bad, more].joined(separator: "\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let rejected = try segctl(["ingest", "events", file, "--batch-size", "2"])
+        #expect(rejected.status == 1)
+        #expect(rejected.stderr.contains("line 3 properties.amount"), "\(rejected.stderr)")
+        #expect(rejected.stderr.contains("--skip 2"))
+        try [good, good.replacingOccurrences(of: "f-1", with: "f-1b"), bad.replacingOccurrences(of: #""lots""#, with: "7"), more]
+            .joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let resumed = try segctl(["ingest", "events", file, "--skip", "2", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumedCounts = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        #expect(resumedCounts["accepted"] as? Int == 2)
+
+        // CSV profiles: extra columns become typed attributes.
+        let csv = home + "/profiles.csv"
+        try "user_id,tier,score,opted_in\nc1,gold,4.5,true\nc2,silver,3,false\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let profiles = try segctl(["ingest", "profiles", csv])
+        #expect(profiles.status == 0, "\(profiles.stderr)")
+        let c1 = try segctl(["users", "get", "c1", "--json"])
+        #expect(c1.stdout.contains("\"opted_in\""))
+        #expect(c1.stdout.contains("\"bool_value\": true") || c1.stdout.contains("\"bool_value\" : true"))
+
+        // Tags by hand.
+        #expect(try segctl(["tags", "create", "churn_risk"]).status == 0)
+        let assigned = try segctl(["tags", "assign", "--tag", "churn_risk", "c1", "c2", "f1"])
+        #expect(assigned.stdout.hasPrefix("3 added"), "\(assigned.stdout)\(assigned.stderr)")
+        #expect(try segctl(["tags", "users", "churn_risk"]).stdout.split(separator: "\n").sorted() == ["c1", "c2", "f1"])
+        #expect(try segctl(["tags", "unassign", "--tag", "churn_risk", "c2"]).stdout.hasPrefix("1 removed"))
+        let erased = try segctl(["users", "delete", "f1"])
+        #expect(erased.stdout.contains("2 events"), "\(erased.stdout)")
+        #expect(try segctl(["tags", "users", "churn_risk"]).stdout.split(separator: "\n") == ["c1"])
+    }
+}
