@@ -99,7 +99,7 @@ struct EventIngestionTests {
     @Test("rollups always equal a recount from raw events (random batches, late events, replays)")
     func rollupsMatchRecount() async throws {
         try await TestServer.with { server in
-            var generator = SeededGenerator(seed: 42)
+            var generator = SplitMix64(seed: 42)
             try await server.connect { connection in
                 var sent: [Segmentd_V1_Event] = []
                 for batch in 0..<8 {
@@ -186,15 +186,3 @@ struct EventIngestionTests {
     }
 }
 
-/// A small deterministic random number generator (SplitMix64) for seeded tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
