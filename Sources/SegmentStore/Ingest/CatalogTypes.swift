@@ -54,7 +54,8 @@ enum CatalogTypes {
                 result.append((record.scope, key, value.type))
             }
         }
-        return result
+        // A stable order, so concurrent batches lock new catalog keys in the same order.
+        return result.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
     }
 
     /// Violations for values whose type differs from the stored one.

@@ -39,6 +39,20 @@ public final class IngestStore: Sendable {
         partitionMonths.withLock { $0.formUnion(needed) }
     }
 
+    /// Runs a batch again when it lost a deadlock or serialization race: the
+    /// failed attempt rolled back whole, so the retry is safe.
+    private func retryingConflicts<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as StoreError where error.code == .conflict && attempt < 2 {
+                attempt += 1
+                database.logger.debug("retrying an ingest batch after a conflict", metadata: ["attempt": "\(attempt)"])
+            }
+        }
+    }
+
     // MARK: Events
 
     /// Appends events (and their rollups); duplicates of seen message ids are skipped.
@@ -48,11 +62,11 @@ public final class IngestStore: Sendable {
         // Normalize: default times and ids; keep the first of repeated message ids.
         var seenIDs = Set<String>()
         var batch: [(EventInput, Date, String)] = []
-        var duplicates = 0
+        var inBatchDuplicates = 0
         for event in events {
             let id = event.messageID ?? "gen:" + UUID().uuidString
             guard seenIDs.insert(id).inserted else {
-                duplicates += 1
+                inBatchDuplicates += 1
                 continue
             }
             batch.append((event, event.time ?? now, id))
@@ -63,7 +77,7 @@ public final class IngestStore: Sendable {
         let reservation = try await users.reserve(ids, tenant: tenant)
         let typed = events.map { (scope: $0.name, values: $0.properties) }
 
-        return try await database.audited(audit, resource: "tenants/\(tenant)/events") { connection, record in
+        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/events") { connection, record in
             let logger = database.logger
             let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
             let stored = try await CatalogTypes.settle(
@@ -76,14 +90,14 @@ public final class IngestStore: Sendable {
             for try await id in try await connection.query(
                 """
                 INSERT INTO event_message_ids (tenant_id, message_id)
-                SELECT \(tenant.rawValue), unnest(\(batch.map(\.2))::text[])
+                SELECT \(tenant.rawValue), unnest(\(batch.map(\.2).sorted())::text[])
                 ON CONFLICT DO NOTHING RETURNING message_id
                 """, logger: logger
             ).decode(String.self) {
                 fresh.insert(id)
             }
             let rows = batch.filter { fresh.contains($0.2) }
-            duplicates += batch.count - rows.count
+            let duplicates = inBatchDuplicates + batch.count - rows.count
             if !rows.isEmpty {
                 try await Self.insertEvents(rows, indexes: indexes, tenant: tenant, on: connection, logger: logger)
             }
@@ -92,7 +106,7 @@ public final class IngestStore: Sendable {
                 "new_users": .number(Double(created)),
             ]
             return IngestResult(accepted: rows.count, duplicates: duplicates, newUsers: created)
-        }
+        } }
     }
 
     /// One rollup row's worth of a batch: per event, UTC day and user.
@@ -139,7 +153,8 @@ public final class IngestStore: Sendable {
             catalog[event.name] = (
                 (seen?.count ?? 0) + 1, min(seen?.first ?? time, time), max(seen?.last ?? time, time))
         }
-        let groups = Array(deltas)
+        // Sorted, so concurrent batches lock rollup and catalog rows in the same order (no deadlocks).
+        let groups = deltas.sorted { ($0.key.name, $0.key.day, $0.key.user) < ($1.key.name, $1.key.day, $1.key.user) }
         let numbers = groups.map { group -> String in
             guard !group.value.numbers.isEmpty else { return "{}" }
             var out = "{"
@@ -151,7 +166,7 @@ public final class IngestStore: Sendable {
             }
             return out + "}"
         }
-        let types = Array(catalog)
+        let types = catalog.sorted { $0.key < $1.key }
         try await connection.query(
             """
             WITH inserted AS (
@@ -221,7 +236,7 @@ public final class IngestStore: Sendable {
         let typed = profiles.map { (scope: "", values: $0.attributes) }
         let limit = limits.attributesPerProfile
 
-        return try await database.audited(audit, resource: "tenants/\(tenant)/profiles") { connection, record in
+        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/profiles") { connection, record in
             let logger = database.logger
             let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
             let stored = try await CatalogTypes.settle(
@@ -271,7 +286,7 @@ public final class IngestStore: Sendable {
             }
             record.after = ["accepted": .number(Double(rows.count)), "new_users": .number(Double(created))]
             return IngestResult(accepted: rows.count, duplicates: 0, newUsers: created)
-        }
+        } }
     }
 
     // MARK: Campaign responses
@@ -282,7 +297,7 @@ public final class IngestStore: Sendable {
         try IngestValidator(limits: limits, now: now).responses(responses)
         let ids = Set(responses.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
-        return try await database.audited(audit, resource: "tenants/\(tenant)/responses") { connection, record in
+        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/responses") { connection, record in
             let logger = database.logger
             let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
             let userIndexes = responses.map { indexes[$0.userID]! }
@@ -318,7 +333,7 @@ public final class IngestStore: Sendable {
             }
             record.after = ["accepted": .number(Double(accepted)), "duplicates": .number(Double(responses.count - accepted))]
             return IngestResult(accepted: accepted, duplicates: responses.count - accepted, newUsers: created)
-        }
+        } }
     }
 
     // MARK: Locations
@@ -329,7 +344,7 @@ public final class IngestStore: Sendable {
         try IngestValidator(limits: limits, now: now).locations(locations)
         let ids = Set(locations.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
-        return try await database.audited(audit, resource: "tenants/\(tenant)/locations") { connection, record in
+        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/locations") { connection, record in
             let logger = database.logger
             let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
             let userIndexes = locations.map { indexes[$0.userID]! }
@@ -363,7 +378,7 @@ public final class IngestStore: Sendable {
             }
             record.after = ["accepted": .number(Double(accepted))]
             return IngestResult(accepted: accepted, duplicates: locations.count - accepted, newUsers: created)
-        }
+        } }
     }
 }
 

@@ -19,7 +19,7 @@ struct UserDirectory {
 
     /// Looks `ids` up and reserves indexes for the unknown ones.
     func reserve(_ ids: Set<String>, tenant: TenantID) async throws -> Reservation {
-        let all = Array(ids)
+        let all = ids.sorted()
         return try await database.withTenant(tenant) { connection in
             var known = Set<String>()
             for try await id in try await connection.query(
