@@ -23,17 +23,6 @@ public enum IngestValue: Sendable, Equatable {
         case .stringList: return .stringList
         }
     }
-
-    /// The JSON stored in `jsonb` (timestamps as RFC 3339 strings; the catalog keeps their type).
-    var json: Any {
-        switch self {
-        case .string(let value): return value
-        case .number(let value): return value
-        case .bool(let value): return value
-        case .timestamp(let value): return value.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        case .stringList(let value): return value
-        }
-    }
 }
 
 extension Dictionary where Key == String, Value == IngestValue {
