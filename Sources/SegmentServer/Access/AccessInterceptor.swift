@@ -63,15 +63,9 @@ struct AccessInterceptor: ServerInterceptor {
         await authenticator.noteUse(principal)
 
         return try await RequestContext.$current.withValue(requestContext) {
-            var response = try await next(request, context)
-            if case .success(var contents) = response.accepted {
-                let producer = contents.producer
-                contents.producer = { writer in
-                    try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
-                }
-                response.accepted = .success(contents)
+            try await next(request, context).wrappingProducer { producer, writer in
+                try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
             }
-            return response
         }
     }
 

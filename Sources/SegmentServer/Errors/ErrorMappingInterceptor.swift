@@ -18,14 +18,10 @@ struct ErrorMappingInterceptor: ServerInterceptor {
         let method = context.descriptor.fullyQualifiedMethod
         let logger = self.logger
         do {
-            var response = try await next(request, context)
-            if case .success(var contents) = response.accepted {
-                let producer = contents.producer
-                contents.producer = { writer in
-                    do { return try await producer(writer) } catch { throw Self.map(error, method: method, logger: logger) }
-                }
-                response.accepted = .success(contents)
-            } else if case .failure(let error) = response.accepted, error.code == .unknown, let cause = error.cause {
+            var response = try await next(request, context).wrappingProducer { producer, writer in
+                do { return try await producer(writer) } catch { throw Self.map(error, method: method, logger: logger) }
+            }
+            if case .failure(let error) = response.accepted, error.code == .unknown, let cause = error.cause {
                 // An inner interceptor level already wrapped a domain error as UNKNOWN; map the original.
                 response.accepted = .failure(Self.rpcError(Self.map(cause, method: method, logger: logger)))
             }

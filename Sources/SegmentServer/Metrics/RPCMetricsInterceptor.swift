@@ -13,25 +13,20 @@ struct RPCMetricsInterceptor: ServerInterceptor {
         let method = context.descriptor.fullyQualifiedMethod
         let start = ContinuousClock.now
         do {
-            var response = try await next(request, context)
-            switch response.accepted {
-            case .success(var contents):
-                let producer = contents.producer
-                contents.producer = { writer in
-                    do {
-                        let trailers = try await producer(writer)
-                        Self.record(method: method, code: "OK", since: start)
-                        return trailers
-                    } catch {
-                        Self.record(method: method, code: Self.codeName(error), since: start)
-                        throw error
-                    }
-                }
-                response.accepted = .success(contents)
-            case .failure(let error):
+            let response = try await next(request, context)
+            if case .failure(let error) = response.accepted {
                 Self.record(method: method, code: Self.codeName(error), since: start)
             }
-            return response
+            return response.wrappingProducer { producer, writer in
+                do {
+                    let trailers = try await producer(writer)
+                    Self.record(method: method, code: "OK", since: start)
+                    return trailers
+                } catch {
+                    Self.record(method: method, code: Self.codeName(error), since: start)
+                    throw error
+                }
+            }
         } catch {
             Self.record(method: method, code: Self.codeName(error), since: start)
             throw error
