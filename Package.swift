@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "SegmentServer",
             dependencies: [
-                "SegmentdAPI", "SegmentStore", "SegmentEngine",
+                "SegmentdAPI", "SegmentStore", "SegmentEngine", "SegmentRules",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
