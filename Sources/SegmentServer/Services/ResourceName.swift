@@ -4,14 +4,30 @@ import SegmentStore
 /// cross-tenant rule: a name in another tenant than the caller's is NOT_FOUND,
 /// exactly like a name that does not exist, so nothing about other tenants leaks.
 enum ResourceName {
-    /// `tenants/{tenant}` of the caller's own tenant.
-    static func tenant(_ name: String, field: String, for principal: Principal) throws -> TenantID {
+    /// Parses `tenants/{tenant}` without the ownership check (platform operators name any tenant).
+    static func parseTenant(_ name: String, field: String) throws -> TenantID {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == "tenants", let tenant = TenantID(String(parts[1])) else {
             throw APIError.invalidField(field, "expected tenants/{tenant}, got '\(name)'")
         }
+        return tenant
+    }
+
+    /// `tenants/{tenant}` of the caller's own tenant.
+    static func tenant(_ name: String, field: String, for principal: Principal) throws -> TenantID {
+        let tenant = try parseTenant(name, field: field)
         guard tenant == principal.tenantID else { throw APIError.notFound(name) }
         return tenant
+    }
+
+    /// `tenants/{tenant}/users/{user_id}` of the caller's own tenant; user ids may contain `/`.
+    static func user(_ name: String, field: String, for principal: Principal) throws -> (tenant: TenantID, userID: String) {
+        let parts = name.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "users",
+              !parts[3].isEmpty
+        else { throw APIError.invalidField(field, "expected tenants/{tenant}/users/{user_id}, got '\(name)'") }
+        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        return (tenant, String(parts[3]))
     }
 
     /// `tenants/{tenant}/{collection}/{id}` of the caller's own tenant.

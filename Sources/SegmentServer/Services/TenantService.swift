@@ -76,10 +76,6 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
     }
 
     static func tenantID(_ name: String, field: String = "name") throws -> TenantID {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0] == "tenants", let id = TenantID(String(parts[1])) else {
-            throw APIError.invalidField(field, "expected tenants/{tenant}, got '\(name)'")
-        }
-        return id
+        try ResourceName.parseTenant(name, field: field)
     }
 }

@@ -10,7 +10,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
 
     func getUser(request: Segmentd_V1_GetUserRequest, context: ServerContext) async throws -> Segmentd_V1_User {
         let principal = try RequestContext.require().principal
-        let (tenant, userID) = try Self.userName(request.name, principal: principal)
+        let (tenant, userID) = try ResourceName.user(request.name, field: "name", for: principal)
         guard (0...50).contains(request.recentEventCount) else {
             throw APIError.invalidField("recent_event_count", "between 0 and 50")
         }
@@ -41,19 +41,9 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
 
     func deleteUser(request: Segmentd_V1_DeleteUserRequest, context: ServerContext) async throws -> Segmentd_V1_DeleteUserResponse {
         let call = try RequestContext.require()
-        let (tenant, userID) = try Self.userName(request.name, principal: call.principal)
+        let (tenant, userID) = try ResourceName.user(request.name, field: "name", for: call.principal)
         let removed = try await store.delete(tenant: tenant, userID: userID, audit: call.audit())
         return .with { $0.removed = removed }
-    }
-
-    /// `tenants/{tenant}/users/{user_id}`; user ids may contain `/`.
-    static func userName(_ name: String, principal: Principal) throws -> (TenantID, String) {
-        let parts = name.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "users",
-              !parts[3].isEmpty
-        else { throw APIError.invalidField("name", "expected tenants/{tenant}/users/{user_id}, got '\(name)'") }
-        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
-        return (tenant, String(parts[3]))
     }
 
     /// Stored JSON back to typed values (timestamps by their catalog type).
