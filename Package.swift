@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "SegmentdTestSupport",
             dependencies: [
-                "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
+                "SegmentServer", "SegmentStore", "SegmentRules", "SegmentdClient", "SegmentdAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "SegmentUnitTests",
             dependencies: [
-                "SegmentRules", "SegmentServer", "SegmentStore", "SegmentdAPI", "SegmentdClient",
+                "SegmentRules", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentdAPI", "SegmentdClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SegmentUnitTests"
@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "SegmentdIntegrationTests",
             dependencies: [
-                "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
+                "SegmentdTestSupport", "SegmentRules", "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -144,10 +144,13 @@ public enum ValueTest: Hashable, Sendable {
     case endsWith(String)
     case exists
     case notSet
-    case compare(Comparison)
-    /// Time comparisons.
-    case before(Date)
-    case after(Date)
+    /// Ordering of a number or a time (`.time` literals compare times).
+    case less(Literal)
+    case lessOrEqual(Literal)
+    case greater(Literal)
+    case greaterOrEqual(Literal)
+    /// Both bounds inclusive; both of the same type.
+    case between(Literal, Literal)
     /// A list containing any of the values.
     case containsAny([String])
     /// A list containing all of the values.
@@ -255,6 +258,8 @@ public struct TagCondition: Hashable, Sendable {
 
 /// Where the user's last known location is.
 public enum Place: Hashable, Sendable {
+    /// Any known location (with `seen`: "last location seen in the last 7 days").
+    case anywhere
     /// Within a radius (metres) of a point.
     case within(latitude: Double, longitude: Double, meters: Double)
     /// In a city (case-insensitive).

@@ -45,7 +45,7 @@ enum RuleProtoMapping {
                 place = .within(latitude: radius.center.latitude, longitude: radius.center.longitude, meters: radius.radiusMeters)
             case .city(let city): place = .city(city)
             case .country(let country): place = .country(country)
-            case .none: throw RuleConversionError(path: "\(path).location", reason: "set within, city or country")
+            case .none: place = .anywhere
             }
             return .location(LocationCondition(
                 place: place, seen: try window(condition.hasSeen ? condition.seen : nil, path: "\(path).location.seen")))
@@ -175,19 +175,13 @@ enum RuleProtoMapping {
         case .endsWith: return .endsWith(try text())
         case .exists: return .exists
         case .notSet: return .notSet
-        case .lessThan:
-            if case .time(let date) = try one() { return .before(date) }
-            return .compare(.less(try number()))
-        case .atMost: return .compare(.lessOrEqual(try number()))
-        case .greaterThan:
-            if case .time(let date) = try one() { return .after(date) }
-            return .compare(.greater(try number()))
-        case .atLeast: return .compare(.greaterOrEqual(try number()))
+        case .lessThan: return .less(try one())
+        case .atMost: return .lessOrEqual(try one())
+        case .greaterThan: return .greater(try one())
+        case .atLeast: return .greaterOrEqual(try one())
         case .inRange:
-            guard proto.hasUpper, case .number(let upper) = try literal(proto.upper, path: "\(path).upper") else {
-                throw RuleConversionError(path: "\(path).upper", reason: "a number")
-            }
-            return .compare(.between(try number(), upper))
+            guard proto.hasUpper else { throw RuleConversionError(path: "\(path).upper", reason: "set an upper bound") }
+            return .between(try one(), try literal(proto.upper, path: "\(path).upper"))
         case .containsAny: return .containsAny(try strings(proto.values, path: "\(path).values"))
         case .containsAll: return .containsAll(try strings(proto.values, path: "\(path).values"))
         case .moreThanAgo: return .moreThanAgo(try relative())
@@ -236,6 +230,7 @@ enum RuleProtoMapping {
                         }
                     case .city(let city): $0.city = city
                     case .country(let country): $0.country = country
+                    case .anywhere: break
                     }
                     if let seen = condition.seen { $0.seen = proto(seen) }
                 }
@@ -331,15 +326,11 @@ enum RuleProtoMapping {
             case .endsWith(let text): $0.op = .endsWith; $0.value = proto(.string(text))
             case .exists: $0.op = .exists
             case .notSet: $0.op = .notSet
-            case .compare(.less(let value)): $0.op = .lessThan; $0.value = proto(.number(value))
-            case .compare(.lessOrEqual(let value)): $0.op = .atMost; $0.value = proto(.number(value))
-            case .compare(.greater(let value)): $0.op = .greaterThan; $0.value = proto(.number(value))
-            case .compare(.greaterOrEqual(let value)): $0.op = .atLeast; $0.value = proto(.number(value))
-            case .compare(.between(let low, let high)): $0.op = .inRange; $0.value = proto(.number(low)); $0.upper = proto(.number(high))
-            case .compare(.equal(let value)): $0.op = .equals; $0.value = proto(.number(value))
-            case .compare(.notEqual(let value)): $0.op = .notEquals; $0.value = proto(.number(value))
-            case .before(let date): $0.op = .lessThan; $0.value = proto(.time(date))
-            case .after(let date): $0.op = .greaterThan; $0.value = proto(.time(date))
+            case .less(let value): $0.op = .lessThan; $0.value = proto(value)
+            case .lessOrEqual(let value): $0.op = .atMost; $0.value = proto(value)
+            case .greater(let value): $0.op = .greaterThan; $0.value = proto(value)
+            case .greaterOrEqual(let value): $0.op = .atLeast; $0.value = proto(value)
+            case .between(let low, let high): $0.op = .inRange; $0.value = proto(low); $0.upper = proto(high)
             case .containsAny(let values): $0.op = .containsAny; $0.values = strings(values)
             case .containsAll(let values): $0.op = .containsAll; $0.values = strings(values)
             case .moreThanAgo(let relative): $0.op = .moreThanAgo; $0.relative = proto(relative)
