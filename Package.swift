@@ -49,6 +49,8 @@ let package = Package(
         .target(
             name: "SegmentStore",
             dependencies: [
+                // Pure rule logic: the store runs compiled rules and loads facts for the evaluator.
+                "SegmentRules",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -7,7 +7,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notFound, alreadyExists, invalidArgument, failedPrecondition
-            case unavailable, misconfigured, conflict, internalError, permissionDenied
+            case unavailable, misconfigured, conflict, internalError, permissionDenied, tooExpensive
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -28,6 +28,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(.conflict)
         /// The caller may not do this (beyond the RPC's own permission).
         public static let permissionDenied = Code(.permissionDenied)
+        /// The work exceeded its time budget (a rule too expensive to evaluate).
+        public static let tooExpensive = Code(.tooExpensive)
         /// A bug or an unexpected database error.
         public static let internalError = Code(.internalError)
 

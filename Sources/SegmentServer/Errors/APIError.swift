@@ -152,6 +152,7 @@ extension APIError {
         case .conflict: self = APIError(.aborted, error.message, reason: "ETAG_MISMATCH")
         case .permissionDenied: self = APIError(.permissionDenied, error.message, reason: "PERMISSION_MISSING")
         case .unavailable: self = APIError(.unavailable, "the database is unavailable; retry", reason: "NOT_SERVING")
+        case .tooExpensive: self = APIError(.resourceExhausted, error.message, reason: "EVALUATION_TIMEOUT")
         default: self = APIError(.internalError, "internal error", reason: "INTERNAL")
         }
     }

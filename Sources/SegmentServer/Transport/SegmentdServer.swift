@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -23,6 +24,10 @@ public final class SegmentdServer: Service, Sendable {
         public var serverVersion: String = SegmentdVersion.current
         /// The authentication cache (the revocation delay).
         public var authentication = Authenticator.Configuration()
+        /// Wall-clock time: ingest defaults and validation, rule evaluation (injected by tests).
+        public var clock: @Sendable () -> Date = { Date() }
+        /// Longest a rule evaluation (preview, refresh query) may run.
+        public var evaluationTimeout: Duration = .seconds(30)
 
         public init(certificateChainPath: String, privateKeyPath: String) {
             self.certificateChainPath = certificateChainPath
@@ -36,6 +41,8 @@ public final class SegmentdServer: Service, Sendable {
     public let health: HealthMonitor
     /// Writes user data; its partitions are prepared at startup.
     public let ingestStore: IngestStore
+    /// Evaluates rules (exposed for tests that compare it with the single-user evaluator).
+    public let ruleStore: RuleStore
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -46,7 +53,8 @@ public final class SegmentdServer: Service, Sendable {
         self.database = database
         self.health = health
         self.logger = logger
-        self.ingestStore = IngestStore(database: database)
+        self.ingestStore = IngestStore(database: database, clock: configuration.clock)
+        self.ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
         self.authenticator = Authenticator(
             store: PrincipalStore(database: database), configuration: configuration.authentication)
         let address: GRPCNIOTransportHTTP2.SocketAddress =

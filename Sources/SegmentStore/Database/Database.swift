@@ -98,7 +98,9 @@ extension StoreError {
         case "23505": return StoreError(.alreadyExists, "already exists", cause: error)
         case "23503", "23514", "22P02", "22023": return StoreError(.invalidArgument, "invalid value", cause: error)
         case "40001", "40P01": return StoreError(.conflict, "a concurrent change won; retry", cause: error)
-        case "57014": return StoreError(.failedPrecondition, "the statement timed out", cause: error)
+        case "57014":
+            // Only rule evaluation sets a statement timeout.
+            return StoreError(.tooExpensive, "evaluating the rule ran past its time limit; narrow its windows or split it", cause: error)
         default: break
         }
         switch error.code {

@@ -14,9 +14,13 @@ public final class IngestStore: Sendable {
     /// Months (UTC, `yyyy*12+m`) whose event partition is known to exist.
     private let partitionMonths = Mutex<Set<Int>>([])
 
-    public init(database: Database, limits: IngestLimits = IngestLimits()) {
+    /// The time records without one get, and the reference for validation (injected by tests).
+    let clock: @Sendable () -> Date
+
+    public init(database: Database, limits: IngestLimits = IngestLimits(), clock: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.limits = limits
+        self.clock = clock
         self.users = UserDirectory(database: database)
     }
 
@@ -57,7 +61,7 @@ public final class IngestStore: Sendable {
 
     /// Appends events (and their rollups); duplicates of seen message ids are skipped.
     public func ingestEvents(_ events: [EventInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
-        let now = Date()
+        let now = clock()
         try IngestValidator(limits: limits, now: now).events(events)
         // Normalize: default times and ids; keep the first of repeated message ids.
         var seenIDs = Set<String>()
@@ -215,7 +219,8 @@ public final class IngestStore: Sendable {
     public func upsertProfiles(
         _ profiles: [ProfileInput], mode: UpsertMode, removing: [String], tenant: TenantID, audit: AuditContext
     ) async throws -> IngestResult {
-        try IngestValidator(limits: limits, now: Date()).profiles(profiles, removing: removing)
+        let now = clock()
+        try IngestValidator(limits: limits, now: now).profiles(profiles, removing: removing)
         // One row per user: later records of the same user win (per attribute when merging).
         var merged: [String: ProfileInput] = [:]
         var order: [String] = []
@@ -253,7 +258,7 @@ public final class IngestStore: Sendable {
             for try await (index, count) in try await connection.query(
                 """
                 INSERT INTO profiles AS p (tenant_id, user_index, attributes, last_latitude, last_longitude, last_location_at)
-                SELECT \(tenant.rawValue), u, a, NULLIF(lat, 'NaN'), NULLIF(lon, 'NaN'), CASE WHEN lat = 'NaN' THEN NULL ELSE now() END
+                SELECT \(tenant.rawValue), u, a, NULLIF(lat, 'NaN'), NULLIF(lon, 'NaN'), CASE WHEN lat = 'NaN' THEN NULL ELSE \(now) END
                 FROM unnest(\(userIndexes)::int8[], \(attributes)::jsonb[], \(latitudes)::float8[], \(longitudes)::float8[]) AS x(u, a, lat, lon)
                 ON CONFLICT (tenant_id, user_index) DO UPDATE SET
                     attributes = CASE WHEN \(replace) THEN excluded.attributes
@@ -293,7 +298,7 @@ public final class IngestStore: Sendable {
 
     /// Records responses; the same (user, campaign, kind, time) twice is stored once.
     public func recordResponses(_ responses: [ResponseInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
-        let now = Date()
+        let now = clock()
         try IngestValidator(limits: limits, now: now).responses(responses)
         let ids = Set(responses.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
@@ -340,7 +345,7 @@ public final class IngestStore: Sendable {
 
     /// Records locations and moves each user's last location forward.
     public func recordLocations(_ locations: [LocationInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
-        let now = Date()
+        let now = clock()
         try IngestValidator(limits: limits, now: now).locations(locations)
         let ids = Set(locations.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)

@@ -28,5 +28,6 @@ public enum Migrations {
         .foundation,
         .accessAndAudit,
         .userData,
+        .segmentMembers,
     ]
 }

@@ -102,6 +102,7 @@ public struct UserStore: Sendable {
                 ("responses", "WITH gone AS (DELETE FROM campaign_responses WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("locations", "WITH gone AS (DELETE FROM locations WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("tags", "WITH gone AS (DELETE FROM user_tags WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
+                ("memberships", "WITH gone AS (DELETE FROM segment_members WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("profile", "WITH gone AS (DELETE FROM profiles WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("user", "WITH gone AS (DELETE FROM users WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
             ]

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SegmentRules
+
+/// Loads what the single-user evaluator needs about users, typed through the
+/// catalog (a timestamp is a string in JSON; the catalog says it is a time).
+struct UserFactsLoader {
+    let catalog: RuleCatalog
+    let logger: Logger
+
+    /// Facts of the users in `indexes` (every user of the tenant when nil).
+    func load(_ indexes: [Int64]?, on connection: PostgresConnection) async throws -> [Int64: UserFacts] {
+        var facts: [Int64: UserFacts] = [:]
+        let all = indexes == nil
+        let wanted = indexes ?? []
+        for try await index in try await connection.query(
+            "SELECT user_index FROM users WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
+        ).decode(Int64.self) {
+            facts[index] = UserFacts()
+        }
+        for try await (index, attributes, latitude, longitude, seen) in try await connection.query(
+            """
+            SELECT user_index, attributes::text, last_latitude, last_longitude, last_location_at
+            FROM profiles WHERE \(all) OR user_index = ANY(\(wanted))
+            """, logger: logger
+        ).decode((Int64, String, Double?, Double?, Date?).self) {
+            facts[index]?.attributes = try typed(attributes) { catalog.attributes[$0] }
+            if let latitude, let longitude, let seen {
+                facts[index]?.lastLocation = LastLocation(latitude: latitude, longitude: longitude, time: seen)
+            }
+        }
+        for try await (index, name, time, properties) in try await connection.query(
+            """
+            SELECT user_index, event_name, time, properties::text FROM events
+            WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time, message_id
+            """, logger: logger
+        ).decode((Int64, String, Date, String).self) {
+            let types = catalog.properties[name] ?? [:]
+            facts[index]?.events.append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
+        }
+        for try await (index, campaign, kind, time) in try await connection.query(
+            """
+            SELECT user_index, campaign_id, kind, time FROM campaign_responses
+            WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time
+            """, logger: logger
+        ).decode((Int64, String, String, Date).self) {
+            guard let kind = SegmentRules.ResponseKind(rawValue: kind) else { continue }
+            facts[index]?.responses.append(UserResponse(campaign: campaign, kind: kind, time: time))
+        }
+        for try await (index, tag) in try await connection.query(
+            "SELECT user_index, tag_id FROM user_tags WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
+        ).decode((Int64, String).self) {
+            facts[index]?.tags.insert(tag)
+        }
+        for try await (index, segment) in try await connection.query(
+            "SELECT user_index, segment_id FROM segment_members WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
+        ).decode((Int64, String).self) {
+            facts[index]?.segments.insert(segment)
+        }
+        return facts
+    }
+
+    /// A JSON object of stored values, typed by the catalog.
+    private func typed(_ json: String, type: (String) -> RuleValueType?) throws -> [String: RuleValue] {
+        let raw = try JSONDecoder().decode([String: StoredJSONValue].self, from: Data(json.utf8))
+        var values: [String: RuleValue] = [:]
+        for (key, value) in raw {
+            switch (value, type(key)) {
+            case (.string(let text), .timestamp?):
+                if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                    values[key] = .time(date)
+                } else if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
+                    values[key] = .time(date)
+                }
+            case (.string(let text), _): values[key] = .string(text)
+            case (.number(let number), _): values[key] = .number(number)
+            case (.bool(let flag), _): values[key] = .bool(flag)
+            case (.list(let items), _): values[key] = .list(items)
+            }
+        }
+        return values
+    }
+}
+
+/// A stored attribute or property value as JSON has it.
+enum StoredJSONValue: Decodable {
+    case string(String), number(Double), bool(Bool), list([String])
+
+    init(from decoder: any Swift.Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else {
+            self = .list(try container.decode([String].self))
+        }
+    }
+}
+
+extension RuleStore {
+    /// One user's facts by external id, with the catalog and context at `now`; nil when the user does not exist.
+    public func facts(
+        tenant: TenantID, userID: String, now: Date
+    ) async throws -> (facts: UserFacts, context: EvaluationContext, catalog: RuleCatalog)? {
+        try await database.withTenant(tenant) { connection in
+            let logger = database.logger
+            var index: Int64?
+            for try await found in try await connection.query(
+                "SELECT user_index FROM users WHERE external_id = \(userID)", logger: logger
+            ).decode(Int64.self) { index = found }
+            guard let index else { return nil }
+            let catalog = try await Self.catalog(on: connection, logger: logger)
+            let context = try await Self.context(tenant: tenant, now: now, on: connection, logger: logger)
+            let facts = try await UserFactsLoader(catalog: catalog, logger: logger).load([index], on: connection)
+            return facts[index].map { ($0, context, catalog) }
+        }
+    }
+
+    /// Every user's facts by user index (for differential tests and small tenants).
+    public func allFacts(tenant: TenantID) async throws -> [Int64: UserFacts] {
+        try await database.withTenant(tenant) { connection in
+            let catalog = try await Self.catalog(on: connection, logger: database.logger)
+            return try await UserFactsLoader(catalog: catalog, logger: database.logger).load(nil, on: connection)
+        }
+    }
+}
