@@ -96,6 +96,7 @@ public final class SegmentdServer: Service, Sendable {
             TagService(store: TagStore(database: database)),
             UserService(store: UserStore(database: database)),
             CatalogService(store: CatalogStore(database: database)),
+            RuleService(store: ruleStore, clock: configuration.clock),
         ]
     }
 

@@ -125,13 +125,15 @@ public struct RuleStore: Sendable {
         }
     }
 
-    /// The compiled query with its EXPLAIN output (for plan tests and operators).
-    public func plan(_ rule: Rule, tenant: TenantID, now: Date) async throws -> String {
+    /// The compiled query's EXPLAIN output (for plan tests and operators). With
+    /// `withoutSequentialScans`, the plan shows whether an index can serve each part.
+    public func plan(_ rule: Rule, tenant: TenantID, now: Date, withoutSequentialScans: Bool = false) async throws -> String {
         try await database.withTenant(tenant) { connection in
             let logger = database.logger
             let catalog = try await Self.catalog(on: connection, logger: logger)
             let context = try await Self.context(tenant: tenant, now: now, on: connection, logger: logger)
             let compiled = RuleSQLCompiler.compile(rule, tenant: tenant.rawValue, catalog: catalog, context: context)
+            if withoutSequentialScans { try await connection.query("SET LOCAL enable_seqscan = off", logger: logger) }
             var lines: [String] = []
             for try await line in try await run("EXPLAIN " + compiled.sql, compiled.parameters, on: connection).decode(String.self) {
                 lines.append(line)

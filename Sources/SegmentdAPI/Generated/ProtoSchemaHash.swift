@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "e3c8f4cd018efcb6ff70b8906a83f8f94a03380aa77e877ee9467cf7ba0cb63e"
+    public static let sha256 = "24c3129cc8030cca48250dae3e9b9e9e265885f5f41283b430bb94502a0a7a64"
 }

@@ -278,13 +278,14 @@ public nonisolated enum Segmentd_V1_Operator: SwiftProtobuf.Enum, Swift.CaseIter
   /// Equal to `value`.
   case equals // = 1
 
-  /// Not equal to `value` (users without the attribute do not match).
+  /// Not equal to `value`. Every operator but NOT_SET needs the attribute set:
+  /// users without it match neither EQUALS nor NOT_EQUALS.
   case notEquals // = 2
 
   /// One of `values`.
   case `in` // = 3
 
-  /// None of `values`.
+  /// Set, and none of `values`.
   case notIn // = 4
 
   /// A string containing `value` (a substring), or a list containing it.
@@ -1183,7 +1184,7 @@ public nonisolated struct Segmentd_V1_LocationCondition: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Exactly one is set.
+  /// At most one is set; none means any known location (`location seen in last 7d`).
   public var place: Segmentd_V1_LocationCondition.OneOf_Place? = nil
 
   /// Within a radius of a point (`within 10km of (41.01, 28.97)`).
@@ -1225,7 +1226,7 @@ public nonisolated struct Segmentd_V1_LocationCondition: Sendable {
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  /// Exactly one is set.
+  /// At most one is set; none means any known location (`location seen in last 7d`).
   public nonisolated enum OneOf_Place: Equatable, Sendable {
     /// Within a radius of a point (`within 10km of (41.01, 28.97)`).
     case within(Segmentd_V1_GeoRadius)

@@ -1,0 +1,44 @@
+/// A problem found in a rule: an error (the rule cannot be saved or run) or a
+/// warning (it can, but probably does not mean what was intended).
+public struct RuleDiagnostic: Equatable, Sendable, CustomStringConvertible {
+    public enum Severity: String, Sendable {
+        case error, warning
+    }
+
+    public var severity: Severity
+    public var message: String
+    /// Where in the AST (`all[1].behavior.where[0]`); empty for the whole rule.
+    public var path: String
+    /// For text that did not parse: 1-based line and column, what fit there, and the line with a caret.
+    public var line: Int?
+    public var column: Int?
+    public var expected: [String]
+    public var excerpt: String?
+
+    public init(
+        _ severity: Severity, _ message: String, path: String = "", line: Int? = nil, column: Int? = nil,
+        expected: [String] = [], excerpt: String? = nil
+    ) {
+        self.severity = severity
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        self.expected = expected
+        self.excerpt = excerpt
+    }
+
+    /// A diagnostic for text that does not parse.
+    public init(_ error: RuleSyntaxError) {
+        self.init(.error, error.message, line: error.line, column: error.column, expected: error.expected, excerpt: error.excerpt)
+    }
+
+    public var description: String {
+        var text = severity.rawValue + ": "
+        if let line, let column { text += "line \(line), column \(column): " } else if !path.isEmpty { text += path + ": " }
+        text += message
+        if !expected.isEmpty { text += " (expected \(RuleSyntaxError.list(expected)))" }
+        if let excerpt { text += "\n" + excerpt }
+        return text
+    }
+}
