@@ -54,7 +54,7 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
         case .permissionDenied:
             return ClientError(.permissionDenied, "permission denied: \(rpc.message)", code: rpc.code)
         case .notFound:
-            return ClientError(.notFound, "not found: \(rpc.message)", code: rpc.code)
+            return ClientError(.notFound, rpc.message, code: rpc.code)
         case .invalidArgument:
             return ClientError(.invalidArgument, "invalid request: \(rpc.message)", code: rpc.code)
         case .unimplemented:

@@ -5,24 +5,43 @@ import Foundation
 /// 24 hours".
 public enum RuleRestatement {
     public static func describe(_ rule: Rule) -> String {
-        "Users who " + clause(rule, top: true)
+        "Users " + clause(rule, top: true)
     }
 
     static func clause(_ rule: Rule, top: Bool = false) -> String {
         switch rule {
         case .all(let children):
-            if children.isEmpty { return "exist" }
+            if children.isEmpty { return "(all of them)" }
             if children.count == 1 { return clause(children[0], top: top) }
             let text = children.map { clause($0) }.joined(separator: " and ")
             return top ? text : "(" + text + ")"
         case .any(let children):
-            if children.isEmpty { return "match nothing" }
+            if children.isEmpty { return "(none: an empty 'any' matches nobody)" }
             if children.count == 1 { return clause(children[0], top: top) }
-            let text = "either " + children.map { clause($0) }.joined(separator: " or ")
+            let text = children.map { clause($0) }.joined(separator: " or ")
             return top ? text : "(" + text + ")"
-        case .not(let child): return "are not among those who " + clause(child)
+        case .not(let child):
+            // Leaves with a negated form read naturally ("did not perform purchase").
+            switch child {
+            case .behavior(var condition):
+                if case .count = condition.measure {
+                    condition.negated.toggle()
+                    return behavior(condition)
+                }
+            case .tag(var condition):
+                condition.negated.toggle()
+                return clause(.tag(condition))
+            case .segment(var condition):
+                condition.negated.toggle()
+                return clause(.segment(condition))
+            case .response(var condition):
+                condition.negated.toggle()
+                return clause(.response(condition))
+            default: break
+            }
+            return "who are not among the users " + clause(child)
         case .behavior(let condition): return behavior(condition)
-        case .attribute(let condition): return "have " + condition.attribute + " " + test(condition.test)
+        case .attribute(let condition): return "whose " + condition.attribute + " " + test(condition.test)
         case .response(let condition):
             let campaign: String
             switch condition.campaign {
@@ -31,22 +50,22 @@ public enum RuleRestatement {
             case .campaign(let id): campaign = "campaign \(id)"
             }
             let window = condition.window.map { " " + self.window($0) } ?? ""
-            if condition.negated { return "did not \(ResponseVerb.present(condition.kind)) \(campaign)\(window)" }
-            return "\(condition.kind.rawValue) \(campaign)\(window)"
-        case .tag(let condition): return condition.negated ? "do not have the tag \(condition.tag)" : "have the tag \(condition.tag)"
+            if condition.negated { return "who did not \(ResponseVerb.present(condition.kind)) \(campaign)\(window)" }
+            return "who \(condition.kind.rawValue) \(campaign)\(window)"
+        case .tag(let condition): return condition.negated ? "who do not have the tag \(condition.tag)" : "who have the tag \(condition.tag)"
         case .location(let condition):
             var text: String
             switch condition.place {
             case .within(let latitude, let longitude, let meters):
-                text = "were last seen within \(distance(meters)) of (\(RulePrinter.number(latitude)), \(RulePrinter.number(longitude)))"
-            case .city(let city): text = "are in the city \(RulePrinter.string(city))"
-            case .country(let country): text = "are in the country \(RulePrinter.string(country))"
-            case .anywhere: text = "have a known location"
+                text = "who were last seen within \(distance(meters)) of (\(RulePrinter.number(latitude)), \(RulePrinter.number(longitude)))"
+            case .city(let city): text = "who are in the city \(RulePrinter.string(city))"
+            case .country(let country): text = "who are in the country \(RulePrinter.string(country))"
+            case .anywhere: text = "who have a known location"
             }
             if let seen = condition.seen { text += ", seen " + window(seen) }
             return text
         case .segment(let condition):
-            return condition.negated ? "are not in segment \(condition.segment)" : "are in segment \(condition.segment)"
+            return condition.negated ? "who are not in segment \(condition.segment)" : "who are in segment \(condition.segment)"
         }
     }
 
@@ -59,7 +78,7 @@ public enum RuleRestatement {
         switch condition.measure {
         case .count(let comparison):
             let count = comparison == .greaterOrEqual(1) ? "" : " " + times(comparison)
-            return (condition.negated ? "did not perform " : "performed ") + condition.event + count + scope
+            return (condition.negated ? "who did not perform " : "who performed ") + condition.event + count + scope
         case .aggregate(let function, let property, let comparison):
             let name: String
             switch function {
@@ -68,11 +87,11 @@ public enum RuleRestatement {
             case .min: name = "a smallest"
             case .max: name = "a largest"
             }
-            return "have \(name) \(condition.event).\(property)\(scope) \(condition.negated ? "not " : "")\(compared(comparison))"
+            return "who have \(name) \(condition.event).\(property)\(scope) \(condition.negated ? "not " : "")\(compared(comparison))"
         case .first(let when):
-            return "\(condition.negated ? "did not " : "")first perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
+            return "who \(condition.negated ? "did not " : "")first perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
         case .last(let when):
-            return "\(condition.negated ? "did not " : "")last perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
+            return "who \(condition.negated ? "did not " : "")last perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
         }
     }
 
@@ -132,24 +151,24 @@ public enum RuleRestatement {
     static func test(_ test: ValueTest) -> String {
         func list(_ values: [Literal]) -> String { values.map(RulePrinter.literal).joined(separator: ", ") }
         switch test {
-        case .equals(let value): return "equal to " + RulePrinter.literal(value)
-        case .notEquals(let value): return "set and not equal to " + RulePrinter.literal(value)
-        case .isIn(let values): return "one of " + list(values)
-        case .notIn(let values): return "set and none of " + list(values)
-        case .contains(let value): return "containing " + RulePrinter.literal(value)
-        case .startsWith(let text): return "starting with " + RulePrinter.string(text)
-        case .endsWith(let text): return "ending with " + RulePrinter.string(text)
-        case .exists: return "set"
-        case .notSet: return "not set"
-        case .less(let value): return "below " + RulePrinter.literal(value)
-        case .lessOrEqual(let value): return "at most " + RulePrinter.literal(value)
-        case .greater(let value): return "above " + RulePrinter.literal(value)
-        case .greaterOrEqual(let value): return "at least " + RulePrinter.literal(value)
-        case .between(let low, let high): return "between \(RulePrinter.literal(low)) and \(RulePrinter.literal(high))"
-        case .containsAny(let values): return "containing any of " + values.map(RulePrinter.string).joined(separator: ", ")
-        case .containsAll(let values): return "containing all of " + values.map(RulePrinter.string).joined(separator: ", ")
-        case .moreThanAgo(let duration): return "more than \(words(duration)) ago"
-        case .lessThanAgo(let duration): return "less than \(words(duration)) ago"
+        case .equals(let value): return "is " + RulePrinter.literal(value)
+        case .notEquals(let value): return "is set and is not " + RulePrinter.literal(value)
+        case .isIn(let values): return "is one of " + list(values)
+        case .notIn(let values): return "is set and is none of " + list(values)
+        case .contains(let value): return "contains " + RulePrinter.literal(value)
+        case .startsWith(let text): return "starts with " + RulePrinter.string(text)
+        case .endsWith(let text): return "ends with " + RulePrinter.string(text)
+        case .exists: return "is set"
+        case .notSet: return "is not set"
+        case .less(let value): return "is below " + RulePrinter.literal(value)
+        case .lessOrEqual(let value): return "is at most " + RulePrinter.literal(value)
+        case .greater(let value): return "is above " + RulePrinter.literal(value)
+        case .greaterOrEqual(let value): return "is at least " + RulePrinter.literal(value)
+        case .between(let low, let high): return "is between \(RulePrinter.literal(low)) and \(RulePrinter.literal(high))"
+        case .containsAny(let values): return "contains any of " + values.map(RulePrinter.string).joined(separator: ", ")
+        case .containsAll(let values): return "contains all of " + values.map(RulePrinter.string).joined(separator: ", ")
+        case .moreThanAgo(let duration): return "is more than \(words(duration)) ago"
+        case .lessThanAgo(let duration): return "is less than \(words(duration)) ago"
         }
     }
 

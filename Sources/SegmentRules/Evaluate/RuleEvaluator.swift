@@ -28,14 +28,16 @@ public struct RuleEvaluator: Sendable {
             let failed = parts.filter { !$0.result }.count
             return Explanation(
                 text: RuleText.print(rule), result: failed == 0,
-                observed: failed == 0 ? "all \(parts.count) conditions hold" : "\(failed) of \(parts.count) conditions do not hold",
+                observed: failed == 0 ? "all \(parts.count) conditions hold"
+                    : "\(failed) of \(parts.count) condition\(parts.count == 1 ? "" : "s") \(failed == 1 ? "does" : "do") not hold",
                 children: parts)
         case .any(let children):
             let parts = children.map { explain($0, facts) }
             let held = parts.filter(\.result).count
             return Explanation(
                 text: RuleText.print(rule), result: held > 0,
-                observed: held > 0 ? "\(held) of \(parts.count) conditions hold" : "none of \(parts.count) conditions holds",
+                observed: held > 0 ? "\(held) of \(parts.count) condition\(parts.count == 1 ? "" : "s") \(held == 1 ? "holds" : "hold")"
+                    : "none of \(parts.count) condition\(parts.count == 1 ? "" : "s") holds",
                 children: parts)
         case .not(let child):
             let inner = explain(child, facts)
@@ -120,8 +122,14 @@ public struct RuleEvaluator: Sendable {
                 && (campaign.map { ValueTest.same(response.campaign, $0) } ?? true)
                 && (condition.window.map { context.contains($0, response.time, attributes: facts.attributes) } ?? true)
         }.count
-        let which = campaign.map { "campaign \($0)" } ?? "any campaign"
-        return ((count > 0) != condition.negated, "\(condition.kind.rawValue) responses for \(which) = \(count)")
+        let which: String
+        switch condition.campaign {
+        case .last: which = "the last campaign (\(campaign ?? ""))"
+        case .campaign(let id): which = "campaign \(id)"
+        case .any: which = "any campaign"
+        }
+        let window = condition.window.map { " " + RulePrinter.window($0) } ?? ""
+        return ((count > 0) != condition.negated, "\(condition.kind.rawValue) responses to \(which)\(window) = \(count)")
     }
 
     private func location(_ condition: LocationCondition, _ facts: UserFacts) -> (result: Bool, observed: String) {

@@ -12,7 +12,7 @@ import Testing
 @Suite("Rules: SQL compiler and evaluator agree", .timeLimit(.minutes(10)))
 struct RuleDifferentialTests {
     /// A Wednesday afternoon in UTC; late evening in Tokyo, morning in New York.
-    static let now = Date(timeIntervalSince1970: 1_795_624_200)  // 2026-11-25T14:30:00Z
+    static let now = Date(timeIntervalSince1970: 1_795_617_000)  // 2026-11-25T14:30:00Z
 
     /// Loads `data` through the public API (tags, memberships and the tenant's zone by SQL).
     static func load(_ data: RuleTestData, into server: TestServer, tenantZone: String = "Europe/Istanbul") async throws {

@@ -36,7 +36,7 @@ struct RuleServiceTests {
             #expect(ok.valid)
             #expect(ok.diagnostics.isEmpty)
             #expect(ok.rule.text == "did purchase in last 30d and not has tag vip")
-            #expect(ok.rule.description_p == "Users who performed purchase in the last 30 days and are not among those who have the tag vip")
+            #expect(ok.rule.description_p == "Users who performed purchase in the last 30 days and who do not have the tag vip")
             #expect(try RuleProtoMapping.rule(ok.rule.ast) == RuleText.parse(ok.rule.text))
 
             let syntax = try await connection.rules.checkRule(
