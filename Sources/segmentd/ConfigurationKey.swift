@@ -58,8 +58,14 @@ struct ConfigurationKey: Sendable {
         name: "shutdown_grace_seconds", help: "How long in-flight calls may take to finish on SIGTERM before they are cancelled.",
         defaultDescription: "30")
 
+    static let evaluationTimeoutSeconds = ConfigurationKey(
+        name: "evaluation_timeout_seconds",
+        help: "How long one rule evaluation (preview, refresh query) may run before it is cancelled with RESOURCE_EXHAUSTED (1-3600).",
+        defaultDescription: "30")
+
     static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
+        .evaluationTimeoutSeconds,
     ]
 }

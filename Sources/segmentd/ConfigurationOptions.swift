@@ -20,6 +20,7 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-tenant"), help: help(.bootstrapTenant)) var bootstrapTenant: String?
     @Option(name: .customLong("postgres-bin"), help: help(.postgresBin)) var postgresBin: String?
     @Option(name: .customLong("shutdown-grace-seconds"), help: help(.shutdownGraceSeconds)) var shutdownGraceSeconds: String?
+    @Option(name: .customLong("evaluation-timeout-seconds"), help: help(.evaluationTimeoutSeconds)) var evaluationTimeoutSeconds: String?
 
     static func help(_ key: ConfigurationKey) -> ArgumentHelp {
         ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
@@ -32,7 +33,7 @@ struct ConfigurationOptions: ParsableArguments {
             (.tlsCert, tlsCert), (.tlsKey, tlsKey), (.tlsHosts, tlsHosts), (.metricsListen, metricsListen),
             (.logLevel, logLevel), (.logFormat, logFormat), (.dbPoolSize, dbPoolSize),
             (.authCacheSeconds, authCacheSeconds), (.bootstrapTenant, bootstrapTenant), (.postgresBin, postgresBin),
-            (.shutdownGraceSeconds, shutdownGraceSeconds),
+            (.shutdownGraceSeconds, shutdownGraceSeconds), (.evaluationTimeoutSeconds, evaluationTimeoutSeconds),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
     }

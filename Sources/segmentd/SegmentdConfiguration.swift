@@ -26,6 +26,7 @@ struct SegmentdConfiguration: Sendable {
     var bootstrapTenant: TenantID
     var postgresBin: String?
     var shutdownGrace: Duration
+    var evaluationTimeout: Duration
 
     /// A configuration problem, reported at startup with the key to fix.
     struct Invalid: Error, CustomStringConvertible {
@@ -140,7 +141,8 @@ struct SegmentdConfiguration: Sendable {
             authCacheTTL: .seconds(try integer(.authCacheSeconds, value(.authCacheSeconds), default: 2, range: 0...10)),
             bootstrapTenant: tenant,
             postgresBin: value(.postgresBin),
-            shutdownGrace: .seconds(try integer(.shutdownGraceSeconds, value(.shutdownGraceSeconds), default: 30, range: 0...3600))
+            shutdownGrace: .seconds(try integer(.shutdownGraceSeconds, value(.shutdownGraceSeconds), default: 30, range: 0...3600)),
+            evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600))
         )
     }
 

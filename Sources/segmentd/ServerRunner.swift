@@ -34,6 +34,7 @@ struct ServerRunner {
         serverConfiguration.host = configuration.listen.host
         serverConfiguration.port = configuration.listen.port
         serverConfiguration.authentication.cacheTTL = configuration.authCacheTTL
+        serverConfiguration.evaluationTimeout = configuration.evaluationTimeout
 
         let database = Database(settings: endpoints.app, logger: Logger(label: "segmentd.db"))
         let server = SegmentdServer(
