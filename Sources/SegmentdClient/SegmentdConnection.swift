@@ -36,6 +36,8 @@ public struct SegmentdConnection: Sendable {
     public var users: Segmentd_V1_UserService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// The catalog.
     public var catalog: Segmentd_V1_CatalogService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Segments: lifecycle, revisions, pause, curation.
+    public var segments: Segmentd_V1_SegmentService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Rules: check, preview, explain.
     public var rules: Segmentd_V1_RuleService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// The audit log.

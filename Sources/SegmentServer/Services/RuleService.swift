@@ -7,6 +7,7 @@ import SegmentdAPI
 /// `segmentd.v1.RuleService`: check, preview and explain rules without saving anything.
 struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
     let store: RuleStore
+    let segments: SegmentStore
     let clock: @Sendable () -> Date
 
     /// A rule from the request, or the diagnostics that stop it.
@@ -74,12 +75,20 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
 
     /// A rule that parses and has no errors against the catalog, with its warnings.
     private func validRule(_ definition: Segmentd_V1_RuleDefinition, tenant: TenantID) async throws -> (Rule, [RuleDiagnostic]) {
-        switch Self.parse(definition, field: "rule") {
+        try await Self.validRule(definition, field: "rule", tenant: tenant, store: store)
+    }
+
+    /// A rule that parses and has no errors against the tenant's catalog, with its warnings;
+    /// INVALID_ARGUMENT naming `field` otherwise.
+    static func validRule(
+        _ definition: Segmentd_V1_RuleDefinition, field: String, tenant: TenantID, store: RuleStore
+    ) async throws -> (Rule, [RuleDiagnostic]) {
+        switch parse(definition, field: field) {
         case .invalid(let diagnostics):
-            throw Self.rejection(diagnostics, field: "rule")
+            throw rejection(diagnostics, field: field)
         case .rule(let rule):
             let diagnostics = RuleValidator.validate(rule, catalog: try await store.catalog(tenant: tenant))
-            if diagnostics.contains(where: { $0.severity == .error }) { throw Self.rejection(diagnostics, field: "rule") }
+            if diagnostics.contains(where: { $0.severity == .error }) { throw rejection(diagnostics, field: field) }
             return (rule, diagnostics)
         }
     }
@@ -126,13 +135,18 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user to explain") }
         let rule: Rule
+        var segmentID: String?
         switch request.target {
         case .rule(let definition)?:
             rule = try await validRule(definition, tenant: tenant).0
-        case .segment?:
-            throw APIError(
-                .unimplemented, "explaining a saved segment needs SegmentService, which this server does not implement yet; explain its rule",
-                reason: "NOT_IMPLEMENTED_YET", metadata: ["method": "segmentd.v1.RuleService/ExplainMembership"])
+        case .segment(let name)?:
+            let (_, id) = try ResourceName.child(name, collection: "segments", field: "segment", for: principal)
+            let segment = try await segments.get(tenant: tenant, segmentID: id, showDeleted: false)
+            guard let text = segment.definition.ruleText, let parsed = try? RuleText.parse(text) else {
+                throw APIError(.failedPrecondition, "\(name) is a \(segment.kind.rawValue) segment: it has no rule to explain", reason: "FAILED_PRECONDITION")
+            }
+            rule = parsed
+            segmentID = id
         case nil:
             throw APIError.invalidField("target", "set the rule (or segment) to explain")
         }
@@ -145,6 +159,7 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
             $0.member = explanation.result
             $0.root = Self.proto(explanation)
             $0.evaluateTime = .init(date: now)
+            if let segmentID { $0.inLastRefresh = facts.segments.contains(segmentID) }
         }
     }
 

@@ -43,6 +43,8 @@ public final class SegmentdServer: Service, Sendable {
     public let ingestStore: IngestStore
     /// Evaluates rules (exposed for tests that compare it with the single-user evaluator).
     public let ruleStore: RuleStore
+    /// Segment definitions, revisions, state and curation.
+    public let segmentStore: SegmentStore
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -55,6 +57,7 @@ public final class SegmentdServer: Service, Sendable {
         self.logger = logger
         self.ingestStore = IngestStore(database: database, clock: configuration.clock)
         self.ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
+        self.segmentStore = SegmentStore(database: database, clock: configuration.clock)
         self.authenticator = Authenticator(
             store: PrincipalStore(database: database), configuration: configuration.authentication)
         let address: GRPCNIOTransportHTTP2.SocketAddress =
@@ -96,7 +99,8 @@ public final class SegmentdServer: Service, Sendable {
             TagService(store: TagStore(database: database)),
             UserService(store: UserStore(database: database)),
             CatalogService(store: CatalogStore(database: database)),
-            RuleService(store: ruleStore, clock: configuration.clock),
+            RuleService(store: ruleStore, segments: segmentStore, clock: configuration.clock),
+            SegmentService(store: segmentStore, rules: ruleStore, clock: configuration.clock),
         ]
     }
 

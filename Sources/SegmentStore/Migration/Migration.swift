@@ -29,5 +29,6 @@ public enum Migrations {
         .accessAndAudit,
         .userData,
         .segmentMembers,
+        .segments,
     ]
 }

@@ -53,6 +53,17 @@ public struct RuleStore: Sendable {
         return catalog
     }
 
+    /// The tenant's time zone as configured (an IANA name).
+    public func tenantTimeZoneName(tenant: TenantID) async throws -> String {
+        try await database.withTenant(tenant) { connection in
+            var name = "UTC"
+            for try await zone in try await connection.query(
+                "SELECT time_zone FROM tenants WHERE tenant_id = \(tenant.rawValue)", logger: database.logger
+            ).decode(String.self) { name = zone }
+            return name
+        }
+    }
+
     /// The evaluation context at `now`: the tenant's time zone and last campaign.
     public func context(tenant: TenantID, now: Date) async throws -> EvaluationContext {
         try await database.withTenant(tenant) { connection in

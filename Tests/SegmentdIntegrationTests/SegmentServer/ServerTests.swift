@@ -94,9 +94,9 @@ struct ServerTests {
     func unimplemented() async throws {
         try await TestServer.with { server in
             try await SegmentdConnection.with(server.settings()) { connection in
-                let segments = Segmentd_V1_SegmentService.Client(wrapping: connection.client)
+                let predictive = Segmentd_V1_PredictiveService.Client(wrapping: connection.client)
                 do {
-                    _ = try await segments.listSegments(.with { $0.parent = "tenants/acme" }, metadata: connection.metadata)
+                    _ = try await predictive.getModelCard(.with { $0.name = "tenants/acme/segments/likely_buyers/model" }, metadata: connection.metadata)
                     Issue.record("expected UNIMPLEMENTED")
                 } catch let error as RPCError {
                     #expect(error.code == .unimplemented)
@@ -105,8 +105,8 @@ struct ServerTests {
                 }
             }
             let anonymous = try await Self.callStatus(server, apiKey: nil) { connection, metadata in
-                _ = try await Segmentd_V1_SegmentService.Client(wrapping: connection.client)
-                    .listSegments(.init(), metadata: metadata)
+                _ = try await Segmentd_V1_PredictiveService.Client(wrapping: connection.client)
+                    .getModelCard(.init(), metadata: metadata)
             }
             #expect(anonymous.code == .unauthenticated)
         }

@@ -1,0 +1,330 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SegmentRules
+
+/// Segments: definitions with revisions, soft deletion, pause/resume and
+/// ready-to-use curation. Every change is audited in its own transaction.
+///
+/// Rules arrive here already parsed, validated and printed canonically (the
+/// server layer does that); the store checks what needs the database:
+/// referenced segments exist and no reference cycle forms.
+public struct SegmentStore: Sendable {
+    let database: Database
+    /// How long a deleted segment can be undeleted before it is purged.
+    public let retention: TimeInterval
+    let clock: @Sendable () -> Date
+
+    public init(database: Database, retention: TimeInterval = 30 * 86_400, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.retention = retention
+        self.clock = clock
+    }
+
+    /// Segment ids: 1-63 of a-z, 0-9 and _, starting with a letter (they read like queries: `cart_abandoners_24h`).
+    public static func isValidID(_ id: String) -> Bool {
+        id.utf8.count <= 63 && IngestLimits.isValidName(id)
+    }
+
+    static func validate(_ definition: SegmentDefinition) throws {
+        guard (1...100).contains(definition.displayName.count) else {
+            throw StoreError(.invalidArgument, "segment.display_name: 1-100 characters")
+        }
+        guard definition.description.count <= 500 else { throw StoreError(.invalidArgument, "segment.description: at most 500 characters") }
+        _ = try definition.schedule.validated()
+    }
+
+    // MARK: Reading
+
+    public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
+        try await database.withTenant(tenant) { connection in
+            try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: database.logger, showDeleted: showDeleted)
+        }
+    }
+
+    static func fetch(
+        _ id: String, tenant: TenantID, on connection: PostgresConnection, logger: Logger, showDeleted: Bool = true, lock: Bool = false
+    ) async throws -> SegmentRecord {
+        let sql = "SELECT \(SegmentRecord.columns) FROM segments WHERE segment_id = $1" + (lock ? " FOR UPDATE" : "")
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+            let record = try SegmentRecord.decode(row.makeRandomAccess())
+            if record.deletedAt != nil && !showDeleted { break }
+            return record
+        }
+        throw StoreError(.notFound, "tenants/\(tenant)/segments/\(id) not found")
+    }
+
+    /// Filters of `list`.
+    public struct Filter: Sendable {
+        public var kind: SegmentKind?
+        public var state: SegmentState?
+        public var readyToUse = false
+        public var category: String?
+        /// Case-insensitive substring of the id, display name or description.
+        public var text: String?
+        public var showDeleted = false
+        public init() {}
+    }
+
+    /// Segments by id, `pageSize` at a time.
+    public func list(tenant: TenantID, filter: Filter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
+        var after = ""
+        if let pageToken {
+            guard let parts = PageToken.decode(pageToken), parts.count == 1 else { throw StoreError(.invalidArgument, "page_token: not a token from this list") }
+            after = parts[0]
+        }
+        return try await database.withTenant(tenant) { connection in
+            var bindings = PostgresBindings()
+            var conditions = ["segment_id > $1"]
+            bindings.append(after)
+            func add(_ condition: (String) -> String, _ value: String) {
+                bindings.append(value)
+                conditions.append(condition("$\(bindings.count)"))
+            }
+            if !filter.showDeleted { conditions.append("deleted_at IS NULL") }
+            if let kind = filter.kind { add({ "kind = \($0)" }, kind.rawValue) }
+            if let state = filter.state { add({ "state = \($0)" }, state.rawValue) }
+            if filter.readyToUse { conditions.append("ready_to_use") }
+            if let category = filter.category { add({ "category = \($0)" }, category) }
+            if let text = filter.text, !text.isEmpty {
+                add({ "strpos(lower(segment_id || ' ' || display_name || ' ' || description), lower(\($0))) > 0" }, text)
+            }
+            bindings.append(Int64(pageSize + 1))
+            let sql = "SELECT \(SegmentRecord.columns) FROM segments WHERE \(conditions.joined(separator: " AND ")) ORDER BY segment_id LIMIT $\(bindings.count)"
+            var records: [SegmentRecord] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: database.logger) {
+                records.append(try SegmentRecord.decode(row.makeRandomAccess()))
+            }
+            let next = records.count > pageSize ? PageToken.encode([records[pageSize - 1].segmentID]) : nil
+            return (Array(records.prefix(pageSize)), next)
+        }
+    }
+
+    /// Ready-to-use segments in curated order (category, position, id).
+    public func listReadyToUse(tenant: TenantID, category: String?) async throws -> [SegmentRecord] {
+        try await database.withTenant(tenant) { connection in
+            var records: [SegmentRecord] = []
+            for try await row in try await connection.query(
+                """
+                SELECT \(unescaped: SegmentRecord.columns) FROM segments
+                WHERE ready_to_use AND deleted_at IS NULL AND (\(category ?? "") = '' OR category = \(category ?? ""))
+                ORDER BY category, position, segment_id
+                """, logger: database.logger)
+            {
+                records.append(try SegmentRecord.decode(row.makeRandomAccess()))
+            }
+            return records
+        }
+    }
+
+    // MARK: Definitions and revisions
+
+    /// Locks the tenant's segment graph for the transaction and fails when
+    /// `references` name a missing segment or would close a cycle through `segmentID`.
+    static func checkReferences(
+        _ references: [String], of segmentID: String, tenant: TenantID, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !references.isEmpty else { return }
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext('segment-graph:' || \(tenant.rawValue)))", logger: logger)
+        var graph: [String: [String]] = [:]
+        for try await (id, refs) in try await connection.query(
+            "SELECT segment_id, refs FROM segments WHERE deleted_at IS NULL", logger: logger
+        ).decode((String, [String]).self) {
+            graph[id] = refs
+        }
+        for reference in references where reference != segmentID && graph[reference] == nil {
+            throw StoreError(.invalidArgument, "segment.rule: segment \(reference) does not exist (or is deleted)")
+        }
+        graph[segmentID] = nil
+        if let cycle = SegmentReferences.cycle(saving: segmentID, references: references, others: graph) {
+            throw StoreError(.invalidArgument, "segment.rule: segments would reference each other in a cycle: \(cycle.joined(separator: " → "))")
+        }
+    }
+
+    static func appendRevision(
+        _ record: SegmentRecord, actor: String, changed: [String], on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO segment_revisions (tenant_id, segment_id, revision, actor, changed_fields, snapshot)
+            VALUES (\(record.tenantID.rawValue), \(record.segmentID), \(record.revision), \(actor), \(changed), \(record.definition.jsonText)::jsonb)
+            """, logger: logger)
+    }
+
+    /// Creates a segment (revision 1).
+    public func create(
+        tenant: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String],
+        actor: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        guard Self.isValidID(segmentID) else {
+            throw StoreError(.invalidArgument, "segment_id: 1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
+        }
+        try Self.validate(definition)
+        let now = clock()
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            try await Self.checkReferences(references, of: segmentID, tenant: tenant, on: connection, logger: logger)
+            do {
+                try await connection.query(
+                    """
+                    INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, refs, schedule,
+                                          creator, created_at, updated_at, next_refresh_at)
+                    VALUES (\(tenant.rawValue), \(segmentID), \(definition.displayName), \(definition.description), \(kind.rawValue),
+                            \(definition.ruleText), \(references), \(definition.schedule.jsonText)::jsonb, \(actor), \(now), \(now),
+                            \(definition.schedule.next(after: now)))
+                    """, logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw StoreError(.alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
+            }
+            let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+            try await Self.appendRevision(record, actor: actor, changed: ["display_name", "description", "rule", "schedule"], on: connection, logger: logger)
+            auditRecord.after = record.auditFields
+            return record
+        }
+    }
+
+    /// Replaces the definition when `etag` matches; a real change makes a new revision.
+    public func update(
+        tenant: TenantID, segmentID: String, etag: Int64?, change: (inout SegmentDefinition) -> Void, references: [String]?,
+        actor: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
+            if let etag, etag != current.etag {
+                throw StoreError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
+            }
+            var definition = current.definition
+            change(&definition)
+            try Self.validate(definition)
+            let changed = definition.changedFields(from: current.definition)
+            auditRecord.before = current.auditFields
+            guard !changed.isEmpty else {
+                auditRecord.after = current.auditFields
+                return current
+            }
+            let refs = references ?? current.references
+            if references != nil { try await Self.checkReferences(refs, of: segmentID, tenant: tenant, on: connection, logger: logger) }
+            let now = clock()
+            let scheduleChanged = changed.contains("schedule")
+            try await connection.query(
+                """
+                UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
+                    rule_text = \(definition.ruleText), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
+                    next_refresh_at = CASE WHEN \(scheduleChanged) THEN \(definition.schedule.next(after: now)) ELSE next_refresh_at END,
+                    revision = revision + 1, etag = etag + 1, updated_at = \(now)
+                WHERE segment_id = \(segmentID)
+                """, logger: logger)
+            let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+            try await Self.appendRevision(record, actor: actor, changed: changed, on: connection, logger: logger)
+            auditRecord.after = record.auditFields
+            return record
+        }
+    }
+
+    /// The segment's revisions, newest first.
+    public func revisions(tenant: TenantID, segmentID: String) async throws -> [SegmentRevisionRecord] {
+        try await database.withTenant(tenant) { connection in
+            _ = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: database.logger)
+            var revisions: [SegmentRevisionRecord] = []
+            for try await (revision, created, actor, changed, snapshot) in try await connection.query(
+                """
+                SELECT revision, created_at, actor, changed_fields, snapshot::text FROM segment_revisions
+                WHERE segment_id = \(segmentID) ORDER BY revision DESC
+                """, logger: database.logger
+            ).decode((Int64, Date, String, [String], String).self) {
+                let definition = try JSONDecoder().decode(SegmentDefinition.self, from: Data(snapshot.utf8))
+                revisions.append(SegmentRevisionRecord(
+                    segmentID: segmentID, revision: revision, createdAt: created, actor: actor, changedFields: changed, definition: definition))
+            }
+            return revisions
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Soft-deletes: hidden from lists and refreshes, purged after the retention period.
+    public func delete(tenant: TenantID, segmentID: String, etag: Int64?, audit: AuditContext) async throws -> SegmentRecord {
+        try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
+            if let etag, etag != current.etag { throw StoreError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read; get it again") }
+            var dependents: [String] = []
+            for try await id in try await connection.query(
+                "SELECT segment_id FROM segments WHERE deleted_at IS NULL AND \(segmentID) = ANY(refs) ORDER BY 1", logger: logger
+            ).decode(String.self) { dependents.append(id) }
+            guard dependents.isEmpty else {
+                throw StoreError(.failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
+            }
+            let now = clock()
+            try await connection.query(
+                """
+                UPDATE segments SET deleted_at = \(now), purge_at = \(now.addingTimeInterval(retention)), etag = etag + 1,
+                    ready_to_use = false, updated_at = \(now)
+                WHERE segment_id = \(segmentID)
+                """, logger: logger)
+            auditRecord.before = current.auditFields
+            return try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+        }
+    }
+
+    public func undelete(tenant: TenantID, segmentID: String, audit: AuditContext) async throws -> SegmentRecord {
+        try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
+            guard current.deletedAt != nil else { throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is not deleted") }
+            try await Self.checkReferences(current.references, of: segmentID, tenant: tenant, on: connection, logger: logger)
+            try await connection.query(
+                "UPDATE segments SET deleted_at = NULL, purge_at = NULL, etag = etag + 1, updated_at = \(clock()) WHERE segment_id = \(segmentID)",
+                logger: logger)
+            let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+            auditRecord.after = record.auditFields
+            return record
+        }
+    }
+
+    /// Pauses (keeps the last membership; schedules skip it) or resumes.
+    public func setState(tenant: TenantID, segmentID: String, state: SegmentState, audit: AuditContext) async throws -> SegmentRecord {
+        try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
+            auditRecord.before = ["state": .string(current.state.rawValue)]
+            guard current.state != state else { return current }
+            let now = clock()
+            try await connection.query(
+                """
+                UPDATE segments SET state = \(state.rawValue), etag = etag + 1, updated_at = \(now),
+                    next_refresh_at = CASE WHEN \(state.rawValue) = 'active' THEN \(current.definition.schedule.next(after: now)) ELSE next_refresh_at END
+                WHERE segment_id = \(segmentID)
+                """, logger: logger)
+            auditRecord.after = ["state": .string(state.rawValue)]
+            return try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+        }
+    }
+
+    /// Pins (or re-pins) a segment as ready to use, or unpins it.
+    public func curate(
+        tenant: TenantID, segmentID: String, pin: Bool, category: String, position: Int, note: String, curator: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        guard category.count <= 64, note.count <= 500 else {
+            throw StoreError(.invalidArgument, "category: at most 64 characters; note: at most 500")
+        }
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
+            let logger = database.logger
+            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
+            auditRecord.before = ["ready_to_use": .bool(current.curation.readyToUse), "category": .string(current.curation.category)]
+            try await connection.query(
+                """
+                UPDATE segments SET ready_to_use = \(pin), category = \(pin ? category : ""), position = \(pin ? Int32(position) : 0),
+                    curation_note = \(pin ? note : ""), curator = \(pin ? curator : ""), pinned_at = \(pin ? clock() : nil),
+                    etag = etag + 1, updated_at = \(clock())
+                WHERE segment_id = \(segmentID)
+                """, logger: logger)
+            let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+            auditRecord.after = ["ready_to_use": .bool(pin), "category": .string(record.curation.category), "position": .number(Double(position)), "note": .string(record.curation.note)]
+            return record
+        }
+    }
+}

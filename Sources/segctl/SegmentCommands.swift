@@ -1,0 +1,352 @@
+import ArgumentParser
+import Foundation
+import SegmentdAPI
+import SegmentdClient
+import SwiftProtobuf
+
+extension Segctl {
+    struct Segments: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create and manage segments (segments.read, segments.write, segments.pause).",
+            discussion: "Segments are named like queries (cart_abandoners_24h); rules are written as in docs/rules.md.",
+            subcommands: [
+                Create.self, Get.self, List.self, Update.self, Delete.self, Undelete.self, Duplicate.self,
+                Pause.self, Resume.self, Revisions.self, Rollback.self, Explain.self,
+            ])
+
+        static func name(_ tenant: String, _ id: String) -> String { "\(tenant)/segments/\(id)" }
+
+        static func scheduleText(_ schedule: Segmentd_V1_Schedule) -> String {
+            var text: String
+            switch schedule.cadence {
+            case .manual?, nil: text = "manual"
+            case .everyHours(let hours)?: text = "every \(hours)h"
+            case .daily(let daily)?: text = "daily \(daily.timeOfDay) \(daily.timeZone)"
+            }
+            if schedule.afterDependencies { text += " + after dependencies" }
+            return text
+        }
+
+        /// `manual`, `every:6h`, `daily:03:00[@Europe/Istanbul]`.
+        static func parseSchedule(_ text: String) throws -> Segmentd_V1_Schedule {
+            if text == "manual" { return .with { $0.manual = true } }
+            if text.hasPrefix("every:"), text.hasSuffix("h"), let hours = Int32(text.dropFirst(6).dropLast()) {
+                return .with { $0.everyHours = hours }
+            }
+            if text.hasPrefix("daily:") {
+                let parts = text.dropFirst(6).split(separator: "@", maxSplits: 1)
+                return .with { $0.daily = .with { daily in
+                    daily.timeOfDay = String(parts.first ?? "03:00")
+                    daily.timeZone = parts.count > 1 ? String(parts[1]) : ""
+                } }
+            }
+            throw ValidationError("--schedule: manual, every:6h or daily:03:00[@Europe/Istanbul]")
+        }
+
+        static func render(_ segments: [Segmentd_V1_Segment], json: Bool) throws {
+            if json { return try printJSON(segments) }
+            printTable(["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "RULE"], segments.map {
+                [shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size), scheduleText($0.schedule),
+                 $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision), $0.rule.text]
+            })
+        }
+
+        static func show(_ segment: Segmentd_V1_Segment, json: Bool) throws {
+            if json { return try printJSON(segment) }
+            var lines = [
+                ("name", segment.name), ("display name", segment.displayName), ("description", segment.description_p),
+                ("rule", segment.rule.text), ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
+                ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
+                ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(segctl_show(segment.createTime)) by \(segment.creator)"),
+            ]
+            if segment.hasLastRefresh {
+                lines.append(("last refresh", "\(segctl_show(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
+            }
+            if segment.curation.readyToUse {
+                lines.append(("ready to use", "\(segment.curation.category) #\(segment.curation.position) \(segment.curation.note)"))
+            }
+            if segment.hasDeleteTime { lines.append(("deleted", "\(segctl_show(segment.deleteTime)); purged after \(segctl_show(segment.purgeTime))")) }
+            for (key, value) in lines where !value.isEmpty { print("\(key.padding(toLength: 13, withPad: " ", startingAt: 0)) \(value)") }
+        }
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create a rule-based segment.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "Segment id: 1-63 of a-z, 0-9 and _ (cart_abandoners_24h).") var id: String
+            @Option(name: .customLong("rule"), help: "The rule text.") var rule: String
+            @Option(name: .customLong("display-name")) var displayName: String?
+            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).") var schedule: String?
+            @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
+            func run() async throws {
+                let parsedSchedule = try schedule.map(Segments.parseSchedule)
+                try await runCommand {
+                    let segment = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        return try await client.segments.createSegment(.with {
+                            $0.parent = tenant
+                            $0.segmentID = id
+                            $0.validateOnly = validateOnly
+                            $0.segment = .with { segment in
+                                segment.kind = .ruleBased
+                                segment.rule = .with { $0.text = rule }
+                                segment.displayName = displayName ?? ""
+                                segment.description_p = description ?? ""
+                                if let parsedSchedule { segment.schedule = parsedSchedule }
+                            }
+                        }, metadata: client.metadata)
+                    }
+                    try Segments.show(segment, json: connection.json)
+                }
+            }
+        }
+
+        struct Get: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show a segment.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await runCommand {
+                    let segment = try await connection.withConnection { client in
+                        let name = Segments.name(try await client.callerTenant(), id)
+                        return try await client.segments.getSegment(.with { $0.name = name }, metadata: client.metadata)
+                    }
+                    try Segments.show(segment, json: connection.json)
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List segments.")
+            @OptionGroup var connection: ConnectionOptions
+            @Option(name: .customLong("query"), help: "Text in the id, name or description.") var query: String?
+            @Flag(name: .customLong("paused"), help: "Only paused segments.") var paused = false
+            @Flag(name: .customLong("ready-to-use"), help: "Only ready-to-use segments.") var readyToUse = false
+            @Flag(name: .customLong("deleted"), help: "Include deleted segments.") var deleted = false
+            func run() async throws {
+                try await runCommand {
+                    let segments = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        var all: [Segmentd_V1_Segment] = []
+                        var token = ""
+                        repeat {
+                            let page = try await client.segments.listSegments(.with {
+                                $0.parent = tenant; $0.pageToken = token; $0.pageSize = 1000
+                                $0.query = query ?? ""; $0.readyToUse = readyToUse; $0.showDeleted = deleted
+                                if paused { $0.state = .paused }
+                            }, metadata: client.metadata)
+                            all += page.segments
+                            token = page.nextPageToken
+                        } while !token.isEmpty
+                        return all
+                    }
+                    try Segments.render(segments, json: connection.json)
+                }
+            }
+        }
+
+        struct Update: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Change a segment's rule, names or schedule (a new revision).")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            @Option(name: .customLong("rule")) var rule: String?
+            @Option(name: .customLong("display-name")) var displayName: String?
+            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone].") var schedule: String?
+            @Option(name: .customLong("etag"), help: "Fail if the segment changed since this etag.") var etag: String?
+            func run() async throws {
+                let parsedSchedule = try schedule.map(Segments.parseSchedule)
+                var paths: [String] = []
+                if rule != nil { paths.append("rule") }
+                if displayName != nil { paths.append("display_name") }
+                if description != nil { paths.append("description") }
+                if schedule != nil { paths.append("schedule") }
+                guard !paths.isEmpty else { throw ValidationError("give --rule, --display-name, --description or --schedule") }
+                try await runCommand {
+                    let segment = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        return try await client.segments.updateSegment(.with {
+                            $0.updateMask = .with { $0.paths = paths }
+                            $0.segment = .with { segment in
+                                segment.name = Segments.name(tenant, id)
+                                segment.etag = etag ?? ""
+                                if let rule { segment.rule = .with { $0.text = rule } }
+                                segment.displayName = displayName ?? ""
+                                segment.description_p = description ?? ""
+                                if let parsedSchedule { segment.schedule = parsedSchedule }
+                            }
+                        }, metadata: client.metadata)
+                    }
+                    try Segments.show(segment, json: connection.json)
+                }
+            }
+        }
+
+        /// Runs one call on the named segment and shows the result.
+        static func act(
+            _ connection: ConnectionOptions, _ id: String,
+            _ call: @escaping @Sendable (SegmentdConnection, String) async throws -> Segmentd_V1_Segment
+        ) async throws {
+            try await runCommand {
+                let segment = try await connection.withConnection { client in
+                    try await call(client, Segments.name(try await client.callerTenant(), id))
+                }
+                try Segments.show(segment, json: connection.json)
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete a segment (it can be undeleted until it is purged).")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await Segments.act(connection, id) { client, name in try await client.segments.deleteSegment(.with { $0.name = name }, metadata: client.metadata) }
+            }
+        }
+
+        struct Undelete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Bring back a deleted segment.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await Segments.act(connection, id) { client, name in try await client.segments.undeleteSegment(.with { $0.name = name }, metadata: client.metadata) }
+            }
+        }
+
+        struct Duplicate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Copy a segment's definition to a new id.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            @Argument(help: "The new segment's id.") var newID: String
+            func run() async throws {
+                let newID = newID
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.duplicateSegment(.with { $0.name = name; $0.newSegmentID = newID }, metadata: client.metadata)
+                }
+            }
+        }
+
+        struct Pause: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Pause: keep the last membership, skip refreshes.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await Segments.act(connection, id) { client, name in try await client.segments.pauseSegment(.with { $0.name = name }, metadata: client.metadata) }
+            }
+        }
+
+        struct Resume: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Resume a paused segment.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await Segments.act(connection, id) { client, name in try await client.segments.resumeSegment(.with { $0.name = name }, metadata: client.metadata) }
+            }
+        }
+
+        struct Revisions: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List a segment's revisions: who changed what, when.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await runCommand {
+                    let revisions = try await connection.withConnection { client in
+                        let name = Segments.name(try await client.callerTenant(), id)
+                        return try await client.segments.listSegmentRevisions(.with { $0.parent = name; $0.pageSize = 500 }, metadata: client.metadata).revisions
+                    }
+                    if connection.json { return try printJSON(revisions) }
+                    printTable(["REV", "TIME", "ACTOR", "CHANGED", "RULE"], revisions.map {
+                        [String($0.revision), segctl_show($0.createTime), shortID($0.actor), $0.changedFields.joined(separator: ","), $0.snapshot.rule.text]
+                    })
+                }
+            }
+        }
+
+        struct Rollback: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Restore a revision's definition (as a new revision).")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            @Argument var revision: Int64
+            func run() async throws {
+                let revision = revision
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.rollbackSegment(.with { $0.name = name; $0.revision = revision }, metadata: client.metadata)
+                }
+            }
+        }
+
+        struct Explain: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show why a user is or is not in a segment: each condition's result and what was observed (users.read).")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            @Option(name: .customLong("user"), help: "The user id.") var user: String
+            func run() async throws {
+                try await runCommand {
+                    let response = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        return try await client.rules.explainMembership(
+                            .with { $0.parent = tenant; $0.segment = Segments.name(tenant, id); $0.userID = user }, metadata: client.metadata)
+                    }
+                    if connection.json { return try printJSON(response) }
+                    print("\(user) \(response.member ? "matches" : "does not match") \(id) now (\(segctl_show(response.evaluateTime)))"
+                        + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
+                    Rules.printTree(response.root, indent: 0)
+                }
+            }
+        }
+    }
+
+    struct ReadyToUse: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ready-to-use", abstract: "Curate ready-to-use segments (segments.curate to pin; segments.read to list).",
+            subcommands: [Pin.self, Unpin.self, List.self])
+
+        struct Pin: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Pin a segment as ready to use.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            @Option(name: .customLong("category")) var category = ""
+            @Option(name: .customLong("position")) var position: Int32 = 0
+            @Option(name: .customLong("note")) var note = ""
+            func run() async throws {
+                let (category, position, note) = (category, position, note)
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.pinSegment(.with { $0.name = name; $0.category = category; $0.position = position; $0.note = note }, metadata: client.metadata)
+                }
+            }
+        }
+
+        struct Unpin: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Unpin a segment.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument var id: String
+            func run() async throws {
+                try await Segments.act(connection, id) { client, name in try await client.segments.unpinSegment(.with { $0.name = name }, metadata: client.metadata) }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Ready-to-use segments in curated order.")
+            @OptionGroup var connection: ConnectionOptions
+            @Option(name: .customLong("category")) var category = ""
+            func run() async throws {
+                try await runCommand {
+                    let segments = try await connection.withConnection { client in
+                        let tenant = try await client.callerTenant()
+                        return try await client.segments.listReadyToUseSegments(
+                            .with { $0.parent = tenant; $0.category = category; $0.pageSize = 1000 }, metadata: client.metadata
+                        ).segments
+                    }
+                    if connection.json { return try printJSON(segments) }
+                    printTable(["CATEGORY", "#", "SEGMENT", "SIZE", "NOTE"], segments.map {
+                        [$0.curation.category, String($0.curation.position), shortID($0.name), String($0.size), $0.curation.note]
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A timestamp for people (the shared `show` helper, under a name that does not clash with command methods).
+func segctl_show(_ timestamp: Google_Protobuf_Timestamp) -> String { show(timestamp) }
