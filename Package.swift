@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "SegmentdTestSupport",
             dependencies: [
-                "SegmentServer", "SegmentStore", "SegmentRules", "SegmentdClient", "SegmentdAPI",
+                "SegmentServer", "SegmentStore", "SegmentRules", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Prometheus
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import ServiceLifecycle
@@ -51,6 +52,10 @@ struct ServerRunner {
                 host: metrics.host, port: metrics.port, registry: registry, logger: logger)))
         }
         services.append(.init(service: startup, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
+        // Workers refresh segments; the scheduler enqueues scheduled refreshes.
+        services.append(.init(service: JobWorker(
+            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], logger: Logger(label: "segmentd.jobs"))))
+        services.append(.init(service: SegmentScheduler(segments: server.segmentStore, logger: Logger(label: "segmentd.scheduler"))))
         // Last, so it is shut down first: the server drains before anything it needs stops.
         services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
 

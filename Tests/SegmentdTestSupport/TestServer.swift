@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdClient
@@ -17,6 +18,8 @@ public struct TestServer: Sendable {
     public let ownerKey: String
     public let platformKey: String
     public let tenant: TenantID
+    /// A job worker tests drive with `drain()` (not running in the background unless `backgroundWorker`).
+    public let worker: JobWorker
 
     /// Runs `body` with a connection using the owner key (or `apiKey`).
     public func connect<Result: Sendable>(
@@ -46,6 +49,7 @@ public struct TestServer: Sendable {
     /// Runs `body` against a new server, then shuts it down gracefully.
     public static func with<Result: Sendable>(
         poolSize: Int = 10,
+        backgroundWorker: Bool = false,
         configure: (inout SegmentdServer.Configuration) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
@@ -66,7 +70,9 @@ public struct TestServer: Sendable {
         settings.maximumConnections = poolSize
         let database = Database(settings: settings, logger: logger)
         let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
-        let group = ServiceGroup(services: [database, server], logger: logger)
+        let worker = JobWorker(
+            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], logger: logger)
+        let group = ServiceGroup(services: backgroundWorker ? [database, worker, server] : [database, server], logger: logger)
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -81,7 +87,7 @@ public struct TestServer: Sendable {
                 let testServer = TestServer(
                     database: testDatabase, server: server, port: port, caPath: certificates.caCertificatePath,
                     ownerKey: credentials.ownerKey.plaintext, platformKey: credentials.platformKey.plaintext,
-                    tenant: credentials.tenantID)
+                    tenant: credentials.tenantID, worker: worker)
                 let result = try await body(testServer)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()

@@ -11,6 +11,7 @@ import SwiftProtobuf
 struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     let store: SegmentStore
     let rules: RuleStore
+    let refresh: SegmentRefresh
     let clock: @Sendable () -> Date
 
     // MARK: Mapping
@@ -322,13 +323,36 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     // MARK: Not yet (the job queue's issue)
 
     func refreshSegment(request: Segmentd_V1_RefreshSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
-        throw APIError.notImplementedYet(Segmentd_V1_SegmentService.Method.RefreshSegment.descriptor)
+        let call = try RequestContext.require()
+        let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
+        let segment = try await store.get(tenant: tenant, segmentID: id, showDeleted: false)
+        guard segment.state == .active else {
+            throw APIError(
+                .failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)",
+                reason: "SEGMENT_PAUSED", metadata: ["segment": segment.name])
+        }
+        return OperationService.proto(try await store.requestRefresh(
+            tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 
     func listSegmentSizeHistory(
         request: Segmentd_V1_ListSegmentSizeHistoryRequest, context: ServerContext
     ) async throws -> Segmentd_V1_ListSegmentSizeHistoryResponse {
-        throw APIError.notImplementedYet(Segmentd_V1_SegmentService.Method.ListSegmentSizeHistory.descriptor)
+        let principal = try RequestContext.require().principal
+        let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
+        let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
+        let points = try await refresh.history(tenant: tenant, segmentID: id, limit: size)
+        return .with {
+            $0.points = points.map { point in
+                .with {
+                    $0.time = .init(date: point.time)
+                    $0.size = point.size
+                    $0.entered = point.entered
+                    $0.exited = point.exited
+                    $0.duration = .init(seconds: point.durationMilliseconds / 1000, nanos: Int32(point.durationMilliseconds % 1000) * 1_000_000)
+                }
+            }
+        }
     }
 
     func inspectSegment(request: Segmentd_V1_InspectSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_SegmentInspection {

@@ -28,6 +28,8 @@ public final class SegmentdServer: Service, Sendable {
         public var clock: @Sendable () -> Date = { Date() }
         /// Longest a rule evaluation (preview, refresh query) may run.
         public var evaluationTimeout: Duration = .seconds(30)
+        /// How often WaitOperation looks at a running job.
+        public var operationWaitInterval: Duration = .milliseconds(200)
 
         public init(certificateChainPath: String, privateKeyPath: String) {
             self.certificateChainPath = certificateChainPath
@@ -45,6 +47,10 @@ public final class SegmentdServer: Service, Sendable {
     public let ruleStore: RuleStore
     /// Segment definitions, revisions, state and curation.
     public let segmentStore: SegmentStore
+    /// Jobs behind operations (refreshes).
+    public let jobQueue: JobQueue
+    /// Runs refresh jobs (for the workers).
+    public let segmentRefresh: SegmentRefresh
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -58,6 +64,8 @@ public final class SegmentdServer: Service, Sendable {
         self.ingestStore = IngestStore(database: database, clock: configuration.clock)
         self.ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
         self.segmentStore = SegmentStore(database: database, clock: configuration.clock)
+        self.jobQueue = JobQueue(database: database, clock: configuration.clock)
+        self.segmentRefresh = SegmentRefresh(database: database, rules: ruleStore, clock: configuration.clock)
         self.authenticator = Authenticator(
             store: PrincipalStore(database: database), configuration: configuration.authentication)
         let address: GRPCNIOTransportHTTP2.SocketAddress =
@@ -100,7 +108,8 @@ public final class SegmentdServer: Service, Sendable {
             UserService(store: UserStore(database: database)),
             CatalogService(store: CatalogStore(database: database)),
             RuleService(store: ruleStore, segments: segmentStore, clock: configuration.clock),
-            SegmentService(store: segmentStore, rules: ruleStore, clock: configuration.clock),
+            SegmentService(store: segmentStore, rules: ruleStore, refresh: segmentRefresh, clock: configuration.clock),
+            OperationService(queue: jobQueue, waitInterval: configuration.operationWaitInterval),
         ]
     }
 

@@ -153,13 +153,13 @@ public struct RuleStore: Sendable {
         }
     }
 
-    private func limitTime(on connection: PostgresConnection) async throws {
+    func limitTime(on connection: PostgresConnection) async throws {
         let milliseconds = max(1, Int(evaluationTimeout.components.seconds * 1000 + evaluationTimeout.components.attoseconds / 1_000_000_000_000_000))
         try await connection.query(
             PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: database.logger)
     }
 
-    private func run(_ sql: String, _ parameters: [SQLParameter], on connection: PostgresConnection) async throws -> PostgresRowSequence {
+    func run(_ sql: String, _ parameters: [SQLParameter], on connection: PostgresConnection) async throws -> PostgresRowSequence {
         var bindings = PostgresBindings(capacity: parameters.count)
         for parameter in parameters {
             switch parameter {

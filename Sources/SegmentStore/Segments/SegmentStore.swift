@@ -328,3 +328,62 @@ public struct SegmentStore: Sendable {
         }
     }
 }
+
+extension SegmentStore {
+    /// Enqueues a refresh for every active segment whose scheduled time has
+    /// come, in every tenant, and moves each to its next scheduled time.
+    /// Returns how many refreshes were enqueued.
+    public func enqueueDueRefreshes() async throws -> Int {
+        let now = clock()
+        let tenants = try await database.withTenant(.platform) { connection in
+            var ids: [String] = []
+            for try await id in try await connection.query(
+                "SELECT tenant_id FROM tenants WHERE NOT is_platform AND state = 'active'", logger: database.logger
+            ).decode(String.self) { ids.append(id) }
+            return ids
+        }
+        var enqueued = 0
+        for tenantText in tenants {
+            guard let tenant = TenantID(tenantText) else { continue }
+            enqueued += try await database.withTenant(tenant) { connection in
+                let logger = database.logger
+                var due: [(String, String)] = []
+                for try await row in try await connection.query(
+                    """
+                    SELECT segment_id, schedule::text FROM segments
+                    WHERE state = 'active' AND deleted_at IS NULL AND next_refresh_at <= \(now)
+                    FOR UPDATE SKIP LOCKED
+                    """, logger: logger
+                ).decode((String, String).self) { due.append(row) }
+                for (segmentID, scheduleText) in due {
+                    _ = try await JobQueue.enqueue(
+                        tenant: tenant, kind: "refresh", target: "tenants/\(tenant)/segments/\(segmentID)", args: ["scheduled": "true"],
+                        uniqueKey: "refresh:\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
+                    let next = SegmentSchedule.decode(scheduleText).next(after: now)
+                    try await connection.query(
+                        "UPDATE segments SET next_refresh_at = \(next) WHERE segment_id = \(segmentID)", logger: logger)
+                }
+                return due.count
+            }
+        }
+        return enqueued
+    }
+
+    /// Enqueues a refresh requested by a caller: one pending job per segment,
+    /// FAILED_PRECONDITION for a paused or archived segment.
+    public func requestRefresh(tenant: TenantID, segmentID: String, creator: String, audit: AuditContext) async throws -> JobRecord {
+        let now = clock()
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
+            let logger = database.logger
+            let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
+            guard segment.state == .active else {
+                throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
+            }
+            let (job, created) = try await JobQueue.enqueue(
+                tenant: tenant, kind: "refresh", target: segment.name, uniqueKey: "refresh:\(segmentID)", runAt: now, creator: creator,
+                on: connection, logger: logger)
+            record.after = ["operation": .string(job.name), "new": .bool(created)]
+            return job
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Logging
+import SegmentStore
+import ServiceLifecycle
+
+/// Enqueues scheduled refreshes (every N hours, daily at a time in a zone) as
+/// segments come due. Paused and deleted segments are skipped.
+public struct SegmentScheduler: Service {
+    let segments: SegmentStore
+    let interval: Duration
+    let logger: Logger
+
+    public init(segments: SegmentStore, interval: Duration = .seconds(30), logger: Logger) {
+        self.segments = segments
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let enqueued = try await segments.enqueueDueRefreshes()
+                if enqueued > 0 { logger.info("scheduled refreshes", metadata: ["segments": "\(enqueued)"]) }
+            } catch {
+                logger.warning("could not enqueue scheduled refreshes", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            // Sleep, but wake at once for a graceful shutdown.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+}
