@@ -24,8 +24,10 @@ public final class JobWorker: Service, Sendable {
     let handlers: [String: any JobHandler]
     let configuration: Configuration
     let logger: Logger
-    /// Running jobs by (tenant, id), for cancellation on request.
+    /// Running jobs by (tenant, id): the task that runs and finishes each (cancelled on shutdown).
     private let running = Mutex<[String: Task<Void, Never>]>([:])
+    /// The handler's work of each running job (cancelled when the job's cancellation is requested).
+    private let works = Mutex<[String: Task<Void, any Error>]>([:])
     /// Set by NOTIFY (or a finished job) to end an idle wait early.
     private let woken = Atomic<Bool>(false)
 
@@ -70,7 +72,7 @@ public final class JobWorker: Service, Sendable {
                 try await queue.listen { payload in
                     if payload.hasPrefix("cancel:") {
                         let key = String(payload.dropFirst("cancel:".count))
-                        self.running.withLock { $0[key] }?.cancel()
+                        self.works.withLock { $0[key] }?.cancel()
                     } else {
                         self.wakeUp()
                     }
@@ -143,6 +145,8 @@ public final class JobWorker: Service, Sendable {
             return
         }
         let work = Task { try await handler.run(job, worker: id) }
+        works.withLock { $0[key] = work }
+        defer { works.withLock { _ = $0.removeValue(forKey: key) } }
         // Renew the lease while the work runs; stop the work when cancelled or when the job is lost.
         let renewal = Task {
             var cancelRequested = false

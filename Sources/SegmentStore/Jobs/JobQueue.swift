@@ -56,6 +56,20 @@ public struct JobQueue: Sendable {
         throw StoreError(.conflict, "the pending job changed while it was looked up; retry")
     }
 
+    /// Enqueues in a transaction of its own (see the static form).
+    public func enqueue(
+        tenant: TenantID, kind: String, target: String, args: [String: String] = [:], uniqueKey: String?, maxAttempts: Int = 5,
+        creator: String
+    ) async throws -> JobRecord {
+        let now = clock()
+        return try await database.withTenant(tenant) { connection in
+            try await Self.enqueue(
+                tenant: tenant, kind: kind, target: target, args: args, uniqueKey: uniqueKey, runAt: now, maxAttempts: maxAttempts,
+                creator: creator, on: connection, logger: database.logger
+            ).job
+        }
+    }
+
     // MARK: Workers
 
     /// Claims up to `limit` due jobs of `kinds` for `worker`, leased for `lease`.
