@@ -4,7 +4,8 @@ import SegmentStore
 import ServiceLifecycle
 
 /// Enqueues scheduled refreshes (every N hours, daily at a time in a zone) as
-/// segments come due. Paused and deleted segments are skipped.
+/// segments come due — paused and deleted segments are skipped — and purges
+/// segments deleted longer ago than the retention period.
 public struct SegmentScheduler: Service {
     let segments: SegmentStore
     let interval: Duration
@@ -21,6 +22,8 @@ public struct SegmentScheduler: Service {
             do {
                 let enqueued = try await segments.enqueueDueRefreshes()
                 if enqueued > 0 { logger.info("scheduled refreshes", metadata: ["segments": "\(enqueued)"]) }
+                let purged = try await segments.purgeExpired()
+                if purged > 0 { logger.notice("purged deleted segments past their retention", metadata: ["segments": "\(purged)"]) }
             } catch {
                 logger.warning("could not enqueue scheduled refreshes", metadata: ["error": "\(String(reflecting: error))"])
             }

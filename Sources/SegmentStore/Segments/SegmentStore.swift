@@ -335,16 +335,8 @@ extension SegmentStore {
     /// Returns how many refreshes were enqueued.
     public func enqueueDueRefreshes() async throws -> Int {
         let now = clock()
-        let tenants = try await database.withTenant(.platform) { connection in
-            var ids: [String] = []
-            for try await id in try await connection.query(
-                "SELECT tenant_id FROM tenants WHERE NOT is_platform AND state = 'active'", logger: database.logger
-            ).decode(String.self) { ids.append(id) }
-            return ids
-        }
         var enqueued = 0
-        for tenantText in tenants {
-            guard let tenant = TenantID(tenantText) else { continue }
+        for tenant in try await activeTenants() {
             enqueued += try await database.withTenant(tenant) { connection in
                 let logger = database.logger
                 var due: [(String, String)] = []
@@ -367,6 +359,48 @@ extension SegmentStore {
             }
         }
         return enqueued
+    }
+
+    /// Removes segments deleted longer ago than the retention period (with their
+    /// members, revisions and history), each audited as done by `system`.
+    /// Returns how many were purged.
+    public func purgeExpired() async throws -> Int {
+        let now = clock()
+        var purged = 0
+        for tenant in try await activeTenants() {
+            let expired = try await database.withTenant(tenant) { connection in
+                var ids: [String] = []
+                for try await id in try await connection.query(
+                    "SELECT segment_id FROM segments WHERE purge_at <= \(now) ORDER BY 1", logger: database.logger
+                ).decode(String.self) { ids.append(id) }
+                return ids
+            }
+            for segmentID in expired {
+                let audit = AuditContext(
+                    tenant: tenant, actor: AuditActor(name: "system"), action: "segmentd.system/PurgeSegment", resultCode: { _ in "INTERNAL" })
+                try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
+                    try await connection.query("DELETE FROM segment_members WHERE segment_id = \(segmentID)", logger: database.logger)
+                    try await connection.query(
+                        "DELETE FROM segments WHERE segment_id = \(segmentID) AND purge_at <= \(now)", logger: database.logger)
+                    record.before = ["purged": .bool(true)]
+                }
+                purged += 1
+            }
+        }
+        return purged
+    }
+
+    /// Tenants that are not disabled (read in the platform context).
+    func activeTenants() async throws -> [TenantID] {
+        try await database.withTenant(.platform) { connection in
+            var ids: [TenantID] = []
+            for try await id in try await connection.query(
+                "SELECT tenant_id FROM tenants WHERE NOT is_platform AND state = 'active' ORDER BY 1", logger: database.logger
+            ).decode(String.self) {
+                if let tenant = TenantID(id) { ids.append(tenant) }
+            }
+            return ids
+        }
     }
 
     /// Enqueues a refresh requested by a caller: one pending job per segment,

@@ -104,6 +104,34 @@ struct RefreshTests {
         }
     }
 
+    @Test("a segment that follows its dependencies refreshes after them; deleted segments are purged after the retention")
+    func dependenciesAndPurge() async throws {
+        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_795_617_000))
+        try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
+            try await server.connect { connection in
+                _ = try await connection.ingestion.ingestEvents(.with {
+                    $0.parent = Self.parent; $0.events = [.make("u1", "purchase", at: clock.now()), .make("u2", "app_open", at: clock.now())]
+                }, metadata: connection.metadata)
+                _ = try await SegmentLifecycleTests.create(connection, "buyers", "did purchase", schedule: .with { $0.manual = true })
+                _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "not in segment buyers", schedule: .with { $0.manual = true; $0.afterDependencies = true })
+                _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                try await server.worker.drain()
+                #expect(try await Self.members(server, "buyers") == ["u1"])
+                #expect(try await Self.members(server, "not_buyers") == ["u2"], "refreshed after its dependency")
+
+                // Deleted, then purged once the retention has passed; the id is free again.
+                _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata)
+                clock.advance(by: 29 * 86_400)
+                #expect(try await server.server.segmentStore.purgeExpired() == 0)
+                clock.advance(by: 86_400 + 1)
+                #expect(try await server.server.segmentStore.purgeExpired() == 1)
+                #expect(await SegmentLifecycleTests.code { _ = try await connection.segments.getSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata) }.0 == .notFound)
+                #expect(try await Self.members(server, "not_buyers").isEmpty)
+                _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "has tag vip")
+            }
+        }
+    }
+
     @Test("daily schedules fire at the time of day in their zone")
     func dailySchedule() throws {
         // 2026-11-25T14:30Z is 17:30 in Istanbul: the next 03:00 there is 2026-11-26T00:00Z.
