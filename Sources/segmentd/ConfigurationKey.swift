@@ -63,9 +63,14 @@ struct ConfigurationKey: Sendable {
         help: "How long one rule evaluation (preview, refresh query) may run before it is cancelled with RESOURCE_EXHAUSTED (1-3600).",
         defaultDescription: "30")
 
+    static let jobLeaseSeconds = ConfigurationKey(
+        name: "job_lease_seconds",
+        help: "How long a worker holds a job without renewing it; a crashed worker's jobs are retried after this (5-3600).",
+        defaultDescription: "30")
+
     static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
-        .evaluationTimeoutSeconds,
+        .evaluationTimeoutSeconds, .jobLeaseSeconds,
     ]
 }

@@ -27,6 +27,7 @@ struct SegmentdConfiguration: Sendable {
     var postgresBin: String?
     var shutdownGrace: Duration
     var evaluationTimeout: Duration
+    var jobLease: Duration
 
     /// A configuration problem, reported at startup with the key to fix.
     struct Invalid: Error, CustomStringConvertible {
@@ -142,7 +143,8 @@ struct SegmentdConfiguration: Sendable {
             bootstrapTenant: tenant,
             postgresBin: value(.postgresBin),
             shutdownGrace: .seconds(try integer(.shutdownGraceSeconds, value(.shutdownGraceSeconds), default: 30, range: 0...3600)),
-            evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600))
+            evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600)),
+            jobLease: .seconds(try integer(.jobLeaseSeconds, value(.jobLeaseSeconds), default: 30, range: 5...3600))
         )
     }
 

@@ -53,8 +53,12 @@ struct ServerRunner {
         }
         services.append(.init(service: startup, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
         // Workers refresh segments; the scheduler enqueues scheduled refreshes.
+        var workerConfiguration = JobWorker.Configuration()
+        workerConfiguration.lease = configuration.jobLease
+        workerConfiguration.rescueInterval = configuration.jobLease / 2
         services.append(.init(service: JobWorker(
-            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], logger: Logger(label: "segmentd.jobs"))))
+            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], configuration: workerConfiguration,
+            logger: Logger(label: "segmentd.jobs"))))
         services.append(.init(service: SegmentScheduler(segments: server.segmentStore, logger: Logger(label: "segmentd.scheduler"))))
         // Last, so it is shut down first: the server drains before anything it needs stops.
         services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))

@@ -40,6 +40,7 @@ public struct SegmentRefresh: Sendable {
                 var result = ["size": String(outcome.size), "entered": String(outcome.entered), "exited": String(outcome.exited),
                               "duration_ms": String(outcome.durationMilliseconds)]
                 if let skipped = outcome.skipped { result["skipped"] = skipped }
+                result["worker"] = worker
                 try await JobQueue.complete(job, worker: worker, result: result, now: now, on: connection, logger: logger)
                 return outcome
             }
