@@ -57,6 +57,9 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
             return ClientError(.notFound, rpc.message, code: rpc.code)
         case .invalidArgument:
             return ClientError(.invalidArgument, "invalid request: \(rpc.message)", code: rpc.code)
+        case .failedPrecondition, .aborted, .alreadyExists, .resourceExhausted:
+            // The server's message says what to do.
+            return ClientError(.server, rpc.message, code: rpc.code)
         case .unimplemented:
             return ClientError(.unimplemented, "not available on this server: \(rpc.message)", code: rpc.code)
         default:
