@@ -12,8 +12,12 @@ struct CrossTenantTests {
     /// A request naming `target` (a tenant name like `tenants/other`) for each
     /// implemented method that takes a resource name.
     static func probes(
-        target tenant: String, keyID: String, roleID: String, userID: String, tagID: String
+        target tenant: String, keyID: String, roleID: String, userID: String, tagID: String, segmentID: String, operationID: String
     ) throws -> [(MethodDescriptor, [UInt8])] {
+        typealias R = Segmentd_V1_RuleService.Method
+        typealias S = Segmentd_V1_SegmentService.Method
+        typealias O = Segmentd_V1_OperationService.Method
+        let segment = "\(tenant)/segments/\(segmentID)"
         typealias A = Segmentd_V1_AccessService.Method
         typealias T = Segmentd_V1_TenantService.Method
         typealias U = Segmentd_V1_AuditService.Method
@@ -69,6 +73,33 @@ struct CrossTenantTests {
             (C.ListEventTypes.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
             (C.ListAttributes.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
             (C.ListCampaigns.descriptor, try Segmentd_V1_ListCatalogRequest.with { $0.parent = tenant }.serializedBytes()),
+            (R.CheckRule.descriptor, try Segmentd_V1_CheckRuleRequest.with { $0.parent = tenant; $0.rule.text = "has tag \(tagID)" }.serializedBytes()),
+            (R.PreviewRule.descriptor, try Segmentd_V1_PreviewRuleRequest.with { $0.parent = tenant; $0.rule.text = "has tag \(tagID)" }.serializedBytes()),
+            (R.ExplainMembership.descriptor, try Segmentd_V1_ExplainMembershipRequest.with {
+                $0.parent = tenant; $0.segment = segment; $0.userID = userID
+            }.serializedBytes()),
+            (S.CreateSegment.descriptor, try Segmentd_V1_CreateSegmentRequest.with { $0.parent = tenant; $0.segmentID = "probe"; $0.segment.rule.text = "has tag x" }.serializedBytes()),
+            (S.GetSegment.descriptor, try Segmentd_V1_GetSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.ListSegments.descriptor, try Segmentd_V1_ListSegmentsRequest.with { $0.parent = tenant }.serializedBytes()),
+            (S.UpdateSegment.descriptor, try Segmentd_V1_UpdateSegmentRequest.with {
+                $0.segment.name = segment; $0.segment.displayName = "x"; $0.updateMask.paths = ["display_name"]
+            }.serializedBytes()),
+            (S.DeleteSegment.descriptor, try Segmentd_V1_DeleteSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.UndeleteSegment.descriptor, try Segmentd_V1_UndeleteSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.DuplicateSegment.descriptor, try Segmentd_V1_DuplicateSegmentRequest.with { $0.name = segment; $0.newSegmentID = "probe" }.serializedBytes()),
+            (S.ListSegmentRevisions.descriptor, try Segmentd_V1_ListSegmentRevisionsRequest.with { $0.parent = segment }.serializedBytes()),
+            (S.GetSegmentRevision.descriptor, try Segmentd_V1_GetSegmentRevisionRequest.with { $0.name = segment + "/revisions/1" }.serializedBytes()),
+            (S.RollbackSegment.descriptor, try Segmentd_V1_RollbackSegmentRequest.with { $0.name = segment; $0.revision = 1 }.serializedBytes()),
+            (S.RefreshSegment.descriptor, try Segmentd_V1_RefreshSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.PauseSegment.descriptor, try Segmentd_V1_SetSegmentStateRequest.with { $0.name = segment }.serializedBytes()),
+            (S.ResumeSegment.descriptor, try Segmentd_V1_SetSegmentStateRequest.with { $0.name = segment }.serializedBytes()),
+            (S.ListSegmentSizeHistory.descriptor, try Segmentd_V1_ListSegmentSizeHistoryRequest.with { $0.name = segment }.serializedBytes()),
+            (S.PinSegment.descriptor, try Segmentd_V1_PinSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.UnpinSegment.descriptor, try Segmentd_V1_UnpinSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.ListReadyToUseSegments.descriptor, try Segmentd_V1_ListReadyToUseSegmentsRequest.with { $0.parent = tenant }.serializedBytes()),
+            (O.GetOperation.descriptor, try Segmentd_V1_GetOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),
+            (O.ListOperations.descriptor, try Segmentd_V1_ListOperationsRequest.with { $0.parent = tenant }.serializedBytes()),
+            (O.CancelOperation.descriptor, try Segmentd_V1_CancelOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),
         ]
     }
 
@@ -83,14 +114,22 @@ struct CrossTenantTests {
                 _ = try await connection.tags.createTag(.with { $0.parent = "tenants/other"; $0.tagID = "secret_tag" }, metadata: connection.metadata)
                 _ = try await connection.tags.assignTags(
                     .with { $0.parent = "tenants/other"; $0.tags = ["secret_tag"]; $0.userIds = ["secret_user"] }, metadata: connection.metadata)
+                _ = try await connection.segments.createSegment(
+                    .with { $0.parent = "tenants/other"; $0.segmentID = "secret_segment"; $0.segment.rule.text = "has tag secret_tag" },
+                    metadata: connection.metadata)
+                _ = try await connection.segments.refreshSegment(.with { $0.name = "tenants/other/segments/secret_segment" }, metadata: connection.metadata)
                 return try await connection.access.createRole(
                     .with { $0.parent = "tenants/other"; $0.roleID = "secret_role"; $0.role.permissions = ["segments.read"] },
                     metadata: connection.metadata)
             }
             try await server.connect { connection in
+                let operationID = try await server.database.scalar("SELECT job_id::text FROM jobs WHERE tenant_id = 'other'", as: String.self)[0]
                 let existing = try Self.probes(
-                    target: "tenants/other", keyID: otherKeyID, roleID: "secret_role", userID: "secret_user", tagID: "secret_tag")
-                let missing = try Self.probes(target: "tenants/nobody", keyID: "nokey", roleID: "norole", userID: "nouser", tagID: "notag")
+                    target: "tenants/other", keyID: otherKeyID, roleID: "secret_role", userID: "secret_user", tagID: "secret_tag",
+                    segmentID: "secret_segment", operationID: operationID)
+                let missing = try Self.probes(
+                    target: "tenants/nobody", keyID: "nokey", roleID: "norole", userID: "nouser", tagID: "notag", segmentID: "nosegment",
+                    operationID: "999999")
                 for ((method, real), (_, fake)) in zip(existing, missing) {
                     let a = try await RawCall.unary(connection, method, message: real, apiKey: server.ownerKey)
                     let b = try await RawCall.unary(connection, method, message: fake, apiKey: server.ownerKey)
@@ -100,9 +139,11 @@ struct CrossTenantTests {
                     let normalized = a.message.replacingOccurrences(of: "tenants/other", with: "T")
                         .replacingOccurrences(of: otherKeyID, with: "ID").replacingOccurrences(of: "secret_role", with: "ID")
                         .replacingOccurrences(of: "secret_user", with: "ID").replacingOccurrences(of: "secret_tag", with: "ID")
+                        .replacingOccurrences(of: "secret_segment", with: "ID").replacingOccurrences(of: "operations/\(operationID)", with: "operations/ID")
                     let normalizedMissing = b.message.replacingOccurrences(of: "tenants/nobody", with: "T")
                         .replacingOccurrences(of: "nokey", with: "ID").replacingOccurrences(of: "norole", with: "ID")
                         .replacingOccurrences(of: "nouser", with: "ID").replacingOccurrences(of: "notag", with: "ID")
+                        .replacingOccurrences(of: "nosegment", with: "ID").replacingOccurrences(of: "operations/999999", with: "operations/ID")
                     #expect(normalized == normalizedMissing, "\(method)")
                 }
             }
@@ -115,6 +156,11 @@ struct CrossTenantTests {
                 "SELECT count(*)::int FROM users WHERE tenant_id = 'other'", as: Int.self) == [1], "no probe created a user in B")
             #expect(try await server.database.scalar(
                 "SELECT count(*)::int FROM user_tags WHERE tenant_id = 'other'", as: Int.self) == [1], "B's tag assignment is intact")
+            #expect(try await server.database.scalar(
+                "SELECT display_name || ' ' || revision || ' ' || state FROM segments WHERE tenant_id = 'other'", as: String.self)
+                == ["secret_segment 1 active"], "B's segment is unchanged")
+            #expect(try await server.database.scalar(
+                "SELECT count(*)::int FROM jobs WHERE tenant_id = 'other' AND state = 'queued'", as: Int.self) == [1], "B's job is untouched")
         }
     }
 }
