@@ -110,6 +110,16 @@ public final class JobWorker: Service, Sendable {
 
     private func wakeUp() { woken.store(true, ordering: .relaxed) }
 
+    /// `tooExpensive` → `TOO_EXPENSIVE`: error codes in operations read like status reasons.
+    static func codeName(_ code: StoreError.Code) -> String {
+        var name = ""
+        for character in code.description {
+            if character.isUppercase { name += "_" }
+            name += character.uppercased()
+        }
+        return name
+    }
+
     /// Claims what fits and starts it; returns how many started.
     @discardableResult
     func claimAndStart() async throws -> Int {
@@ -185,7 +195,8 @@ public final class JobWorker: Service, Sendable {
                 return
             }
             let message = (error as? StoreError)?.message ?? "\(error)"
-            let state = try? await queue.fail(job, worker: id, code: (error as? StoreError)?.code.description ?? "ERROR", message: message, retryable: true)
+            let code = (error as? StoreError).map { Self.codeName($0.code) } ?? "INTERNAL"
+            let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: true)
             await handler.failed(job, message: message)
             logger.warning("job attempt failed", metadata: [
                 "job": "\(job.name)", "attempt": "\(job.attempt)", "now": "\(state.map(\.rawValue) ?? "lost")", "error": "\(String(reflecting: error))",

@@ -132,6 +132,27 @@ struct RefreshTests {
         }
     }
 
+    @Test("a failed refresh keeps the previous membership, shows the error on the segment, and is retried later")
+    func failedRefresh() async throws {
+        try await TestServer.with(configure: { $0.evaluationTimeout = .milliseconds(1) }) { server in
+            try await server.connect { connection in
+                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                // Hundreds of windowed scans: more than the 1 ms evaluation budget.
+                let rule = (0..<150).map { "did purchase at least \($0 % 5) times in last \($0 + 1)d" }.joined(separator: " or ")
+                _ = try await SegmentLifecycleTests.create(connection, "heavy", rule, schedule: .with { $0.manual = true })
+                _ = try await server.database.scalar(
+                    "INSERT INTO segment_members (tenant_id, segment_id, user_index) SELECT tenant_id, 'heavy', user_index FROM users RETURNING 1", as: Int.self)
+                let operation = try await connection.segments.refreshSegment(.with { $0.name = Self.name("heavy") }, metadata: connection.metadata)
+                try await server.worker.drain()
+                let failed = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
+                #expect(failed.state == .retrying && failed.error.code == "TOO_EXPENSIVE", "\(failed)")
+                let segment = try await connection.segments.getSegment(.with { $0.name = Self.name("heavy") }, metadata: connection.metadata)
+                #expect(segment.lastRefresh.outcome == "failed" && segment.lastRefresh.error.contains("time limit"), "\(segment.lastRefresh)")
+                #expect(try await Self.members(server, "heavy") == ["u1"], "the previous membership is kept")
+            }
+        }
+    }
+
     @Test("daily schedules fire at the time of day in their zone")
     func dailySchedule() throws {
         // 2026-11-25T14:30Z is 17:30 in Istanbul: the next 03:00 there is 2026-11-26T00:00Z.
