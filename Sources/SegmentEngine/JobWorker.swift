@@ -56,7 +56,9 @@ public final class JobWorker: Service, Sendable {
         let tasks = running.withLock { Array($0.values) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
-        if let released = try? await queue.release(worker: id), released > 0 {
+        // In a task of its own: the hand-back must run even when this task was cancelled.
+        let queue = self.queue, id = self.id
+        if let released = try? await Task(operation: { try await queue.release(worker: id) }).value, released > 0 {
             logger.notice("handed running jobs back to the queue", metadata: ["jobs": "\(released)"])
         }
     }

@@ -113,4 +113,24 @@ struct JobQueueTests {
             }
         }
     }
+
+    @Test("stopping a worker hands its running jobs back to the queue at once, without using up an attempt")
+    func shutdownHandsJobsBack() async throws {
+        try await TestServer.with { server in
+            let queue = server.server.jobQueue
+            let started = Counter()
+            var configuration = JobWorker.Configuration()
+            configuration.pollInterval = .milliseconds(100)
+            let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: started)], configuration: configuration, logger: Logger(label: "test"))
+            let job = try await queue.enqueue(tenant: server.tenant, kind: "block", target: "t", uniqueKey: nil, creator: "test")
+            let task = Task { try await worker.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while started.value.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await queue.get(tenant: server.tenant, jobID: job.jobID).state == .running)
+            task.cancel()
+            _ = await task.result
+            let back = try await queue.get(tenant: server.tenant, jobID: job.jobID)
+            #expect(back.state == .queued && back.attempt == 0 && back.leaseOwner == nil && back.errors.isEmpty, "\(back)")
+        }
+    }
 }

@@ -165,7 +165,19 @@ struct SegmentLifecycleTests {
                 #expect(engagement.segments.count == 2)
                 let unpinned = try await connection.segments.unpinSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
                 #expect(!unpinned.curation.readyToUse)
+                let refresh = try await connection.segments.refreshSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
+                _ = try await connection.operations.cancelOperation(.with { $0.name = refresh.name }, metadata: connection.metadata)
             }
+            // One audit entry per mutation, naming the method: 3 creates, pause, resume, 3 pins, unpin, refresh, cancel.
+            let actions = try await server.database.scalar(
+                """
+                SELECT split_part(action, '/', 2) || ' ' || count(*) FROM audit_events
+                WHERE result = 'OK' AND (resource LIKE 'tenants/acme/segments/%' OR resource LIKE 'tenants/acme/operations/%')
+                GROUP BY split_part(action, '/', 2) ORDER BY 1
+                """, as: String.self)
+            #expect(actions == [
+                "CancelOperation 1", "CreateSegment 3", "PauseSegment 1", "PinSegment 3", "RefreshSegment 1", "ResumeSegment 1", "UnpinSegment 1",
+            ])
             // An analyst reads ready-to-use segments but cannot curate or pause.
             let settings = server.settings(apiKey: analyst)
             try await SegmentdConnection.with(settings) { connection in
