@@ -38,6 +38,8 @@ public struct SegmentdConnection: Sendable {
     public var catalog: Segmentd_V1_CatalogService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Segments: lifecycle, revisions, pause, curation.
     public var segments: Segmentd_V1_SegmentService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Membership: check, a user's segments, stream a segment's members.
+    public var membership: Segmentd_V1_MembershipService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Operations (jobs): get, list, cancel, wait.
     public var operations: Segmentd_V1_OperationService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Rules: check, preview, explain.

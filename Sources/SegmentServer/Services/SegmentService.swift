@@ -12,6 +12,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     let store: SegmentStore
     let rules: RuleStore
     let refresh: SegmentRefresh
+    let membership: MembershipStore
     let clock: @Sendable () -> Date
 
     // MARK: Mapping
@@ -356,7 +357,44 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     }
 
     func inspectSegment(request: Segmentd_V1_InspectSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_SegmentInspection {
-        throw APIError.notImplementedYet(Segmentd_V1_SegmentService.Method.InspectSegment.descriptor)
+        let principal = try RequestContext.require().principal
+        let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
+        guard (0...1000).contains(request.sampleSize) else { throw APIError.invalidField("sample_size", "0-1000 (0 means 10)") }
+        guard (0...1000).contains(request.breakdownLimit) else { throw APIError.invalidField("breakdown_limit", "0-1000 (0 means 20)") }
+        var other: String?
+        if !request.overlapSegment.isEmpty {
+            other = try ResourceName.child(request.overlapSegment, collection: "segments", field: "overlap_segment", for: principal).id
+        }
+        let segment = try await store.get(tenant: tenant, segmentID: id, showDeleted: false)
+        let inspection = try await membership.inspect(
+            tenant: tenant, segmentID: id, sample: request.sampleSize == 0 ? 10 : Int(request.sampleSize),
+            attribute: request.breakdownAttribute.isEmpty ? nil : request.breakdownAttribute,
+            breakdownLimit: request.breakdownLimit == 0 ? 20 : Int(request.breakdownLimit), other: other)
+        let history = try await refresh.history(tenant: tenant, segmentID: id, limit: 30)
+        return .with {
+            $0.segment = Self.proto(segment)
+            $0.count = inspection.count
+            $0.sampleUserIds = inspection.sample
+            $0.breakdown = inspection.breakdown.map { bucket in .with { $0.value = bucket.value; $0.count = bucket.count } }
+            if let overlap = inspection.overlap {
+                $0.overlap = .with {
+                    $0.segment = request.overlapSegment
+                    $0.both = overlap.both
+                    $0.onlyThis = overlap.onlyThis
+                    $0.onlyOther = overlap.onlyOther
+                }
+            }
+            $0.sizeHistory = history.map { point in
+                .with {
+                    $0.time = .init(date: point.time)
+                    $0.size = point.size
+                    $0.entered = point.entered
+                    $0.exited = point.exited
+                }
+            }
+            $0.enteredSample = inspection.enteredSample
+            $0.exitedSample = inspection.exitedSample
+        }
     }
 
     func exportSegment(request: Segmentd_V1_ExportSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {

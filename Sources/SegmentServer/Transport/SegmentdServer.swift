@@ -108,7 +108,10 @@ public final class SegmentdServer: Service, Sendable {
             UserService(store: UserStore(database: database)),
             CatalogService(store: CatalogStore(database: database)),
             RuleService(store: ruleStore, segments: segmentStore, clock: configuration.clock),
-            SegmentService(store: segmentStore, rules: ruleStore, refresh: segmentRefresh, clock: configuration.clock),
+            SegmentService(
+                store: segmentStore, rules: ruleStore, refresh: segmentRefresh,
+                membership: MembershipStore(database: database, clock: configuration.clock), clock: configuration.clock),
+            MembershipService(store: MembershipStore(database: database, clock: configuration.clock)),
             OperationService(queue: jobQueue, waitInterval: configuration.operationWaitInterval),
         ]
     }

@@ -30,5 +30,6 @@ public enum Migrations {
         .userData,
         .segmentMembers,
         .segments,
+        .segmentChanges,
     ]
 }

@@ -55,24 +55,35 @@ public struct SegmentRefresh: Sendable {
             let compiled = RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context)
             try await rules.limitTime(on: connection)
             let n = compiled.parameters.count
+            // The new set, the difference written, and the difference kept as the last refresh's changes.
             let sql = """
                 WITH fresh AS MATERIALIZED (\(compiled.sql)),
                 exited AS (
                     DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
                     AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_index = m.user_index)
-                    RETURNING 1
+                    RETURNING m.user_index
                 ),
                 entered AS (
                     INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
                     SELECT $1, $\(n + 1), f.user_index, $\(n + 2) FROM fresh f WHERE f.user_index IS NOT NULL ON CONFLICT DO NOTHING
+                    RETURNING user_index
+                ),
+                changes AS (
+                    INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
+                    SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
+                    UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
                     RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM fresh)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8
+                SELECT (SELECT count(*) FROM fresh)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
+                       (SELECT count(*) FROM changes)::int8
                 """
+            // The previous refresh's changes go first (a statement of their own: one statement
+            // must not delete and insert the same key).
+            try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
             var outcome = Outcome(size: 0, entered: 0, exited: 0, durationMilliseconds: 0)
-            for try await (size, entered, exited) in try await rules.run(
-                sql, compiled.parameters + [.text(segmentID), .timestamptz(now)], on: connection
-            ).decode((Int64, Int64, Int64).self) {
+            for try await (size, entered, exited, _) in try await rules.run(
+                sql, compiled.parameters + [.text(segmentID), .timestamptz(now), .text(String(job.jobID))], on: connection
+            ).decode((Int64, Int64, Int64, Int64).self) {
                 outcome = Outcome(size: size, entered: entered, exited: exited, durationMilliseconds: 0)
             }
             let elapsed = ContinuousClock.now - started

@@ -1,0 +1,90 @@
+import Foundation
+import GRPCCore
+import SegmentStore
+import SegmentdAPI
+
+/// `segmentd.v1.MembershipService`: who is in a segment, for campaigns
+/// (targeting), journeys (audience) and analytics (filters).
+struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
+    let store: MembershipStore
+    /// Users × segments at most in one batch check.
+    static let maxBatchPairs = 100_000
+
+    /// Segment ids from names of the caller's tenant.
+    static func segmentIDs(_ names: [String], field: String, tenant: TenantID, principal: Principal) throws -> [String] {
+        guard !names.isEmpty else { throw APIError.invalidField(field, "name at least one segment") }
+        guard names.count <= 1000 else { throw APIError.invalidField(field, "at most 1,000 segments") }
+        return try names.enumerated().map { index, name in
+            let (owner, id) = try ResourceName.child(name, collection: "segments", field: "\(field)[\(index)]", for: principal)
+            guard owner == tenant else { throw APIError.notFound(name) }
+            return id
+        }
+    }
+
+    static func proto(_ membership: MembershipStore.Membership, tenant: TenantID) -> Segmentd_V1_MembershipResult {
+        .with {
+            $0.segment = "tenants/\(tenant)/segments/\(membership.segmentID)"
+            $0.member = membership.member
+            if let entered = membership.enteredAt { $0.enterTime = .init(date: entered) }
+        }
+    }
+
+    func checkMembership(request: Segmentd_V1_CheckMembershipRequest, context: ServerContext) async throws -> Segmentd_V1_CheckMembershipResponse {
+        let principal = try RequestContext.require().principal
+        let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
+        guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user to check") }
+        let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
+        let results = try await store.check(tenant: tenant, userIDs: [request.userID], segmentIDs: ids)
+        return .with {
+            $0.userID = request.userID
+            $0.results = (results[request.userID] ?? []).map { Self.proto($0, tenant: tenant) }
+        }
+    }
+
+    func batchCheckMembership(
+        request: Segmentd_V1_BatchCheckMembershipRequest, context: ServerContext
+    ) async throws -> Segmentd_V1_BatchCheckMembershipResponse {
+        let principal = try RequestContext.require().principal
+        let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
+        guard !request.userIds.isEmpty else { throw APIError.invalidField("user_ids", "name at least one user") }
+        let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
+        guard request.userIds.count * ids.count <= Self.maxBatchPairs else {
+            throw APIError(
+                .resourceExhausted, "users × segments is \(request.userIds.count * ids.count); the limit is \(Self.maxBatchPairs) per call",
+                reason: "LIMIT_EXCEEDED", fieldViolations: [(field: "user_ids", description: "split the batch")])
+        }
+        let results = try await store.check(tenant: tenant, userIDs: request.userIds, segmentIDs: ids)
+        return .with {
+            $0.users = request.userIds.map { user in
+                .with {
+                    $0.userID = user
+                    $0.results = (results[user] ?? []).map { Self.proto($0, tenant: tenant) }
+                }
+            }
+        }
+    }
+
+    func listUserSegments(request: Segmentd_V1_ListUserSegmentsRequest, context: ServerContext) async throws -> Segmentd_V1_ListUserSegmentsResponse {
+        let principal = try RequestContext.require().principal
+        let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
+        guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user") }
+        let memberships = try await store.segments(tenant: tenant, userID: request.userID)
+        return .with { $0.memberships = memberships.map { Self.proto($0, tenant: tenant) } }
+    }
+
+    func streamSegmentMembers(
+        request: Segmentd_V1_StreamSegmentMembersRequest, response: RPCWriter<Segmentd_V1_SegmentMembersChunk>, context: ServerContext
+    ) async throws {
+        let principal = try RequestContext.require().principal
+        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
+        guard (0...100_000).contains(request.chunkSize) else { throw APIError.invalidField("chunk_size", "0-100,000 (0 means 10,000)") }
+        let size = request.chunkSize == 0 ? 10_000 : Int(request.chunkSize)
+        try await store.streamMembers(tenant: tenant, segmentID: id, chunkSize: size) { ids, total, snapshot in
+            try await response.write(.with {
+                $0.userIds = ids
+                $0.total = total
+                $0.snapshotTime = .init(date: snapshot)
+            })
+        }
+    }
+}

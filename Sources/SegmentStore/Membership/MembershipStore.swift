@@ -1,0 +1,216 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Who is in which segment, as of each segment's last refresh (a paused
+/// segment answers with its last membership).
+public struct MembershipStore: Sendable {
+    let database: Database
+    let clock: @Sendable () -> Date
+
+    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.clock = clock
+    }
+
+    /// One user's membership in one segment.
+    public struct Membership: Sendable, Equatable {
+        public let segmentID: String
+        public let member: Bool
+        public let enteredAt: Date?
+    }
+
+    /// Checks that the segments exist (not deleted); NOT_FOUND naming the first that does not.
+    static func requireSegments(_ ids: [String], tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
+        var found = Set<String>()
+        for try await id in try await connection.query(
+            "SELECT segment_id FROM segments WHERE segment_id = ANY(\(ids)) AND deleted_at IS NULL", logger: logger
+        ).decode(String.self) { found.insert(id) }
+        if let missing = ids.first(where: { !found.contains($0) }) {
+            throw StoreError(.notFound, "tenants/\(tenant)/segments/\(missing) not found")
+        }
+    }
+
+    /// Each user's membership in each segment (users never seen are members of nothing).
+    public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [Membership]] {
+        try await database.withTenant(tenant) { connection in
+            let logger = database.logger
+            try await Self.requireSegments(segmentIDs, tenant: tenant, on: connection, logger: logger)
+            var entered: [String: [String: Date]] = [:]
+            for try await (user, segment, time) in try await connection.query(
+                """
+                SELECT u.external_id, m.segment_id, m.entered_at FROM users u
+                JOIN segment_members m ON m.tenant_id = u.tenant_id AND m.user_index = u.user_index
+                WHERE u.external_id = ANY(\(userIDs)) AND m.segment_id = ANY(\(segmentIDs))
+                """, logger: logger
+            ).decode((String, String, Date).self) {
+                entered[user, default: [:]][segment] = time
+            }
+            var result: [String: [Membership]] = [:]
+            for user in userIDs {
+                result[user] = segmentIDs.map { Membership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
+            }
+            return result
+        }
+    }
+
+    /// Every segment the user is in; NOT_FOUND for an unknown user.
+    public func segments(tenant: TenantID, userID: String) async throws -> [Membership] {
+        try await database.withTenant(tenant) { connection in
+            var index: Int64?
+            for try await found in try await connection.query(
+                "SELECT user_index FROM users WHERE external_id = \(userID)", logger: database.logger
+            ).decode(Int64.self) { index = found }
+            guard let index else { throw StoreError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
+            var memberships: [Membership] = []
+            for try await (segment, time) in try await connection.query(
+                """
+                SELECT m.segment_id, m.entered_at FROM segment_members m
+                JOIN segments s ON s.tenant_id = m.tenant_id AND s.segment_id = m.segment_id AND s.deleted_at IS NULL
+                WHERE m.user_index = \(index) ORDER BY m.segment_id
+                """, logger: database.logger
+            ).decode((String, Date).self) {
+                memberships.append(Membership(segmentID: segment, member: true, enteredAt: time))
+            }
+            return memberships
+        }
+    }
+
+    /// Streams a segment's member ids in chunks from one snapshot: a refresh
+    /// committing meanwhile is not seen. `send` gets each chunk, the total and
+    /// the snapshot time. Memory stays at one chunk.
+    public func streamMembers(
+        tenant: TenantID, segmentID: String, chunkSize: Int,
+        _ send: @Sendable ([String], Int64, Date) async throws -> Void
+    ) async throws {
+        try await database.withConnection { connection in
+            let logger = database.logger
+            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenant.rawValue), true)", logger: logger)
+                try await Self.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
+                var total: Int64 = 0
+                var snapshot = clock()
+                for try await (count, time) in try await connection.query(
+                    "SELECT count(*)::int8, now() FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
+                ).decode((Int64, Date).self) {
+                    total = count
+                    snapshot = time
+                }
+                var chunk: [String] = []
+                chunk.reserveCapacity(chunkSize)
+                for try await id in try await connection.query(
+                    """
+                    SELECT u.external_id FROM segment_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
+                    WHERE m.segment_id = \(segmentID) ORDER BY m.user_index
+                    """, logger: logger
+                ).decode(String.self) {
+                    chunk.append(id)
+                    if chunk.count == chunkSize {
+                        try await send(chunk, total, snapshot)
+                        chunk.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !chunk.isEmpty || total == 0 { try await send(chunk, total, snapshot) }
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// What inspect shows about a segment's current membership.
+    public struct Inspection: Sendable {
+        public var count: Int64 = 0
+        public var sample: [String] = []
+        public var breakdown: [(value: String, count: Int64)] = []
+        public var overlap: (both: Int64, onlyThis: Int64, onlyOther: Int64)?
+        public var enteredSample: [String] = []
+        public var exitedSample: [String] = []
+    }
+
+    /// Count, a sample, a breakdown by `attribute` (top values), the overlap with `other`, and samples of who entered and exited last time.
+    public func inspect(
+        tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
+    ) async throws -> Inspection {
+        try await database.withTenant(tenant) { connection in
+            let logger = database.logger
+            try await Self.requireSegments([segmentID] + (other.map { [$0] } ?? []), tenant: tenant, on: connection, logger: logger)
+            var inspection = Inspection()
+            for try await count in try await connection.query(
+                "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
+            ).decode(Int64.self) { inspection.count = count }
+            inspection.sample = try await Self.ids(.members, segmentID, limit: sample, on: connection, logger: logger)
+            if let attribute {
+                // Lists count once per item; numbers, booleans and times by their JSON text; users without it as "(not set)".
+                for try await (value, count) in try await connection.query(
+                    """
+                    WITH vals AS (
+                        SELECT p.attributes -> \(attribute) AS j
+                        FROM segment_members m LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
+                        WHERE m.segment_id = \(segmentID)
+                    )
+                    SELECT value, count(*)::int8 FROM (
+                        SELECT jsonb_array_elements_text(j) AS value FROM vals WHERE jsonb_typeof(j) = 'array'
+                        UNION ALL
+                        SELECT coalesce(j #>> '{}', '(not set)') FROM vals WHERE jsonb_typeof(j) IS DISTINCT FROM 'array'
+                    ) x
+                    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(Int64(breakdownLimit))
+                    """, logger: logger
+                ).decode((String, Int64).self) {
+                    inspection.breakdown.append((value, count))
+                }
+            }
+            if let other {
+                for try await (both, onlyThis, onlyOther) in try await connection.query(
+                    """
+                    SELECT count(*) FILTER (WHERE a.user_index IS NOT NULL AND b.user_index IS NOT NULL)::int8,
+                           count(*) FILTER (WHERE b.user_index IS NULL)::int8,
+                           count(*) FILTER (WHERE a.user_index IS NULL)::int8
+                    FROM (SELECT user_index FROM segment_members WHERE segment_id = \(segmentID)) a
+                    FULL JOIN (SELECT user_index FROM segment_members WHERE segment_id = \(other)) b ON a.user_index = b.user_index
+                    """, logger: logger
+                ).decode((Int64, Int64, Int64).self) {
+                    inspection.overlap = (both, onlyThis, onlyOther)
+                }
+            }
+            inspection.enteredSample = try await Self.ids(.changes("entered"), segmentID, limit: sample, on: connection, logger: logger)
+            inspection.exitedSample = try await Self.ids(.changes("exited"), segmentID, limit: sample, on: connection, logger: logger)
+            return inspection
+        }
+    }
+
+    /// Where samples come from (constants: identifiers never come from input).
+    enum SampleSource {
+        case members
+        case changes(String)
+    }
+
+    /// External ids of the first `limit` users (by index) of a segment's members or last changes.
+    static func ids(_ source: SampleSource, _ segmentID: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        var bindings = PostgresBindings()
+        bindings.append(segmentID)
+        bindings.append(Int64(limit))
+        let table: String
+        var condition = ""
+        switch source {
+        case .members: table = "segment_members"
+        case .changes(let change):
+            table = "segment_changes"
+            bindings.append(change)
+            condition = " AND m.change = $3"
+        }
+        var ids: [String] = []
+        for try await id in try await connection.query(PostgresQuery(
+            unsafeSQL: """
+                SELECT u.external_id FROM \(table) m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
+                WHERE m.segment_id = $1\(condition) ORDER BY m.user_index LIMIT $2
+                """,
+            binds: bindings), logger: logger
+        ).decode(String.self) {
+            ids.append(id)
+        }
+        return ids
+    }
+}

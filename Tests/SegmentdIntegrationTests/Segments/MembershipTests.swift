@@ -1,0 +1,133 @@
+import Foundation
+import GRPCCore
+import SegmentStore
+import SegmentdAPI
+import SegmentdClient
+import SegmentdTestSupport
+import Testing
+
+@Suite("Membership and inspect: what campaigns, journeys and analytics ask", .timeLimit(.minutes(5)))
+struct MembershipTests {
+    static let parent = "tenants/acme"
+    static func name(_ id: String) -> String { "\(parent)/segments/\(id)" }
+
+    /// u0…u5: even users buy; u0, u1, u2 are vip; tiers gold/silver/none.
+    static func seed(_ server: TestServer, _ connection: SegmentdConnection) async throws {
+        _ = try await connection.ingestion.upsertProfiles(.with {
+            $0.parent = parent
+            $0.profiles = (0..<6).map { index in
+                .with {
+                    $0.userID = "u\(index)"
+                    if index < 4 { $0.attributes = ["tier": .string(index % 2 == 0 ? "gold" : "silver")] }
+                }
+            }
+        }, metadata: connection.metadata)
+        _ = try await connection.ingestion.ingestEvents(.with {
+            $0.parent = parent
+            $0.events = (0..<6).map { .make("u\($0)", $0 % 2 == 0 ? "purchase" : "app_open") }
+        }, metadata: connection.metadata)
+        _ = try await connection.tags.createTag(.with { $0.parent = parent; $0.tagID = "vip" }, metadata: connection.metadata)
+        _ = try await connection.tags.assignTags(.with { $0.parent = parent; $0.tags = ["vip"]; $0.userIds = ["u0", "u1", "u2"] }, metadata: connection.metadata)
+        for (id, rule) in [("buyers", "did purchase"), ("vips", "has tag vip")] {
+            _ = try await SegmentLifecycleTests.create(connection, id, rule, schedule: .with { $0.manual = true })
+            _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name(id) }, metadata: connection.metadata)
+        }
+        try await server.worker.drain()
+    }
+
+    @Test("check one user or a batch, list a user's segments; unknown names are NOT_FOUND")
+    func check() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await Self.seed(server, connection)
+                let one = try await connection.membership.checkMembership(
+                    .with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [Self.name("buyers"), Self.name("vips")] }, metadata: connection.metadata)
+                #expect(one.results.map(\.member) == [true, true] && one.results.allSatisfy(\.hasEnterTime))
+                let batch = try await connection.membership.batchCheckMembership(
+                    .with { $0.parent = Self.parent; $0.userIds = ["u1", "u4", "stranger"]; $0.segments = [Self.name("buyers"), Self.name("vips")] },
+                    metadata: connection.metadata)
+                #expect(batch.users.map { $0.results.map(\.member) } == [[false, true], [true, false], [false, false]])
+                let segments = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "u2" }, metadata: connection.metadata)
+                #expect(segments.memberships.map(\.segment) == [Self.name("buyers"), Self.name("vips")])
+
+                // A paused segment answers with its last membership.
+                _ = try await connection.segments.pauseSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
+                let paused = try await connection.membership.checkMembership(
+                    .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = [Self.name("vips")] }, metadata: connection.metadata)
+                #expect(paused.results.first?.member == true)
+
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.checkMembership(
+                        .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = [Self.name("nope")] }, metadata: connection.metadata)
+                }.0 == .notFound)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "stranger" }, metadata: connection.metadata)
+                }.0 == .notFound)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.checkMembership(
+                        .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = ["tenants/other/segments/buyers"] }, metadata: connection.metadata)
+                }.0 == .notFound)
+            }
+        }
+    }
+
+    @Test("inspect: count, sample, breakdown, overlap, history, and who entered and exited last time")
+    func inspect() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await Self.seed(server, connection)
+                var inspection = try await connection.segments.inspectSegment(.with {
+                    $0.name = Self.name("buyers"); $0.sampleSize = 2; $0.breakdownAttribute = "tier"; $0.overlapSegment = Self.name("vips")
+                }, metadata: connection.metadata)
+                #expect(inspection.count == 3)
+                #expect(inspection.sampleUserIds == ["u0", "u2"])
+                #expect(inspection.breakdown.map { "\($0.value)=\($0.count)" } == ["gold=2", "(not set)=1"])
+                #expect(inspection.overlap.both == 2 && inspection.overlap.onlyThis == 1 && inspection.overlap.onlyOther == 1)
+                #expect(inspection.sizeHistory.map(\.size) == [3])
+                #expect(inspection.enteredSample == ["u0", "u2"] && inspection.exitedSample.isEmpty)
+
+                // u1 buys, u4's purchase is erased: one enters, one exits.
+                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                _ = try await connection.users.deleteUser(.with { $0.name = "\(Self.parent)/users/u4" }, metadata: connection.metadata)
+                _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                try await server.worker.drain()
+                inspection = try await connection.segments.inspectSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                #expect(inspection.count == 3)
+                #expect(inspection.enteredSample == ["u1"])
+                #expect(inspection.sizeHistory.map(\.entered) == [1, 3])
+            }
+        }
+    }
+
+    @Test("StreamSegmentMembers returns one consistent snapshot while a refresh swaps membership underneath")
+    func stream() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await Self.seed(server, connection)
+                let request = ClientRequest(message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Self.name("buyers"); $0.chunkSize = 1 }, metadata: connection.metadata)
+                let (ids, totals) = try await connection.membership.streamSegmentMembers(request: request) { response in
+                    var ids: [String] = []
+                    var totals: Set<Int64> = []
+                    var first = true
+                    for try await chunk in response.messages {
+                        ids += chunk.userIds
+                        totals.insert(chunk.total)
+                        if first {
+                            first = false
+                            // Everyone buys now; a refresh commits a larger membership while the stream is open.
+                            _ = try await connection.ingestion.ingestEvents(
+                                .with { $0.parent = Self.parent; $0.events = ["u1", "u3", "u5"].map { .make($0, "purchase") } }, metadata: connection.metadata)
+                            _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                            try await server.worker.drain()
+                        }
+                    }
+                    return (ids, totals)
+                }
+                #expect(ids == ["u0", "u2", "u4"], "the snapshot from when the stream began")
+                #expect(totals == [3])
+                let now = try await connection.segments.getSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                #expect(now.size == 6)
+            }
+        }
+    }
+}
