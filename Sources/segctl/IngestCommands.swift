@@ -112,7 +112,7 @@ extension Segctl {
 
     struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show or erase one user.", subcommands: [Get.self, Delete.self])
+            abstract: "Show or erase one user, or list their segments.", subcommands: [Get.self, Delete.self, UserSegments.self])
 
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show a user's profile, tags and recent events (users.read).")

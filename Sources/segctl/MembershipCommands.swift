@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import GRPCCore
+import SegmentdAPI
+import SegmentdClient
+
+extension Segctl {
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Is a user in these segments? (membership.check; as of each segment's last refresh)")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The user id.") var user: String
+        @Argument(help: "Segment ids.") var segments: [String]
+        func run() async throws {
+            try await runCommand {
+                let response = try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    return try await client.membership.checkMembership(
+                        .with { $0.parent = tenant; $0.userID = user; $0.segments = segments.map { Segments.name(tenant, $0) } }, metadata: client.metadata)
+                }
+                if connection.json { return try printJSON(response) }
+                printTable(["SEGMENT", "MEMBER", "SINCE"], response.results.map {
+                    [shortID($0.segment), $0.member ? "yes" : "no", $0.hasEnterTime ? segctl_show($0.enterTime) : ""]
+                })
+            }
+        }
+    }
+}
+
+extension Segctl.Users {
+    struct UserSegments: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "segments", abstract: "The segments a user is in (users.read).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The user id.") var user: String
+        func run() async throws {
+            try await runCommand {
+                let response = try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    return try await client.membership.listUserSegments(.with { $0.parent = tenant; $0.userID = user }, metadata: client.metadata)
+                }
+                if connection.json { return try printJSON(response) }
+                if response.memberships.isEmpty { return print("\(user) is in no segment") }
+                printTable(["SEGMENT", "SINCE"], response.memberships.map { [shortID($0.segment), segctl_show($0.enterTime)] })
+            }
+        }
+    }
+}
+
+extension Segctl.Segments {
+    struct Inspect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count, sample, breakdown by an attribute, overlap with another segment, history and last changes.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+        @Option(name: .customLong("by"), help: "Break members down by this profile attribute (top values).") var attribute: String?
+        @Option(name: .customLong("overlap"), help: "Another segment to compare with.") var other: String?
+        @Option(name: .customLong("sample"), help: "Members to show (1-1000).") var sample: Int32 = 10
+        func run() async throws {
+            try await runCommand {
+                let inspection = try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    return try await client.segments.inspectSegment(.with {
+                        $0.name = Segctl.Segments.name(tenant, id)
+                        $0.sampleSize = sample
+                        $0.breakdownAttribute = attribute ?? ""
+                        if let other { $0.overlapSegment = Segctl.Segments.name(tenant, other) }
+                    }, metadata: client.metadata)
+                }
+                if connection.json { return try printJSON(inspection) }
+                let segment = inspection.segment
+                print("\(shortID(segment.name)): \(inspection.count) members (\("\(segment.state)".lowercased()); last refresh \(segment.hasLastRefresh ? segctl_show(segment.lastRefresh.time) + " " + segment.lastRefresh.outcome : "never"))")
+                print("rule     \(segment.rule.text)")
+                if !inspection.sampleUserIds.isEmpty { print("sample   \(inspection.sampleUserIds.joined(separator: ", "))") }
+                if !inspection.sizeHistory.isEmpty {
+                    let sizes = inspection.sizeHistory.reversed().map(\.size)
+                    print("history  \(sparkline(Array(sizes)))  \(sizes.first!) → \(sizes.last!)")
+                }
+                if !inspection.enteredSample.isEmpty || !inspection.exitedSample.isEmpty {
+                    print("entered  \(inspection.enteredSample.joined(separator: ", "))")
+                    print("exited   \(inspection.exitedSample.joined(separator: ", "))")
+                }
+                if inspection.hasOverlap {
+                    let overlap = inspection.overlap
+                    print("overlap with \(shortID(overlap.segment)): both \(overlap.both), only this \(overlap.onlyThis), only the other \(overlap.onlyOther)")
+                }
+                if !inspection.breakdown.isEmpty {
+                    let top = max(inspection.breakdown.map(\.count).max() ?? 1, 1)
+                    print("by \(attribute ?? ""):")
+                    printTable(["VALUE", "MEMBERS", ""], inspection.breakdown.map {
+                        [$0.value, String($0.count), String(repeating: "█", count: max(1, Int(20 * Double($0.count) / Double(top))))]
+                    })
+                }
+            }
+        }
+    }
+
+    struct Members: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream a segment's member ids, one per line, from one consistent snapshot (membership.check).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+        func run() async throws {
+            try await runCommand {
+                try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    let request = ClientRequest(
+                        message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Segctl.Segments.name(tenant, id) }, metadata: client.metadata)
+                    try await client.membership.streamSegmentMembers(request: request) { response in
+                        for try await chunk in response.messages where !chunk.userIds.isEmpty {
+                            print(chunk.userIds.joined(separator: "\n"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
