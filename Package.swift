@@ -65,6 +65,8 @@ let package = Package(
             name: "SegmentEngine",
             dependencies: [
                 "SegmentStore", "SegmentRules",
+                // SHA-256 of export files.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -113,6 +115,8 @@ let package = Package(
         .executableTarget(
             name: "segctl",
             dependencies: [
+                // SHA-256 to verify downloaded exports.
+                .product(name: "Crypto", package: "swift-crypto"),
                 "SegmentdClient", "SegmentdAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -158,10 +162,11 @@ let package = Package(
         .testTarget(
             name: "SegmentdIntegrationTests",
             dependencies: [
-                "SegmentdTestSupport", "SegmentRules", "SegmentServer", "SegmentStore", "SegmentdClient", "SegmentdAPI",
+                "SegmentdTestSupport", "SegmentRules", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -36,6 +36,7 @@ struct ServerRunner {
         serverConfiguration.port = configuration.listen.port
         serverConfiguration.authentication.cacheTTL = configuration.authCacheTTL
         serverConfiguration.evaluationTimeout = configuration.evaluationTimeout
+        serverConfiguration.exportDirectory = configuration.home + "/exports"
 
         let database = Database(settings: endpoints.app, logger: Logger(label: "segmentd.db"))
         let server = SegmentdServer(
@@ -57,7 +58,7 @@ struct ServerRunner {
         workerConfiguration.lease = configuration.jobLease
         workerConfiguration.rescueInterval = configuration.jobLease / 2
         services.append(.init(service: JobWorker(
-            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], configuration: workerConfiguration,
+            queue: server.jobQueue, handlers: server.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
             logger: Logger(label: "segmentd.jobs"))))
         services.append(.init(service: SegmentScheduler(segments: server.segmentStore, logger: Logger(label: "segmentd.scheduler"))))
         // Last, so it is shut down first: the server drains before anything it needs stops.

@@ -65,13 +65,14 @@ public struct TestServer: Sendable {
             certificateChainPath: certificates.certificateChainPath, privateKeyPath: certificates.privateKeyPath)
         configuration.host = "127.0.0.1"
         configuration.port = 0
+        configuration.exportDirectory = directory + "/exports"
         configure(&configuration)
         var settings = testDatabase.app
         settings.maximumConnections = poolSize
         let database = Database(settings: settings, logger: logger)
         let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
         let worker = JobWorker(
-            queue: server.jobQueue, handlers: [RefreshHandler(refresh: server.segmentRefresh)], logger: logger)
+            queue: server.jobQueue, handlers: server.jobHandlers(), logger: logger)
         let group = ServiceGroup(services: backgroundWorker ? [database, worker, server] : [database, server], logger: logger)
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

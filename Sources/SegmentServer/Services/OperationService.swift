@@ -33,6 +33,15 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
             }
             $0.creator = job.creator
             $0.done = job.state.isFinal
+            if job.kind == "export", let result = job.result {
+                $0.export = .with {
+                    $0.export = result["export"] ?? ""
+                    $0.rows = Int64(result["rows"] ?? "") ?? 0
+                    $0.bytes = Int64(result["bytes"] ?? "") ?? 0
+                    $0.sha256 = result["sha256"] ?? ""
+                    $0.format = result["format"] ?? ""
+                }
+            }
             if job.kind == "refresh", let result = job.result {
                 $0.refresh = .with {
                     $0.size = Int64(result["size"] ?? "") ?? 0

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import SegmentEngine
 import SegmentRules
 import SegmentStore
 import SegmentdAPI
@@ -13,6 +14,9 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     let rules: RuleStore
     let refresh: SegmentRefresh
     let membership: MembershipStore
+    let exports: ExportStore
+    let jobs: JobQueue
+    let exportDirectory: String
     let clock: @Sendable () -> Date
 
     // MARK: Mapping
@@ -398,12 +402,55 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     }
 
     func exportSegment(request: Segmentd_V1_ExportSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
-        throw APIError.notImplementedYet(Segmentd_V1_SegmentService.Method.ExportSegment.descriptor)
+        let call = try RequestContext.require()
+        let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
+        let format = request.format.isEmpty ? "csv" : request.format.lowercased()
+        guard format == "csv" || format == "ndjson" else { throw APIError.invalidField("format", "csv or ndjson") }
+        guard request.attributes.count <= 100 else { throw APIError.invalidField("attributes", "at most 100") }
+        for (index, attribute) in request.attributes.enumerated() where !IngestLimits.isValidName(attribute) {
+            throw APIError.invalidField("attributes[\(index)]", "'\(attribute)' is not an attribute name")
+        }
+        return OperationService.proto(try await exports.request(
+            tenant: tenant, segmentID: id, format: format, attributes: request.attributes, creator: call.principal.keyName, audit: call.audit()))
     }
 
+    /// Streams a finished export's file in chunks from `offset`, with its size and checksum.
     func downloadExport(
         request: Segmentd_V1_DownloadExportRequest, response: RPCWriter<Segmentd_V1_ExportChunk>, context: ServerContext
     ) async throws {
-        throw APIError.notImplementedYet(Segmentd_V1_SegmentService.Method.DownloadExport.descriptor)
+        let principal = try RequestContext.require().principal
+        let (tenant, exportID) = try ResourceName.child(request.name, collection: "exports", field: "name", for: principal)
+        guard let jobID = Int64(exportID) else { throw APIError.notFound(request.name) }
+        let job: JobRecord
+        do {
+            job = try await jobs.get(tenant: tenant, jobID: jobID)
+        } catch let error as StoreError where error.code == .notFound {
+            throw APIError.notFound(request.name)
+        }
+        guard job.kind == "export" else { throw APIError.notFound(request.name) }
+        guard job.state == .succeeded, let result = job.result, let sha256 = result["sha256"] else {
+            throw APIError(.failedPrecondition, "\(request.name) is not ready: its operation is \(job.state.rawValue)", reason: "FAILED_PRECONDITION",
+                           metadata: ["operation": job.name])
+        }
+        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, jobID: jobID, format: result["format"] ?? "csv")
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw APIError(.failedPrecondition, "\(request.name)'s file is gone from the export directory; export again", reason: "FAILED_PRECONDITION")
+        }
+        defer { try? handle.close() }
+        let total = Int64(result["bytes"] ?? "") ?? 0
+        guard (0...total).contains(request.offset) else { throw APIError.invalidField("offset", "0-\(total)") }
+        try handle.seek(toOffset: UInt64(request.offset))
+        var offset = request.offset
+        repeat {
+            let data = try handle.read(upToCount: 256 * 1024) ?? Data()
+            try await response.write(.with {
+                $0.data = data
+                $0.offset = offset
+                $0.totalBytes = total
+                $0.sha256 = sha256
+            })
+            offset += Int64(data.count)
+            if data.isEmpty { break }
+        } while offset < total
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SegmentEngine
 import SegmentStore
 import ServiceLifecycle
 import Synchronization
@@ -28,6 +29,8 @@ public final class SegmentdServer: Service, Sendable {
         public var clock: @Sendable () -> Date = { Date() }
         /// Longest a rule evaluation (preview, refresh query) may run.
         public var evaluationTimeout: Duration = .seconds(30)
+        /// Where export files are written (`<home>/exports` in segmentd).
+        public var exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("segmentd-exports").path
         /// How often WaitOperation looks at a running job.
         public var operationWaitInterval: Duration = .milliseconds(200)
 
@@ -51,6 +54,18 @@ public final class SegmentdServer: Service, Sendable {
     public let jobQueue: JobQueue
     /// Runs refresh jobs (for the workers).
     public let segmentRefresh: SegmentRefresh
+
+    /// Where export files are written.
+    public var exportDirectory: String { configuration.exportDirectory }
+
+    /// The job handlers a worker of this server runs.
+    public func jobHandlers(lease: Duration = .seconds(30)) -> [any JobHandler] {
+        [
+            RefreshHandler(refresh: segmentRefresh),
+            ExportHandler(store: ExportStore(database: database, clock: configuration.clock), queue: jobQueue,
+                          directory: configuration.exportDirectory, lease: lease),
+        ]
+    }
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -110,7 +125,9 @@ public final class SegmentdServer: Service, Sendable {
             RuleService(store: ruleStore, segments: segmentStore, clock: configuration.clock),
             SegmentService(
                 store: segmentStore, rules: ruleStore, refresh: segmentRefresh,
-                membership: MembershipStore(database: database, clock: configuration.clock), clock: configuration.clock),
+                membership: MembershipStore(database: database, clock: configuration.clock),
+                exports: ExportStore(database: database, clock: configuration.clock), jobs: jobQueue, exportDirectory: configuration.exportDirectory,
+                clock: configuration.clock),
             MembershipService(store: MembershipStore(database: database, clock: configuration.clock)),
             OperationService(queue: jobQueue, waitInterval: configuration.operationWaitInterval),
         ]

@@ -1,0 +1,168 @@
+import Crypto
+import Foundation
+import SegmentStore
+
+/// Writes a segment's members to a CSV or NDJSON file in the export directory.
+///
+/// The file is written under an attempt-scoped temporary name, flushed to
+/// disk, then renamed into place, so a crashed attempt never leaves a partial
+/// export under the final name; the retry writes its own file. Rows stream from
+/// one database snapshot into a small buffer: memory stays flat for any size.
+public struct ExportHandler: JobHandler {
+    public let kind = "export"
+    let store: ExportStore
+    let queue: JobQueue
+    let directory: String
+    let lease: Duration
+
+    public init(store: ExportStore, queue: JobQueue, directory: String, lease: Duration = .seconds(30)) {
+        self.store = store
+        self.queue = queue
+        self.directory = directory
+        self.lease = lease
+    }
+
+    /// Where an export's file lives: `<directory>/<tenant>/<job>.<csv|ndjson>`.
+    public static func path(directory: String, tenant: TenantID, jobID: Int64, format: String) -> String {
+        "\(directory)/\(tenant)/\(jobID).\(format == "ndjson" ? "ndjson" : "csv")"
+    }
+
+    public func run(_ job: JobRecord, worker: String) async throws {
+        let format = job.args["format"] == "ndjson" ? "ndjson" : "csv"
+        let attributes = (job.args["attributes"] ?? "").split(separator: ",").map(String.init)
+        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let final = Self.path(directory: directory, tenant: job.tenantID, jobID: job.jobID, format: format)
+        let folder = (final as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let temporary = "\(final).attempt-\(job.attempt).tmp"
+        // Leftovers of earlier attempts of this job are garbage now.
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where file.hasPrefix("\(job.jobID).") && file.hasSuffix(".tmp") {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(file)")
+        }
+        guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forWritingAtPath: temporary)
+        else { throw StoreError(.internalError, "cannot create \(temporary)") }
+        let writer = ExportWriter(handle: handle)
+        do {
+            if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), isRow: false) }
+            let progress = ProgressReporter(queue: queue, job: job, worker: worker, lease: lease)
+            try await store.rows(tenant: job.tenantID, segmentID: segmentID, attributes: attributes) { total in
+                progress.total = total
+            } row: { row in
+                if format == "csv" {
+                    try writer.write(CSV.line([row.userID] + row.texts))
+                } else {
+                    var line = "{\"user_id\":"
+                    JSONString.append(row.userID, to: &line)
+                    line += ",\"attributes\":" + row.json + "}\n"
+                    try writer.write(line)
+                }
+                try await progress.advance()
+            }
+            try writer.finish()
+            try handle.synchronize()
+            try handle.close()
+            // The final name appears only once the file is complete and on disk.
+            if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: final)
+            try await store.finish(job, worker: worker, result: [
+                "export": "tenants/\(job.tenantID)/exports/\(job.jobID)", "rows": String(writer.rows), "bytes": String(writer.bytes),
+                "sha256": writer.digest, "format": format, "worker": worker,
+            ])
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    public func failed(_ job: JobRecord, message: String) async {}
+}
+
+/// Buffered writes with a running SHA-256 and counts.
+final class ExportWriter: @unchecked Sendable {
+    private let handle: FileHandle
+    private var buffer = Data()
+    private var hasher = SHA256()
+    private(set) var bytes: Int64 = 0
+    /// Member lines written (not the header).
+    private(set) var rows: Int64 = 0
+    private(set) var digest = ""
+
+    init(handle: FileHandle) {
+        self.handle = handle
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    func write(_ line: String, isRow: Bool = true) throws {
+        let data = Data(line.utf8)
+        buffer.append(data)
+        hasher.update(data: data)
+        bytes += Int64(data.count)
+        if isRow { rows += 1 }
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func finish() throws {
+        try flush()
+        digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Reports rows done through the job's lease renewal, at most every 2,000 rows.
+final class ProgressReporter: @unchecked Sendable {
+    let queue: JobQueue
+    let job: JobRecord
+    let worker: String
+    let lease: Duration
+    var total: Int64 = 0
+    private var done: Int64 = 0
+
+    init(queue: JobQueue, job: JobRecord, worker: String, lease: Duration) {
+        self.queue = queue
+        self.job = job
+        self.worker = worker
+        self.lease = lease
+    }
+
+    func advance() async throws {
+        done += 1
+        guard done % 2000 == 0 else { return }
+        _ = try await queue.renew(job, worker: worker, lease: lease, progress: JobProgress(done: done, total: total, stage: "writing"))
+    }
+}
+
+/// CSV per RFC 4180: fields with commas, quotes or line breaks are quoted, quotes doubled.
+enum CSV {
+    static func line(_ fields: [String]) -> String {
+        fields.map { field in
+            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }.joined(separator: ",") + "\n"
+    }
+}
+
+/// JSON string literals.
+enum JSONString {
+    static func append(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

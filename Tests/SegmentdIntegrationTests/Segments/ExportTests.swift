@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+import GRPCCore
+import SegmentdAPI
+import SegmentdClient
+import SegmentdTestSupport
+import Testing
+
+@Suite("Export: CSV and NDJSON files written atomically, downloaded in chunks with a checksum", .timeLimit(.minutes(5)))
+struct ExportTests {
+    static let parent = "tenants/acme"
+
+    static func download(_ connection: SegmentdConnection, _ name: String, offset: Int64 = 0) async throws -> (Data, String) {
+        let request = ClientRequest(message: Segmentd_V1_DownloadExportRequest.with { $0.name = name; $0.offset = offset }, metadata: connection.metadata)
+        return try await connection.segments.downloadExport(request: request) { response in
+            var data = Data()
+            var sha = ""
+            for try await chunk in response.messages {
+                #expect(chunk.offset == offset + Int64(data.count))
+                data.append(chunk.data)
+                sha = chunk.sha256
+            }
+            return (data, sha)
+        }
+    }
+
+    static func hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+
+    @Test("export a (paused) segment as CSV and NDJSON; the download matches the checksum and the members")
+    func export() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await MembershipTests.seed(server, connection)
+                _ = try await connection.segments.pauseSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+                let csvOperation = try await connection.segments.exportSegment(
+                    .with { $0.name = "\(Self.parent)/segments/buyers"; $0.attributes = ["tier"] }, metadata: connection.metadata)
+                let ndjsonOperation = try await connection.segments.exportSegment(
+                    .with { $0.name = "\(Self.parent)/segments/buyers"; $0.format = "ndjson"; $0.attributes = ["tier"] }, metadata: connection.metadata)
+                try await server.worker.drain()
+
+                let csv = try await connection.operations.getOperation(.with { $0.name = csvOperation.name }, metadata: connection.metadata)
+                #expect(csv.state == .succeeded && csv.export.rows == 3 && csv.export.format == "csv", "\(csv)")
+                let (csvData, csvSHA) = try await Self.download(connection, csv.export.export)
+                #expect(String(decoding: csvData, as: UTF8.self) == "user_id,tier\nu0,gold\nu2,gold\nu4,\n")
+                #expect(Self.hex(csvData) == csvSHA && csvSHA == csv.export.sha256 && Int64(csvData.count) == csv.export.bytes)
+                // Resuming from an offset returns the rest.
+                let (rest, _) = try await Self.download(connection, csv.export.export, offset: 13)
+                #expect(rest == csvData.dropFirst(13))
+
+                let ndjson = try await connection.operations.getOperation(.with { $0.name = ndjsonOperation.name }, metadata: connection.metadata)
+                let (ndjsonData, ndjsonSHA) = try await Self.download(connection, ndjson.export.export)
+                #expect(String(decoding: ndjsonData, as: UTF8.self) == """
+                    {"user_id":"u0","attributes":{"tier": "gold"}}
+                    {"user_id":"u2","attributes":{"tier": "gold"}}
+                    {"user_id":"u4","attributes":{}}
+
+                    """)
+                #expect(Self.hex(ndjsonData) == ndjsonSHA)
+                // No temporary file is left behind.
+                let files = try FileManager.default.contentsOfDirectory(atPath: Self.exportFolder(server))
+                #expect(files.sorted() == ["\(csvOperation.name.split(separator: "/").last!).csv", "\(ndjsonOperation.name.split(separator: "/").last!).ndjson"].sorted())
+
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers"; $0.format = "xml" }, metadata: connection.metadata)
+                }.0 == .invalidArgument)
+                #expect(await SegmentLifecycleTests.code { _ = try await Self.download(connection, "\(Self.parent)/exports/999") }.0 == .notFound)
+            }
+            // Who exported what, and how many rows.
+            let audited = try await server.database.scalar(
+                "SELECT action || ' ' || coalesce(after ->> 'rows', after ->> 'format') FROM audit_events WHERE action LIKE '%Export%' ORDER BY sequence",
+                as: String.self)
+            #expect(audited == ["segmentd.v1.SegmentService/ExportSegment csv", "segmentd.v1.SegmentService/ExportSegment ndjson",
+                                "segmentd.jobs/Export 3", "segmentd.jobs/Export 3"])
+        }
+    }
+
+    static func exportFolder(_ server: TestServer) -> String {
+        server.server.exportDirectory + "/acme"
+    }
+}
