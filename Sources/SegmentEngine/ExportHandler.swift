@@ -54,7 +54,7 @@ public struct ExportHandler: JobHandler {
                     try writer.write(CSV.line([row.userID] + row.texts))
                 } else {
                     var line = "{\"user_id\":"
-                    JSONString.append(row.userID, to: &line)
+                    JSONText.appendString(row.userID, to: &line)
                     line += ",\"attributes\":" + row.json + "}\n"
                     try writer.write(line)
                 }
@@ -145,24 +145,5 @@ enum CSV {
             guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
             return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }.joined(separator: ",") + "\n"
-    }
-}
-
-/// JSON string literals.
-enum JSONString {
-    static func append(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }

@@ -59,10 +59,10 @@ extension Dictionary where Key == String, Value == IngestValue {
     }
 }
 
-/// Minimal JSON text writing for the ingest hot path.
-enum JSONText {
+/// Minimal JSON text writing for hot paths (ingest, exports).
+public enum JSONText {
     /// Appends `text` as a JSON string literal, escaping what JSON requires.
-    static func appendString(_ text: String, to out: inout String) {
+    public static func appendString(_ text: String, to out: inout String) {
         out += "\""
         var needsEscaping = false
         for unit in text.utf8 where unit < 0x20 || unit == UInt8(ascii: "\"") || unit == UInt8(ascii: "\\") {
