@@ -131,4 +131,49 @@ struct RefreshWorkerProcessTests {
         segmentd.send(SIGTERM)
         #expect(try await segmentd.waitForExit() == 0)
     }
+
+    @Test("kill -9 during an export: after a restart the job is retried and the file is complete, without duplicates, matching its checksum")
+    func killNineDuringExport() async throws {
+        let database = try await TestDatabase.create()
+        let home = try TestEnvironment.temporaryDirectory("sgdek")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var segmentd = try Self.start(database, home: home, extra: ["--job-lease-seconds", "5"])
+        let settings = try await segmentd.waitUntilServing()
+        try await SegmentdConnection.with(settings) { connection in
+            try await Self.createSegments(connection, ["buyers"])
+            _ = try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+        }
+        try await Self.waitFor(database, "SELECT bool_and(state = 'succeeded') FROM jobs")
+        let killed = segmentd
+        // With the members table locked, the export stops after creating its temporary file.
+        let logger = Logger(label: "test.lock")
+        let operation = try await database.superuser.withSingleConnection(logger: logger) { connection in
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query("LOCK TABLE segment_members IN ACCESS EXCLUSIVE MODE", logger: logger)
+            let operation = try await SegmentdConnection.with(settings) { client in
+                try await client.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: client.metadata)
+            }
+            try await Self.waitFor(database, "SELECT bool_and(state = 'running') FROM jobs WHERE kind = 'export'")
+            killed.send(SIGKILL)
+            #expect(try await killed.waitForExit() == 128 + SIGKILL)
+            try await connection.query("COMMIT", logger: logger)
+            return operation
+        }
+        segmentd = try Self.start(database, home: home, extra: ["--job-lease-seconds", "5"])
+        defer { segmentd.stop() }
+        var restarted = try await segmentd.waitUntilServing()
+        restarted.apiKey = settings.apiKey
+        try await Self.waitFor(database, "SELECT bool_and(state = 'succeeded') FROM jobs WHERE kind = 'export'")
+        let final = try await SegmentdConnection.with(restarted) { client in
+            try await client.operations.getOperation(.with { $0.name = operation.name }, metadata: client.metadata)
+        }
+        #expect(final.attempt == 2 && final.export.rows == 10)
+        let folder = home + "/exports/default"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(files == ["\(operation.name.split(separator: "/").last!).csv"], "no temporary file is left: \(files)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + files[0]))
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(lines.first == "user_id" && lines.count == 11 && Set(lines.dropFirst()).count == 10)
+        #expect(ExportTests.hex(data) == final.export.sha256)
+    }
 }
