@@ -17,6 +17,7 @@ struct CrossTenantTests {
         typealias R = Segmentd_V1_RuleService.Method
         typealias S = Segmentd_V1_SegmentService.Method
         typealias O = Segmentd_V1_OperationService.Method
+        typealias M = Segmentd_V1_MembershipService.Method
         let segment = "\(tenant)/segments/\(segmentID)"
         typealias A = Segmentd_V1_AccessService.Method
         typealias T = Segmentd_V1_TenantService.Method
@@ -97,6 +98,13 @@ struct CrossTenantTests {
             (S.PinSegment.descriptor, try Segmentd_V1_PinSegmentRequest.with { $0.name = segment }.serializedBytes()),
             (S.UnpinSegment.descriptor, try Segmentd_V1_UnpinSegmentRequest.with { $0.name = segment }.serializedBytes()),
             (S.ListReadyToUseSegments.descriptor, try Segmentd_V1_ListReadyToUseSegmentsRequest.with { $0.parent = tenant }.serializedBytes()),
+            (S.InspectSegment.descriptor, try Segmentd_V1_InspectSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (S.ExportSegment.descriptor, try Segmentd_V1_ExportSegmentRequest.with { $0.name = segment }.serializedBytes()),
+            (M.CheckMembership.descriptor, try Segmentd_V1_CheckMembershipRequest.with { $0.parent = tenant; $0.userID = userID; $0.segments = [segment] }.serializedBytes()),
+            (M.BatchCheckMembership.descriptor, try Segmentd_V1_BatchCheckMembershipRequest.with {
+                $0.parent = tenant; $0.userIds = [userID]; $0.segments = [segment]
+            }.serializedBytes()),
+            (M.ListUserSegments.descriptor, try Segmentd_V1_ListUserSegmentsRequest.with { $0.parent = tenant; $0.userID = userID }.serializedBytes()),
             (O.GetOperation.descriptor, try Segmentd_V1_GetOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),
             (O.ListOperations.descriptor, try Segmentd_V1_ListOperationsRequest.with { $0.parent = tenant }.serializedBytes()),
             (O.CancelOperation.descriptor, try Segmentd_V1_CancelOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),

@@ -130,4 +130,35 @@ struct MembershipTests {
             }
         }
     }
+
+    @Test("permissions: a viewer checks and inspects but cannot export or read a user's segments; an integration only checks")
+    func permissions() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in try await Self.seed(server, connection) }
+            let viewer = try await server.createKey(roles: ["viewer"], name: "viewer")
+            let integration = try await server.createKey(roles: ["integration"], name: "integration")
+            let buyers = Self.name("buyers")
+            try await SegmentdConnection.with(server.settings(apiKey: viewer)) { connection in
+                _ = try await connection.membership.checkMembership(.with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [buyers] }, metadata: connection.metadata)
+                _ = try await connection.segments.inspectSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.segments.exportSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                }.0 == .permissionDenied)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await ExportTests.download(connection, "\(Self.parent)/exports/1")
+                }.0 == .permissionDenied)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "u0" }, metadata: connection.metadata)
+                }.0 == .permissionDenied)
+            }
+            try await SegmentdConnection.with(server.settings(apiKey: integration)) { connection in
+                let batch = try await connection.membership.batchCheckMembership(
+                    .with { $0.parent = Self.parent; $0.userIds = ["u0"]; $0.segments = [buyers] }, metadata: connection.metadata)
+                #expect(batch.users.first?.results.first?.member == true)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.segments.inspectSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                }.0 == .permissionDenied)
+            }
+        }
+    }
 }
