@@ -47,17 +47,12 @@ public struct ExportHandler: JobHandler {
         do {
             if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), isRow: false) }
             let progress = ProgressReporter(queue: queue, job: job, worker: worker, lease: lease)
-            try await store.rows(tenant: job.tenantID, segmentID: segmentID, attributes: attributes) { total in
+            try await store.lines(
+                tenant: job.tenantID, segmentID: segmentID, attributes: attributes, format: format == "ndjson" ? .ndjson : .csv
+            ) { total in
                 progress.total = total
-            } row: { row in
-                if format == "csv" {
-                    try writer.write(CSV.line([row.userID] + row.texts))
-                } else {
-                    var line = "{\"user_id\":"
-                    JSONText.appendString(row.userID, to: &line)
-                    line += ",\"attributes\":" + row.json + "}\n"
-                    try writer.write(line)
-                }
+            } line: { line in
+                try writer.write(line + "\n")
                 try await progress.advance()
             }
             try writer.finish()
@@ -96,15 +91,15 @@ final class ExportWriter: @unchecked Sendable {
     }
 
     func write(_ line: String, isRow: Bool = true) throws {
-        let data = Data(line.utf8)
-        buffer.append(data)
-        hasher.update(data: data)
-        bytes += Int64(data.count)
+        let before = buffer.count
+        buffer.append(contentsOf: line.utf8)
+        bytes += Int64(buffer.count - before)
         if isRow { rows += 1 }
         if buffer.count >= 1 << 20 { try flush() }
     }
 
     private func flush() throws {
+        hasher.update(data: buffer)
         try handle.write(contentsOf: buffer)
         buffer.removeAll(keepingCapacity: true)
     }
@@ -115,7 +110,7 @@ final class ExportWriter: @unchecked Sendable {
     }
 }
 
-/// Reports rows done through the job's lease renewal, at most every 2,000 rows.
+/// Reports rows done through the job's lease renewal, at most once a second.
 final class ProgressReporter: @unchecked Sendable {
     let queue: JobQueue
     let job: JobRecord
@@ -123,6 +118,7 @@ final class ProgressReporter: @unchecked Sendable {
     let lease: Duration
     var total: Int64 = 0
     private var done: Int64 = 0
+    private var last = ContinuousClock.now
 
     init(queue: JobQueue, job: JobRecord, worker: String, lease: Duration) {
         self.queue = queue
@@ -133,7 +129,8 @@ final class ProgressReporter: @unchecked Sendable {
 
     func advance() async throws {
         done += 1
-        guard done % 2000 == 0 else { return }
+        guard done % 1000 == 0, ContinuousClock.now - last >= .seconds(1) else { return }
+        last = ContinuousClock.now
         _ = try await queue.renew(job, worker: worker, lease: lease, progress: JobProgress(done: done, total: total, stage: "writing"))
     }
 }

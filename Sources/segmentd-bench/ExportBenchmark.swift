@@ -58,12 +58,14 @@ struct ExportBenchmark: AsyncParsableCommand {
         print("exporting through the API…")
         let output = NSTemporaryDirectory() + "segmentd-bench-export.csv"
         let started = ContinuousClock.now
-        let (rows, bytes) = try await SegmentdConnection.with(settings) { connection -> (Int64, Int64) in
+        let (rows, bytes, jobSeconds, downloadSeconds) = try await SegmentdConnection.with(settings) { connection -> (Int64, Int64, Double, Double) in
             let operation = try await connection.segments.exportSegment(.with {
                 $0.name = "\(tenant)/segments/bench_export"; $0.attributes = ["tier", "city"]
             }, metadata: connection.metadata)
             let final = try await connection.wait(operation: operation.name)
             guard final.state == .succeeded else { throw ValidationError("the export ended \(final.state): \(final.error.message)") }
+            let jobSeconds = final.endTime.date.timeIntervalSince(final.startTime.date)
+            let downloadStarted = ContinuousClock.now
             FileManager.default.createFile(atPath: output, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
             defer { try? handle.close() }
@@ -71,7 +73,7 @@ struct ExportBenchmark: AsyncParsableCommand {
             try await connection.segments.downloadExport(request: request) { response in
                 for try await chunk in response.messages { try handle.write(contentsOf: chunk.data) }
             }
-            return (final.export.rows, final.export.bytes)
+            return (final.export.rows, final.export.bytes, jobSeconds, Self.seconds(ContinuousClock.now - downloadStarted))
         }
         let apiSeconds = Self.seconds(ContinuousClock.now - started)
         guard rows == Int64(members) else { throw ValidationError("exported \(rows) rows, expected \(members)") }
@@ -92,7 +94,8 @@ struct ExportBenchmark: AsyncParsableCommand {
         print(String(format: "API: %.1f s (%.0f rows/s, %lld bytes); COPY: %.1f s (%.0f rows/s, %lld bytes); ratio %.2f",
                      apiSeconds, apiRate, bytes, copySeconds, copyRate, copyBytes, apiRate / copyRate))
         var details = ["members": String(members), "api_seconds": String(format: "%.1f", apiSeconds),
-                       "copy_seconds": String(format: "%.1f", copySeconds), "bytes": String(bytes)]
+                       "copy_seconds": String(format: "%.1f", copySeconds), "bytes": String(bytes),
+                       "export_job_seconds": String(format: "%.1f", jobSeconds), "download_seconds": String(format: "%.1f", downloadSeconds)]
         if let rssBefore { details["segmentd_rss_before_mib"] = String(format: "%.0f", rssBefore) }
         if let peakBefore { details["segmentd_peak_before_export_mib"] = String(format: "%.0f", peakBefore) }
         if let peakAfter { details["segmentd_peak_after_export_mib"] = String(format: "%.0f", peakAfter) }

@@ -12,19 +12,23 @@ public struct ExportStore: Sendable {
         self.clock = clock
     }
 
-    /// One exported member: the user id, each requested attribute as text (CSV,
-    /// empty when unset) and all of them as a JSON object (NDJSON).
-    public struct Row: Sendable {
-        public let userID: String
-        public let texts: [String]
-        public let json: String
+    /// Export file formats.
+    public enum Format: String, Sendable {
+        case csv, ndjson
     }
 
-    /// Streams the members of `segmentID` (by user index) from one snapshot;
-    /// `total` is called first with the count. Memory stays at one row.
-    public func rows(
-        tenant: TenantID, segmentID: String, attributes: [String],
-        total: @Sendable (Int64) async throws -> Void, row: @Sendable (Row) async throws -> Void
+    /// SQL for one CSV field (RFC 4180: quoted when it holds a comma, a quote or a line break).
+    static func csvField(_ expression: String) -> String {
+        "(CASE WHEN \(expression) ~ '[\",\\r\\n]' THEN '\"' || replace(\(expression), '\"', '\"\"') || '\"' ELSE \(expression) END)"
+    }
+
+    /// Streams the lines of the export (each without its line break) of
+    /// `segmentID`'s members, by user index, from one snapshot; `total` is
+    /// called first with the count. Lines are formatted by PostgreSQL, so a
+    /// row crosses the wire as one string; memory stays at one row.
+    public func lines(
+        tenant: TenantID, segmentID: String, attributes: [String], format: Format,
+        total: @Sendable (Int64) async throws -> Void, line: @Sendable (String) async throws -> Void
     ) async throws {
         try await database.withConnection { connection in
             let logger = database.logger
@@ -35,19 +39,33 @@ public struct ExportStore: Sendable {
                 for try await count in try await connection.query(
                     "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
                 ).decode(Int64.self) { try await total(count) }
-                for try await (id, texts, json) in try await connection.query(
-                    """
-                    SELECT u.external_id,
-                           array(SELECT coalesce(p.attributes #>> ARRAY[a.k], '') FROM unnest(\(attributes)::text[]) WITH ORDINALITY AS a(k, i) ORDER BY a.i),
-                           coalesce((SELECT jsonb_object_agg(a.k, p.attributes -> a.k) FROM unnest(\(attributes)::text[]) AS a(k) WHERE p.attributes ? a.k), '{}')::text
+                // $2… are the attribute names; identifiers never come from input.
+                var bindings = PostgresBindings()
+                bindings.append(segmentID)
+                var fields = [Self.csvField("u.external_id")]
+                var pairs: [String] = []
+                for attribute in attributes {
+                    bindings.append(attribute)
+                    fields.append(Self.csvField("coalesce(p.attributes ->> $\(bindings.count), '')"))
+                    pairs.append("$\(bindings.count)::text, p.attributes -> $\(bindings.count)")
+                }
+                let expression: String
+                switch format {
+                case .csv: expression = fields.joined(separator: " || ',' || ")
+                case .ndjson:
+                    expression = "'{\"user_id\":' || to_json(u.external_id)::text || ',\"attributes\":' || "
+                        + "jsonb_strip_nulls(jsonb_build_object(\(pairs.joined(separator: ", "))))::text || '}'"
+                }
+                let sql = """
+                    SELECT \(expression)
                     FROM segment_members m
                     JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
                     LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
-                    WHERE m.segment_id = \(segmentID)
+                    WHERE m.segment_id = $1
                     ORDER BY m.user_index
-                    """, logger: logger
-                ).decode((String, [String], String).self) {
-                    try await row(Row(userID: id, texts: texts, json: json))
+                    """
+                for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
+                    try await line(text)
                 }
                 try await connection.query("COMMIT", logger: logger)
             } catch {

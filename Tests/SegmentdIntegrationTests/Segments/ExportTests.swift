@@ -31,6 +31,10 @@ struct ExportTests {
         try await TestServer.with { server in
             try await server.connect { connection in
                 try await MembershipTests.seed(server, connection)
+                // A value CSV must quote.
+                _ = try await connection.ingestion.upsertProfiles(
+                    .with { $0.parent = Self.parent; $0.profiles = [.with { $0.userID = "u4"; $0.attributes = ["tier": .string("x, \"y\"")] }] },
+                    metadata: connection.metadata)
                 _ = try await connection.segments.pauseSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
                 let csvOperation = try await connection.segments.exportSegment(
                     .with { $0.name = "\(Self.parent)/segments/buyers"; $0.attributes = ["tier"] }, metadata: connection.metadata)
@@ -41,7 +45,7 @@ struct ExportTests {
                 let csv = try await connection.operations.getOperation(.with { $0.name = csvOperation.name }, metadata: connection.metadata)
                 #expect(csv.state == .succeeded && csv.export.rows == 3 && csv.export.format == "csv", "\(csv)")
                 let (csvData, csvSHA) = try await Self.download(connection, csv.export.export)
-                #expect(String(decoding: csvData, as: UTF8.self) == "user_id,tier\nu0,gold\nu2,gold\nu4,\n")
+                #expect(String(decoding: csvData, as: UTF8.self) == "user_id,tier\nu0,gold\nu2,gold\nu4,\"x, \"\"y\"\"\"\n")
                 #expect(Self.hex(csvData) == csvSHA && csvSHA == csv.export.sha256 && Int64(csvData.count) == csv.export.bytes)
                 // Resuming from an offset returns the rest.
                 let (rest, _) = try await Self.download(connection, csv.export.export, offset: 13)
@@ -52,7 +56,7 @@ struct ExportTests {
                 #expect(String(decoding: ndjsonData, as: UTF8.self) == """
                     {"user_id":"u0","attributes":{"tier": "gold"}}
                     {"user_id":"u2","attributes":{"tier": "gold"}}
-                    {"user_id":"u4","attributes":{}}
+                    {"user_id":"u4","attributes":{"tier": "x, \\"y\\""}}
 
                     """)
                 #expect(Self.hex(ndjsonData) == ndjsonSHA)
