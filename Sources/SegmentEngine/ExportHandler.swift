@@ -22,28 +22,35 @@ public struct ExportHandler: JobHandler {
         self.lease = lease
     }
 
-    /// Where an export's file lives: `<directory>/<tenant>/<job>.<csv|ndjson>`.
-    public static func path(directory: String, tenant: TenantID, jobID: Int64, format: String) -> String {
-        "\(directory)/\(tenant)/\(jobID).\(format == "ndjson" ? "ndjson" : "csv")"
+    /// Where an attempt's export file lives: `<directory>/<tenant>/<job>-<attempt>.<csv|ndjson>`.
+    /// Each attempt has its own name, so a late attempt can never replace or remove the file of the one that finished.
+    public static func path(directory: String, tenant: TenantID, fileName: String) -> String {
+        "\(directory)/\(tenant)/\(fileName)"
+    }
+
+    static func fileName(jobID: Int64, attempt: Int, format: String) -> String {
+        "\(jobID)-\(attempt).\(format == "ndjson" ? "ndjson" : "csv")"
     }
 
     public func run(_ job: JobRecord, worker: String) async throws {
         let format = job.args["format"] == "ndjson" ? "ndjson" : "csv"
         let attributes = (job.args["attributes"] ?? "").split(separator: ",").map(String.init)
         let segmentID = String(job.target.split(separator: "/").last ?? "")
-        let final = Self.path(directory: directory, tenant: job.tenantID, jobID: job.jobID, format: format)
+        let fileName = Self.fileName(jobID: job.jobID, attempt: job.attempt, format: format)
+        let final = Self.path(directory: directory, tenant: job.tenantID, fileName: fileName)
         let folder = (final as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let temporary = "\(final).attempt-\(job.attempt).tmp"
+        let temporary = "\(final).tmp"
         // Leftovers of earlier attempts of this job are garbage now.
         for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        where file.hasPrefix("\(job.jobID).") && file.hasSuffix(".tmp") {
+        where file.hasPrefix("\(job.jobID)-") && file.hasSuffix(".tmp") {
             try? FileManager.default.removeItem(atPath: "\(folder)/\(file)")
         }
         guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
               let handle = FileHandle(forWritingAtPath: temporary)
         else { throw StoreError(.internalError, "cannot create \(temporary)") }
         let writer = ExportWriter(handle: handle)
+        var moved = false
         do {
             if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), isRow: false) }
             let progress = ProgressReporter(queue: queue, job: job, worker: worker, lease: lease)
@@ -58,16 +65,20 @@ public struct ExportHandler: JobHandler {
             try writer.finish()
             try handle.synchronize()
             try handle.close()
+            try Task.checkCancellation()
             // The final name appears only once the file is complete and on disk.
             if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
             try FileManager.default.moveItem(atPath: temporary, toPath: final)
+            moved = true
             try await store.finish(job, worker: worker, result: [
                 "export": "tenants/\(job.tenantID)/exports/\(job.jobID)", "rows": String(writer.rows), "bytes": String(writer.bytes),
-                "sha256": writer.digest, "format": format, "worker": worker,
+                "sha256": writer.digest, "format": format, "worker": worker, "file": fileName,
             ])
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(atPath: temporary)
+            // An export whose job did not finish (cancelled, lost its lease) leaves no file behind.
+            if moved { try? FileManager.default.removeItem(atPath: final) }
             throw error
         }
     }
@@ -129,7 +140,9 @@ final class ProgressReporter: @unchecked Sendable {
 
     func advance() async throws {
         done += 1
-        guard done % 1000 == 0, ContinuousClock.now - last >= .seconds(1) else { return }
+        guard done % 1000 == 0 else { return }
+        try Task.checkCancellation()  // A cancelled export stops within a thousand rows.
+        guard ContinuousClock.now - last >= .seconds(1) else { return }
         last = ContinuousClock.now
         _ = try await queue.renew(job, worker: worker, lease: lease, progress: JobProgress(done: done, total: total, stage: "writing"))
     }

@@ -428,11 +428,11 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             throw APIError.notFound(request.name)
         }
         guard job.kind == "export" else { throw APIError.notFound(request.name) }
-        guard job.state == .succeeded, let result = job.result, let sha256 = result["sha256"] else {
+        guard job.state == .succeeded, let result = job.result, let sha256 = result["sha256"], let fileName = result["file"] else {
             throw APIError(.failedPrecondition, "\(request.name) is not ready: its operation is \(job.state.rawValue)", reason: "FAILED_PRECONDITION",
                            metadata: ["operation": job.name])
         }
-        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, jobID: jobID, format: result["format"] ?? "csv")
+        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: fileName)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw APIError(.failedPrecondition, "\(request.name)'s file is gone from the export directory; export again", reason: "FAILED_PRECONDITION")
         }

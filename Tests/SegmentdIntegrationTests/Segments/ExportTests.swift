@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import GRPCCore
+import Logging
+import PostgresNIO
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
@@ -62,7 +64,7 @@ struct ExportTests {
                 #expect(Self.hex(ndjsonData) == ndjsonSHA)
                 // No temporary file is left behind.
                 let files = try FileManager.default.contentsOfDirectory(atPath: Self.exportFolder(server))
-                #expect(files.sorted() == ["\(csvOperation.name.split(separator: "/").last!).csv", "\(ndjsonOperation.name.split(separator: "/").last!).ndjson"].sorted())
+                #expect(files.sorted() == ["\(csvOperation.name.split(separator: "/").last!)-1.csv", "\(ndjsonOperation.name.split(separator: "/").last!)-1.ndjson"].sorted())
 
                 #expect(await SegmentLifecycleTests.code {
                     _ = try await connection.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers"; $0.format = "xml" }, metadata: connection.metadata)
@@ -75,6 +77,30 @@ struct ExportTests {
                 as: String.self)
             #expect(audited == ["segmentd.v1.SegmentService/ExportSegment csv", "segmentd.v1.SegmentService/ExportSegment ndjson",
                                 "segmentd.jobs/Export 3", "segmentd.jobs/Export 3"])
+        }
+    }
+
+    @Test("a running export cancelled by its caller ends cancelled and leaves no file")
+    func cancelRunningExport() async throws {
+        try await TestServer.with(backgroundWorker: true) { server in
+            try await server.connect { connection in
+                try await MembershipTests.seed(server, connection)
+                let logger = Logger(label: "test.lock")
+                let operation = try await server.database.superuser.withSingleConnection(logger: logger) { lock in
+                    // With the members table locked, the export waits inside its query.
+                    try await lock.query("BEGIN", logger: logger)
+                    try await lock.query("LOCK TABLE segment_members IN ACCESS EXCLUSIVE MODE", logger: logger)
+                    let operation = try await connection.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+                    try await RefreshWorkerProcessTests.waitFor(server.database, "SELECT bool_and(state = 'running') FROM jobs WHERE kind = 'export'")
+                    let flagged = try await connection.operations.cancelOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
+                    #expect(flagged.state == .running)
+                    try await lock.query("COMMIT", logger: logger)
+                    return operation
+                }
+                let final = try await connection.wait(operation: operation.name)
+                #expect(final.state == .cancelled && final.attempt == 1, "\(final)")
+                #expect((try? FileManager.default.contentsOfDirectory(atPath: Self.exportFolder(server))) ?? [] == [])
+            }
         }
     }
 

@@ -170,7 +170,7 @@ struct RefreshWorkerProcessTests {
         #expect(final.attempt == 2 && final.export.rows == 10)
         let folder = home + "/exports/default"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder)
-        #expect(files == ["\(operation.name.split(separator: "/").last!).csv"], "no temporary file is left: \(files)")
+        #expect(files == ["\(operation.name.split(separator: "/").last!)-2.csv"], "only the finished attempt's file, no temporary one: \(files)")
         let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + files[0]))
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         #expect(lines.first == "user_id" && lines.count == 11 && Set(lines.dropFirst()).count == 10)
