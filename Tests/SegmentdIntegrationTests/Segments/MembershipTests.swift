@@ -161,4 +161,41 @@ struct MembershipTests {
             }
         }
     }
+
+    @Test("error paths: oversized batches, unknown overlap segments, exports not ready, bad offsets and formats")
+    func errorPaths() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await Self.seed(server, connection)
+                let buyers = Self.name("buyers")
+                let oversized = Segmentd_V1_BatchCheckMembershipRequest.with {
+                    $0.parent = Self.parent
+                    $0.userIds = (0..<100_001).map { "u\($0)" }
+                    $0.segments = [buyers]
+                }
+                let tooMany = await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.batchCheckMembership(oversized, metadata: connection.metadata)
+                }
+                #expect(tooMany.0 == .resourceExhausted && tooMany.2 == "LIMIT_EXCEEDED", "\(tooMany)")
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.membership.checkMembership(.with { $0.parent = Self.parent; $0.userID = "u0" }, metadata: connection.metadata)
+                }.0 == .invalidArgument)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.segments.inspectSegment(.with { $0.name = buyers; $0.overlapSegment = Self.name("nope") }, metadata: connection.metadata)
+                }.0 == .notFound)
+                #expect(await SegmentLifecycleTests.code {
+                    _ = try await connection.segments.exportSegment(.with { $0.name = buyers; $0.attributes = ["Not A Name"] }, metadata: connection.metadata)
+                }.0 == .invalidArgument)
+                // Not ready until its operation succeeded; offsets past the end are refused.
+                let operation = try await connection.segments.exportSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                let exportName = "\(Self.parent)/exports/\(operation.name.split(separator: "/").last!)"
+                let early = await SegmentLifecycleTests.code { _ = try await ExportTests.download(connection, exportName) }
+                #expect(early.0 == .failedPrecondition && early.1.contains("queued"), "\(early)")
+                try await server.worker.drain()
+                #expect(await SegmentLifecycleTests.code { _ = try await ExportTests.download(connection, exportName, offset: 1_000_000) }.0 == .invalidArgument)
+                let downloaded = try await ExportTests.download(connection, exportName)
+                #expect(String(decoding: downloaded.0, as: UTF8.self) == "user_id\nu0\nu2\nu4\n")
+            }
+        }
+    }
 }
