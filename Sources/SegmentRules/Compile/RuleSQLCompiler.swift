@@ -298,7 +298,70 @@ public struct RuleSQLCompiler {
         return "FROM events e WHERE " + conditions.joined(separator: " AND ")
     }
 
+    /// Whether `time` is a UTC midnight (where per-day rollups split exactly).
+    private static func isMidnight(_ time: Date) -> Bool {
+        time.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400) == 0
+    }
+
+    /// The day condition that selects the same events as `window` from the
+    /// per-day rollups, or nil when the rollups cannot answer it exactly.
+    private mutating func rollupDays(_ window: TimeWindow?) -> String?? {
+        func day(_ time: Date) -> String { "(\(bind(.timestamptz(time)))::timestamptz AT TIME ZONE 'UTC')::date" }
+        switch window {
+        case nil: return .some(nil)
+        case .since(let start) where Self.isMidnight(start): return "e.day >= \(day(start))"
+        case .before(let end) where Self.isMidnight(end): return "e.day < \(day(end))"
+        case .between(let start, let end) where Self.isMidnight(start) && Self.isMidnight(end):
+            return "e.day >= \(day(start)) AND e.day < \(day(end))"
+        default: return nil
+        }
+    }
+
+    /// A behavior condition without property filters whose window falls on UTC
+    /// days reads the per-day rollups (one row per user, event and day) instead
+    /// of raw events; nil when the rollups cannot answer it.
+    private mutating func behaviorFromRollups(_ condition: BehaviorCondition) -> UserSet? {
+        guard condition.filters.isEmpty, case .some(let days) = rollupDays(condition.window) else { return nil }
+        var scope = "FROM event_rollups e WHERE e.tenant_id = $1 AND e.event_name = \(bind(.text(condition.event)))"
+        if let days { scope += " AND " + days }
+        let set: UserSet
+        switch condition.measure {
+        case .count(let count):
+            if count == .greaterOrEqual(1) {
+                set = UserSet(sql: "SELECT DISTINCT e.user_index " + scope, positive: true)
+            } else if count.holds(0) {
+                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison("sum(e.count)::float8", count)))", positive: false)
+            } else {
+                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison("sum(e.count)::float8", count))", positive: true)
+            }
+        case .aggregate(let function, let property, let compared):
+            guard (catalog.properties[condition.event] ?? [:])[property] == .number else { return nil }
+            let key = bind(.text(property))
+            let part = { (field: String) in "(e.numbers -> \(key) ->> '\(field)')::float8" }
+            let x: String
+            switch function {
+            case .sum: x = "sum(\(part("s")))"
+            case .avg: x = "(sum(\(part("s"))) / sum(\(part("n"))))"
+            case .min: x = "min(\(part("mn")))"
+            case .max: x = "max(\(part("mx")))"
+            }
+            scope += " AND e.numbers ? \(key)"
+            if function == .sum, compared.holds(0) {
+                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison(x, compared)))", positive: false)
+            } else {
+                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison(x, compared))", positive: true)
+            }
+        case .first(let when), .last(let when):
+            let isFirst: Bool
+            if case .first = condition.measure { isFirst = true } else { isFirst = false }
+            let having = window(when, column: isFirst ? "min(e.first_at)" : "max(e.last_at)", user: "e.user_index")
+            set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(having)", positive: true)
+        }
+        return condition.negated ? set.negated : set
+    }
+
     private mutating func behavior(_ condition: BehaviorCondition) -> UserSet {
+        if let fromRollups = behaviorFromRollups(condition) { return fromRollups }
         let set: UserSet
         switch condition.measure {
         case .count(let count):

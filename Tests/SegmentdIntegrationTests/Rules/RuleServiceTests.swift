@@ -195,6 +195,8 @@ struct RuleServiceTests {
             for (text, index) in [
                 ("did purchase in last 7d", "events"),
                 ("did purchase at least 3 times in last 30d where amount > 10", "events"),
+                ("did purchase at least 2 times", "event_rollups"),
+                ("sum(purchase.amount) since 2026-11-01 >= 10", "event_rollups"),
                 ("has tag vip", "user_tags_pkey"),
                 ("clicked campaign spring_sale", "campaign_responses_by_campaign"),
                 ("in segment high_value", "segment_members_pkey"),
