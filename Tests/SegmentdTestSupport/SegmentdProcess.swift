@@ -96,7 +96,12 @@ public final class SegmentdProcess: @unchecked Sendable {
     }
 
     /// Kills the process if it still runs (cleanup).
+    /// Stops the process: SIGTERM first, so an embedded PostgreSQL is shut
+    /// down with it instead of being orphaned; SIGKILL after 30 s.
     public func stop() {
+        guard isRunning else { return }
+        send(SIGTERM)
+        for _ in 0..<300 where isRunning { usleep(100_000) }
         if isRunning {
             send(SIGKILL)
             var status: Int32 = 0

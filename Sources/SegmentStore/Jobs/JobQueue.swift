@@ -134,8 +134,9 @@ public struct JobQueue: Sendable {
     }
 
     /// Marks the attempt succeeded with `result`, on `connection` (so it commits
-    /// with the work). Throws `conflict` when the attempt lost the job: the
-    /// caller's transaction then rolls back, and a late worker changes nothing.
+    /// with the work). Throws `conflict` when the attempt lost the job or its
+    /// cancellation was requested: the caller's transaction then rolls back, so
+    /// a late worker changes nothing and a cancelled job has no effect.
     public static func complete(
         _ job: JobRecord, worker: String, result: [String: String], now: Date, on connection: PostgresConnection, logger: Logger
     ) async throws {
@@ -145,11 +146,11 @@ public struct JobQueue: Sendable {
         let rows = try await connection.query(PostgresQuery(
             unsafeSQL: """
                 UPDATE jobs SET state = 'succeeded', result = $5::jsonb, finished_at = $6, lease_owner = NULL, lease_expires_at = NULL
-                WHERE \(owned()) RETURNING 1
+                WHERE \(owned()) AND NOT cancel_requested RETURNING 1
                 """, binds: bindings), logger: logger)
         var updated = false
         for try await _ in rows { updated = true }
-        guard updated else { throw StoreError(.conflict, "job \(job.jobID) attempt \(job.attempt) no longer owns the job") }
+        guard updated else { throw StoreError(.conflict, "job \(job.jobID) attempt \(job.attempt) no longer owns the job, or it was cancelled") }
     }
 
     /// Records a failed attempt: retried after a backoff while attempts remain
