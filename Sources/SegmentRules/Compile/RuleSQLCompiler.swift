@@ -287,14 +287,13 @@ public struct RuleSQLCompiler {
     }
 
     /// `FROM events e WHERE …` for the events a behavior condition looks at.
-    private mutating func eventScope(_ condition: BehaviorCondition, extra: String? = nil) -> String {
+    private mutating func eventScope(_ condition: BehaviorCondition) -> String {
         var conditions = ["e.tenant_id = $1", "e.event_name = \(bind(.text(condition.event)))"]
         if let window = condition.window { conditions.append(self.window(window, column: "e.time", user: "e.user_index")) }
         let types = catalog.properties[condition.event] ?? [:]
         for filter in condition.filters {
             conditions.append("(" + predicate(filter.test, column: "e.properties", name: filter.property, type: types[filter.property]) + ")")
         }
-        if let extra { conditions.append(extra) }
         return "FROM events e WHERE " + conditions.joined(separator: " AND ")
     }
 
@@ -317,85 +316,77 @@ public struct RuleSQLCompiler {
         }
     }
 
-    /// A behavior condition without property filters whose window falls on UTC
-    /// days reads the per-day rollups (one row per user, event and day) instead
-    /// of raw events; nil when the rollups cannot answer it.
-    private mutating func behaviorFromRollups(_ condition: BehaviorCondition) -> UserSet? {
-        guard condition.filters.isEmpty, case .some(let days) = rollupDays(condition.window) else { return nil }
-        var scope = "FROM event_rollups e WHERE e.tenant_id = $1 AND e.event_name = \(bind(.text(condition.event)))"
-        if let days { scope += " AND " + days }
-        let set: UserSet
-        switch condition.measure {
-        case .count(let count):
-            if count == .greaterOrEqual(1) {
-                set = UserSet(sql: "SELECT DISTINCT e.user_index " + scope, positive: true)
-            } else if count.holds(0) {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison("sum(e.count)::float8", count)))", positive: false)
-            } else {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison("sum(e.count)::float8", count))", positive: true)
-            }
-        case .aggregate(let function, let property, let compared):
-            guard (catalog.properties[condition.event] ?? [:])[property] == .number else { return nil }
-            let key = bind(.text(property))
-            let part = { (field: String) in "(e.numbers -> \(key) ->> '\(field)')::float8" }
-            let x: String
-            switch function {
-            case .sum: x = "sum(\(part("s")))"
-            case .avg: x = "(sum(\(part("s"))) / sum(\(part("n"))))"
-            case .min: x = "min(\(part("mn")))"
-            case .max: x = "max(\(part("mx")))"
-            }
-            scope += " AND e.numbers ? \(key)"
-            if function == .sum, compared.holds(0) {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison(x, compared)))", positive: false)
-            } else {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison(x, compared))", positive: true)
-            }
-        case .first(let when), .last(let when):
-            let isFirst: Bool
-            if case .first = condition.measure { isFirst = true } else { isFirst = false }
-            let having = window(when, column: isFirst ? "min(e.first_at)" : "max(e.last_at)", user: "e.user_index")
-            set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(having)", positive: true)
+    /// Where a behavior condition's numbers come from: raw events, or — for
+    /// conditions without property filters whose window is all time or falls on
+    /// UTC days — the per-day rollups (one row per user, event and day).
+    private struct BehaviorSource {
+        /// `FROM … e WHERE …`.
+        var scope: String
+        var count: String
+        var first: String
+        var last: String
+        var rollups: Bool
+    }
+
+    private mutating func behaviorSource(_ condition: BehaviorCondition) -> BehaviorSource {
+        if condition.filters.isEmpty, case .some(let days) = rollupDays(condition.window) {
+            var scope = "FROM event_rollups e WHERE e.tenant_id = $1 AND e.event_name = \(bind(.text(condition.event)))"
+            if let days { scope += " AND " + days }
+            return BehaviorSource(scope: scope, count: "sum(e.count)::float8", first: "min(e.first_at)", last: "max(e.last_at)", rollups: true)
         }
-        return condition.negated ? set.negated : set
+        return BehaviorSource(scope: eventScope(condition), count: "count(*)::float8", first: "min(e.time)", last: "max(e.time)", rollups: false)
+    }
+
+    /// Users whose `value` (an aggregate over `scope`) satisfies `comparison`.
+    /// When users without data satisfy it too, the set is negative: the users
+    /// whose value fails it.
+    private mutating func grouped(_ scope: String, _ value: String, _ comparison: Comparison, holdsWithoutData: Bool) -> UserSet {
+        if holdsWithoutData {
+            return UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(self.comparison(value, comparison)))", positive: false)
+        }
+        return UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(self.comparison(value, comparison))", positive: true)
     }
 
     private mutating func behavior(_ condition: BehaviorCondition) -> UserSet {
-        if let fromRollups = behaviorFromRollups(condition) { return fromRollups }
+        if case .aggregate(let function, let property, let compared) = condition.measure,
+           (catalog.properties[condition.event] ?? [:])[property] != .number
+        {
+            // No numeric values: the sum is 0, the others do not exist.
+            let set = UserSet.empty(positive: !(function == .sum && compared.holds(0)))
+            return condition.negated ? set.negated : set
+        }
+        let source = behaviorSource(condition)
         let set: UserSet
         switch condition.measure {
         case .count(let count):
             if count == .greaterOrEqual(1) {
-                set = UserSet(sql: "SELECT DISTINCT e.user_index " + eventScope(condition), positive: true)
-            } else if count.holds(0) {
-                // Users without matching events hold too: keep the ones whose count fails.
-                let scope = eventScope(condition)
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison("count(*)::float8", count)))", positive: false)
+                set = UserSet(sql: "SELECT DISTINCT e.user_index " + source.scope, positive: true)
             } else {
-                let scope = eventScope(condition)
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison("count(*)::float8", count))", positive: true)
+                set = grouped(source.scope, source.count, count, holdsWithoutData: count.holds(0))
             }
         case .aggregate(let function, let property, let compared):
-            let type = (catalog.properties[condition.event] ?? [:])[property]
-            if type != .number {
-                // No numeric values: the sum is 0, the others do not exist.
-                set = .empty(positive: !(function == .sum && compared.holds(0)))
-                break
-            }
             let key = bind(.text(property))
-            let scope = eventScope(condition, extra: "jsonb_typeof(e.properties -> \(key)) = 'number'")
-            let x = "\(function.rawValue)((e.properties ->> \(key))::float8)"
-            if function == .sum, compared.holds(0) {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(comparison(x, compared)))", positive: false)
+            let value: String
+            let present: String
+            if source.rollups {
+                let part = { (field: String) in "(e.numbers -> \(key) ->> '\(field)')::float8" }
+                switch function {
+                case .sum: value = "sum(\(part("s")))"
+                case .avg: value = "(sum(\(part("s"))) / sum(\(part("n"))))"
+                case .min: value = "min(\(part("mn")))"
+                case .max: value = "max(\(part("mx")))"
+                }
+                present = "e.numbers ? \(key)"
             } else {
-                set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(comparison(x, compared))", positive: true)
+                value = "\(function.rawValue)((e.properties ->> \(key))::float8)"
+                present = "jsonb_typeof(e.properties -> \(key)) = 'number'"
             }
+            set = grouped(source.scope + " AND " + present, value, compared, holdsWithoutData: function == .sum && compared.holds(0))
         case .first(let when), .last(let when):
             let isFirst: Bool
             if case .first = condition.measure { isFirst = true } else { isFirst = false }
-            let scope = eventScope(condition)
-            let having = window(when, column: "\(isFirst ? "min" : "max")(e.time)", user: "e.user_index")
-            set = UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(having)", positive: true)
+            let having = window(when, column: isFirst ? source.first : source.last, user: "e.user_index")
+            set = UserSet(sql: "SELECT e.user_index \(source.scope) GROUP BY e.user_index HAVING \(having)", positive: true)
         }
         return condition.negated ? set.negated : set
     }

@@ -65,6 +65,27 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// Runs `body` in a read-only REPEATABLE READ transaction scoped to the
+    /// tenant: every query sees one snapshot (long streamed reads that must not
+    /// see a refresh commit halfway).
+    public func withTenantSnapshot<Result: Sendable>(
+        _ tenant: TenantID,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await withConnection { connection in
+            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+            do {
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenant.rawValue), true)", logger: self.logger)
+                let result = try await body(connection)
+                try await connection.query("COMMIT", logger: self.logger)
+                return result
+            } catch {
+                try? await connection.query("ROLLBACK", logger: self.logger)
+                throw error
+            }
+        }
+    }
+
     /// Runs `body` with a pooled connection (no transaction), counting pool use.
     public func withConnection<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> sending Result

@@ -30,47 +30,39 @@ public struct ExportStore: Sendable {
         tenant: TenantID, segmentID: String, attributes: [String], format: Format,
         total: @Sendable (Int64) async throws -> Void, line: @Sendable (String) async throws -> Void
     ) async throws {
-        try await database.withConnection { connection in
+        try await database.withTenantSnapshot(tenant) { connection in
             let logger = database.logger
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                try await connection.query("SELECT set_config('app.tenant_id', \(tenant.rawValue), true)", logger: logger)
-                try await MembershipStore.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
-                for try await count in try await connection.query(
-                    "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
-                ).decode(Int64.self) { try await total(count) }
-                // $2… are the attribute names; identifiers never come from input.
-                var bindings = PostgresBindings()
-                bindings.append(segmentID)
-                var fields = [Self.csvField("u.external_id")]
-                var pairs: [String] = []
-                for attribute in attributes {
-                    bindings.append(attribute)
-                    fields.append(Self.csvField("coalesce(p.attributes ->> $\(bindings.count), '')"))
-                    pairs.append("$\(bindings.count)::text, p.attributes -> $\(bindings.count)")
-                }
-                let expression: String
-                switch format {
-                case .csv: expression = fields.joined(separator: " || ',' || ")
-                case .ndjson:
-                    expression = "'{\"user_id\":' || to_json(u.external_id)::text || ',\"attributes\":' || "
-                        + "jsonb_strip_nulls(jsonb_build_object(\(pairs.joined(separator: ", "))))::text || '}'"
-                }
-                let sql = """
-                    SELECT \(expression)
-                    FROM segment_members m
-                    JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
-                    LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
-                    WHERE m.segment_id = $1
-                    ORDER BY m.user_index
-                    """
-                for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
-                    try await line(text)
-                }
-                try await connection.query("COMMIT", logger: logger)
-            } catch {
-                try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+            try await MembershipStore.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
+            for try await count in try await connection.query(
+                "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
+            ).decode(Int64.self) { try await total(count) }
+            // $2… are the attribute names; identifiers never come from input.
+            var bindings = PostgresBindings()
+            bindings.append(segmentID)
+            var fields = [Self.csvField("u.external_id")]
+            var pairs: [String] = []
+            for attribute in attributes {
+                bindings.append(attribute)
+                fields.append(Self.csvField("coalesce(p.attributes ->> $\(bindings.count), '')"))
+                pairs.append("$\(bindings.count)::text, p.attributes -> $\(bindings.count)")
+            }
+            let expression: String
+            switch format {
+            case .csv: expression = fields.joined(separator: " || ',' || ")
+            case .ndjson:
+                expression = "'{\"user_id\":' || to_json(u.external_id)::text || ',\"attributes\":' || "
+                    + "jsonb_strip_nulls(jsonb_build_object(\(pairs.joined(separator: ", "))))::text || '}'"
+            }
+            let sql = """
+                SELECT \(expression)
+                FROM segment_members m
+                JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
+                LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
+                WHERE m.segment_id = $1
+                ORDER BY m.user_index
+                """
+            for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
+                try await line(text)
             }
         }
     }

@@ -83,40 +83,32 @@ public struct MembershipStore: Sendable {
         tenant: TenantID, segmentID: String, chunkSize: Int,
         _ send: @Sendable ([String], Int64, Date) async throws -> Void
     ) async throws {
-        try await database.withConnection { connection in
+        try await database.withTenantSnapshot(tenant) { connection in
             let logger = database.logger
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                try await connection.query("SELECT set_config('app.tenant_id', \(tenant.rawValue), true)", logger: logger)
-                try await Self.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
-                var total: Int64 = 0
-                var snapshot = clock()
-                for try await (count, time) in try await connection.query(
-                    "SELECT count(*)::int8, now() FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
-                ).decode((Int64, Date).self) {
-                    total = count
-                    snapshot = time
-                }
-                var chunk: [String] = []
-                chunk.reserveCapacity(chunkSize)
-                for try await id in try await connection.query(
-                    """
-                    SELECT u.external_id FROM segment_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
-                    WHERE m.segment_id = \(segmentID) ORDER BY m.user_index
-                    """, logger: logger
-                ).decode(String.self) {
-                    chunk.append(id)
-                    if chunk.count == chunkSize {
-                        try await send(chunk, total, snapshot)
-                        chunk.removeAll(keepingCapacity: true)
-                    }
-                }
-                if !chunk.isEmpty || total == 0 { try await send(chunk, total, snapshot) }
-                try await connection.query("COMMIT", logger: logger)
-            } catch {
-                try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+            try await Self.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
+            var total: Int64 = 0
+            var snapshot = clock()
+            for try await (count, time) in try await connection.query(
+                "SELECT count(*)::int8, now() FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
+            ).decode((Int64, Date).self) {
+                total = count
+                snapshot = time
             }
+            var chunk: [String] = []
+            chunk.reserveCapacity(chunkSize)
+            for try await id in try await connection.query(
+                """
+                SELECT u.external_id FROM segment_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
+                WHERE m.segment_id = \(segmentID) ORDER BY m.user_index
+                """, logger: logger
+            ).decode(String.self) {
+                chunk.append(id)
+                if chunk.count == chunkSize {
+                    try await send(chunk, total, snapshot)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty || total == 0 { try await send(chunk, total, snapshot) }
         }
     }
 

@@ -47,7 +47,13 @@ public struct RuleStore: Sendable {
         for try await name in try await connection.query("SELECT campaign_id FROM campaigns", logger: logger).decode(String.self) {
             catalog.campaigns.insert(name)
         }
-        for try await name in try await connection.query("SELECT DISTINCT segment_id FROM segment_members", logger: logger).decode(String.self) {
+        // One index probe per segment, not a scan of every membership row.
+        for try await name in try await connection.query(
+            """
+            SELECT s.segment_id FROM segments s
+            WHERE s.deleted_at IS NULL AND EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.segment_id)
+            """, logger: logger
+        ).decode(String.self) {
             catalog.segments?.insert(name)
         }
         return catalog
