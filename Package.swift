@@ -32,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // HTTP(S) client for scheduled connector pulls: conditional requests, timeouts,
+        // redirects and streamed bodies with a size limit, which a hand-written NIO
+        // client would have to get right again.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Generated protobuf messages and gRPC stubs (ops/generate-proto).
@@ -67,6 +71,9 @@ let package = Package(
                 "SegmentStore", "SegmentRules",
                 // SHA-256 of export files.
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Scheduled pulls of connector segments.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -146,6 +153,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                // A local HTTP server for the scheduled-pull tests.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/SegmentdTestSupport"
         ),
@@ -153,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "SegmentUnitTests",
             dependencies: [
-                "SegmentRules", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentdAPI", "SegmentdClient",
+                "SegmentRules", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SegmentUnitTests"

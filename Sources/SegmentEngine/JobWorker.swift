@@ -198,7 +198,9 @@ public final class JobWorker: Service, Sendable {
             }
             let message = (error as? StoreError)?.message ?? "\(error)"
             let code = (error as? StoreError).map { Self.codeName($0.code) } ?? "INTERNAL"
-            let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: true)
+            // Bad input and unmet preconditions (too little data, a file over its limit) fail the same way every time.
+            let permanent = (error as? StoreError).map { $0.code == .failedPrecondition || $0.code == .invalidArgument } ?? false
+            let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: !permanent)
             await handler.failed(job, message: message)
             logger.warning("job attempt failed", metadata: [
                 "job": "\(job.name)", "attempt": "\(job.attempt)", "now": "\(state.map(\.rawValue) ?? "lost")", "error": "\(String(reflecting: error))",

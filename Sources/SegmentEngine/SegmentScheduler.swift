@@ -4,8 +4,9 @@ import SegmentStore
 import ServiceLifecycle
 
 /// Enqueues scheduled refreshes (every N hours, daily at a time in a zone) as
-/// segments come due — paused and deleted segments are skipped — and purges
-/// segments deleted longer ago than the retention period.
+/// segments come due — paused and deleted segments are skipped —, purges
+/// segments deleted longer ago than the retention period, and drops the staged
+/// ids of replace sessions left open past their expiry.
 public struct SegmentScheduler: Service {
     let segments: SegmentStore
     let interval: Duration
@@ -24,6 +25,8 @@ public struct SegmentScheduler: Service {
                 if enqueued > 0 { logger.info("scheduled refreshes", metadata: ["segments": "\(enqueued)"]) }
                 let purged = try await segments.purgeExpired()
                 if purged > 0 { logger.notice("purged deleted segments past their retention", metadata: ["segments": "\(purged)"]) }
+                let abandoned = try await segments.connectors.abortExpiredSessions()
+                if abandoned > 0 { logger.notice("dropped expired replace sessions", metadata: ["sessions": "\(abandoned)"]) }
             } catch {
                 logger.warning("could not enqueue scheduled refreshes", metadata: ["error": "\(String(reflecting: error))"])
             }

@@ -44,6 +44,10 @@ public struct SegmentdConnection: Sendable {
     public var operations: Segmentd_V1_OperationService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// Rules: check, preview, explain.
     public var rules: Segmentd_V1_RuleService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Connector segments: pushed batches, replace sessions, imports, pulls.
+    public var connectors: Segmentd_V1_ConnectorService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    /// Predictive segments: training and model cards.
+    public var predictive: Segmentd_V1_PredictiveService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
     /// The audit log.
     public var audit: Segmentd_V1_AuditService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
 

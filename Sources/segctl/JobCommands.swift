@@ -16,6 +16,12 @@ extension Segctl {
             var text = "\(shortID(operation.name))  \("\(operation.kind)".lowercased())  \("\(operation.state)".lowercased())  \(shortID(operation.target))"
             if operation.attempt > 1 { text += "  attempt \(operation.attempt)/\(operation.maxAttempts)" }
             if operation.hasRefreshResult { text += "  size \(operation.refresh.size) (+\(operation.refresh.entered) −\(operation.refresh.exited)) in \(operation.refresh.durationMs) ms" }
+            if case .sync(let sync)? = operation.result {
+                text += sync.notModified ? "  not modified" : "  size \(sync.size) (+\(sync.entered) −\(sync.exited)); \(sync.matchedCount) of \(sync.connectorCount) ids matched"
+            }
+            if case .training(let card)? = operation.result {
+                text += String(format: "  holdout AUC %.3f; %lld users scored", card.holdoutAuc, card.scoredUsers)
+            }
             if operation.hasError { text += "  error: \(operation.error.message)" }
             return text
         }

@@ -12,6 +12,7 @@ extension Segctl {
             subcommands: [
                 Create.self, Get.self, List.self, Update.self, Delete.self, Undelete.self, Duplicate.self,
                 Refresh.self, History.self, Inspect.self, Members.self, Export.self, Pause.self, Resume.self, Revisions.self, Rollback.self, Explain.self,
+                Import.self, Push.self, Sync.self, Train.self, Model.self,
             ])
 
         static func name(_ tenant: String, _ id: String) -> String { "\(tenant)/segments/\(id)" }
@@ -45,22 +46,46 @@ extension Segctl {
 
         static func render(_ segments: [Segmentd_V1_Segment], json: Bool) throws {
             if json { return try printJSON(segments) }
-            printTable(["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "RULE"], segments.map {
+            printTable(["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "DEFINITION"], segments.map {
                 [shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size), scheduleText($0.schedule),
-                 $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision), $0.rule.text]
+                 $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision), definitionText($0)]
             })
+        }
+
+        /// The rule, the connector's source or what is predicted, in one line.
+        static func definitionText(_ segment: Segmentd_V1_Segment) -> String {
+            switch segment.kind {
+            case .connector:
+                let connector = segment.connector
+                switch connector.source {
+                case .pull: return "pull \(connector.pull.format) from \(connector.pull.url)" + (connector.pull.authHeaderSet ? " (with an auth header)" : "")
+                case .file: return "connector: uploaded files"
+                default: return "connector: pushed by the sync API"
+                }
+            case .predictive:
+                let p = segment.predictive
+                let goal = p.goal == .churn ? "stop performing \(p.event)" : "perform \(p.event)"
+                return "\("\(p.bucket)".lowercased()) likelihood to \(goal) within \(p.horizonDays) days"
+            default: return segment.rule.text
+            }
         }
 
         static func show(_ segment: Segmentd_V1_Segment, json: Bool) throws {
             if json { return try printJSON(segment) }
             var lines = [
                 ("name", segment.name), ("display name", segment.displayName), ("description", segment.description_p),
-                ("rule", segment.rule.text), ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
+                ("kind", "\(segment.kind)".lowercased()),
+                (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
+                ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
                 ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
                 ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(segctl_show(segment.createTime)) by \(segment.creator)"),
             ]
             if segment.hasLastRefresh {
                 lines.append(("last refresh", "\(segctl_show(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
+                if segment.kind == .connector {
+                    let refresh = segment.lastRefresh
+                    lines.append(("connector", "\(refresh.connectorCount) ids sent, \(refresh.matchedCount) matched known users, \(refresh.connectorCount - refresh.matchedCount) unknown"))
+                }
             }
             if segment.curation.readyToUse {
                 lines.append(("ready to use", "\(segment.curation.category) #\(segment.curation.position) \(segment.curation.note)"))
@@ -70,16 +95,51 @@ extension Segctl {
         }
 
         struct Create: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create a rule-based segment.")
+            static let configuration = CommandConfiguration(
+                abstract: "Create a segment: rule-based (--rule), connector (--connector) or predictive (--predict).",
+                discussion: """
+                    segctl segments create cart_abandoners --rule 'did add_to_cart in last 24h and not did purchase in last 24h'
+                    segctl segments create crm_vips --connector push
+                    segctl segments create partner_list --connector pull --url https://example.com/ids.csv --auth-header-file token.txt
+                    segctl segments create likely_buyers --predict convert --event purchase --horizon-days 14 --bucket high
+                    """)
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "Segment id: 1-63 of a-z, 0-9 and _ (cart_abandoners_24h).") var id: String
-            @Option(name: .customLong("rule"), help: "The rule text.") var rule: String
+            @Option(name: .customLong("rule"), help: "A rule-based segment's rule text.") var rule: String?
+            @Option(name: .customLong("connector"), help: "A connector segment's source: push, file or pull.") var connector: String?
+            @Option(name: .customLong("url"), help: "For --connector pull: the CSV or NDJSON file's http(s) URL.") var url: String?
+            @Option(name: .customLong("format"), help: "For --connector pull: csv or ndjson (default csv).") var format: String?
+            @Option(name: .customLong("auth-header-file"), help: "For --connector pull: a file holding the Authorization header value (never shown again).") var authHeaderFile: String?
+            @Option(name: .customLong("timeout-seconds"), help: "For --connector pull: give up after this long (default 60).") var timeoutSeconds: Int64?
+            @Option(name: .customLong("max-bytes"), help: "For --connector pull: refuse larger files (default 100 MiB).") var maxBytes: Int64?
+            @Option(name: .customLong("predict"), help: "A predictive segment's goal: convert or churn.") var predict: String?
+            @Option(name: .customLong("event"), help: "For --predict: the event to convert on, or whose stop is churn (default app_open).") var event: String?
+            @Option(name: .customLong("horizon-days"), help: "For --predict: within how many days (1-90, default 14).") var horizonDays: Int32?
+            @Option(name: .customLong("bucket"), help: "For --predict: which users are members: high, medium or low (default high).") var bucket: String?
             @Option(name: .customLong("display-name")) var displayName: String?
             @Option(name: .customLong("description")) var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).") var schedule: String?
             @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
+
+            func validate() throws {
+                guard [rule != nil, connector != nil, predict != nil].filter({ $0 }).count == 1 else {
+                    throw ValidationError("give exactly one of --rule, --connector or --predict")
+                }
+                if connector != nil, !["push", "file", "pull"].contains(connector!) { throw ValidationError("--connector: push, file or pull") }
+                if connector == "pull" && url == nil { throw ValidationError("--connector pull needs --url") }
+                if connector != "pull" && (url != nil || authHeaderFile != nil) { throw ValidationError("--url and --auth-header-file go with --connector pull") }
+                if let predict, !["convert", "churn"].contains(predict) { throw ValidationError("--predict: convert or churn") }
+                if predict == "convert" && event == nil { throw ValidationError("--predict convert needs --event (such as purchase)") }
+                if let bucket, !["high", "medium", "low"].contains(bucket) { throw ValidationError("--bucket: high, medium or low") }
+            }
+
             func run() async throws {
                 let parsedSchedule = try schedule.map(Segments.parseSchedule)
+                var authHeader = ""
+                if let authHeaderFile {
+                    guard let text = try? String(contentsOfFile: authHeaderFile, encoding: .utf8) else { throw ValidationError("cannot read \(authHeaderFile)") }
+                    authHeader = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
                 try await runCommand {
                     let segment = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
@@ -88,8 +148,32 @@ extension Segctl {
                             $0.segmentID = id
                             $0.validateOnly = validateOnly
                             $0.segment = .with { segment in
-                                segment.kind = .ruleBased
-                                segment.rule = .with { $0.text = rule }
+                                if let rule {
+                                    segment.kind = .ruleBased
+                                    segment.rule = .with { $0.text = rule }
+                                } else if let connector {
+                                    segment.kind = .connector
+                                    segment.connector = .with {
+                                        $0.source = connector == "pull" ? .pull : connector == "file" ? .file : .push
+                                        if let url {
+                                            $0.pull = .with { pull in
+                                                pull.url = url
+                                                pull.format = format ?? "csv"
+                                                pull.authHeader = authHeader
+                                                if let timeoutSeconds { pull.timeout = .init(seconds: timeoutSeconds, nanos: 0) }
+                                                pull.maxBytes = maxBytes ?? 0
+                                            }
+                                        }
+                                    }
+                                } else if let predict {
+                                    segment.kind = .predictive
+                                    segment.predictive = .with {
+                                        $0.goal = predict == "churn" ? .churn : .convert
+                                        $0.event = event ?? ""
+                                        $0.horizonDays = horizonDays ?? 0
+                                        $0.bucket = bucket == "low" ? .low : bucket == "medium" ? .medium : .high
+                                    }
+                                }
                                 segment.displayName = displayName ?? ""
                                 segment.description_p = description ?? ""
                                 if let parsedSchedule { segment.schedule = parsedSchedule }
@@ -289,6 +373,15 @@ extension Segctl {
                             .with { $0.parent = tenant; $0.segment = Segments.name(tenant, id); $0.userID = user }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(response) }
+                    if response.hasPrediction {
+                        print("\(user) \(response.member ? "is" : "is not") in \(id) (scored \(segctl_show(response.evaluateTime)))")
+                        Rules.printTree(response.root, indent: 0)
+                        if !response.prediction.contributions.isEmpty { print("strongest features (contribution to the log-odds):") }
+                        for item in response.prediction.contributions {
+                            print(String(format: "  %@ = %.3g  %+.3f", item.feature, item.value, item.contribution))
+                        }
+                        return
+                    }
                     print("\(user) \(response.member ? "matches" : "does not match") \(id) now (\(segctl_show(response.evaluateTime)))"
                         + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
                     Rules.printTree(response.root, indent: 0)

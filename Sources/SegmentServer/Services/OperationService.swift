@@ -50,6 +50,28 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
                     $0.durationMs = Int64(result["duration_ms"] ?? "") ?? 0
                 }
             }
+            if job.kind == "sync", let result = job.result, result["skipped"] == nil {
+                $0.sync = .with {
+                    $0.connectorCount = Int64(result["connector_count"] ?? "") ?? 0
+                    $0.matchedCount = Int64(result["matched_count"] ?? "") ?? 0
+                    $0.unmatchedCount = Int64(result["unmatched_count"] ?? "") ?? 0
+                    $0.unmatchedSample = (result["unmatched_sample"] ?? "").split(separator: ",").map(String.init)
+                    $0.size = Int64(result["size"] ?? "") ?? 0
+                    $0.entered = Int64(result["entered"] ?? "") ?? 0
+                    $0.exited = Int64(result["exited"] ?? "") ?? 0
+                    $0.notModified = result["not_modified"] == "true"
+                }
+            }
+            // The card's headline figures; GetModelCard has the whole card.
+            if job.kind == "train", let result = job.result {
+                $0.training = .with {
+                    $0.name = result["model"] ?? "\(job.target)/model"
+                    $0.holdoutAuc = Double(result["holdout_auc"] ?? "") ?? 0
+                    $0.trainingUsers = Int64(result["training_users"] ?? "") ?? 0
+                    $0.scoredUsers = Int64(result["scored_users"] ?? "") ?? 0
+                    $0.algorithm = result["algorithm"] ?? ""
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import SegmentdAPI
 struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
     let store: RuleStore
     let segments: SegmentStore
+    let predictive: PredictiveStore
     let clock: @Sendable () -> Date
 
     /// A rule from the request, or the diagnostics that stop it.
@@ -142,6 +143,9 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
         case .segment(let name)?:
             let (_, id) = try ResourceName.child(name, collection: "segments", field: "segment", for: principal)
             let segment = try await segments.get(tenant: tenant, segmentID: id, showDeleted: false)
+            if let settings = segment.definition.predictive {
+                return try await PredictiveService.explain(userID: request.userID, segment: segment, settings: settings, tenant: tenant, store: predictive)
+            }
             guard let text = segment.definition.ruleText, let parsed = try? RuleText.parse(text) else {
                 throw APIError(.failedPrecondition, "\(name) is a \(segment.kind.rawValue) segment: it has no rule to explain", reason: "FAILED_PRECONDITION")
             }

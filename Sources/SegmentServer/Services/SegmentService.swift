@@ -33,6 +33,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             if let text = record.definition.ruleText, let rule = try? RuleText.parse(text) {
                 $0.rule = RuleService.definition(rule)
             }
+            if let connector = record.definition.connector {
+                $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: record.pullAuthHeaderSet)
+            }
+            if let predictive = record.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(record.definition.schedule)
             $0.state = states[record.state] ?? .active
             if record.curation.readyToUse {
@@ -52,6 +56,8 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
                     $0.error = refresh.error ?? ""
                     if let ms = refresh.durationMilliseconds { $0.duration = .init(seconds: ms / 1000, nanos: Int32(ms % 1000) * 1_000_000) }
                     if let job = refresh.jobID { $0.operation = "tenants/\(record.tenantID)/operations/\(job)" }
+                    $0.connectorCount = refresh.connectorCount ?? 0
+                    $0.matchedCount = refresh.matchedCount ?? 0
                 }
             }
             $0.size = record.size
@@ -111,29 +117,46 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
         let segment = request.segment
-        guard segment.kind == .ruleBased || segment.kind == .unspecified else {
-            throw APIError(.unimplemented, "connector and predictive segments are not implemented by this server yet", reason: "NOT_IMPLEMENTED_YET")
-        }
-        guard segment.hasRule else { throw APIError.invalidField("segment.rule", "a rule-based segment needs a rule (text or AST)") }
-        let (text, references) = try await rule(segment.rule, tenant: tenant)
-        let definition = SegmentDefinition(
+        let kind: SegmentKind
+        var definition = SegmentDefinition(
             displayName: segment.displayName.isEmpty ? request.segmentID : segment.displayName, description: segment.description_p,
-            ruleText: text, schedule: try await schedule(segment.hasSchedule ? segment.schedule : nil, tenant: tenant))
+            ruleText: nil, schedule: try await schedule(segment.hasSchedule ? segment.schedule : nil, tenant: tenant))
+        var references: [String] = []
+        var authHeader: String?
+        switch segment.kind {
+        case .ruleBased, .unspecified:
+            guard segment.hasRule else { throw APIError.invalidField("segment.rule", "a rule-based segment needs a rule (text or AST)") }
+            kind = .ruleBased
+            (definition.ruleText, references) = try await rule(segment.rule, tenant: tenant)
+        case .connector:
+            guard !segment.hasRule, !segment.hasPredictive else { throw APIError.invalidField("segment.connector", "a connector segment has no rule or predictive settings") }
+            kind = .connector
+            (definition.connector, authHeader) = try SegmentKindMapping.connector(segment.connector)
+        case .predictive:
+            guard !segment.hasRule, !segment.hasConnector else { throw APIError.invalidField("segment.predictive", "a predictive segment has no rule or connector settings") }
+            guard segment.hasPredictive else { throw APIError.invalidField("segment.predictive", "set the goal (CONVERT or CHURN), the event and the bucket") }
+            kind = .predictive
+            definition.predictive = try SegmentKindMapping.predictive(segment.predictive)
+        case .UNRECOGNIZED:
+            throw APIError.invalidField("segment.kind", "RULE_BASED, CONNECTOR or PREDICTIVE")
+        }
         if request.validateOnly {
             guard SegmentStore.isValidID(request.segmentID) else { throw APIError.invalidField("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter") }
-            let ruleDefinition = RuleService.definition(try RuleText.parse(text))
+            let ruleDefinition = try definition.ruleText.map { RuleService.definition(try RuleText.parse($0)) }
             return .with {
                 $0.name = "tenants/\(tenant)/segments/\(request.segmentID)"
                 $0.displayName = definition.displayName
                 $0.description_p = definition.description
-                $0.kind = .ruleBased
-                $0.rule = ruleDefinition
+                $0.kind = Self.kinds[kind] ?? .ruleBased
+                if let ruleDefinition { $0.rule = ruleDefinition }
+                if let connector = definition.connector { $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: authHeader != nil) }
+                if let predictive = definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
                 $0.schedule = Self.proto(definition.schedule)
             }
         }
         return Self.proto(try await store.create(
-            tenant: tenant, segmentID: request.segmentID, kind: .ruleBased, definition: definition, references: references,
-            actor: call.principal.keyName, audit: call.audit()))
+            tenant: tenant, segmentID: request.segmentID, kind: kind, definition: definition, references: references,
+            pullAuthHeader: authHeader, actor: call.principal.keyName, audit: call.audit()))
     }
 
     func getSegment(request: Segmentd_V1_GetSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -164,10 +187,14 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func updateSegment(request: Segmentd_V1_UpdateSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.segment.name, collection: "segments", field: "segment.name", for: call.principal)
-        let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: ["display_name", "description", "rule", "schedule"])
+        let paths = try ResourceName.updatePaths(
+            request.updateMask.paths, allowed: ["display_name", "description", "rule", "schedule", "connector", "predictive"])
         let segment = request.segment
         var newRule: (text: String, references: [String])?
         if paths.contains("rule") { newRule = try await rule(segment.rule, tenant: tenant) }
+        var newConnector: (ConnectorSettings, authHeader: String?)?
+        if paths.contains("connector") { newConnector = try SegmentKindMapping.connector(segment.connector) }
+        let newPredictive = paths.contains("predictive") ? try SegmentKindMapping.predictive(segment.predictive) : nil
         let newSchedule = paths.contains("schedule") ? try await schedule(segment.hasSchedule ? segment.schedule : nil, tenant: tenant) : nil
         return Self.proto(try await store.update(
             tenant: tenant, segmentID: id, etag: try ResourceName.etag(segment.etag, field: "segment.etag"),
@@ -176,8 +203,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
                 if paths.contains("description") { definition.description = segment.description_p }
                 if let newRule { definition.ruleText = newRule.text }
                 if let newSchedule { definition.schedule = newSchedule }
+                if let newConnector { definition.connector = newConnector.0 }
+                if let newPredictive { definition.predictive = newPredictive }
             },
-            references: newRule?.references, actor: call.principal.keyName, audit: call.audit()))
+            references: newRule?.references, pullAuthHeader: newConnector?.authHeader, actor: call.principal.keyName, audit: call.audit()))
     }
 
     func deleteSegment(request: Segmentd_V1_DeleteSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -216,6 +245,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             snapshot.displayName = revision.definition.displayName
             snapshot.description_p = revision.definition.description
             if let text = revision.definition.ruleText, let rule = try? RuleText.parse(text) { snapshot.rule = RuleService.definition(rule) }
+            if let connector = revision.definition.connector {
+                snapshot.connector = SegmentKindMapping.proto(connector, authHeaderSet: record.pullAuthHeaderSet)
+            }
+            if let predictive = revision.definition.predictive { snapshot.predictive = SegmentKindMapping.proto(predictive) }
             snapshot.schedule = proto(revision.definition.schedule)
             snapshot.revision = revision.revision
             $0.snapshot = snapshot

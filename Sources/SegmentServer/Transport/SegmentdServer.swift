@@ -64,6 +64,8 @@ public final class SegmentdServer: Service, Sendable {
             RefreshHandler(refresh: segmentRefresh),
             ExportHandler(store: ExportStore(database: database, clock: configuration.clock), queue: jobQueue,
                           directory: configuration.exportDirectory, lease: lease),
+            PullHandler(connectors: ConnectorStore(database: database, clock: configuration.clock)),
+            TrainHandler(store: PredictiveStore(database: database, clock: configuration.clock)),
         ]
     }
     /// Resolves API keys (exposed so tests can count lookups).
@@ -122,7 +124,9 @@ public final class SegmentdServer: Service, Sendable {
             TagService(store: TagStore(database: database)),
             UserService(store: UserStore(database: database)),
             CatalogService(store: CatalogStore(database: database)),
-            RuleService(store: ruleStore, segments: segmentStore, clock: configuration.clock),
+            RuleService(
+                store: ruleStore, segments: segmentStore, predictive: PredictiveStore(database: database, clock: configuration.clock),
+                clock: configuration.clock),
             SegmentService(
                 store: segmentStore, rules: ruleStore, refresh: segmentRefresh,
                 membership: MembershipStore(database: database, clock: configuration.clock),
@@ -130,6 +134,8 @@ public final class SegmentdServer: Service, Sendable {
                 clock: configuration.clock),
             MembershipService(store: MembershipStore(database: database, clock: configuration.clock)),
             OperationService(queue: jobQueue, waitInterval: configuration.operationWaitInterval),
+            ConnectorService(store: ConnectorStore(database: database, clock: configuration.clock), segments: segmentStore),
+            PredictiveService(store: PredictiveStore(database: database, clock: configuration.clock), segments: segmentStore),
         ]
     }
 

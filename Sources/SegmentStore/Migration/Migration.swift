@@ -31,5 +31,6 @@ public enum Migrations {
         .segmentMembers,
         .segments,
         .segmentChanges,
+        .connectorsAndModels,
     ]
 }

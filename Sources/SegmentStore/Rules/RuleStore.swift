@@ -166,6 +166,11 @@ public struct RuleStore: Sendable {
     }
 
     func run(_ sql: String, _ parameters: [SQLParameter], on connection: PostgresConnection) async throws -> PostgresRowSequence {
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(parameters)), logger: database.logger)
+    }
+
+    /// The compiled rule's parameters as PostgreSQL bindings.
+    static func bindings(_ parameters: [SQLParameter]) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: parameters.count)
         for parameter in parameters {
             switch parameter {
@@ -179,6 +184,6 @@ public struct RuleStore: Sendable {
             case .timestamptzArray(let value): bindings.append(value)
             }
         }
-        return try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: database.logger)
+        return bindings
     }
 }

@@ -46,74 +46,39 @@ public struct SegmentRefresh: Sendable {
             }
             if segment.deletedAt != nil { return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "the segment is deleted")) }
             if segment.state != .active { return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "the segment is \(segment.state.rawValue)")) }
-            guard let text = segment.definition.ruleText else {
-                return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "not a rule-based segment"))
+            let fresh: String
+            var bindings: PostgresBindings
+            switch segment.kind {
+            case .ruleBased:
+                guard let text = segment.definition.ruleText else { throw StoreError(.internalError, "\(segment.name) has no rule") }
+                let rule = try RuleText.parse(text)
+                let catalog = try await RuleStore.catalog(on: connection, logger: logger)
+                let context = try await RuleStore.context(tenant: job.tenantID, now: now, on: connection, logger: logger)
+                let compiled = RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context)
+                try await rules.limitTime(on: connection)
+                fresh = compiled.sql
+                bindings = RuleStore.bindings(compiled.parameters)
+            case .connector:
+                // Re-match the connector's ids with the users known now (users ingested since the sync enter).
+                fresh = ConnectorStore.matchedMembersSQL
+                bindings = PostgresBindings()
+                bindings.append(job.tenantID.rawValue)
+                bindings.append(segmentID)
+            case .predictive:
+                return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "predictive segments are scored by training"))
             }
-            let rule = try RuleText.parse(text)
-            let catalog = try await RuleStore.catalog(on: connection, logger: logger)
-            let context = try await RuleStore.context(tenant: job.tenantID, now: now, on: connection, logger: logger)
-            let compiled = RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context)
-            try await rules.limitTime(on: connection)
-            let n = compiled.parameters.count
-            // The new set, the difference written, and the difference kept as the last refresh's changes.
-            let sql = """
-                WITH fresh AS MATERIALIZED (\(compiled.sql)),
-                exited AS (
-                    DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
-                    AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_index = m.user_index)
-                    RETURNING m.user_index
-                ),
-                entered AS (
-                    INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
-                    SELECT $1, $\(n + 1), f.user_index, $\(n + 2) FROM fresh f WHERE f.user_index IS NOT NULL ON CONFLICT DO NOTHING
-                    RETURNING user_index
-                ),
-                changes AS (
-                    INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
-                    SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
-                    UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
-                    RETURNING 1
-                )
-                SELECT (SELECT count(*) FROM fresh)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
-                       (SELECT count(*) FROM changes)::int8
-                """
-            // The previous refresh's changes go first (a statement of their own: one statement
-            // must not delete and insert the same key).
-            try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
-            var outcome = Outcome(size: 0, entered: 0, exited: 0, durationMilliseconds: 0)
-            for try await (size, entered, exited, _) in try await rules.run(
-                sql, compiled.parameters + [.text(segmentID), .timestamptz(now), .text(String(job.jobID))], on: connection
-            ).decode((Int64, Int64, Int64, Int64).self) {
-                outcome = Outcome(size: size, entered: entered, exited: exited, durationMilliseconds: 0)
+            let change = try await MembershipWriter.replace(
+                segmentID: segmentID, with: fresh, bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
+            var outcome = Outcome(size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: MembershipWriter.milliseconds(since: started))
+            var connectorCount: Int64?
+            if segment.kind == .connector {
+                connectorCount = try await ConnectorStore.connectorCount(segmentID: segmentID, on: connection, logger: logger)
             }
-            let elapsed = ContinuousClock.now - started
-            outcome.durationMilliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            let scheduled = job.args["scheduled"] == "true"
-            try await connection.query(
-                """
-                UPDATE segments SET size = \(outcome.size), last_refresh_at = \(now), last_refresh_outcome = 'succeeded',
-                    last_refresh_error = NULL, last_refresh_ms = \(outcome.durationMilliseconds), last_refresh_job = \(job.jobID),
-                    next_refresh_at = CASE WHEN \(scheduled) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
-                WHERE segment_id = \(segmentID)
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO segment_size_history (tenant_id, segment_id, time, size, entered, exited, duration_ms, job_id)
-                VALUES (\(job.tenantID.rawValue), \(segmentID), \(now), \(outcome.size), \(outcome.entered), \(outcome.exited),
-                        \(outcome.durationMilliseconds), \(job.jobID))
-                """, logger: logger)
-            // Segments that follow this one refresh next.
-            for try await dependent in try await connection.query(
-                """
-                SELECT segment_id FROM segments
-                WHERE deleted_at IS NULL AND state = 'active' AND \(segmentID) = ANY(refs) AND (schedule ->> 'after_dependencies')::boolean
-                """, logger: logger
-            ).decode(String.self) {
-                _ = try await JobQueue.enqueue(
-                    tenant: job.tenantID, kind: "refresh", target: "tenants/\(job.tenantID)/segments/\(dependent)",
-                    args: ["reason": "dependency \(segmentID)"], uniqueKey: "refresh:\(dependent)", runAt: now, creator: job.creator,
-                    on: connection, logger: logger)
-            }
+            try await MembershipWriter.record(
+                change, segment: segment, now: now, durationMilliseconds: outcome.durationMilliseconds, jobID: job.jobID,
+                scheduled: job.args["scheduled"] == "true", connectorCount: connectorCount, matchedCount: connectorCount.map { _ in change.size },
+                creator: job.creator, on: connection, logger: logger)
+            outcome.durationMilliseconds = MembershipWriter.milliseconds(since: started)
             return try await finish(outcome)
         }
     }

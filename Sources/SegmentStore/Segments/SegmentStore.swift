@@ -21,9 +21,42 @@ public struct SegmentStore: Sendable {
         self.clock = clock
     }
 
+    /// Connector syncs over the same database and clock.
+    public var connectors: ConnectorStore { ConnectorStore(database: database, clock: clock) }
+
     /// Segment ids: 1-63 of a-z, 0-9 and _, starting with a letter (they read like queries: `cart_abandoners_24h`).
     public static func isValidID(_ id: String) -> Bool {
         id.utf8.count <= 63 && IngestLimits.isValidName(id)
+    }
+
+    /// The job that refreshes a segment of this kind: a rule's refresh, a pull, or training and scoring.
+    /// (A refresh of a pushed or uploaded connector re-matches its ids with the users known now.)
+    public static func refreshJobKind(_ kind: SegmentKind, _ definition: SegmentDefinition) -> String {
+        switch kind {
+        case .ruleBased: "refresh"
+        case .connector: definition.connector?.source == .pull ? "sync" : "refresh"
+        case .predictive: "train"
+        }
+    }
+
+    static func validate(_ definition: SegmentDefinition, kind: SegmentKind) throws {
+        switch kind {
+        case .ruleBased:
+            guard definition.ruleText != nil, definition.connector == nil, definition.predictive == nil else {
+                throw StoreError(.invalidArgument, "segment.rule: a rule-based segment has a rule, and no connector or predictive settings")
+            }
+        case .connector:
+            guard let connector = definition.connector, definition.ruleText == nil, definition.predictive == nil else {
+                throw StoreError(.invalidArgument, "segment.connector: a connector segment has connector settings, and no rule")
+            }
+            guard try connector.validated() == connector else { throw StoreError(.invalidArgument, "segment.connector: not in canonical form") }
+        case .predictive:
+            guard let predictive = definition.predictive, definition.ruleText == nil, definition.connector == nil else {
+                throw StoreError(.invalidArgument, "segment.predictive: a predictive segment has predictive settings, and no rule")
+            }
+            guard try predictive.validated() == predictive else { throw StoreError(.invalidArgument, "segment.predictive: not in canonical form") }
+        }
+        try validate(definition)
     }
 
     static func validate(_ definition: SegmentDefinition) throws {
@@ -156,12 +189,12 @@ public struct SegmentStore: Sendable {
     /// Creates a segment (revision 1).
     public func create(
         tenant: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String],
-        actor: String, audit: AuditContext
+        pullAuthHeader: String? = nil, actor: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         guard Self.isValidID(segmentID) else {
             throw StoreError(.invalidArgument, "segment_id: 1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
         }
-        try Self.validate(definition)
+        try Self.validate(definition, kind: kind)
         let now = clock()
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
@@ -169,17 +202,20 @@ public struct SegmentStore: Sendable {
             do {
                 try await connection.query(
                     """
-                    INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, refs, schedule,
+                    INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, config, refs, schedule,
                                           creator, created_at, updated_at, next_refresh_at)
                     VALUES (\(tenant.rawValue), \(segmentID), \(definition.displayName), \(definition.description), \(kind.rawValue),
-                            \(definition.ruleText), \(references), \(definition.schedule.jsonText)::jsonb, \(actor), \(now), \(now),
-                            \(definition.schedule.next(after: now)))
+                            \(definition.ruleText), \(definition.configJSON)::jsonb, \(references), \(definition.schedule.jsonText)::jsonb,
+                            \(actor), \(now), \(now), \(definition.schedule.next(after: now)))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw StoreError(.alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
             }
+            try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
-            try await Self.appendRevision(record, actor: actor, changed: ["display_name", "description", "rule", "schedule"], on: connection, logger: logger)
+            let fields = kind == .ruleBased ? ["display_name", "description", "rule", "schedule"]
+                : ["display_name", "description", kind == .connector ? "connector" : "predictive", "schedule"]
+            try await Self.appendRevision(record, actor: actor, changed: fields, on: connection, logger: logger)
             auditRecord.after = record.auditFields
             return record
         }
@@ -188,7 +224,7 @@ public struct SegmentStore: Sendable {
     /// Replaces the definition when `etag` matches; a real change makes a new revision.
     public func update(
         tenant: TenantID, segmentID: String, etag: Int64?, change: (inout SegmentDefinition) -> Void, references: [String]?,
-        actor: String, audit: AuditContext
+        pullAuthHeader: String? = nil, actor: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
@@ -198,10 +234,23 @@ public struct SegmentStore: Sendable {
             }
             var definition = current.definition
             change(&definition)
-            try Self.validate(definition)
+            try Self.validate(definition, kind: current.kind)
             let changed = definition.changedFields(from: current.definition)
             auditRecord.before = current.auditFields
+            if let pullAuthHeader {
+                guard definition.connector?.source == .pull else {
+                    throw StoreError(.invalidArgument, "segment.connector.pull.auth_header: only a PULL connector sends an auth header")
+                }
+                try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
+                // The header is secret: the audit entry says only that it changed.
+                auditRecord.after = ["auth_header_changed": .bool(true)]
+            }
             guard !changed.isEmpty else {
+                if pullAuthHeader != nil {
+                    try await connection.query(
+                        "UPDATE segments SET etag = etag + 1, updated_at = \(clock()) WHERE segment_id = \(segmentID)", logger: logger)
+                    return try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+                }
                 auditRecord.after = current.auditFields
                 return current
             }
@@ -213,14 +262,45 @@ public struct SegmentStore: Sendable {
                 """
                 UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
                     rule_text = \(definition.ruleText), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
+                    config = \(definition.configJSON)::jsonb,
                     next_refresh_at = CASE WHEN \(scheduleChanged) THEN \(definition.schedule.next(after: now)) ELSE next_refresh_at END,
                     revision = revision + 1, etag = etag + 1, updated_at = \(now)
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
+            if changed.contains("connector") {
+                // Validators belong to the old source: the next pull of the new one fetches it whole.
+                try await connection.query(
+                    "UPDATE connector_pull_state SET etag = NULL, last_modified = NULL WHERE segment_id = \(segmentID)", logger: logger)
+            }
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
             try await Self.appendRevision(record, actor: actor, changed: changed, on: connection, logger: logger)
-            auditRecord.after = record.auditFields
+            auditRecord.after = record.auditFields.merging(auditRecord.after ?? [:]) { current, _ in current }
             return record
+        }
+    }
+
+    /// Stores a pull source's `Authorization` header (nil: leave as is; empty: remove).
+    static func storeAuthHeader(
+        _ header: String?, segmentID: String, tenant: TenantID, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard let header else { return }
+        guard header.utf8.count <= 4096, !header.contains("\r"), !header.contains("\n") else {
+            throw StoreError(.invalidArgument, "segment.connector.pull.auth_header: one line of at most 4096 bytes")
+        }
+        try await connection.query(
+            """
+            INSERT INTO connector_pull_state (tenant_id, segment_id, auth_header) VALUES (\(tenant.rawValue), \(segmentID), \(header.isEmpty ? nil : header))
+            ON CONFLICT (tenant_id, segment_id) DO UPDATE SET auth_header = excluded.auth_header
+            """, logger: logger)
+    }
+
+    /// Whether a pull source has a stored auth header (the header itself is never read back by the API).
+    public func hasAuthHeader(tenant: TenantID, segmentID: String) async throws -> Bool {
+        try await database.withTenant(tenant) { connection in
+            for try await set in try await connection.query(
+                "SELECT auth_header IS NOT NULL FROM connector_pull_state WHERE segment_id = \(segmentID)", logger: database.logger
+            ).decode(Bool.self) { return set }
+            return false
         }
     }
 
@@ -339,19 +419,21 @@ extension SegmentStore {
         for tenant in try await activeTenants() {
             enqueued += try await database.withTenant(tenant) { connection in
                 let logger = database.logger
-                var due: [(String, String)] = []
+                var due: [SegmentRecord] = []
                 for try await row in try await connection.query(
                     """
-                    SELECT segment_id, schedule::text FROM segments
+                    SELECT \(unescaped: SegmentRecord.columns) FROM segments
                     WHERE state = 'active' AND deleted_at IS NULL AND next_refresh_at <= \(now)
                     FOR UPDATE SKIP LOCKED
                     """, logger: logger
-                ).decode((String, String).self) { due.append(row) }
-                for (segmentID, scheduleText) in due {
+                ) { due.append(try SegmentRecord.decode(row.makeRandomAccess())) }
+                for segment in due {
+                    let segmentID = segment.segmentID
+                    let kind = Self.refreshJobKind(segment.kind, segment.definition)
                     _ = try await JobQueue.enqueue(
-                        tenant: tenant, kind: "refresh", target: "tenants/\(tenant)/segments/\(segmentID)", args: ["scheduled": "true"],
-                        uniqueKey: "refresh:\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
-                    let next = SegmentSchedule.decode(scheduleText).next(after: now)
+                        tenant: tenant, kind: kind, target: segment.name, args: ["scheduled": "true"],
+                        uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
+                    let next = segment.definition.schedule.next(after: now)
                     try await connection.query(
                         "UPDATE segments SET next_refresh_at = \(next) WHERE segment_id = \(segmentID)", logger: logger)
                 }
@@ -413,8 +495,9 @@ extension SegmentStore {
             guard segment.state == .active else {
                 throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
             }
+            let kind = Self.refreshJobKind(segment.kind, segment.definition)
             let (job, created) = try await JobQueue.enqueue(
-                tenant: tenant, kind: "refresh", target: segment.name, uniqueKey: "refresh:\(segmentID)", runAt: now, creator: creator,
+                tenant: tenant, kind: kind, target: segment.name, uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: creator,
                 on: connection, logger: logger)
             record.after = ["operation": .string(job.name), "new": .bool(created)]
             return job

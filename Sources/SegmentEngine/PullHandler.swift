@@ -1,0 +1,171 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SegmentStore
+
+/// Pulls a PULL connector's file (CSV or NDJSON of user ids) over HTTP(S) and
+/// makes its ids the membership: a conditional GET (ETag / Last-Modified of
+/// the last fetch; 304 changes nothing), a size limit checked on the header and
+/// on the bytes, a deadline for the whole transfer, and the optional
+/// `Authorization` header, which is never logged and never in an error.
+///
+/// The body is parsed as it arrives and staged in a replace session named for
+/// the attempt; the commit swaps membership and finishes the job in one
+/// transaction, so a failed or rescued attempt changes nothing.
+public struct PullHandler: JobHandler {
+    public let kind = "sync"
+    let connectors: ConnectorStore
+    let client: HTTPClient
+
+    public init(connectors: ConnectorStore, client: HTTPClient = .shared) {
+        self.connectors = connectors
+        self.client = client
+    }
+
+    /// A pull that cannot succeed by retrying (too large, not a list of ids).
+    struct Refused: Error {}
+
+    public func run(_ job: JobRecord, worker: String) async throws {
+        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        guard let source = try await connectors.pullSource(tenant: job.tenantID, segmentID: segmentID) else {
+            try await connectors.finishSkipped(job, worker: worker, reason: "not a PULL connector segment (or deleted)")
+            return
+        }
+        guard source.segment.state == .active else {
+            try await connectors.finishSkipped(job, worker: worker, reason: "the segment is \(source.segment.state.rawValue)")
+            return
+        }
+        let settings = source.settings
+        let timeout = Duration.milliseconds(Int64(settings.timeoutSeconds * 1000))
+        try await Self.withDeadline(timeout, what: "pulling \(Self.redacted(settings.url))") {
+            try await pull(job, worker: worker, source: source)
+        }
+    }
+
+    func pull(_ job: JobRecord, worker: String, source: ConnectorStore.PullSource) async throws {
+        let settings = source.settings
+        let segmentID = source.segment.segmentID
+        var request = HTTPClientRequest(url: settings.url)
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: "segmentd")
+        request.headers.add(name: "Accept", value: settings.format == "ndjson" ? "application/x-ndjson, */*" : "text/csv, */*")
+        if let header = source.authHeader { request.headers.add(name: "Authorization", value: header) }
+        if let etag = source.etag { request.headers.add(name: "If-None-Match", value: etag) }
+        if let modified = source.lastModified { request.headers.add(name: "If-Modified-Since", value: modified) }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .seconds(Int64(settings.timeoutSeconds.rounded(.up))))
+        } catch {
+            throw StoreError(.unavailable, "GET \(Self.redacted(settings.url)) failed: \(Self.describe(error))")
+        }
+        if response.status == .notModified {
+            _ = try await connectors.finishNotModified(job, worker: worker)
+            return
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let permanent = [401, 403, 404, 410].contains(Int(response.status.code))
+            throw StoreError(
+                permanent ? .failedPrecondition : .unavailable,
+                "GET \(Self.redacted(settings.url)) answered \(response.status.code) \(response.status.reasonPhrase)")
+        }
+        if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxBytes {
+            throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
+        }
+        let audit = AuditContext(
+            tenant: job.tenantID, actor: AuditActor(name: "system"), action: "segmentd.system/PullConnector", resultCode: { _ in "INTERNAL" })
+        let session = try await connectors.begin(
+            tenant: job.tenantID, segmentID: segmentID, syncID: "pull-\(job.jobID)-\(job.attempt)", mode: .replace, creator: job.creator,
+            audit: audit, allowPull: true)
+        do {
+            var parser = MemberListParser(format: settings.format == "ndjson" ? .ndjson : .csv)
+            var batch: [String] = []
+            var bytes: Int64 = 0
+            var sequence: Int64 = 0
+            func flush() async throws {
+                guard !batch.isEmpty else { return }
+                _ = try await connectors.stage(tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, sequence: sequence, ids: batch)
+                sequence += 1
+                batch.removeAll(keepingCapacity: true)
+            }
+            for try await buffer in response.body {
+                bytes += Int64(buffer.readableBytes)
+                guard bytes <= settings.maxBytes else {
+                    throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is over the limit of \(settings.maxBytes) bytes (max_bytes)")
+                }
+                do {
+                    batch += try parser.feed(buffer.readableBytesView)
+                } catch let error as MemberListParser.ParseError {
+                    throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
+                }
+                if batch.count >= ConnectorStore.maxIDsPerBatch / 2 { try await flush() }
+                try Task.checkCancellation()
+            }
+            do {
+                batch += try parser.finish()
+            } catch let error as MemberListParser.ParseError {
+                throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
+            }
+            try await flush()
+            let size = bytes
+            let etag = response.headers.first(name: "ETag")
+            let modified = response.headers.first(name: "Last-Modified")
+            _ = try await connectors.commit(
+                tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, operation: "pull", audit: audit, allowPull: true,
+                jobID: job.jobID, scheduled: job.args["scheduled"] == "true"
+            ) { connection, result in
+                try await ConnectorStore.storeValidators(
+                    tenant: job.tenantID, segmentID: segmentID, etag: etag, lastModified: modified, on: connection, logger: connectors.logger)
+                var jobResult = result.jobResult
+                jobResult["bytes"] = String(size)
+                jobResult["worker"] = worker
+                try await JobQueue.complete(job, worker: worker, result: jobResult, now: connectors.now, on: connection, logger: connectors.logger)
+            }
+        } catch {
+            _ = try? await connectors.abort(tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, audit: audit)
+            throw error
+        }
+    }
+
+    public func failed(_ job: JobRecord, message: String) async {
+        try? await connectors.recordPullFailure(job, message: message)
+    }
+
+    /// The URL without its query string and fragment (they may carry tokens).
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "the source URL" }
+        if components.query != nil { components.query = "…" }
+        components.fragment = nil
+        return components.string ?? "the source URL"
+    }
+
+    /// An HTTP client error in words (no request headers in it).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout: return "timed out"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            default: return "\(error)"
+            }
+        }
+        return String(describing: type(of: error)) + ": \(error)"
+    }
+
+    /// Runs `body`, cancelling it and failing with UNAVAILABLE when `limit` passes.
+    static func withDeadline<Result: Sendable>(
+        _ limit: Duration, what: String, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw StoreError(.unavailable, "\(what) took longer than the timeout of \(limit)")
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// What a connector sync did: ids the connector sent, how many matched known
+/// users (the rest are counted and sampled, never dropped silently), and the
+/// membership change.
+public struct ConnectorSyncResult: Sendable, Equatable, Codable {
+    public var connectorCount: Int64
+    public var matchedCount: Int64
+    public var unmatchedCount: Int64
+    public var unmatchedSample: [String]
+    public var size: Int64
+    public var entered: Int64
+    public var exited: Int64
+    /// A pull answered 304 Not Modified: nothing changed.
+    public var notModified: Bool
+
+    public init(
+        connectorCount: Int64 = 0, matchedCount: Int64 = 0, unmatchedCount: Int64 = 0, unmatchedSample: [String] = [],
+        size: Int64 = 0, entered: Int64 = 0, exited: Int64 = 0, notModified: Bool = false
+    ) {
+        self.connectorCount = connectorCount
+        self.matchedCount = matchedCount
+        self.unmatchedCount = unmatchedCount
+        self.unmatchedSample = unmatchedSample
+        self.size = size
+        self.entered = entered
+        self.exited = exited
+        self.notModified = notModified
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connectorCount = "connector_count", matchedCount = "matched_count", unmatchedCount = "unmatched_count"
+        case unmatchedSample = "unmatched_sample", size, entered, exited, notModified = "not_modified"
+    }
+
+    /// How many unmatched ids a result lists.
+    public static let sampleSize = 10
+
+    var auditFields: AuditFields {
+        [
+            "connector_count": .number(Double(connectorCount)), "matched_count": .number(Double(matchedCount)),
+            "unmatched_count": .number(Double(unmatchedCount)), "size": .number(Double(size)),
+            "entered": .number(Double(entered)), "exited": .number(Double(exited)),
+        ]
+    }
+
+    /// The result as a job's result map (pulls).
+    public var jobResult: [String: String] {
+        [
+            "connector_count": String(connectorCount), "matched_count": String(matchedCount), "unmatched_count": String(unmatchedCount),
+            "unmatched_sample": unmatchedSample.joined(separator: ","), "size": String(size), "entered": String(entered),
+            "exited": String(exited), "not_modified": String(notModified),
+        ]
+    }
+}
+
+/// A full-replace session (or a file import's staging area).
+public struct ReplaceSessionRecord: Sendable, Equatable {
+    public enum State: String, Sendable { case open, committed, aborted }
+    public enum Mode: String, Sendable { case replace, add }
+
+    public let tenantID: TenantID
+    public let sessionID: Int64
+    public let segmentID: String
+    public let syncID: String
+    public let mode: Mode
+    /// `open` past its expiry reads as `aborted`: an abandoned session changes nothing.
+    public let state: State
+    public let staged: Int64
+    public let expiresAt: Date
+
+    /// `tenants/{tenant}/segments/{segment}/replaceSessions/{id}`.
+    public var name: String { "tenants/\(tenantID)/segments/\(segmentID)/replaceSessions/\(sessionID)" }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The one place a segment's membership changes: rule refreshes, connector
+/// syncs and predictive scoring all write through it, so every change is a
+/// difference (who entered, who exited) recorded in `segment_changes`, sized
+/// in the history, and followed by the refreshes of segments that depend on it.
+/// Call inside the tenant's transaction that also finishes the job or records the sync.
+enum MembershipWriter {
+    /// What a write changed.
+    struct Change: Sendable, Equatable {
+        var size: Int64
+        var entered: Int64
+        var exited: Int64
+    }
+
+    /// Makes the membership exactly the users `fresh` selects: a query with a
+    /// `user_index` column whose first parameter is the tenant id.
+    static func replace(
+        segmentID: String, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Change {
+        var bindings = bindings
+        let n = bindings.count
+        bindings.append(segmentID)
+        bindings.append(now)
+        bindings.append(String(jobID))
+        let sql = """
+            WITH fresh AS MATERIALIZED (\(fresh)),
+            exited AS (
+                DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
+                AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_index = m.user_index)
+                RETURNING m.user_index
+            ),
+            entered AS (
+                INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
+                SELECT $1, $\(n + 1), f.user_index, $\(n + 2) FROM fresh f WHERE f.user_index IS NOT NULL ON CONFLICT DO NOTHING
+                RETURNING user_index
+            ),
+            changes AS (
+                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
+                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
+                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM fresh)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
+                   (SELECT count(*) FROM changes)::int8
+            """
+        // The previous change set goes first (a statement of its own: one statement
+        // must not delete and insert the same key).
+        try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
+        var change = Change(size: 0, entered: 0, exited: 0)
+        for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            .decode((Int64, Int64, Int64, Int64).self)
+        {
+            change = Change(size: size, entered: entered, exited: exited)
+        }
+        return change
+    }
+
+    /// Adds the users `adding` selects and removes those `removing` selects
+    /// (each a query with a `user_index` column over the same bindings, first
+    /// parameter the tenant id), without reading the rest of the membership.
+    static func change(
+        segmentID: String, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Change {
+        var bindings = bindings
+        let n = bindings.count
+        bindings.append(segmentID)
+        bindings.append(now)
+        bindings.append(String(jobID))
+        let sql = """
+            WITH exited AS (
+                DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
+                AND m.user_index IN (\(removing ?? "SELECT NULL::bigint"))
+                RETURNING m.user_index
+            ),
+            entered AS (
+                INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
+                SELECT DISTINCT $1, $\(n + 1), a.user_index, $\(n + 2)::timestamptz FROM (\(adding ?? "SELECT NULL::bigint AS user_index")) a
+                WHERE a.user_index IS NOT NULL ON CONFLICT DO NOTHING
+                RETURNING user_index
+            ),
+            changes AS (
+                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
+                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
+                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8, (SELECT count(*) FROM changes)::int8
+            """
+        try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
+        var entered: Int64 = 0, exited: Int64 = 0
+        for try await (e, x, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            .decode((Int64, Int64, Int64).self)
+        {
+            entered = e
+            exited = x
+        }
+        var size: Int64 = 0
+        for try await count in try await connection.query(
+            "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
+        ).decode(Int64.self) { size = count }
+        return Change(size: size, entered: entered, exited: exited)
+    }
+
+    /// Records a finished change on the segment: its size and last refresh (with
+    /// the connector's counts for connector segments), a size-history point, and
+    /// refreshes of the segments that follow this one.
+    static func record(
+        _ change: Change, segment: SegmentRecord, now: Date, durationMilliseconds: Int64, jobID: Int64?, scheduled: Bool,
+        connectorCount: Int64? = nil, matchedCount: Int64? = nil, creator: String,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let segmentID = segment.segmentID
+        let tenant = segment.tenantID
+        try await connection.query(
+            """
+            UPDATE segments SET size = \(change.size), last_refresh_at = \(now), last_refresh_outcome = 'succeeded',
+                last_refresh_error = NULL, last_refresh_ms = \(durationMilliseconds), last_refresh_job = \(jobID),
+                connector_count = coalesce(\(connectorCount), connector_count), matched_count = coalesce(\(matchedCount), matched_count),
+                next_refresh_at = CASE WHEN \(scheduled) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
+            WHERE segment_id = \(segmentID)
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO segment_size_history (tenant_id, segment_id, time, size, entered, exited, duration_ms, job_id)
+            VALUES (\(tenant.rawValue), \(segmentID), \(now), \(change.size), \(change.entered), \(change.exited),
+                    \(durationMilliseconds), \(jobID))
+            """, logger: logger)
+        for try await dependent in try await connection.query(
+            """
+            SELECT segment_id FROM segments
+            WHERE deleted_at IS NULL AND state = 'active' AND \(segmentID) = ANY(refs) AND (schedule ->> 'after_dependencies')::boolean
+            """, logger: logger
+        ).decode(String.self) {
+            _ = try await JobQueue.enqueue(
+                tenant: tenant, kind: "refresh", target: "tenants/\(tenant)/segments/\(dependent)",
+                args: ["reason": "dependency \(segmentID)"], uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
+                on: connection, logger: logger)
+        }
+    }
+
+    /// Milliseconds since `start`.
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
+}
