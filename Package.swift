@@ -135,7 +135,8 @@ let package = Package(
         .executableTarget(
             name: "segmentd-bench",
             dependencies: [
-                "SegmentdClient", "SegmentdAPI", "SegmentStore",
+                // SegmentEngine: the predictive scenario writes the rows and holdout split the trainer used.
+                "SegmentdClient", "SegmentdAPI", "SegmentStore", "SegmentEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -78,8 +78,10 @@ struct BenchmarkReport: Codable {
         ]
         for result in results {
             let details = result.details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            // Rates read best whole; scores such as an AUC need their decimals.
+            let format = result.ours < 10 ? "%.4f" : "%.0f"
             lines.append(String(
-                format: "| %@ | %.0f %@ | %.0f %@ (%@) | %.2f× | %@ | %@ |", result.scenario, result.ours, result.unit,
+                format: "| %@ | \(format) %@ | \(format) %@ (%@) | %.2f× | %@ | %@ |", result.scenario, result.ours, result.unit,
                 result.reference, result.unit, result.referenceName, result.ratio, result.target, details))
         }
         return lines.joined(separator: "\n") + "\n"

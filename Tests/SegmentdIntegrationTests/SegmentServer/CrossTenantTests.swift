@@ -26,6 +26,8 @@ struct CrossTenantTests {
         typealias Us = Segmentd_V1_UserService.Method
         typealias Tg = Segmentd_V1_TagService.Method
         typealias C = Segmentd_V1_CatalogService.Method
+        typealias Cn = Segmentd_V1_ConnectorService.Method
+        typealias P = Segmentd_V1_PredictiveService.Method
         return [
             (T.GetTenant.descriptor, try Segmentd_V1_GetTenantRequest.with { $0.name = tenant }.serializedBytes()),
             (A.CreateApiKey.descriptor, try Segmentd_V1_CreateApiKeyRequest.with {
@@ -108,6 +110,14 @@ struct CrossTenantTests {
             (O.GetOperation.descriptor, try Segmentd_V1_GetOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),
             (O.ListOperations.descriptor, try Segmentd_V1_ListOperationsRequest.with { $0.parent = tenant }.serializedBytes()),
             (O.CancelOperation.descriptor, try Segmentd_V1_CancelOperationRequest.with { $0.name = "\(tenant)/operations/\(operationID)" }.serializedBytes()),
+            (Cn.AddMembers.descriptor, try Segmentd_V1_ChangeMembersRequest.with { $0.segment = segment; $0.syncID = "probe"; $0.userIds = [userID] }.serializedBytes()),
+            (Cn.RemoveMembers.descriptor, try Segmentd_V1_ChangeMembersRequest.with { $0.segment = segment; $0.syncID = "probe"; $0.userIds = [userID] }.serializedBytes()),
+            (Cn.BeginReplace.descriptor, try Segmentd_V1_BeginReplaceRequest.with { $0.segment = segment; $0.syncID = "probe" }.serializedBytes()),
+            (Cn.CommitReplace.descriptor, try Segmentd_V1_FinishReplaceRequest.with { $0.session = "\(segment)/replaceSessions/1" }.serializedBytes()),
+            (Cn.AbortReplace.descriptor, try Segmentd_V1_FinishReplaceRequest.with { $0.session = "\(segment)/replaceSessions/1" }.serializedBytes()),
+            (Cn.SyncNow.descriptor, try Segmentd_V1_SyncNowRequest.with { $0.segment = segment }.serializedBytes()),
+            (P.TrainModel.descriptor, try Segmentd_V1_TrainModelRequest.with { $0.segment = segment }.serializedBytes()),
+            (P.GetModelCard.descriptor, try Segmentd_V1_GetModelCardRequest.with { $0.name = "\(segment)/model" }.serializedBytes()),
         ]
     }
 
