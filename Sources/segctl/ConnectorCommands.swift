@@ -85,13 +85,12 @@ extension Segctl.Segments {
             let (users, remove, id) = (users, remove, id)
             try await runCommand {
                 let result = try await connection.withConnection { client in
-                    let request = Segmentd_V1_ChangeMembersRequest.with {
-                        $0.segment = ""
+                    let segment = Segctl.Segments.name(try await client.callerTenant(), id)
+                    let named = Segmentd_V1_ChangeMembersRequest.with {
+                        $0.segment = segment
                         $0.syncID = syncID
                         $0.userIds = users
                     }
-                    var named = request
-                    named.segment = Segctl.Segments.name(try await client.callerTenant(), id)
                     return remove
                         ? try await client.connectors.removeMembers(named, metadata: client.metadata)
                         : try await client.connectors.addMembers(named, metadata: client.metadata)
@@ -108,23 +107,10 @@ extension Segctl.Segments {
         @Argument var id: String
         @Flag(name: .customLong("wait"), help: "Follow the pull until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
-            var operationName = ""
-            try await runCommand {
-                let operation = try await connection.withConnection { client in
-                    let name = Segctl.Segments.name(try await client.callerTenant(), id)
-                    return try await client.connectors.syncNow(.with { $0.segment = name }, metadata: client.metadata)
-                }
-                operationName = operation.name
-                if !wait {
-                    if connection.json { return try printJSON(operation) }
-                    print(Segctl.Jobs.summary(operation))
-                }
+            let final = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
+                try await client.connectors.syncNow(.with { $0.segment = name }, metadata: client.metadata)
             }
-            if wait {
-                let final = try await Segctl.Jobs.follow(connection, id: operationName)
-                if final.state != .succeeded { throw ExitCode(1) }
-                if !connection.json, case .sync(let result)? = final.result { try Segctl.Segments.printSync(result, json: false) }
-            }
+            if wait, !connection.json, case .sync(let result)? = final.result { try Segctl.Segments.printSync(result, json: false) }
         }
     }
 
@@ -135,21 +121,8 @@ extension Segctl.Segments {
         @Argument var id: String
         @Flag(name: .customLong("wait"), help: "Follow the training until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
-            var operationName = ""
-            try await runCommand {
-                let operation = try await connection.withConnection { client in
-                    let name = Segctl.Segments.name(try await client.callerTenant(), id)
-                    return try await client.predictive.trainModel(.with { $0.segment = name }, metadata: client.metadata)
-                }
-                operationName = operation.name
-                if !wait {
-                    if connection.json { return try printJSON(operation) }
-                    print(Segctl.Jobs.summary(operation))
-                }
-            }
-            if wait {
-                let final = try await Segctl.Jobs.follow(connection, id: operationName)
-                if final.state != .succeeded { throw ExitCode(1) }
+            _ = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
+                try await client.predictive.trainModel(.with { $0.segment = name }, metadata: client.metadata)
             }
         }
     }

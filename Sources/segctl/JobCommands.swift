@@ -76,6 +76,28 @@ extension Segctl {
             }
         }
 
+        /// Starts an operation on segment `segment` with `call` (given the segment's name) and prints it, or
+        /// with `wait` follows it to the end and exits 1 unless it succeeded; returns the last state seen.
+        static func start(
+            _ connection: ConnectionOptions, segment: String, wait: Bool,
+            _ call: @escaping @Sendable (SegmentdConnection, String) async throws -> Segmentd_V1_Operation
+        ) async throws -> Segmentd_V1_Operation {
+            var started = Segmentd_V1_Operation()
+            try await runCommand {
+                started = try await connection.withConnection { client in
+                    try await call(client, Segctl.Segments.name(try await client.callerTenant(), segment))
+                }
+                if !wait {
+                    if connection.json { return try printJSON(started) }
+                    print(Segctl.Jobs.summary(started))
+                }
+            }
+            guard wait else { return started }
+            let final = try await Segctl.Jobs.follow(connection, id: started.name)
+            if final.state != .succeeded { throw ExitCode(1) }
+            return final
+        }
+
         /// Follows an operation, showing its state on a terminal (plain lines otherwise); returns the final state.
         static func follow(_ connection: ConnectionOptions, id: String) async throws -> Segmentd_V1_Operation {
             var final = Segmentd_V1_Operation()
@@ -122,21 +144,8 @@ extension Segctl.Segments {
         @Argument var id: String
         @Flag(name: .customLong("wait"), help: "Follow the refresh until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
-            var operationName = ""
-            try await runCommand {
-                let operation = try await connection.withConnection { client in
-                    let name = Segctl.Segments.name(try await client.callerTenant(), id)
-                    return try await client.segments.refreshSegment(.with { $0.name = name }, metadata: client.metadata)
-                }
-                operationName = operation.name
-                if !wait {
-                    if connection.json { return try printJSON(operation) }
-                    print(Segctl.Jobs.summary(operation))
-                }
-            }
-            if wait {
-                let final = try await Segctl.Jobs.follow(connection, id: operationName)
-                if final.state != .succeeded { throw ExitCode(1) }
+            _ = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
+                try await client.segments.refreshSegment(.with { $0.name = name }, metadata: client.metadata)
             }
         }
     }

@@ -99,8 +99,7 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
         let observed: String
         if let stored {
             observed = String(
-                format: "score %.3f (likelihood to %@ within %d days): %@ (high ≥ %.3f, medium ≥ %.3f)",
-                stored.score, goal, settings.horizonDays, stored.bucket, card.highThreshold, card.mediumThreshold)
+                format: "score %.3f: %@ (high ≥ %.3f, medium ≥ %.3f)", stored.score, stored.bucket, card.highThreshold, card.mediumThreshold)
         } else {
             observed = settings.goal == .churn
                 ? "not scored: no \(settings.event) in the \(max(30, settings.horizonDays)) days before the last scoring"
@@ -125,7 +124,8 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
                     }
                 }
             }
-            $0.evaluateTime = .init(date: scoredAt)
+            // When the score was computed (its features read every event before the scoring cutoff).
+            $0.evaluateTime = .init(date: card.trainedAt)
         }
     }
 }

@@ -294,7 +294,12 @@ public struct ConnectorStore: Sendable {
             let logger = database.logger
             let segment = try await Self.lockConnector(segmentID, tenant: tenant, allowPull: allowPull, on: connection, logger: logger)
             let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
-            if session.state == .committed, let stored = try await Self.storedResult(segmentID: segmentID, syncID: session.syncID, on: connection, logger: logger) {
+            // A sync id already applied (by this session, or by another call with the same id) stands.
+            if session.state != .aborted, let stored = try await Self.storedResult(segmentID: segmentID, syncID: session.syncID, on: connection, logger: logger) {
+                if session.state == .open {
+                    try await connection.query("DELETE FROM replace_staging WHERE session_id = \(sessionID)", logger: logger)
+                    try await connection.query("UPDATE replace_sessions SET state = 'committed' WHERE session_id = \(sessionID)", logger: logger)
+                }
                 auditRecord.after = ["replayed": .bool(true)]
                 return stored
             }
@@ -302,19 +307,22 @@ public struct ConnectorStore: Sendable {
                 throw StoreError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): nothing was changed; begin a new session")
             }
             var matched: Int64 = 0, unmatched: Int64 = 0, sample: [String] = []
-            for try await (id, known) in try await connection.query(
+            for try await (known, unknown) in try await connection.query(
                 """
-                SELECT s.external_id, u.user_index IS NOT NULL FROM replace_staging s
-                LEFT JOIN users u ON u.external_id = s.external_id
-                WHERE s.session_id = \(sessionID)
-                ORDER BY (u.user_index IS NOT NULL), s.external_id
+                SELECT count(u.user_index)::int8, count(*) FILTER (WHERE u.user_index IS NULL)::int8 FROM replace_staging s
+                LEFT JOIN users u ON u.external_id = s.external_id WHERE s.session_id = \(sessionID)
                 """, logger: logger
-            ).decode((String, Bool).self) {
-                if known { matched += 1 } else {
-                    unmatched += 1
-                    if sample.count < ConnectorSyncResult.sampleSize { sample.append(id) }
-                }
+            ).decode((Int64, Int64).self) {
+                matched = known
+                unmatched = unknown
             }
+            for try await id in try await connection.query(
+                """
+                SELECT s.external_id FROM replace_staging s
+                WHERE s.session_id = \(sessionID) AND NOT EXISTS (SELECT 1 FROM users u WHERE u.external_id = s.external_id)
+                ORDER BY 1 LIMIT \(Int64(ConnectorSyncResult.sampleSize))
+                """, logger: logger
+            ).decode(String.self) { sample.append(id) }
             var bindings = PostgresBindings()
             bindings.append(tenant.rawValue)
             bindings.append(segmentID)

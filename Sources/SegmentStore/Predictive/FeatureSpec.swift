@@ -34,14 +34,14 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         case events, monetary, numberAttributes = "number_attributes", boolAttributes = "bool_attributes", timeAttributes = "time_attributes"
     }
 
-    /// Feature names in column order (`purchase.count_30d`, `profile.age`).
+    /// Feature names in column order (`purchase.log_count_30d`, `profile.age`); `log_` marks ln(1 + x).
     public var names: [String] {
         var names: [String] = []
         for event in events {
-            names += ["\(event).count_7d", "\(event).count_30d", "\(event).count_90d", "\(event).days_since_last"]
-            if let property = monetary[event] { names.append("\(event).\(property)_sum_90d") }
+            names += ["\(event).log_count_7d", "\(event).log_count_30d", "\(event).log_count_90d", "\(event).days_since_last"]
+            if let property = monetary[event] { names.append("\(event).log_\(property)_sum_90d") }
         }
-        names += ["campaigns.received_30d", "campaigns.opened_30d", "campaigns.clicked_30d", "campaigns.converted_30d"]
+        names += ["campaigns.log_received_30d", "campaigns.log_opened_30d", "campaigns.log_clicked_30d", "campaigns.log_converted_30d"]
         names += ["activity.active_days_30d", "activity.days_since_first"]
         names += numberAttributes.map { "profile.\($0)" }
         names += boolAttributes.map { "profile.\($0)" }

@@ -176,6 +176,16 @@ struct ConnectorTests {
                 #expect(try await server.database.scalar("SELECT count(*)::int8 FROM replace_staging", as: Int64.self) == [0])
                 #expect(try await Self.members(server, "audience") == ["u2", "u3", "u4"])
 
+                // A session reusing the sync id of an applied batch changes nothing: that sync stands.
+                let reused = try await connection.connectors.beginReplace(
+                    .with { $0.segment = Self.name("audience"); $0.syncID = "initial" }, metadata: connection.metadata)
+                _ = try await connection.connectors.streamReplaceChunks(metadata: connection.metadata) { writer in
+                    try await writer.write(.with { $0.session = reused.name; $0.sequence = 0; $0.userIds = ["u9"] })
+                }
+                let reusedResult = try await connection.connectors.commitReplace(.with { $0.session = reused.name }, metadata: connection.metadata)
+                #expect(reusedResult.size == 3 && reusedResult.entered == 3, "the first result of sync 'initial'")
+                #expect(try await Self.members(server, "audience") == ["u2", "u3", "u4"])
+
                 // Session names are checked: other tenants' and malformed names are NOT_FOUND / INVALID_ARGUMENT.
                 #expect(await Self.code {
                     _ = try await connection.connectors.commitReplace(.with { $0.session = "tenants/other/segments/audience/replaceSessions/1" }, metadata: connection.metadata)

@@ -96,7 +96,7 @@ struct PredictiveTests {
                 #expect(card.scoredUsers == 300)
                 #expect(card.highThreshold >= card.mediumThreshold && card.mediumThreshold > 0)
                 #expect(!card.calibration.isEmpty && card.calibration.reduce(0) { $0 + $1.count } == 300 - card.trainingUsers)
-                #expect(card.weights.contains { $0.feature == "purchase.count_90d" } && card.weights.contains { $0.feature == "profile.age" })
+                #expect(card.weights.contains { $0.feature == "purchase.log_count_90d" } && card.weights.contains { $0.feature == "profile.age" })
                 #expect(zip(card.weights, card.weights.dropFirst()).allSatisfy { abs($0.weight) >= abs($1.weight) })
                 #expect(card.cutoffTime.date < now && card.trainTime.date <= Date())
 

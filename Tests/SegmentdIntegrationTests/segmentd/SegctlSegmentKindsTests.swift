@@ -54,7 +54,7 @@ struct SegctlSegmentKindsTests {
         #expect(trained.status == 0, "\(trained.stdout) \(trained.stderr)")
         let card = try segctl(["segments", "model", "likely_buyers"])
         #expect(card.status == 0, "\(card.stderr)")
-        for text in ["algorithm    logistic_regression", "holdout AUC", "calibration (holdout)", "weights (standardised features", "purchase.count_"] {
+        for text in ["algorithm    logistic_regression", "holdout AUC", "calibration (holdout)", "weights (standardised features", "purchase.log_count_"] {
             #expect(card.stdout.contains(text), "\(text) in \(card.stdout)")
         }
         let members = try segctl(["segments", "members", "likely_buyers"])
