@@ -137,6 +137,8 @@ let package = Package(
             dependencies: [
                 // SegmentEngine: the predictive scenario writes the rows and holdout split the trainer used.
                 "SegmentdClient", "SegmentdAPI", "SegmentStore", "SegmentEngine",
+                // SHA-256 of member sets, compared with the reference engine's.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

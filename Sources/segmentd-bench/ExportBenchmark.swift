@@ -124,6 +124,14 @@ struct ExportBenchmark: AsyncParsableCommand {
         return Int64((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
     }
 
+    /// The first column of the first row of `sql`, as text (psql on the embedded socket).
+    static func psqlScalar(home: String, sql: String) throws -> String {
+        let output = NSTemporaryDirectory() + "segmentd-bench-scalar-\(getpid()).txt"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        _ = try psqlCopy(home: home, sql: "COPY (\(sql)) TO STDOUT", output: output)
+        return (try String(contentsOfFile: output, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }

@@ -41,6 +41,8 @@ public struct SegmentRefresh: Sendable {
                               "duration_ms": String(outcome.durationMilliseconds)]
                 if let skipped = outcome.skipped { result["skipped"] = skipped }
                 result["worker"] = worker
+                // The instant every window ended at (seconds since 1970, to the microsecond).
+                result["evaluated_at"] = String(format: "%.6f", now.timeIntervalSince1970)
                 try await JobQueue.complete(job, worker: worker, result: result, now: now, on: connection, logger: logger)
                 return outcome
             }

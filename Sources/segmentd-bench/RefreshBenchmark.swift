@@ -1,0 +1,162 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import GRPCCore
+import Logging
+import SegmentdAPI
+import SegmentdClient
+
+/// Scenario "refresh": a fixed suite of rules covering every criterion kind,
+/// each refreshed by segmentd and computed by DuckDB (2 threads) from the same
+/// raw data exported to CSV. The member sets must be identical (count and
+/// SHA-256 of the sorted external ids) before any time counts; then the median
+/// of segmentd's refresh times (computing and writing membership, as the job
+/// reports it) stands against DuckDB's (computing and materializing the set).
+struct RefreshBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refresh", abstract: "Refresh a suite of rules in segmentd and in DuckDB on the same data; identical members, then times.")
+
+    @Option(help: "segmentd's data directory (segctl.json, the embedded PostgreSQL's socket).") var home: String
+    @Option(help: "Demo users (the quick size: 100,000).") var users = 100_000
+    @Option(help: "Days of demo data (25 days of the demo's activity make about 20 events a user).") var days = 25
+    @Option(help: "Refreshes of each rule (the median counts).") var repeats = 3
+    @Option(help: "segmentd's process id, for its memory.") var pid: Int32?
+    @Option(help: "Repository root, where the results are written.") var repository = FileManager.default.currentDirectoryPath
+    @Option(help: "The command line to record with the results.") var command = "ops/bench refresh"
+    @Option(help: "The Python with duckdb (ops/bench makes a virtual environment).") var python = "python3"
+    @Flag(help: "Skip seeding (the data is already loaded).") var noSeed = false
+
+    /// The suite: every criterion kind (docs/rules.md), in the order refreshed (r11 reads r03's members).
+    static let suite: [(id: String, rule: String)] = [
+        ("r01_count_window", "did app_open at least 5 times in last 30d"),
+        ("r02_property_filter", "did purchase in last 60d where amount > 200"),
+        ("r03_sum_aggregate", "sum(purchase.amount) in last 30d >= 300"),
+        ("r04_did_not", "did view_item at least 3 times in last 14d and did not purchase in last 14d"),
+        ("r05_profile", "profile.tier in [\"gold\", \"platinum\"] and profile.age between 25 and 40"),
+        ("r06_responses", "clicked any campaign in last 30d"),
+        ("r07_tags", "has tag vip or has tag beta"),
+        ("r08_location", "within 25km of (41.01, 28.97)"),
+        ("r09_first_time", "first time did app_open was in last 14d"),
+        ("r10_nested", "(did add_to_cart in last 7d or opened last campaign) and not (did purchase in last 7d or has tag newsletter)"),
+        ("r11_segment_reference", "in segment bench_r03_sum_aggregate and profile.language = \"tr\""),
+        ("r12_avg_filtered", "avg(purchase.amount) where currency = \"EUR\" between 50 and 150"),
+    ]
+
+    func run() async throws {
+        guard let file = try ClientSettings.File.read(home + "/" + ClientSettings.File.fileName), let key = file.apiKey else {
+            throw ValidationError("no segctl.json with a key in \(home): start segmentd there first (ops/bench does)")
+        }
+        let settings = ClientSettings(address: file.address, caPath: file.ca, apiKey: key)
+        let tenant = try await SegmentdConnection.with(settings) { try await $0.callerTenant() }
+        let tenantID = String(tenant.dropFirst("tenants/".count))
+        if !noSeed {
+            print("seeding \(users) demo users over \(days) days…")
+            let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
+            try PredictiveBenchmark.runTool(segctl, ["demo", "seed", "--users", String(users), "--days", String(days)], environment: ["SEGMENTD_HOME": home])
+        }
+        let events = try ExportBenchmark.psqlScalar(home: home, sql: "SELECT count(*) FROM events WHERE tenant_id = '\(tenantID)'")
+        print("\(events) events")
+
+        print("refreshing the suite in segmentd (\(repeats)× each)…")
+        var ours: [String: (seconds: Double, count: Int, sha256: String, evaluatedAt: String)] = [:]
+        try await SegmentdConnection.with(settings) { connection in
+            for (id, rule) in Self.suite {
+                let name = "\(tenant)/segments/bench_\(id)"
+                _ = try? await connection.segments.createSegment(.with {
+                    $0.parent = tenant; $0.segmentID = "bench_\(id)"; $0.segment.rule.text = rule; $0.segment.schedule.manual = true
+                }, metadata: connection.metadata)
+                var times: [Double] = []
+                var last = Segmentd_V1_Operation()
+                for _ in 0..<repeats {
+                    let operation = try await connection.segments.refreshSegment(.with { $0.name = name }, metadata: connection.metadata)
+                    last = try await connection.wait(operation: operation.name)
+                    guard last.state == .succeeded else { throw ValidationError("\(id): the refresh ended \(last.state): \(last.error.message)") }
+                    times.append(Double(last.refresh.durationMs) / 1000)
+                }
+                let jobID = String(last.name.split(separator: "/").last ?? "")
+                let evaluatedAt = try ExportBenchmark.psqlScalar(
+                    home: home, sql: "SELECT result ->> 'evaluated_at' FROM jobs WHERE tenant_id = '\(tenantID)' AND job_id = \(jobID)")
+                let request = ClientRequest(message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = name; $0.chunkSize = 10_000 }, metadata: connection.metadata)
+                let ids = try await connection.membership.streamSegmentMembers(request: request) { response in
+                    var ids: [String] = []
+                    for try await chunk in response.messages { ids += chunk.userIds }
+                    return ids
+                }
+                ours[id] = (Self.median(times), ids.count, Self.digest(ids), evaluatedAt)
+                print(String(format: "  %@: %d members, %.3f s", id, ids.count, Self.median(times)))
+            }
+        }
+        let peak = pid.flatMap { peakResidentMiB(pid: $0) }
+
+        print("exporting the raw data for DuckDB…")
+        let data = NSTemporaryDirectory() + "segmentd-bench-refresh"
+        try? FileManager.default.removeItem(atPath: data)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        let t = "'\(tenantID)'"
+        for (file, sql) in [
+            ("users", "SELECT user_index, external_id FROM users WHERE tenant_id = \(t)"),
+            ("events", "SELECT user_index, event_name, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), properties::text FROM events WHERE tenant_id = \(t)"),
+            ("profiles", "SELECT user_index, attributes::text, last_latitude, last_longitude FROM profiles WHERE tenant_id = \(t)"),
+            ("responses", "SELECT user_index, campaign_id, kind, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaign_responses WHERE tenant_id = \(t)"),
+            ("campaigns", "SELECT campaign_id, to_char(first_send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaigns WHERE tenant_id = \(t)"),
+            ("tags", "SELECT tag_id, user_index FROM user_tags WHERE tenant_id = \(t)"),
+        ] {
+            _ = try ExportBenchmark.psqlCopy(home: home, sql: "COPY (\(sql)) TO STDOUT WITH (FORMAT csv, HEADER)", output: "\(data)/\(file).csv")
+        }
+        let nows = data + "/nows.json"
+        try JSONSerialization.data(withJSONObject: ours.mapValues { $0.evaluatedAt }).write(to: URL(fileURLWithPath: nows))
+
+        print("computing the suite in DuckDB (2 threads)…")
+        let output = try PredictiveBenchmark.runTool(
+            python, [repository + "/benchmarks/refresh_reference.py", data, nows, "2", String(repeats)], environment: [:])
+        guard let reference = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
+            throw ValidationError("unexpected output from the reference script: \(output)")
+        }
+        var mismatches: [String] = []
+        var rows: [(id: String, ours: Double, theirs: Double)] = []
+        for (id, _) in Self.suite {
+            guard let theirs = reference[id] as? [String: Any], let count = theirs["count"] as? Int, let sha = theirs["sha256"] as? String,
+                  let seconds = theirs["seconds"] as? Double, let mine = ours[id]
+            else { throw ValidationError("\(id) is missing from a result") }
+            if count != mine.count || sha != mine.sha256 { mismatches.append("\(id): segmentd \(mine.count) members, DuckDB \(count)") }
+            rows.append((id, mine.seconds, seconds))
+            print(String(format: "  %@: segmentd %.3f s, DuckDB %.3f s (%.2f×) — %d members %@", id, mine.seconds, seconds, seconds / mine.seconds,
+                         count, count == mine.count && sha == mine.sha256 ? "identical" : "DIFFERENT"))
+        }
+        guard mismatches.isEmpty else {
+            throw ValidationError("the member sets differ, so no time counts:\n" + mismatches.joined(separator: "\n") + "\n(data kept in \(data))")
+        }
+        let oursMedian = Self.median(rows.map(\.ours)), theirsMedian = Self.median(rows.map(\.theirs))
+        var details = [
+            "users": String(users), "days": String(days), "events": events, "rules": String(rows.count), "repeats": String(repeats),
+            "members_identical": "all \(rows.count) (count and SHA-256)", "duckdb": reference["versions"] as? String ?? "",
+            "duckdb_load_seconds": String(format: "%.1f", reference["load_seconds"] as? Double ?? 0),
+            "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(separator: ", "),
+        ]
+        if let peak { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
+        try BenchmarkReport.record(
+            BenchmarkResult(
+                scenario: "refresh", unit: "s (median rule)", ours: oursMedian, reference: theirsMedian, referenceName: "DuckDB, 2 threads",
+                ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule (issue 9)", details: details),
+            command: command, directory: repository)
+        print(String(format: "median rule: segmentd %.3f s, DuckDB %.3f s: %.2f×", oursMedian, theirsMedian, theirsMedian / oursMedian))
+        print("wrote \(repository)/benchmarks/results.json and BENCHMARKS.md")
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// SHA-256 of the ids sorted bytewise, each followed by a newline (as the reference script hashes them).
+    static func digest(_ ids: [String]) -> String {
+        let sorted = ids.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
+        var hasher = SHA256()
+        for id in sorted {
+            hasher.update(data: id)
+            hasher.update(data: [10])
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
