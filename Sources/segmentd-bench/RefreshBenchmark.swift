@@ -140,6 +140,43 @@ struct RefreshBenchmark: AsyncParsableCommand {
                 ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule (issue 9)", details: details),
             command: command, directory: repository)
         print(String(format: "median rule: segmentd %.3f s, DuckDB %.3f s: %.2f×", oursMedian, theirsMedian, theirsMedian / oursMedian))
+
+        // Scenario "refresh_many": 100 segments of the suite's shapes, refreshed together.
+        let many = 100
+        let shapes = Self.suite.filter { $0.id != "r11_segment_reference" }
+        print("refreshing \(many) segments of the suite's shapes together…")
+        let (wall, failed) = try await SegmentdConnection.with(settings) { connection -> (Double, Int) in
+            var names: [String] = []
+            for index in 0..<many {
+                let shape = shapes[index % shapes.count]
+                let id = "bench_many_\(index)"
+                _ = try? await connection.segments.createSegment(.with {
+                    $0.parent = tenant; $0.segmentID = id; $0.segment.rule.text = shape.rule; $0.segment.schedule.manual = true
+                }, metadata: connection.metadata)
+                names.append("\(tenant)/segments/\(id)")
+            }
+            let started = ContinuousClock.now
+            var operations: [String] = []
+            for name in names {
+                operations.append(try await connection.segments.refreshSegment(.with { $0.name = name }, metadata: connection.metadata).name)
+            }
+            var failed = 0
+            for operation in operations where try await connection.wait(operation: operation).state != .succeeded { failed += 1 }
+            return (ExportBenchmark.seconds(ContinuousClock.now - started), failed)
+        }
+        guard failed == 0 else { throw ValidationError("\(failed) of \(many) refreshes failed") }
+        // DuckDB's figure: the same 100 rules one after another, from the suite's per-rule times.
+        let duckdbSeconds = (0..<many).reduce(0.0) { total, index in total + (rows.first { $0.id == shapes[index % shapes.count].id }?.theirs ?? 0) }
+        print(String(format: "%d segments in %.1f s (%.1f segments/s); DuckDB computes the same rules one by one in %.1f s", many, wall, Double(many) / wall, duckdbSeconds))
+        var manyDetails = ["segments": String(many), "wall_seconds": String(format: "%.1f", wall), "users": String(users), "events": events,
+                           "duckdb_sequential_seconds": String(format: "%.1f", duckdbSeconds)]
+        if let pid, let peak = peakResidentMiB(pid: pid) { manyDetails["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
+        try BenchmarkReport.record(
+            BenchmarkResult(
+                scenario: "refresh_many", unit: "segments/s", ours: Double(many) / wall, reference: Double(many) / max(duckdbSeconds, 0.001),
+                referenceName: "DuckDB, the same rules one after another", ratio: duckdbSeconds / wall,
+                target: "wall time and segments/s (issue 9)", details: manyDetails),
+            command: command, directory: repository)
         print("wrote \(repository)/benchmarks/results.json and BENCHMARKS.md")
     }
 

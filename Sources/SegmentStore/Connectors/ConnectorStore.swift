@@ -340,7 +340,7 @@ public struct ConnectorStore: Sendable {
                     SELECT \(tenant.rawValue), \(segmentID), external_id FROM replace_staging WHERE session_id = \(sessionID) ON CONFLICT DO NOTHING
                     """, logger: logger)
                 written = try await MembershipWriter.replace(
-                    segmentID: segmentID, with: Self.matchedMembersSQL, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
+                segmentID: segmentID, tenant: tenant, with: Self.matchedMembersSQL, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
             case .add:
                 try await connection.query(
                     """

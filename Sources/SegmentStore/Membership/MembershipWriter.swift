@@ -18,44 +18,54 @@ enum MembershipWriter {
     /// Makes the membership exactly the users `fresh` selects: a query with a
     /// `user_index` column whose first parameter is the tenant id.
     static func replace(
-        segmentID: String, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
+        segmentID: String, tenant: TenantID, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
-        var bindings = bindings
-        let n = bindings.count
-        bindings.append(segmentID)
-        bindings.append(now)
-        bindings.append(String(jobID))
+        // The new set goes into a temporary table with statistics first: as a CTE the planner
+        // guessed its size (often 1 row) and checked every current member against every new one
+        // (a nested-loop anti-join: 25 s for 20,000 unchanged members); with real row counts
+        // it hashes both sides.
+        try await connection.query(
+            "CREATE TEMP TABLE fresh_members (user_index bigint) ON COMMIT DROP", logger: logger)
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "INSERT INTO fresh_members SELECT f.user_index FROM (\(fresh)) f WHERE f.user_index IS NOT NULL", binds: bindings),
+            logger: logger)
+        try await connection.query("ANALYZE fresh_members", logger: logger)
+        var context = PostgresBindings()
+        context.append(tenant.rawValue)
+        context.append(segmentID)
+        context.append(now)
+        context.append(String(jobID))
         let sql = """
-            WITH fresh AS MATERIALIZED (\(fresh)),
-            exited AS (
-                DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
-                AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_index = m.user_index)
+            WITH exited AS (
+                DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $2
+                AND NOT EXISTS (SELECT 1 FROM fresh_members f WHERE f.user_index = m.user_index)
                 RETURNING m.user_index
             ),
             entered AS (
                 INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
-                SELECT $1, $\(n + 1), f.user_index, $\(n + 2) FROM fresh f WHERE f.user_index IS NOT NULL ON CONFLICT DO NOTHING
+                SELECT $1, $2, f.user_index, $3 FROM fresh_members f ON CONFLICT DO NOTHING
                 RETURNING user_index
             ),
             changes AS (
                 INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
-                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
-                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
+                SELECT $1, $2, user_index, 'entered', $4::bigint FROM entered
+                UNION ALL SELECT $1, $2, user_index, 'exited', $4::bigint FROM exited
                 RETURNING 1
             )
-            SELECT (SELECT count(*) FROM fresh)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
+            SELECT (SELECT count(*) FROM fresh_members)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
                    (SELECT count(*) FROM changes)::int8
             """
         // The previous change set goes first (a statement of its own: one statement
         // must not delete and insert the same key).
         try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
         var change = Change(size: 0, entered: 0, exited: 0)
-        for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: context), logger: logger)
             .decode((Int64, Int64, Int64, Int64).self)
         {
             change = Change(size: size, entered: entered, exited: exited)
         }
+        try await connection.query("DROP TABLE fresh_members", logger: logger)
         return change
     }
 

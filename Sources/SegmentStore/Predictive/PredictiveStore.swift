@@ -140,7 +140,7 @@ public struct PredictiveStore: Sendable {
             bindings.append(segmentID)
             bindings.append(settings.bucket.rawValue)
             let change = try await MembershipWriter.replace(
-                segmentID: segmentID, with: "SELECT user_index FROM predictive_scores WHERE tenant_id = $1 AND segment_id = $2 AND bucket = $3",
+                segmentID: segmentID, tenant: job.tenantID, with: "SELECT user_index FROM predictive_scores WHERE tenant_id = $1 AND segment_id = $2 AND bucket = $3",
                 bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
             let milliseconds = MembershipWriter.milliseconds(since: startedAt)
             try await MembershipWriter.record(

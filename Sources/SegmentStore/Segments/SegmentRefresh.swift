@@ -70,7 +70,7 @@ public struct SegmentRefresh: Sendable {
                 return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "predictive segments are scored by training"))
             }
             let change = try await MembershipWriter.replace(
-                segmentID: segmentID, with: fresh, bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
+                segmentID: segmentID, tenant: job.tenantID, with: fresh, bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
             var outcome = Outcome(size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: MembershipWriter.milliseconds(since: started))
             var connectorCount: Int64?
             if segment.kind == .connector {
