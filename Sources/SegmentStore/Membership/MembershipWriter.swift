@@ -21,15 +21,18 @@ enum MembershipWriter {
         segmentID: String, tenant: TenantID, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
-        // The new set goes into a temporary table with statistics first: as a CTE the planner
-        // guessed its size (often 1 row) and checked every current member against every new one
-        // (a nested-loop anti-join: 25 s for 20,000 unchanged members); with real row counts
-        // it hashes both sides.
+        // The new set goes into an indexed, analyzed temporary table first. As a CTE (no index,
+        // a guessed size) the anti-join against the current members ran as a nested loop over
+        // both sets whenever the planner also thought the segment had one member — which it does
+        // right after a refresh, before autovacuum analyzes segment_members (auto_explain: 4.2M
+        // rows compared for 2,902 unchanged members; 12 s for 14,497). With the index every plan
+        // is a lookup per member, whatever the estimates.
         try await connection.query(
             "CREATE TEMP TABLE fresh_members (user_index bigint) ON COMMIT DROP", logger: logger)
         try await connection.query(
             PostgresQuery(unsafeSQL: "INSERT INTO fresh_members SELECT f.user_index FROM (\(fresh)) f WHERE f.user_index IS NOT NULL", binds: bindings),
             logger: logger)
+        try await connection.query("CREATE INDEX ON fresh_members (user_index)", logger: logger)
         try await connection.query("ANALYZE fresh_members", logger: logger)
         var context = PostgresBindings()
         context.append(tenant.rawValue)
