@@ -27,11 +27,10 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
 
     /// `tenants/{t}/segments/{s}/replaceSessions/{id}`.
     static func sessionName(_ name: String, field: String, principal: Principal) throws -> (TenantID, String, Int64) {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[4] == "replaceSessions", let id = Int64(parts[5]) else {
+        let (tenant, segment, number) = try ResourceName.underSegment(name, "replaceSessions", field: field, for: principal)
+        guard let id = number.flatMap({ Int64($0) }) else {
             throw APIError.invalidField(field, "expected tenants/{tenant}/segments/{segment}/replaceSessions/{id}, got '\(name.prefix(200))'")
         }
-        let (tenant, segment) = try ResourceName.child(parts[0..<4].joined(separator: "/"), collection: "segments", field: field, for: principal)
         return (tenant, segment, id)
     }
 

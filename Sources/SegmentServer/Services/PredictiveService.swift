@@ -37,11 +37,7 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
 
     func getModelCard(request: Segmentd_V1_GetModelCardRequest, context: ServerContext) async throws -> Segmentd_V1_ModelCard {
         let principal = try RequestContext.require().principal
-        let parts = request.name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[4] == "model" else {
-            throw APIError.invalidField("name", "expected tenants/{tenant}/segments/{segment}/model, got '\(request.name.prefix(200))'")
-        }
-        let (tenant, id) = try ResourceName.child(parts[0..<4].joined(separator: "/"), collection: "segments", field: "name", for: principal)
+        let (tenant, id, _) = try ResourceName.underSegment(request.name, "model", idName: nil, field: "name", for: principal)
         let (card, _, _) = try await store.model(tenant: tenant, segmentID: id)
         return Self.proto(card, name: request.name)
     }

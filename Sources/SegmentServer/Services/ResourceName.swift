@@ -44,6 +44,20 @@ enum ResourceName {
         return (tenant, String(parts[3]))
     }
 
+    /// A resource under one of the caller's segments: `tenants/{t}/segments/{s}/{collection}/{id}`,
+    /// or `tenants/{t}/segments/{s}/{collection}` for a singleton (`idName` nil). Returns the id when there is one.
+    static func underSegment(
+        _ name: String, _ collection: String, idName: String? = "id", field: String, for principal: Principal
+    ) throws -> (tenant: TenantID, segment: String, id: String?) {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        let expected = idName.map { "tenants/{tenant}/segments/{segment}/\(collection)/{\($0)}" } ?? "tenants/{tenant}/segments/{segment}/\(collection)"
+        guard parts.count == (idName == nil ? 5 : 6), parts[4] == collection, idName == nil || !parts[5].isEmpty else {
+            throw APIError.invalidField(field, "expected \(expected), got '\(name.prefix(200))'")
+        }
+        let (tenant, segment) = try child(parts[0..<4].joined(separator: "/"), collection: "segments", field: field, for: principal)
+        return (tenant, segment, idName == nil ? nil : String(parts[5]))
+    }
+
     /// An etag sent by a client: empty means "don't check".
     static func etag(_ text: String, field: String = "etag") throws -> Int64? {
         guard !text.isEmpty else { return nil }

@@ -279,11 +279,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
 
     /// `tenants/{t}/segments/{s}/revisions/{n}`.
     func revisionName(_ name: String, principal: Principal) throws -> (TenantID, String, Int64) {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[4] == "revisions", let revision = Int64(parts[5]) else {
-            throw APIError.invalidField("name", "expected tenants/{tenant}/segments/{segment}/revisions/{revision}, got '\(name)'")
+        let (tenant, id, number) = try ResourceName.underSegment(name, "revisions", idName: "revision", field: "name", for: principal)
+        guard let revision = number.flatMap({ Int64($0) }) else {
+            throw APIError.invalidField("name", "expected tenants/{tenant}/segments/{segment}/revisions/{revision}, got '\(name.prefix(200))'")
         }
-        let (tenant, id) = try ResourceName.child(parts[0..<4].joined(separator: "/"), collection: "segments", field: "name", for: principal)
         return (tenant, id, revision)
     }
 

@@ -184,7 +184,7 @@ public struct PredictiveStore: Sendable {
 
     /// Records a failed training on the segment (its membership is unchanged).
     public func recordFailure(_ job: JobRecord, message: String) async throws {
-        try await SegmentRefresh(database: database, rules: RuleStore(database: database), clock: clock).recordFailure(job, message: message)
+        try await SegmentRefresh.recordFailure(job, message: message, at: clock(), database: database)
     }
 }
 

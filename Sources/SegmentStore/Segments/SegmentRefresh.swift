@@ -87,11 +87,16 @@ public struct SegmentRefresh: Sendable {
 
     /// Records a failed refresh on the segment (its membership is unchanged).
     public func recordFailure(_ job: JobRecord, message: String) async throws {
+        try await Self.recordFailure(job, message: message, at: clock(), database: database)
+    }
+
+    /// Records any kind's failed refresh, sync or training on its segment (the membership is unchanged).
+    static func recordFailure(_ job: JobRecord, message: String, at now: Date, database: Database) async throws {
         let segmentID = String(job.target.split(separator: "/").last ?? "")
         try await database.withTenant(job.tenantID) { connection in
             try await connection.query(
                 """
-                UPDATE segments SET last_refresh_at = \(clock()), last_refresh_outcome = 'failed', last_refresh_error = \(message),
+                UPDATE segments SET last_refresh_at = \(now), last_refresh_outcome = 'failed', last_refresh_error = \(message),
                     last_refresh_job = \(job.jobID)
                 WHERE segment_id = \(segmentID)
                 """, logger: database.logger)
