@@ -68,9 +68,14 @@ struct ConfigurationKey: Sendable {
         help: "How long a worker holds a job without renewing it; a crashed worker's jobs are retried after this (5-3600).",
         defaultDescription: "30")
 
+    static let membershipCacheMembers = ConfigurationKey(
+        name: "membership_cache_members",
+        help: "Segment members held in memory to answer membership checks, 16 bytes each; 0 turns the cache off (0-1000000000).",
+        defaultDescription: "10000000")
+
     static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
-        .evaluationTimeoutSeconds, .jobLeaseSeconds,
+        .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers,
     ]
 }

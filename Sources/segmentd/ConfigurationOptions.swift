@@ -22,6 +22,7 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("shutdown-grace-seconds"), help: help(.shutdownGraceSeconds)) var shutdownGraceSeconds: String?
     @Option(name: .customLong("evaluation-timeout-seconds"), help: help(.evaluationTimeoutSeconds)) var evaluationTimeoutSeconds: String?
     @Option(name: .customLong("job-lease-seconds"), help: help(.jobLeaseSeconds)) var jobLeaseSeconds: String?
+    @Option(name: .customLong("membership-cache-members"), help: help(.membershipCacheMembers)) var membershipCacheMembers: String?
 
     static func help(_ key: ConfigurationKey) -> ArgumentHelp {
         ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
@@ -35,7 +36,7 @@ struct ConfigurationOptions: ParsableArguments {
             (.logLevel, logLevel), (.logFormat, logFormat), (.dbPoolSize, dbPoolSize),
             (.authCacheSeconds, authCacheSeconds), (.bootstrapTenant, bootstrapTenant), (.postgresBin, postgresBin),
             (.shutdownGraceSeconds, shutdownGraceSeconds), (.evaluationTimeoutSeconds, evaluationTimeoutSeconds),
-            (.jobLeaseSeconds, jobLeaseSeconds),
+            (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
     }

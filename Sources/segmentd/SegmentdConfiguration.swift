@@ -28,6 +28,7 @@ struct SegmentdConfiguration: Sendable {
     var shutdownGrace: Duration
     var evaluationTimeout: Duration
     var jobLease: Duration
+    var membershipCacheMembers: Int
 
     /// A configuration problem, reported at startup with the key to fix.
     struct Invalid: Error, CustomStringConvertible {
@@ -144,7 +145,9 @@ struct SegmentdConfiguration: Sendable {
             postgresBin: value(.postgresBin),
             shutdownGrace: .seconds(try integer(.shutdownGraceSeconds, value(.shutdownGraceSeconds), default: 30, range: 0...3600)),
             evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600)),
-            jobLease: .seconds(try integer(.jobLeaseSeconds, value(.jobLeaseSeconds), default: 30, range: 5...3600))
+            jobLease: .seconds(try integer(.jobLeaseSeconds, value(.jobLeaseSeconds), default: 30, range: 5...3600)),
+            membershipCacheMembers: try integer(
+                .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000)
         )
     }
 

@@ -38,7 +38,9 @@ struct ServerRunner {
         serverConfiguration.evaluationTimeout = configuration.evaluationTimeout
         serverConfiguration.exportDirectory = configuration.home + "/exports"
 
-        let database = Database(settings: endpoints.app, logger: Logger(label: "segmentd.db"))
+        var memberSets = MemberSetCache.Configuration()
+        memberSets.maxMembers = configuration.membershipCacheMembers
+        let database = Database(settings: endpoints.app, logger: Logger(label: "segmentd.db"), memberSets: memberSets)
         let server = SegmentdServer(
             configuration: serverConfiguration, database: database, health: HealthMonitor(),
             logger: Logger(label: "segmentd.grpc"))

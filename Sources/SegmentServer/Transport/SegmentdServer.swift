@@ -68,6 +68,8 @@ public final class SegmentdServer: Service, Sendable {
             TrainHandler(store: PredictiveStore(database: database, clock: configuration.clock)),
         ]
     }
+    /// The member sets membership checks answer from (exposed so tests can count loads and hits).
+    public var memberSets: MemberSetCache { database.memberSets }
     /// Resolves API keys (exposed so tests can count lookups).
     public let authenticator: Authenticator
     let logger: Logger
@@ -167,6 +169,11 @@ public final class SegmentdServer: Service, Sendable {
             group.addTask {
                 try await server.serve()
                 return true
+            }
+            group.addTask {
+                // Membership checks answer from memory while this listens (until serving ends).
+                await self.database.memberSets.run(database: self.database)
+                return false
             }
             group.addTask {
                 // Wait until the server is listening (or has failed), then for shutdown. A shutdown

@@ -144,7 +144,7 @@ public struct ConnectorStore: Sendable {
             bindings.append(ids)
             let users = "SELECT u.user_index FROM users u WHERE u.tenant_id = $1 AND u.external_id = ANY($2::text[])"
             let written = try await MembershipWriter.change(
-                segmentID: segmentID, adding: change == .add ? users : nil, removing: change == .remove ? users : nil,
+                segmentID: segmentID, tenant: tenant, adding: change == .add ? users : nil, removing: change == .remove ? users : nil,
                 bindings: bindings, now: now, jobID: 0, on: connection, logger: logger)
             let connectorCount = try await Self.connectorCount(segmentID: segmentID, on: connection, logger: logger)
             try await MembershipWriter.record(
@@ -349,7 +349,7 @@ public struct ConnectorStore: Sendable {
                     """, logger: logger)
                 bindings.append(sessionID)
                 written = try await MembershipWriter.change(
-                    segmentID: segmentID,
+                    segmentID: segmentID, tenant: tenant,
                     adding: "SELECT u.user_index FROM replace_staging s JOIN users u ON u.tenant_id = s.tenant_id AND u.external_id = s.external_id WHERE s.tenant_id = $1 AND s.session_id = $3",
                     removing: nil, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
             }

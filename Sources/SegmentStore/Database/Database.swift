@@ -13,6 +13,8 @@ public final class Database: Service, Sendable {
     /// The underlying PostgresNIO pool.
     public let client: PostgresClient
     let logger: Logger
+    /// Member sets held in memory for membership checks (run by the gRPC server).
+    public let memberSets: MemberSetCache
     private let inUse = Atomic<Int>(0)
     private let inUseGauge = Gauge(label: "segmentd_db_connections_in_use")
     private let waitTimer = Metrics.Timer(label: "segmentd_db_connection_wait_seconds")
@@ -20,9 +22,11 @@ public final class Database: Service, Sendable {
     /// - Parameters:
     ///   - settings: Where to connect.
     ///   - logger: Logs pool events.
-    public init(settings: DatabaseSettings, logger: Logger) {
+    ///   - memberSets: How many segment members checks may hold in memory.
+    public init(settings: DatabaseSettings, logger: Logger, memberSets: MemberSetCache.Configuration = .init()) {
         self.client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
         self.logger = logger
+        self.memberSets = MemberSetCache(configuration: memberSets)
         Gauge(label: "segmentd_db_connections_max").record(settings.maximumConnections)
     }
 
@@ -48,19 +52,23 @@ public final class Database: Service, Sendable {
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
         let start = ContinuousClock.now
-        return try await withConnection { connection in
-            self.waitTimer.record(duration: ContinuousClock.now - start)
-            do {
-                return try await connection.withTransaction(logger: self.logger) { connection in
-                    try await body(connection)
+        let end = TransactionEnd(memberSets: memberSets)
+        defer { end.run() }
+        return try await TransactionEnd.$current.withValue(end) {
+            try await withConnection { connection in
+                self.waitTimer.record(duration: ContinuousClock.now - start)
+                do {
+                    return try await connection.withTransaction(logger: self.logger) { connection in
+                        try await body(connection)
+                    }
+                } catch let error as PostgresTransactionError {
+                    if let closure = error.closureError { throw StoreError.translating(any: closure) }
+                    if let begin = error.beginError { throw StoreError.translating(any: begin) }
+                    if let commit = error.commitError { throw StoreError.translating(any: commit) }
+                    throw StoreError(.internalError, "transaction failed", cause: error)
+                } catch {
+                    throw StoreError.translating(any: error)
                 }
-            } catch let error as PostgresTransactionError {
-                if let closure = error.closureError { throw StoreError.translating(any: closure) }
-                if let begin = error.beginError { throw StoreError.translating(any: begin) }
-                if let commit = error.commitError { throw StoreError.translating(any: commit) }
-                throw StoreError(.internalError, "transaction failed", cause: error)
-            } catch {
-                throw StoreError.translating(any: error)
             }
         }
     }
@@ -80,7 +88,7 @@ public final class Database: Service, Sendable {
                 try await connection.query("COMMIT", logger: self.logger)
                 return result
             } catch {
-                try? await connection.query("ROLLBACK", logger: self.logger)
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
                 throw error
             }
         }

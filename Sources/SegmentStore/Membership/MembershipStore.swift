@@ -31,27 +31,37 @@ public struct MembershipStore: Sendable {
         }
     }
 
-    /// Each user's membership in each segment (users never seen are members of nothing).
+    /// Each user's membership in each segment (users never seen are members of
+    /// nothing): from the member sets in memory when they are held, else from
+    /// the database (and the sets are loaded for the next check).
     public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [Membership]] {
-        try await database.withTenant(tenant) { connection in
+        let cache = database.memberSets
+        if let answer = cache.answer(tenant: tenant, userIDs: userIDs, segmentIDs: segmentIDs) { return answer }
+        let userGeneration = cache.userGeneration(tenant)
+        let (indexes, entered) = try await database.withTenant(tenant) { connection in
             let logger = database.logger
             try await Self.requireSegments(segmentIDs, tenant: tenant, on: connection, logger: logger)
+            var indexes: [String: Int64] = [:]
             var entered: [String: [String: Date]] = [:]
-            for try await (user, segment, time) in try await connection.query(
+            for try await (user, index, segment, time) in try await connection.query(
                 """
-                SELECT u.external_id, m.segment_id, m.entered_at FROM users u
-                JOIN segment_members m ON m.tenant_id = u.tenant_id AND m.user_index = u.user_index
-                WHERE u.external_id = ANY(\(userIDs)) AND m.segment_id = ANY(\(segmentIDs))
+                SELECT u.external_id, u.user_index, m.segment_id, m.entered_at FROM users u
+                LEFT JOIN segment_members m ON m.tenant_id = u.tenant_id AND m.user_index = u.user_index
+                    AND m.segment_id = ANY(\(segmentIDs))
+                WHERE u.external_id = ANY(\(userIDs))
                 """, logger: logger
-            ).decode((String, String, Date).self) {
-                entered[user, default: [:]][segment] = time
+            ).decode((String, Int64, String?, Date?).self) {
+                indexes[user] = index
+                if let segment, let time { entered[user, default: [:]][segment] = time }
             }
-            var result: [String: [Membership]] = [:]
-            for user in userIDs {
-                result[user] = segmentIDs.map { Membership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
-            }
-            return result
+            return (indexes, entered)
         }
+        cache.noteUsers(tenant: tenant, indexes, generation: userGeneration)
+        var result: [String: [Membership]] = [:]
+        for user in userIDs {
+            result[user] = segmentIDs.map { Membership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
+        }
+        return result
     }
 
     /// Every segment the user is in; NOT_FOUND for an unknown user.

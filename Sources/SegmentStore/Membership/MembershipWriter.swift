@@ -21,6 +21,7 @@ enum MembershipWriter {
         segmentID: String, tenant: TenantID, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
+        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         // The new set goes into an indexed, analyzed temporary table first. As a CTE (no index,
         // a guessed size) the anti-join against the current members ran as a nested loop over
         // both sets whenever the planner also thought the segment had one member — which it does
@@ -76,9 +77,10 @@ enum MembershipWriter {
     /// (each a query with a `user_index` column over the same bindings, first
     /// parameter the tenant id), without reading the rest of the membership.
     static func change(
-        segmentID: String, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
+        segmentID: String, tenant: TenantID, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
+        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         var bindings = bindings
         let n = bindings.count
         bindings.append(segmentID)

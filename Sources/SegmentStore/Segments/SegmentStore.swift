@@ -339,6 +339,7 @@ public struct SegmentStore: Sendable {
                 throw StoreError(.failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
             }
             let now = clock()
+            try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
             try await connection.query(
                 """
                 UPDATE segments SET deleted_at = \(now), purge_at = \(now.addingTimeInterval(retention)), etag = etag + 1,
@@ -356,6 +357,7 @@ public struct SegmentStore: Sendable {
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
             guard current.deletedAt != nil else { throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is not deleted") }
             try await Self.checkReferences(current.references, of: segmentID, tenant: tenant, on: connection, logger: logger)
+            try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
             try await connection.query(
                 "UPDATE segments SET deleted_at = NULL, purge_at = NULL, etag = etag + 1, updated_at = \(clock()) WHERE segment_id = \(segmentID)",
                 logger: logger)
@@ -461,6 +463,7 @@ extension SegmentStore {
                 let audit = AuditContext(
                     tenant: tenant, actor: AuditActor(name: "system"), action: "segmentd.system/PurgeSegment", resultCode: { _ in "INTERNAL" })
                 try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
+                    try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: database.logger)
                     try await connection.query("DELETE FROM segment_members WHERE segment_id = \(segmentID)", logger: database.logger)
                     try await connection.query(
                         "DELETE FROM segments WHERE segment_id = \(segmentID) AND purge_at <= \(now)", logger: database.logger)

@@ -90,6 +90,7 @@ public struct UserStore: Sendable {
                 "SELECT user_index FROM users WHERE external_id = \(userID) FOR UPDATE", logger: logger
             ).decode(Int64.self) { found = index }
             guard let index = found else { throw StoreError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
+            try await MemberSetCache.usersWillChange(tenant: tenant, on: connection, logger: logger)
             var removed: [String: Int64] = [:]
             let statements: [(String, PostgresQuery)] = [
                 ("event_message_ids", """

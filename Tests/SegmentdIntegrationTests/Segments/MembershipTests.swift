@@ -198,4 +198,77 @@ struct MembershipTests {
             }
         }
     }
+
+    /// Polls `condition` until it holds (a background load or a NOTIFY arriving), failing after `timeout`.
+    static func until(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw TestSetupError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test("checks answer from member sets in memory, and every change is seen by the next check")
+    func memberSetsInMemory() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await Self.seed(server, connection)
+                let cache = server.server.memberSets
+                let both = [Self.name("buyers"), Self.name("vips")]
+                func check(_ user: String, _ segments: [String] = both) async throws -> [Bool] {
+                    try await connection.membership.checkMembership(
+                        .with { $0.parent = Self.parent; $0.userID = user; $0.segments = segments }, metadata: connection.metadata
+                    ).results.map(\.member)
+                }
+                try await Self.until("the cache listens") { cache.isServing }
+                // The first check reads the database and queues both sets; later ones answer from memory.
+                #expect(try await check("u0") == [true, true])
+                try await Self.until("both sets are loaded") { cache.setLoads >= 2 }
+                let hitsBefore = cache.answeredFromMemory
+                let loadsBefore = cache.setLoads
+                // u0's id is known from the first answer; u1 and u4 are looked up once, then known.
+                for _ in 0..<2 {
+                    #expect(try await check("u0") == [true, true])
+                    #expect(try await check("u1") == [false, true])
+                    #expect(try await check("u4") == [true, false])
+                }
+                #expect(cache.answeredFromMemory == hitsBefore + 4)
+                #expect(cache.setLoads == loadsBefore)
+                let enter = try await connection.membership.checkMembership(
+                    .with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [Self.name("buyers")] }, metadata: connection.metadata)
+                #expect(enter.results.first?.hasEnterTime == true)
+
+                // A refresh that lets u1 in is seen by the very next check (no waiting for a notification).
+                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
+                try await server.worker.drain()
+                #expect(try await check("u1") == [true, true])
+
+                // A deleted user is a member of nothing at once; a deleted segment is NOT_FOUND at once, and back when restored.
+                _ = try await connection.users.deleteUser(.with { $0.name = "\(Self.parent)/users/u0" }, metadata: connection.metadata)
+                #expect(try await check("u0") == [false, false])
+                _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
+                #expect(await SegmentLifecycleTests.code { _ = try await check("u1") }.0 == .notFound)
+                _ = try await connection.segments.undeleteSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
+                #expect(try await check("u1") == [true, true])
+
+                // Another replica's change reaches this one through the notification its transaction sends.
+                let hitsAfterChanges = cache.answeredFromMemory
+                try await Self.until("both sets are held again") {
+                    _ = try await check("u2")
+                    return cache.answeredFromMemory > hitsAfterChanges
+                }
+                #expect(try await check("u5", [Self.name("vips")]) == [false])
+                _ = try await server.database.scalar(
+                    """
+                    WITH added AS (
+                        INSERT INTO segment_members (tenant_id, segment_id, user_index)
+                        SELECT tenant_id, 'vips', user_index FROM users WHERE external_id = 'u5' RETURNING 1
+                    ), notified AS (SELECT pg_notify('segmentd_membership', 'members acme vips'))
+                    SELECT (SELECT count(*) FROM added)::int FROM notified
+                    """, as: Int.self)
+                try await Self.until("the other replica's change is seen") { try await check("u5", [Self.name("vips")]) == [true] }
+            }
+        }
+    }
 }

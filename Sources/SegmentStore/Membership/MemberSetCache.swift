@@ -1,0 +1,329 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import Synchronization
+
+/// Segment member sets held in memory, so a membership check is a binary search
+/// instead of a database transaction (DESIGN.md: "member sets cached in memory
+/// for membership checks").
+///
+/// A set is loaded in the background the first time a check needs it (that
+/// check, and any before the load finishes, is answered by the database), and
+/// dropped when it changes:
+/// - in this process, a transaction that changes a membership marks the set as
+///   being written until it ends, so checks go to the database meanwhile and
+///   see exactly what it committed (read-your-writes for the worker's own refreshes);
+/// - in every process, the same transaction sends a NOTIFY that drops the set
+///   when it commits (other replicas follow within a round trip).
+/// If the notification connection is lost, everything is dropped and checks go
+/// to the database until it is back. External user ids are cached the same way
+/// (only users that exist; deleting a user drops its tenant's ids).
+public final class MemberSetCache: Sendable {
+    /// How much the cache holds.
+    public struct Configuration: Sendable {
+        /// Members held at most over all sets (16 bytes each); 0 turns the cache off.
+        public var maxMembers: Int = 10_000_000
+        /// External user ids held at most.
+        public var maxUsers: Int = 1_000_000
+        /// A set older than this is loaded again: bounds how long a change made
+        /// outside segmentd (by hand, in SQL) can go unseen.
+        public var maxAge: Duration = .seconds(600)
+        /// The time source for ages; tests inject one.
+        public var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        public init() {}
+    }
+
+    /// The NOTIFY channel; payloads are `members <tenant> <segment>` or `users <tenant>`.
+    static let channel = "segmentd_membership"
+
+    struct Key: Hashable, Sendable {
+        let tenant: String
+        let segment: String
+    }
+
+    /// One segment's members, sorted by user index, with when each entered.
+    struct MemberSet: Sendable {
+        let indexes: [Int64]
+        let entered: [Date]
+        let loadedAt: ContinuousClock.Instant
+
+        func enteredAt(_ index: Int64) -> Date? {
+            var low = 0, high = indexes.count
+            while low < high {
+                let middle = (low + high) / 2
+                if indexes[middle] < index { low = middle + 1 } else { high = middle }
+            }
+            return low < indexes.count && indexes[low] == index ? entered[low] : nil
+        }
+    }
+
+    private struct State {
+        /// True while the notification connection listens; nothing is served otherwise.
+        var listening = false
+        var sets: [Key: MemberSet] = [:]
+        var members = 0
+        /// Open transactions in this process changing each set.
+        var writing: [Key: Int] = [:]
+        /// Bumped whenever a set is dropped, so a load that started before does not store.
+        var generations: [Key: UInt64] = [:]
+        var epoch: UInt64 = 0
+        /// Sets waiting to be loaded (each once).
+        var queued: Set<Key> = []
+        var users: [String: [String: Int64]] = [:]
+        var userCount = 0
+        var userGenerations: [String: UInt64] = [:]
+    }
+
+    let configuration: Configuration
+    private let state = Mutex(State())
+    private let loads: AsyncStream<Key>
+    private let loadRequests: AsyncStream<Key>.Continuation
+    private let loadCount = Atomic<Int>(0)
+    private let hitCount = Atomic<Int>(0)
+    private let hits = Counter(label: "segmentd_membership_cache_hits_total")
+    private let misses = Counter(label: "segmentd_membership_cache_misses_total")
+    private let heldMembers = Gauge(label: "segmentd_membership_cache_members")
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        (loads, loadRequests) = AsyncStream.makeStream(of: Key.self, bufferingPolicy: .unbounded)
+    }
+
+    /// Member sets loaded so far (a test proves checks stop reading the database).
+    public var setLoads: Int { loadCount.load(ordering: .relaxed) }
+
+    /// Checks answered from memory so far.
+    public var answeredFromMemory: Int { hitCount.load(ordering: .relaxed) }
+
+    /// True while sets are served (the notification connection is up).
+    public var isServing: Bool { state.withLock { $0.listening } }
+
+    // MARK: Answering checks
+
+    /// Each user's membership in each segment from memory, or nil when a set or
+    /// a user is not held (then the caller asks the database, and the missing
+    /// sets are queued for loading).
+    func answer(tenant: TenantID, userIDs: [String], segmentIDs: [String]) -> [String: [MembershipStore.Membership]]? {
+        guard configuration.maxMembers > 0 else { return nil }
+        let now = configuration.now()
+        let answer = state.withLock { state -> [String: [MembershipStore.Membership]]? in
+            guard state.listening else { return nil }
+            var sets: [MemberSet] = []
+            sets.reserveCapacity(segmentIDs.count)
+            var complete = true
+            for segment in segmentIDs {
+                let key = Key(tenant: tenant.rawValue, segment: segment)
+                if let set = state.sets[key], state.writing[key] == nil, now - set.loadedAt < configuration.maxAge {
+                    sets.append(set)
+                } else {
+                    complete = false
+                    if state.writing[key] == nil, state.queued.insert(key).inserted { loadRequests.yield(key) }
+                }
+            }
+            guard complete, let users = state.users[tenant.rawValue] else { return nil }
+            var result: [String: [MembershipStore.Membership]] = [:]
+            for user in userIDs {
+                guard let index = users[user] else { return nil }
+                result[user] = zip(segmentIDs, sets).map { segment, set in
+                    let entered = set.enteredAt(index)
+                    return MembershipStore.Membership(segmentID: segment, member: entered != nil, enteredAt: entered)
+                }
+            }
+            return result
+        }
+        if answer == nil {
+            misses.increment()
+        } else {
+            hits.increment()
+            hitCount.add(1, ordering: .relaxed)
+        }
+        return answer
+    }
+
+    /// Remembers the indexes of users that exist (from a database answer).
+    func noteUsers(tenant: TenantID, _ found: [String: Int64], generation: UInt64) {
+        guard configuration.maxMembers > 0, !found.isEmpty else { return }
+        state.withLock { state in
+            guard state.listening, state.userGenerations[tenant.rawValue, default: 0] == generation else { return }
+            if state.userCount + found.count > configuration.maxUsers {
+                state.users.removeAll()
+                state.userCount = 0
+            }
+            for (user, index) in found where state.users[tenant.rawValue, default: [:]].updateValue(index, forKey: user) == nil {
+                state.userCount += 1
+            }
+        }
+    }
+
+    /// The tenant's user generation, read before asking the database for users.
+    func userGeneration(_ tenant: TenantID) -> UInt64 {
+        state.withLock { $0.userGenerations[tenant.rawValue, default: 0] }
+    }
+
+    // MARK: Changes
+
+    /// Marks `segment`'s set as changing in the current transaction: dropped now
+    /// and again when the transaction ends, served by the database until then;
+    /// other processes drop it when the transaction commits.
+    static func membershipWillChange(tenant: TenantID, segment: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_notify(\(channel), \("members \(tenant.rawValue) \(segment)"))", logger: logger)
+        guard let transaction = TransactionEnd.current else { return }
+        let cache = transaction.memberSets
+        let key = Key(tenant: tenant.rawValue, segment: segment)
+        cache.state.withLock { state in
+            state.writing[key, default: 0] += 1
+            cache.drop(key, in: &state)
+        }
+        transaction.onEnd {
+            cache.state.withLock { state in
+                let open = state.writing[key, default: 1] - 1
+                state.writing[key] = open > 0 ? open : nil
+                cache.drop(key, in: &state)
+            }
+        }
+    }
+
+    /// Drops the tenant's cached user ids when the current transaction ends
+    /// (here) or commits (everywhere): a deleted user's id must stop resolving.
+    static func usersWillChange(tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_notify(\(channel), \("users \(tenant.rawValue)"))", logger: logger)
+        guard let transaction = TransactionEnd.current else { return }
+        let cache = transaction.memberSets
+        transaction.onEnd { cache.state.withLock { cache.dropUsers(tenant.rawValue, in: &$0) } }
+    }
+
+    private func drop(_ key: Key, in state: inout State) {
+        state.generations[key, default: 0] += 1
+        if let set = state.sets.removeValue(forKey: key) { state.members -= set.indexes.count }
+        heldMembers.record(state.members)
+    }
+
+    private func dropUsers(_ tenant: String, in state: inout State) {
+        state.userGenerations[tenant, default: 0] += 1
+        if let users = state.users.removeValue(forKey: tenant) { state.userCount -= users.count }
+    }
+
+    private func dropAll(in state: inout State) {
+        state.epoch += 1
+        state.sets.removeAll()
+        state.members = 0
+        for tenant in state.users.keys { state.userGenerations[tenant, default: 0] += 1 }
+        state.users.removeAll()
+        state.userCount = 0
+        heldMembers.record(0)
+    }
+
+    /// Applies one NOTIFY payload.
+    func apply(notification payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 2).map(String.init)
+        state.withLock { state in
+            switch (parts.first, parts.count) {
+            case ("members", 3): drop(Key(tenant: parts[1], segment: parts[2]), in: &state)
+            case ("users", 2): dropUsers(parts[1], in: &state)
+            default: dropAll(in: &state)
+            }
+        }
+    }
+
+    // MARK: Running
+
+    /// Listens for changes and loads queued sets until cancelled. Until it
+    /// listens, and whenever the connection is lost, nothing is served.
+    public func run(database: Database) async {
+        guard configuration.maxMembers > 0 else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listen(database: database) }
+            group.addTask {
+                for await key in self.loads {
+                    if Task.isCancelled { break }
+                    await self.load(key, database: database)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+            loadRequests.finish()
+        }
+    }
+
+    private func listen(database: Database) async {
+        while !Task.isCancelled {
+            do {
+                try await database.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        // Anything that changed before LISTEN took effect must not be served.
+                        self.state.withLock { state in
+                            self.dropAll(in: &state)
+                            state.listening = true
+                        }
+                        for try await notification in notifications {
+                            self.apply(notification: notification.payload)
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                database.logger.warning(
+                    "membership notifications stopped; checks read the database until they resume", metadata: ["error": "\(error)"])
+            }
+            state.withLock { state in
+                state.listening = false
+                dropAll(in: &state)
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        state.withLock { $0.listening = false }
+    }
+
+    /// Loads one set unless it changed meanwhile or would not fit.
+    private func load(_ key: Key, database: Database) async {
+        let (generation, epoch) = state.withLock { state in
+            (state.generations[key, default: 0], state.epoch)
+        }
+        defer { state.withLock { _ = $0.queued.remove(key) } }
+        guard let tenant = TenantID(key.tenant) else { return }
+        do {
+            let loaded: MemberSet? = try await database.withTenant(tenant) { connection in
+                var size: Int64 = 0, exists = false
+                for try await (count, live) in try await connection.query(
+                    """
+                    SELECT (SELECT count(*) FROM segment_members WHERE segment_id = \(key.segment))::int8,
+                           EXISTS (SELECT 1 FROM segments WHERE segment_id = \(key.segment) AND deleted_at IS NULL)
+                    """, logger: database.logger
+                ).decode((Int64, Bool).self) { (size, exists) = (count, live) }
+                guard exists, size <= configuration.maxMembers / 2 else { return nil }
+                var indexes: [Int64] = []
+                var entered: [Date] = []
+                indexes.reserveCapacity(Int(size))
+                entered.reserveCapacity(Int(size))
+                for try await (index, time) in try await connection.query(
+                    "SELECT user_index, entered_at FROM segment_members WHERE segment_id = \(key.segment) ORDER BY user_index",
+                    logger: database.logger
+                ).decode((Int64, Date).self) {
+                    indexes.append(index)
+                    entered.append(time)
+                }
+                return MemberSet(indexes: indexes, entered: entered, loadedAt: configuration.now())
+            }
+            guard let loaded else { return }
+            loadCount.add(1, ordering: .relaxed)
+            state.withLock { state in
+                guard state.listening, state.epoch == epoch, state.generations[key, default: 0] == generation,
+                      state.writing[key] == nil
+                else { return }
+                if let old = state.sets.removeValue(forKey: key) { state.members -= old.indexes.count }
+                // Make room by dropping the oldest sets.
+                while state.members + loaded.indexes.count > configuration.maxMembers,
+                      let oldest = state.sets.min(by: { $0.value.loadedAt < $1.value.loadedAt })?.key
+                {
+                    drop(oldest, in: &state)
+                }
+                state.sets[key] = loaded
+                state.members += loaded.indexes.count
+                heldMembers.record(state.members)
+            }
+        } catch {
+            database.logger.debug("could not load a member set", metadata: ["segment": "\(key.segment)", "error": "\(error)"])
+        }
+    }
+}
