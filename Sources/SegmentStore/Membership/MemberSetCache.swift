@@ -17,15 +17,16 @@ import Synchronization
 /// - in every process, the same transaction sends a NOTIFY that drops the set
 ///   when it commits (other replicas follow within a round trip).
 /// If the notification connection is lost, everything is dropped and checks go
-/// to the database until it is back. External user ids are cached the same way
-/// (only users that exist; deleting a user drops its tenant's ids).
+/// to the database until it is back. A tenant's external user ids are loaded
+/// the same way; users that appear later are added as checks find them, and
+/// deleting a user drops its tenant's ids (an index is never reused).
 public final class MemberSetCache: Sendable {
     /// How much the cache holds.
     public struct Configuration: Sendable {
         /// Members held at most over all sets (16 bytes each); 0 turns the cache off.
         public var maxMembers: Int = 10_000_000
-        /// External user ids held at most.
-        public var maxUsers: Int = 1_000_000
+        /// External user ids held at most (about 40 bytes each).
+        public var maxUsers: Int = 5_000_000
         /// A set older than this is loaded again: bounds how long a change made
         /// outside segmentd (by hand, in SQL) can go unseen.
         public var maxAge: Duration = .seconds(600)
@@ -40,6 +41,12 @@ public final class MemberSetCache: Sendable {
     struct Key: Hashable, Sendable {
         let tenant: String
         let segment: String
+    }
+
+    /// What the background loader fetches.
+    enum Load: Hashable, Sendable {
+        case members(Key)
+        case users(tenant: String)
     }
 
     /// One segment's members, sorted by user index, with when each entered.
@@ -68,8 +75,10 @@ public final class MemberSetCache: Sendable {
         /// Bumped whenever a set is dropped, so a load that started before does not store.
         var generations: [Key: UInt64] = [:]
         var epoch: UInt64 = 0
-        /// Sets waiting to be loaded (each once).
-        var queued: Set<Key> = []
+        /// Loads waiting (each once).
+        var queued: Set<Load> = []
+        /// Tenants whose user ids were all loaded.
+        var usersLoaded: Set<String> = []
         var users: [String: [String: Int64]] = [:]
         var userCount = 0
         var userGenerations: [String: UInt64] = [:]
@@ -77,21 +86,25 @@ public final class MemberSetCache: Sendable {
 
     let configuration: Configuration
     private let state = Mutex(State())
-    private let loads: AsyncStream<Key>
-    private let loadRequests: AsyncStream<Key>.Continuation
+    private let loads: AsyncStream<Load>
+    private let loadRequests: AsyncStream<Load>.Continuation
     private let loadCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
+    private let userLoadCount = Atomic<Int>(0)
     private let hits = Counter(label: "segmentd_membership_cache_hits_total")
     private let misses = Counter(label: "segmentd_membership_cache_misses_total")
     private let heldMembers = Gauge(label: "segmentd_membership_cache_members")
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
-        (loads, loadRequests) = AsyncStream.makeStream(of: Key.self, bufferingPolicy: .unbounded)
+        (loads, loadRequests) = AsyncStream.makeStream(of: Load.self, bufferingPolicy: .unbounded)
     }
 
     /// Member sets loaded so far (a test proves checks stop reading the database).
     public var setLoads: Int { loadCount.load(ordering: .relaxed) }
+
+    /// Tenants' user ids loaded so far.
+    public var userLoads: Int { userLoadCount.load(ordering: .relaxed) }
 
     /// Checks answered from memory so far.
     public var answeredFromMemory: Int { hitCount.load(ordering: .relaxed) }
@@ -118,9 +131,10 @@ public final class MemberSetCache: Sendable {
                     sets.append(set)
                 } else {
                     complete = false
-                    if state.writing[key] == nil, state.queued.insert(key).inserted { loadRequests.yield(key) }
+                    if state.writing[key] == nil { queue(.members(key), in: &state) }
                 }
             }
+            if !state.usersLoaded.contains(tenant.rawValue) { queue(.users(tenant: tenant.rawValue), in: &state) }
             guard complete, let users = state.users[tenant.rawValue] else { return nil }
             var result: [String: [MembershipStore.Membership]] = [:]
             for user in userIDs {
@@ -148,6 +162,7 @@ public final class MemberSetCache: Sendable {
             guard state.listening, state.userGenerations[tenant.rawValue, default: 0] == generation else { return }
             if state.userCount + found.count > configuration.maxUsers {
                 state.users.removeAll()
+                state.usersLoaded.removeAll()
                 state.userCount = 0
             }
             for (user, index) in found where state.users[tenant.rawValue, default: [:]].updateValue(index, forKey: user) == nil {
@@ -159,6 +174,10 @@ public final class MemberSetCache: Sendable {
     /// The tenant's user generation, read before asking the database for users.
     func userGeneration(_ tenant: TenantID) -> UInt64 {
         state.withLock { $0.userGenerations[tenant.rawValue, default: 0] }
+    }
+
+    private func queue(_ load: Load, in state: inout State) {
+        if state.queued.insert(load).inserted { loadRequests.yield(load) }
     }
 
     // MARK: Changes
@@ -201,6 +220,7 @@ public final class MemberSetCache: Sendable {
 
     private func dropUsers(_ tenant: String, in state: inout State) {
         state.userGenerations[tenant, default: 0] += 1
+        state.usersLoaded.remove(tenant)
         if let users = state.users.removeValue(forKey: tenant) { state.userCount -= users.count }
     }
 
@@ -210,6 +230,7 @@ public final class MemberSetCache: Sendable {
         state.members = 0
         for tenant in state.users.keys { state.userGenerations[tenant, default: 0] += 1 }
         state.users.removeAll()
+        state.usersLoaded.removeAll()
         state.userCount = 0
         heldMembers.record(0)
     }
@@ -235,9 +256,12 @@ public final class MemberSetCache: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen(database: database) }
             group.addTask {
-                for await key in self.loads {
+                for await load in self.loads {
                     if Task.isCancelled { break }
-                    await self.load(key, database: database)
+                    switch load {
+                    case .members(let key): await self.load(key, database: database)
+                    case .users(let tenant): await self.loadUsers(tenant, database: database)
+                    }
                 }
             }
             await group.next()
@@ -280,7 +304,7 @@ public final class MemberSetCache: Sendable {
         let (generation, epoch) = state.withLock { state in
             (state.generations[key, default: 0], state.epoch)
         }
-        defer { state.withLock { _ = $0.queued.remove(key) } }
+        defer { state.withLock { _ = $0.queued.remove(.members(key)) } }
         guard let tenant = TenantID(key.tenant) else { return }
         do {
             let loaded: MemberSet? = try await database.withTenant(tenant) { connection in
@@ -324,6 +348,42 @@ public final class MemberSetCache: Sendable {
             }
         } catch {
             database.logger.debug("could not load a member set", metadata: ["segment": "\(key.segment)", "error": "\(error)"])
+        }
+    }
+
+    /// Loads all of a tenant's user ids, if they fit.
+    private func loadUsers(_ tenantID: String, database: Database) async {
+        let generation = state.withLock { $0.userGenerations[tenantID, default: 0] }
+        defer { state.withLock { _ = $0.queued.remove(.users(tenant: tenantID)) } }
+        guard let tenant = TenantID(tenantID) else { return }
+        let room = state.withLock { configuration.maxUsers - $0.userCount + ($0.users[tenantID]?.count ?? 0) }
+        do {
+            let users: [String: Int64]? = try await database.withTenant(tenant) { connection in
+                var count: Int64 = 0
+                for try await found in try await connection.query("SELECT count(*)::int8 FROM users", logger: database.logger)
+                    .decode(Int64.self) { count = found }
+                guard count <= room else { return nil }
+                var users: [String: Int64] = [:]
+                users.reserveCapacity(Int(count))
+                for try await (user, index) in try await connection.query(
+                    "SELECT external_id, user_index FROM users", logger: database.logger
+                ).decode((String, Int64).self) {
+                    users[user] = index
+                }
+                return users
+            }
+            guard let users else { return }
+            userLoadCount.add(1, ordering: .relaxed)
+            state.withLock { state in
+                guard state.listening, state.userGenerations[tenantID, default: 0] == generation else { return }
+                // Users noted since the load started are in the snapshot or newer; keep both.
+                let merged = users.merging(state.users[tenantID] ?? [:]) { _, noted in noted }
+                state.userCount += merged.count - (state.users[tenantID]?.count ?? 0)
+                state.users[tenantID] = merged
+                state.usersLoaded.insert(tenantID)
+            }
+        } catch {
+            database.logger.debug("could not load user ids", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
         }
     }
 }

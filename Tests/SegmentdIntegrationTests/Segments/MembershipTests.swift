@@ -223,26 +223,28 @@ struct MembershipTests {
                 try await Self.until("the cache listens") { cache.isServing }
                 // The first check reads the database and queues both sets; later ones answer from memory.
                 #expect(try await check("u0") == [true, true])
-                try await Self.until("both sets are loaded") { cache.setLoads >= 2 }
+                try await Self.until("both sets and the user ids are loaded") { cache.setLoads >= 2 && cache.userLoads >= 1 }
                 let hitsBefore = cache.answeredFromMemory
                 let loadsBefore = cache.setLoads
-                // u0's id is known from the first answer; u1 and u4 are looked up once, then known.
                 for _ in 0..<2 {
                     #expect(try await check("u0") == [true, true])
                     #expect(try await check("u1") == [false, true])
                     #expect(try await check("u4") == [true, false])
                 }
-                #expect(cache.answeredFromMemory == hitsBefore + 4)
+                #expect(cache.answeredFromMemory == hitsBefore + 6)
                 #expect(cache.setLoads == loadsBefore)
                 let enter = try await connection.membership.checkMembership(
                     .with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [Self.name("buyers")] }, metadata: connection.metadata)
                 #expect(enter.results.first?.hasEnterTime == true)
 
-                // A refresh that lets u1 in is seen by the very next check (no waiting for a notification).
-                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                // A refresh that lets u1 and a user new since the ids were loaded in is seen by the very
+                // next check (no waiting for a notification).
+                _ = try await connection.ingestion.ingestEvents(
+                    .with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase"), .make("u9", "purchase")] }, metadata: connection.metadata)
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await check("u1") == [true, true])
+                #expect(try await check("u9") == [true, false])
 
                 // A deleted user is a member of nothing at once; a deleted segment is NOT_FOUND at once, and back when restored.
                 _ = try await connection.users.deleteUser(.with { $0.name = "\(Self.parent)/users/u0" }, metadata: connection.metadata)
