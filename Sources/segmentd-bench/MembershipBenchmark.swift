@@ -19,6 +19,7 @@ struct MembershipBenchmark: AsyncParsableCommand {
     @Option(help: "Calls in flight at once.") var concurrency = 32
     @Option(help: "HTTP/2 connections the calls spread over.") var connections = 4
     @Option(help: "Seconds each measurement runs.") var seconds = 15
+    @Option(help: "Seconds each call runs before its measurement (connections, caches, the allocator warm up).") var warmupSeconds = 3
     @Option(help: "segmentd's process id, for its memory.") var pid: Int32?
     @Option(help: "Repository root, where the results are written.") var repository = FileManager.default.currentDirectoryPath
     @Option(help: "The command line to record with the results.") var command = "ops/bench membership"
@@ -58,19 +59,24 @@ struct MembershipBenchmark: AsyncParsableCommand {
         }
         let userCount = users
         print("health check (the empty RPC) at concurrency \(concurrency) over \(connections) connections, \(seconds) s…")
-        let empty = try await measure(settings) { connection, _ in
+        let healthCheck: @Sendable (SegmentdConnection, UInt64) async throws -> Void = { connection, _ in
             _ = try await connection.health.check(.with { $0.service = "" })
         }
+        _ = try await measure(settings, seconds: warmupSeconds, healthCheck)
+        let empty = try await measure(settings, seconds: seconds, healthCheck)
         print(Self.describe("health check", empty))
         print("CheckMembership (1 user × \(segments.count) segments)…")
-        let check = try await measure(settings) { connection, random in
+        let checkMembership: @Sendable (SegmentdConnection, UInt64) async throws -> Void = { connection, random in
             let user = DemoDataGenerator.userID(Int(random % UInt64(userCount)))
             _ = try await connection.membership.checkMembership(
                 .with { $0.parent = tenant; $0.userID = user; $0.segments = segments }, metadata: connection.metadata)
         }
+        _ = try await measure(settings, seconds: warmupSeconds, checkMembership)
+        let check = try await measure(settings, seconds: seconds, checkMembership)
         print(Self.describe("CheckMembership", check))
         var details = [
             "concurrency": String(concurrency), "connections": String(connections), "seconds": String(seconds), "users": String(users),
+            "warmup_seconds": String(warmupSeconds),
             "segments_per_check": String(segments.count),
             "check_p50_ms": String(format: "%.2f", check.p50 * 1000), "check_p99_ms": String(format: "%.2f", check.p99 * 1000),
             "empty_p50_ms": String(format: "%.2f", empty.p50 * 1000), "empty_p99_ms": String(format: "%.2f", empty.p99 * 1000),
@@ -92,7 +98,7 @@ struct MembershipBenchmark: AsyncParsableCommand {
 
     /// Runs `call` from `concurrency` tasks spread over `connections` connections for `seconds`.
     func measure(
-        _ settings: ClientSettings, _ call: @escaping @Sendable (SegmentdConnection, UInt64) async throws -> Void
+        _ settings: ClientSettings, seconds: Int, _ call: @escaping @Sendable (SegmentdConnection, UInt64) async throws -> Void
     ) async throws -> Measurement {
         let perConnection = max(1, concurrency / connections)
         let duration = Duration.seconds(seconds)

@@ -83,17 +83,25 @@ struct AccessInterceptor: ServerInterceptor {
         return nil
     }
 
-    /// The key from `authorization: Bearer …` or `x-api-key`.
+    /// The key from `authorization: Bearer …` or `x-api-key`. (Runs on every call:
+    /// plain comparisons, not Foundation's character sets, which showed in profiles.)
     static func presentedKey(_ metadata: Metadata) -> String? {
         for value in metadata[stringValues: "authorization"] {
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            if trimmed.lowercased().hasPrefix("bearer ") {
-                return String(trimmed.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+            let trimmed = trimmingBlanks(value[...])
+            if trimmed.utf8.count > 7, trimmed.prefix(7).lowercased() == "bearer " {
+                return String(trimmingBlanks(trimmed.dropFirst(7)))
             }
         }
         for value in metadata[stringValues: "x-api-key"] {
-            return value.trimmingCharacters(in: .whitespaces)
+            return String(trimmingBlanks(value[...]))
         }
         return nil
+    }
+
+    /// `text` without leading and trailing spaces and tabs.
+    static func trimmingBlanks(_ text: Substring) -> Substring {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+        return text[first...last]
     }
 }

@@ -27,7 +27,7 @@ public final class Authenticator: Sendable {
 
     private let store: PrincipalStore
     private let configuration: Configuration
-    private let cache = Mutex<[String: Entry]>([:])
+    private let cache = Mutex<[[UInt8]: Entry]>([:])
     private let lookups = Atomic<Int>(0)
     private let lastUseWrites = Atomic<Int>(0)
     /// When each key's use was last written, so that happens at most once a minute.
@@ -63,7 +63,7 @@ public final class Authenticator: Sendable {
     public func authenticate(_ presented: String?) async throws -> Result<Principal, AuthenticationFailure> {
         guard let presented, !presented.isEmpty else { return .failure(.missing) }
         guard let secret = APIKeySecret(parsing: presented) else { return .failure(.malformed) }
-        let cacheKey = secret.hash.map { String($0, radix: 16) }.joined()
+        let cacheKey = secret.hash
         let now = configuration.now()
         if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
             return entry.result
