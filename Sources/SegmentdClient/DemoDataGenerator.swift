@@ -13,11 +13,32 @@ public struct DemoDataGenerator: Sendable {
     public struct Size: Sendable {
         public var users: Int
         public var days: Int
-        public init(users: Int, days: Int) {
+        /// Distinct event names: the 4 of the funnel, plus up to 16 others
+        /// (search, page_view, share, …) drawn within sessions.
+        public var eventTypes: Int
+        /// Sessions per user grow with `days`; this scales them (with 20 event types,
+        /// 0.15 at 90 days gives about as many events per user as 1.0 at 25 with 4).
+        public var activity: Double
+        public init(users: Int, days: Int, eventTypes: Int = 4, activity: Double = 1) {
             self.users = users
             self.days = days
+            self.eventTypes = min(max(eventTypes, 4), 4 + DemoDataGenerator.otherEvents.count)
+            self.activity = activity
         }
+
+        /// The benchmarks' quick size: 100,000 users, 25 days, the 4 funnel events (≈ 2M events).
+        public static let quick = Size(users: 100_000, days: 25)
+        /// The benchmarks' standard size: 1,000,000 users, 90 days, 20 event types (≈ 20M events).
+        public static let standard = Size(users: 1_000_000, days: 90, eventTypes: 20, activity: 0.15)
     }
+
+    /// Event names beyond the funnel, most common first, with what they carry.
+    public static let otherEvents: [(name: String, property: String?)] = [
+        ("page_view", "category"), ("search", "query"), ("login", nil), ("push_open", nil), ("wishlist_add", "category"),
+        ("share", "category"), ("email_open", nil), ("coupon_view", nil), ("review", "rating"), ("video_play", nil),
+        ("logout", nil), ("coupon_redeem", nil), ("support_chat", nil), ("profile_update", nil), ("rate_app", "rating"),
+        ("notification_settings", nil),
+    ]
 
     public let size: Size
     public let seed: UInt64
@@ -91,7 +112,8 @@ public struct DemoDataGenerator: Sendable {
     public func events(ofUser index: Int) -> [Segmentd_V1_Event] {
         var random = SplitMix64(seed: seed &* 7_000_003 &+ UInt64(index))
         // Activity follows a heavy-tailed draw: sessions per user over the period.
-        let activity = Int(pow(random.unit(), 3) * Double(size.days) * 1.5) + (random.unit() < 0.3 ? 0 : 1)
+        let activity = Int(pow(random.unit(), 3) * Double(size.days) * 1.5 * size.activity) + (random.unit() < 0.3 ? 0 : 1)
+        let others = size.eventTypes - 4
         let user = Self.userID(index)
         var events: [Segmentd_V1_Event] = []
         for session in 0..<activity {
@@ -111,6 +133,21 @@ public struct DemoDataGenerator: Sendable {
             }
             add("app_open", ["platform": .with { $0.stringValue = random.unit() < 0.6 ? "ios" : "android" }])
             let category = Self.categories[Int(random.next() % 5)]
+            // Other events (none at the default 4 types, so the funnel's draws stay as they were):
+            // a few per session, skewed towards the first names.
+            if others > 0 {
+                for _ in 0..<Int(random.next() % 4) {
+                    let other = Self.otherEvents[Int(pow(random.unit(), 2) * Double(others))]
+                    var properties: [String: Segmentd_V1_Value] = [:]
+                    switch other.property {
+                    case "category": properties["category"] = .with { $0.stringValue = category }
+                    case "query": properties["query"] = .with { $0.stringValue = Self.categories[Int(random.next() % 5)] }
+                    case "rating": properties["rating"] = .with { $0.numberValue = Double(1 + random.next() % 5) }
+                    default: break
+                    }
+                    add(other.name, properties)
+                }
+            }
             guard random.unit() < 0.7 else { continue }
             add("view_item", ["category": .with { $0.stringValue = category }])
             guard random.unit() < 0.35 else { continue }

@@ -22,15 +22,22 @@ extension Segctl {
             @Option(name: .customLong("days"), help: "Days of history, ending today (UTC midnight).") var days = 30
             @Option(name: .customLong("seed"), help: "Random seed.") var seed: UInt64 = 1
             @Option(name: .customLong("parallel"), help: "Batches in flight at once.") var parallel = 4
+            @Option(name: .customLong("event-types"), help: "Distinct event names: the funnel's 4, up to 20 with page_view, search, share and others.")
+            var eventTypes = 4
+            @Option(name: .customLong("activity"), help: "Scales sessions per user (which grow with --days); 0.15 at 90 days ≈ 1 at 25.")
+            var activity = 1.0
 
             func validate() throws {
                 guard (1...10_000_000).contains(users) else { throw ValidationError("--users must be 1 to 10,000,000") }
                 guard (1...365).contains(days) else { throw ValidationError("--days must be 1 to 365") }
                 guard (1...32).contains(parallel) else { throw ValidationError("--parallel must be 1 to 32") }
+                guard (4...20).contains(eventTypes) else { throw ValidationError("--event-types must be 4 to 20") }
+                guard activity > 0, activity <= 10 else { throw ValidationError("--activity must be above 0 and at most 10") }
             }
 
             func run() async throws {
-                let generator = DemoDataGenerator(size: .init(users: users, days: days), seed: seed, anchor: DemoDataGenerator.today())
+                let generator = DemoDataGenerator(
+                    size: .init(users: users, days: days, eventTypes: eventTypes, activity: activity), seed: seed, anchor: DemoDataGenerator.today())
                 try await runCommand {
                     try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()

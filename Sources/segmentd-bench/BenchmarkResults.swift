@@ -11,10 +11,21 @@ struct BenchmarkResult: Codable {
     var ratio: Double
     var target: String
     var details: [String: String]
+    /// The commit, command and day of the run that measured this row (rows
+    /// from earlier runs keep theirs when another scenario is rerun).
+    var commit: String?
+    var command: String?
+    var date: String?
 
     enum CodingKeys: String, CodingKey {
-        case scenario, unit, ours, reference, ratio, target, details
+        case scenario, unit, ours, reference, ratio, target, details, commit, command, date
         case referenceName = "reference_name"
+    }
+
+    /// segmentd's peak resident memory in the scenario, from its details.
+    var peakMemory: String {
+        let keys = ["segmentd_peak_rss_mib", "segmentd_peak_after_export_mib"]
+        return keys.lazy.compactMap { details[$0] }.first.map { "\($0) MiB" } ?? "—"
     }
 }
 
@@ -55,6 +66,10 @@ struct BenchmarkReport: Codable {
         report.machine = machine()
         report.commit = commit()
         report.command = command
+        var result = result
+        result.commit = report.commit
+        result.command = command
+        result.date = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
         report.results.removeAll { $0.scenario == result.scenario }
         report.results.append(result)
         report.results.sort { $0.scenario < $1.scenario }
@@ -71,20 +86,29 @@ struct BenchmarkReport: Codable {
             "",
             "Written by `ops/bench` (do not edit by hand); the same figures are in `benchmarks/results.json`.",
             "",
-            "Machine: \(machine["cores"] ?? "?") cores, \(machine["memory_gib"] ?? "?") GiB, \(machine["cpu"] ?? "?"). Commit `\(commit)`. Command: `\(command)`.",
+            "Machine: \(machine["cores"] ?? "?") cores, \(machine["memory_gib"] ?? "?") GiB, \(machine["cpu"] ?? "?"). "
+                + "Each row names the commit and command that measured it; `ops/bench SCENARIO` reruns one (a `_standard` "
+                + "scenario is the same with `--size standard`). Memory is segmentd's peak resident set during the scenario.",
             "",
-            "| scenario | ours | reference | ratio | target | details |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| scenario | ours | reference | ratio | target | segmentd memory | measured by | details |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for result in results {
             let details = result.details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
             // Rates read best whole; scores such as an AUC need their decimals.
             let format = result.ours < 10 ? "%.4f" : "%.0f"
             lines.append(String(
-                format: "| %@ | \(format) %@ | \(format) %@ (%@) | %.2f× | %@ | %@ |", result.scenario, result.ours, result.unit,
-                result.reference, result.unit, result.referenceName, result.ratio, result.target, details))
+                format: "| %@ | \(format) %@ | \(format) %@ (%@) | %.2f× | %@ | %@ | %@ | %@ |", result.scenario, result.ours, result.unit,
+                result.reference, result.unit, result.referenceName, result.ratio, result.target, result.peakMemory,
+                measuredBy(result), details))
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// "`commit` · `command` · date" of a row (rows measured before rows kept their own: the file's last run's commit is not theirs).
+    func measuredBy(_ result: BenchmarkResult) -> String {
+        guard let commit = result.commit, let command = result.command else { return "an earlier run (see git log of this file)" }
+        return "`\(commit)` · `\(command)` · \(result.date ?? "")"
     }
 }
 

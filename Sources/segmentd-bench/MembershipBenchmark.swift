@@ -14,8 +14,7 @@ struct MembershipBenchmark: AsyncParsableCommand {
         commandName: "membership", abstract: "CheckMembership QPS and latency against an empty RPC (health check) on the same server.")
 
     @Option(help: "segmentd's data directory (segctl.json, the embedded PostgreSQL's socket).") var home: String
-    @Option(help: "Demo users.") var users = 100_000
-    @Option(help: "Days of demo data.") var days = 25
+    @OptionGroup var demo: DemoDataOptions
     @Option(help: "Calls in flight at once.") var concurrency = 32
     @Option(help: "HTTP/2 connections the calls spread over.") var connections = 4
     @Option(help: "Seconds each measurement runs.") var seconds = 15
@@ -41,11 +40,7 @@ struct MembershipBenchmark: AsyncParsableCommand {
         }
         let settings = ClientSettings(address: file.address, caPath: file.ca, apiKey: key)
         let tenant = try await SegmentdConnection.with(settings) { try await $0.callerTenant() }
-        if !noSeed {
-            print("seeding \(users) demo users over \(days) days…")
-            let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
-            try PredictiveBenchmark.runTool(segctl, ["demo", "seed", "--users", String(users), "--days", String(days)], environment: ["SEGMENTD_HOME": home])
-        }
+        if !noSeed { try demo.seed(home: home) }
         let shapes = Array(RefreshBenchmark.suite.prefix(5))
         let segments = shapes.map { "\(tenant)/segments/bench_\($0.id)" }
         try await SegmentdConnection.with(settings) { connection in
@@ -57,7 +52,7 @@ struct MembershipBenchmark: AsyncParsableCommand {
                 _ = try await connection.wait(operation: operation.name)
             }
         }
-        let userCount = users
+        let userCount = demo.resolved.users
         print("health check (the empty RPC) at concurrency \(concurrency) over \(connections) connections, \(seconds) s…")
         let healthCheck: @Sendable (SegmentdConnection, UInt64) async throws -> Void = { connection, _ in
             _ = try await connection.health.check(.with { $0.service = "" })
@@ -74,18 +69,18 @@ struct MembershipBenchmark: AsyncParsableCommand {
         _ = try await measure(settings, seconds: warmupSeconds, checkMembership)
         let check = try await measure(settings, seconds: seconds, checkMembership)
         print(Self.describe("CheckMembership", check))
-        var details = [
-            "concurrency": String(concurrency), "connections": String(connections), "seconds": String(seconds), "users": String(users),
+        var details = demo.details.merging([
+            "concurrency": String(concurrency), "connections": String(connections), "seconds": String(seconds),
             "warmup_seconds": String(warmupSeconds),
             "segments_per_check": String(segments.count),
             "check_p50_ms": String(format: "%.2f", check.p50 * 1000), "check_p99_ms": String(format: "%.2f", check.p99 * 1000),
             "empty_p50_ms": String(format: "%.2f", empty.p50 * 1000), "empty_p99_ms": String(format: "%.2f", empty.p99 * 1000),
             "errors": String(check.errors + empty.errors),
-        ]
+        ]) { ours, _ in ours }
         if let pid, let peak = peakResidentMiB(pid: pid) { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "membership", unit: "calls/s", ours: check.qps, reference: empty.qps, referenceName: "grpc.health.v1 Check on the same server",
+                scenario: "membership" + demo.scenarioSuffix, unit: "calls/s", ours: check.qps, reference: empty.qps, referenceName: "grpc.health.v1 Check on the same server",
                 ratio: check.qps / empty.qps, target: "≥ 0.9× the empty RPC's QPS (issue 9)", details: details),
             command: command, directory: repository)
         print(String(format: "ratio %.2f×", check.qps / empty.qps))

@@ -17,9 +17,9 @@ struct RefreshBenchmark: AsyncParsableCommand {
         commandName: "refresh", abstract: "Refresh a suite of rules in segmentd and in DuckDB on the same data; identical members, then times.")
 
     @Option(help: "segmentd's data directory (segctl.json, the embedded PostgreSQL's socket).") var home: String
-    @Option(help: "Demo users (the quick size: 100,000).") var users = 100_000
-    @Option(help: "Days of demo data (25 days of the demo's activity make about 20 events a user).") var days = 25
+    @OptionGroup var demo: DemoDataOptions
     @Option(help: "Refreshes of each rule (the median counts).") var repeats = 3
+    @Option(help: "Segments of the suite's shapes refreshed together afterwards (scenario refresh_many; 0 skips it).") var many = 100
     @Option(help: "segmentd's process id, for its memory.") var pid: Int32?
     @Option(help: "Repository root, where the results are written.") var repository = FileManager.default.currentDirectoryPath
     @Option(help: "The command line to record with the results.") var command = "ops/bench refresh"
@@ -49,11 +49,7 @@ struct RefreshBenchmark: AsyncParsableCommand {
         let settings = ClientSettings(address: file.address, caPath: file.ca, apiKey: key)
         let tenant = try await SegmentdConnection.with(settings) { try await $0.callerTenant() }
         let tenantID = String(tenant.dropFirst("tenants/".count))
-        if !noSeed {
-            print("seeding \(users) demo users over \(days) days…")
-            let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
-            try PredictiveBenchmark.runTool(segctl, ["demo", "seed", "--users", String(users), "--days", String(days)], environment: ["SEGMENTD_HOME": home])
-        }
+        if !noSeed { try demo.seed(home: home) }
         let events = try ExportBenchmark.psqlScalar(home: home, sql: "SELECT count(*) FROM events WHERE tenant_id = '\(tenantID)'")
         print("\(events) events")
 
@@ -127,22 +123,22 @@ struct RefreshBenchmark: AsyncParsableCommand {
             throw ValidationError("the member sets differ, so no time counts:\n" + mismatches.joined(separator: "\n") + "\n(data kept in \(data))")
         }
         let oursMedian = Self.median(rows.map(\.ours)), theirsMedian = Self.median(rows.map(\.theirs))
-        var details = [
-            "users": String(users), "days": String(days), "events": events, "rules": String(rows.count), "repeats": String(repeats),
+        var details = demo.details.merging([
+            "events": events, "rules": String(rows.count), "repeats": String(repeats),
             "members_identical": "all \(rows.count) (count and SHA-256)", "duckdb": reference["versions"] as? String ?? "",
             "duckdb_load_seconds": String(format: "%.1f", reference["load_seconds"] as? Double ?? 0),
             "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(separator: ", "),
-        ]
+        ]) { ours, _ in ours }
         if let peak { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "refresh", unit: "s (median rule)", ours: oursMedian, reference: theirsMedian, referenceName: "DuckDB, 2 threads",
+                scenario: "refresh" + demo.scenarioSuffix, unit: "s (median rule)", ours: oursMedian, reference: theirsMedian, referenceName: "DuckDB, 2 threads",
                 ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule (issue 9)", details: details),
             command: command, directory: repository)
         print(String(format: "median rule: segmentd %.3f s, DuckDB %.3f s: %.2f×", oursMedian, theirsMedian, theirsMedian / oursMedian))
 
         // Scenario "refresh_many": 100 segments of the suite's shapes, refreshed together.
-        let many = 100
+        guard many > 0 else { return }
         let shapes = Self.suite.filter { $0.id != "r11_segment_reference" }
         print("refreshing \(many) segments of the suite's shapes together…")
         let (wall, failed) = try await SegmentdConnection.with(settings) { connection -> (Double, Int) in
@@ -168,12 +164,12 @@ struct RefreshBenchmark: AsyncParsableCommand {
         // DuckDB's figure: the same 100 rules one after another, from the suite's per-rule times.
         let duckdbSeconds = (0..<many).reduce(0.0) { total, index in total + (rows.first { $0.id == shapes[index % shapes.count].id }?.theirs ?? 0) }
         print(String(format: "%d segments in %.1f s (%.1f segments/s); DuckDB computes the same rules one by one in %.1f s", many, wall, Double(many) / wall, duckdbSeconds))
-        var manyDetails = ["segments": String(many), "wall_seconds": String(format: "%.1f", wall), "users": String(users), "events": events,
-                           "duckdb_sequential_seconds": String(format: "%.1f", duckdbSeconds)]
+        var manyDetails = ["segments": String(many), "wall_seconds": String(format: "%.1f", wall), "events": events,
+                           "duckdb_sequential_seconds": String(format: "%.1f", duckdbSeconds)].merging(demo.details) { ours, _ in ours }
         if let pid, let peak = peakResidentMiB(pid: pid) { manyDetails["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "refresh_many", unit: "segments/s", ours: Double(many) / wall, reference: Double(many) / max(duckdbSeconds, 0.001),
+                scenario: "refresh_many" + demo.scenarioSuffix, unit: "segments/s", ours: Double(many) / wall, reference: Double(many) / max(duckdbSeconds, 0.001),
                 referenceName: "DuckDB, the same rules one after another", ratio: duckdbSeconds / wall,
                 target: "wall time and segments/s (issue 9)", details: manyDetails),
             command: command, directory: repository)
