@@ -52,15 +52,15 @@ public struct ExportHandler: JobHandler {
         let writer = ExportWriter(handle: handle)
         var moved = false
         do {
-            if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), isRow: false) }
+            if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), rows: 0) }
             let progress = ProgressReporter(queue: queue, job: job, worker: worker, lease: lease)
-            try await store.lines(
+            try await store.chunks(
                 tenant: job.tenantID, segmentID: segmentID, attributes: attributes, format: format == "ndjson" ? .ndjson : .csv
             ) { total in
                 progress.total = total
-            } line: { line in
-                try writer.write(line + "\n")
-                try await progress.advance()
+            } chunk: { lines, rows in
+                try writer.write(lines, rows: rows)
+                try await progress.advance(by: rows)
             }
             try writer.finish()
             try handle.synchronize()
@@ -101,11 +101,12 @@ final class ExportWriter: @unchecked Sendable {
         buffer.reserveCapacity(1 << 20)
     }
 
-    func write(_ line: String, isRow: Bool = true) throws {
+    /// Appends `text`, which holds `rows` member lines (0 for the header).
+    func write(_ text: String, rows: Int64) throws {
         let before = buffer.count
-        buffer.append(contentsOf: line.utf8)
+        buffer.append(contentsOf: text.utf8)
         bytes += Int64(buffer.count - before)
-        if isRow { rows += 1 }
+        self.rows += rows
         if buffer.count >= 1 << 20 { try flush() }
     }
 
@@ -138,10 +139,9 @@ final class ProgressReporter: @unchecked Sendable {
         self.lease = lease
     }
 
-    func advance() async throws {
-        done += 1
-        guard done % 1000 == 0 else { return }
-        try Task.checkCancellation()  // A cancelled export stops within a thousand rows.
+    func advance(by rows: Int64) async throws {
+        done += rows
+        try Task.checkCancellation()  // A cancelled export stops within a chunk.
         guard ContinuousClock.now - last >= .seconds(1) else { return }
         last = ContinuousClock.now
         _ = try await queue.renew(job, worker: worker, lease: lease, progress: JobProgress(done: done, total: total, stage: "writing"))

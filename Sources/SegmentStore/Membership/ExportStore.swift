@@ -22,13 +22,18 @@ public struct ExportStore: Sendable {
         "(CASE WHEN \(expression) ~ '[\",\\r\\n]' THEN '\"' || replace(\(expression), '\"', '\"\"') || '\"' ELSE \(expression) END)"
     }
 
-    /// Streams the lines of the export (each without its line break) of
-    /// `segmentID`'s members, by user index, from one snapshot; `total` is
-    /// called first with the count. Lines are formatted by PostgreSQL, so a
-    /// row crosses the wire as one string; memory stays at one row.
-    public func lines(
+    /// Members per chunk (users whose indexes share a block of this size).
+    static let chunkSize = 1024
+
+    /// Streams the export of `segmentID`'s members, by user index, from one
+    /// snapshot, in chunks of whole lines (each ending in a line break) with
+    /// their row counts; `total` is called first with the count. PostgreSQL
+    /// formats the lines and joins up to ``chunkSize`` of them, so a thousand
+    /// rows cross the wire and the decoder as one string (row by row, decoding
+    /// held the export to 0.44× of `COPY`); memory stays at one chunk.
+    public func chunks(
         tenant: TenantID, segmentID: String, attributes: [String], format: Format,
-        total: @Sendable (Int64) async throws -> Void, line: @Sendable (String) async throws -> Void
+        total: @Sendable (Int64) async throws -> Void, chunk: @Sendable (String, Int64) async throws -> Void
     ) async throws {
         try await database.withTenantSnapshot(tenant) { connection in
             let logger = database.logger
@@ -54,15 +59,18 @@ public struct ExportStore: Sendable {
                     + "jsonb_strip_nulls(jsonb_build_object(\(pairs.joined(separator: ", "))))::text || '}'"
             }
             let sql = """
-                SELECT \(expression)
+                SELECT count(*)::int8, string_agg(\(expression), E'\\n' ORDER BY m.user_index) || E'\\n'
                 FROM segment_members m
                 JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
                 LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
                 WHERE m.segment_id = $1
-                ORDER BY m.user_index
+                GROUP BY m.user_index / \(Self.chunkSize)
+                ORDER BY m.user_index / \(Self.chunkSize)
                 """
-            for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
-                try await line(text)
+            for try await (rows, text) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+                .decode((Int64, String).self)
+            {
+                try await chunk(text, rows)
             }
         }
     }
