@@ -55,6 +55,7 @@ struct RefreshBenchmark: AsyncParsableCommand {
 
         print("refreshing the suite in segmentd (\(repeats)× each)…")
         var ours: [String: (seconds: Double, count: Int, sha256: String, evaluatedAt: String)] = [:]
+        var selectShares: [String] = []
         try await SegmentdConnection.with(settings) { connection in
             for (id, rule) in Self.suite {
                 let name = "\(tenant)/segments/bench_\(id)"
@@ -72,6 +73,10 @@ struct RefreshBenchmark: AsyncParsableCommand {
                 let jobID = String(last.name.split(separator: "/").last ?? "")
                 let evaluatedAt = try ExportBenchmark.psqlScalar(
                     home: home, sql: "SELECT result ->> 'evaluated_at' FROM jobs WHERE tenant_id = '\(tenantID)' AND job_id = \(jobID)")
+                // Where the refresh's time went: the rule's query (select_ms) and the rest (writing the membership).
+                let selectMilliseconds = try ExportBenchmark.psqlScalar(
+                    home: home, sql: "SELECT coalesce(result ->> 'select_ms', '?') FROM jobs WHERE tenant_id = '\(tenantID)' AND job_id = \(jobID)")
+                selectShares.append("\(id.prefix(3)) \(selectMilliseconds)/\(last.refresh.durationMs)")
                 let request = ClientRequest(message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = name; $0.chunkSize = 10_000 }, metadata: connection.metadata)
                 let ids = try await connection.membership.streamSegmentMembers(request: request) { response in
                     var ids: [String] = []
@@ -127,6 +132,7 @@ struct RefreshBenchmark: AsyncParsableCommand {
             "events": events, "rules": String(rows.count), "repeats": String(repeats),
             "members_identical": "all \(rows.count) (count and SHA-256)", "duckdb": reference["versions"] as? String ?? "",
             "duckdb_load_seconds": String(format: "%.1f", reference["load_seconds"] as? Double ?? 0),
+            "per_rule_select_ms_of_total_ms": selectShares.joined(separator: ", "),
             "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(separator: ", "),
         ]) { ours, _ in ours }
         if let peak { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }

@@ -13,6 +13,8 @@ enum MembershipWriter {
         var size: Int64
         var entered: Int64
         var exited: Int64
+        /// How long selecting the new members took (the rule's query), for ``replace``; the rest is writing.
+        var selectMilliseconds: Int64 = 0
     }
 
     /// Makes the membership exactly the users `fresh` selects: a query with a
@@ -30,9 +32,11 @@ enum MembershipWriter {
         // is a lookup per member, whatever the estimates.
         try await connection.query(
             "CREATE TEMP TABLE fresh_members (user_index bigint) ON COMMIT DROP", logger: logger)
+        let selectStarted = ContinuousClock.now
         try await connection.query(
             PostgresQuery(unsafeSQL: "INSERT INTO fresh_members SELECT f.user_index FROM (\(fresh)) f WHERE f.user_index IS NOT NULL", binds: bindings),
             logger: logger)
+        let selectMilliseconds = milliseconds(since: selectStarted)
         try await connection.query("CREATE INDEX ON fresh_members (user_index)", logger: logger)
         try await connection.query("ANALYZE fresh_members", logger: logger)
         var context = PostgresBindings()
@@ -67,7 +71,7 @@ enum MembershipWriter {
         for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: context), logger: logger)
             .decode((Int64, Int64, Int64, Int64).self)
         {
-            change = Change(size: size, entered: entered, exited: exited)
+            change = Change(size: size, entered: entered, exited: exited, selectMilliseconds: selectMilliseconds)
         }
         try await connection.query("DROP TABLE fresh_members", logger: logger)
         return change

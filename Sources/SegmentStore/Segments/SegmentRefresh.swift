@@ -26,6 +26,8 @@ public struct SegmentRefresh: Sendable {
         public var durationMilliseconds: Int64
         /// Set when the refresh did not run (deleted, paused, not rule-based).
         public var skipped: String?
+        /// Of the duration, how long the rule's query took (the rest wrote the membership).
+        public var selectMilliseconds: Int64?
     }
 
     /// Runs the refresh job `job` (claimed by `worker`).
@@ -39,6 +41,8 @@ public struct SegmentRefresh: Sendable {
             func finish(_ outcome: Outcome) async throws -> Outcome {
                 var result = ["size": String(outcome.size), "entered": String(outcome.entered), "exited": String(outcome.exited),
                               "duration_ms": String(outcome.durationMilliseconds)]
+                // Where the time went: the rule's query, and the rest (the difference, history, the job).
+                if let select = outcome.selectMilliseconds { result["select_ms"] = String(select) }
                 if let skipped = outcome.skipped { result["skipped"] = skipped }
                 result["worker"] = worker
                 // The instant every window ended at (seconds since 1970, to the microsecond).
@@ -72,6 +76,7 @@ public struct SegmentRefresh: Sendable {
             let change = try await MembershipWriter.replace(
                 segmentID: segmentID, tenant: job.tenantID, with: fresh, bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
             var outcome = Outcome(size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: MembershipWriter.milliseconds(since: started))
+            outcome.selectMilliseconds = change.selectMilliseconds
             var connectorCount: Int64?
             if segment.kind == .connector {
                 connectorCount = try await ConnectorStore.connectorCount(segmentID: segmentID, on: connection, logger: logger)

@@ -49,6 +49,11 @@ struct RefreshTests {
                 let done = try await connection.operations.getOperation(.with { $0.name = operations.first! }, metadata: connection.metadata)
                 #expect(done.state == .succeeded && done.done && done.attempt == 1)
                 #expect(done.refresh.size == 3 && done.refresh.entered == 3 && done.refresh.exited == 0)
+                // The job's result splits the time: the rule's query, within the whole refresh.
+                let timings = try await server.database.scalar(
+                    "SELECT (result ->> 'select_ms')::int8 || '/' || (result ->> 'duration_ms')::int8 FROM jobs", as: String.self)
+                let parts = timings.first?.split(separator: "/").compactMap { Int64($0) } ?? []
+                #expect(parts.count == 2 && parts[0] >= 0 && parts[0] <= parts[1] && parts[1] == done.refresh.durationMs, "\(timings)")
                 #expect(try await Self.members(server, "buyers") == ["u1", "u2", "u3"])
                 let segment = try await connection.segments.getSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 #expect(segment.size == 3 && segment.lastRefresh.outcome == "succeeded" && segment.lastRefresh.operation == operations.first!)
