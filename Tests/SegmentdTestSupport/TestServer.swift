@@ -50,6 +50,7 @@ public struct TestServer: Sendable {
     public static func with<Result: Sendable>(
         poolSize: Int = 10,
         backgroundWorker: Bool = false,
+        memberSets: MemberSetCache.Configuration = .init(),
         configure: (inout SegmentdServer.Configuration) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
@@ -69,7 +70,7 @@ public struct TestServer: Sendable {
         configure(&configuration)
         var settings = testDatabase.app
         settings.maximumConnections = poolSize
-        let database = Database(settings: settings, logger: logger)
+        let database = Database(settings: settings, logger: logger, memberSets: memberSets)
         let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
         let worker = JobWorker(
             queue: server.jobQueue, handlers: server.jobHandlers(), logger: logger)

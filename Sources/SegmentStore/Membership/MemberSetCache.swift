@@ -77,6 +77,8 @@ public final class MemberSetCache: Sendable {
         var epoch: UInt64 = 0
         /// Loads waiting (each once).
         var queued: Set<Load> = []
+        /// Loads that found too much (or no segment), not tried again before `maxAge` or a change.
+        var declined: [Load: ContinuousClock.Instant] = [:]
         /// Tenants whose user ids were all loaded.
         var usersLoaded: Set<String> = []
         var users: [String: [String: Int64]] = [:]
@@ -120,7 +122,8 @@ public final class MemberSetCache: Sendable {
     func answer(tenant: TenantID, userIDs: [String], segmentIDs: [String]) -> [String: [MembershipStore.Membership]]? {
         guard configuration.maxMembers > 0 else { return nil }
         let now = configuration.now()
-        let answer = state.withLock { state -> [String: [MembershipStore.Membership]]? in
+        // Under the lock only take the sets and the ids (copy-on-write: no copying); search outside it.
+        let held = state.withLock { state -> (sets: [MemberSet], users: [String: Int64])? in
             guard state.listening else { return nil }
             var sets: [MemberSet] = []
             sets.reserveCapacity(segmentIDs.count)
@@ -131,20 +134,27 @@ public final class MemberSetCache: Sendable {
                     sets.append(set)
                 } else {
                     complete = false
-                    if state.writing[key] == nil { queue(.members(key), in: &state) }
+                    if state.writing[key] == nil { queue(.members(key), now: now, in: &state) }
                 }
             }
-            if !state.usersLoaded.contains(tenant.rawValue) { queue(.users(tenant: tenant.rawValue), in: &state) }
+            if !state.usersLoaded.contains(tenant.rawValue) { queue(.users(tenant: tenant.rawValue), now: now, in: &state) }
             guard complete, let users = state.users[tenant.rawValue] else { return nil }
+            return (sets, users)
+        }
+        var answer: [String: [MembershipStore.Membership]]?
+        if let held {
             var result: [String: [MembershipStore.Membership]] = [:]
             for user in userIDs {
-                guard let index = users[user] else { return nil }
-                result[user] = zip(segmentIDs, sets).map { segment, set in
+                guard let index = held.users[user] else {
+                    result = [:]
+                    break
+                }
+                result[user] = zip(segmentIDs, held.sets).map { segment, set in
                     let entered = set.enteredAt(index)
                     return MembershipStore.Membership(segmentID: segment, member: entered != nil, enteredAt: entered)
                 }
             }
-            return result
+            answer = result.isEmpty ? nil : result
         }
         if answer == nil {
             misses.increment()
@@ -176,8 +186,15 @@ public final class MemberSetCache: Sendable {
         state.withLock { $0.userGenerations[tenant.rawValue, default: 0] }
     }
 
-    private func queue(_ load: Load, in state: inout State) {
+    private func queue(_ load: Load, now: ContinuousClock.Instant, in state: inout State) {
+        if let declined = state.declined[load], now - declined < configuration.maxAge { return }
+        state.declined[load] = nil
         if state.queued.insert(load).inserted { loadRequests.yield(load) }
+    }
+
+    private func decline(_ load: Load) {
+        let now = configuration.now()
+        state.withLock { $0.declined[load] = now }
     }
 
     // MARK: Changes
@@ -214,18 +231,21 @@ public final class MemberSetCache: Sendable {
 
     private func drop(_ key: Key, in state: inout State) {
         state.generations[key, default: 0] += 1
+        state.declined[.members(key)] = nil
         if let set = state.sets.removeValue(forKey: key) { state.members -= set.indexes.count }
         heldMembers.record(state.members)
     }
 
     private func dropUsers(_ tenant: String, in state: inout State) {
         state.userGenerations[tenant, default: 0] += 1
+        state.declined[.users(tenant: tenant)] = nil
         state.usersLoaded.remove(tenant)
         if let users = state.users.removeValue(forKey: tenant) { state.userCount -= users.count }
     }
 
     private func dropAll(in state: inout State) {
         state.epoch += 1
+        state.declined.removeAll()
         state.sets.removeAll()
         state.members = 0
         for tenant in state.users.keys { state.userGenerations[tenant, default: 0] += 1 }
@@ -329,7 +349,7 @@ public final class MemberSetCache: Sendable {
                 }
                 return MemberSet(indexes: indexes, entered: entered, loadedAt: configuration.now())
             }
-            guard let loaded else { return }
+            guard let loaded else { return decline(.members(key)) }
             loadCount.add(1, ordering: .relaxed)
             state.withLock { state in
                 guard state.listening, state.epoch == epoch, state.generations[key, default: 0] == generation,
@@ -372,7 +392,7 @@ public final class MemberSetCache: Sendable {
                 }
                 return users
             }
-            guard let users else { return }
+            guard let users else { return decline(.users(tenant: tenantID)) }
             userLoadCount.add(1, ordering: .relaxed)
             state.withLock { state in
                 guard state.listening, state.userGenerations[tenantID, default: 0] == generation else { return }

@@ -273,4 +273,29 @@ struct MembershipTests {
             }
         }
     }
+
+    @Test("sets too large for the cache's budget, or a cache turned off, leave checks to the database, right every time")
+    func memberSetsOverBudget() async throws {
+        for budget in [4, 0] {
+            var memberSets = MemberSetCache.Configuration()
+            memberSets.maxMembers = budget  // 4: no set over 2 members is held; 0: off
+            try await TestServer.with(memberSets: memberSets) { server in
+                try await server.connect { connection in
+                    try await Self.seed(server, connection)
+                    let cache = server.server.memberSets
+                    if budget > 0 { try await Self.until("the cache listens") { cache.isServing } }
+                    for _ in 0..<3 {
+                        for (user, expected) in [("u0", [true, true]), ("u1", [false, true]), ("u4", [true, false]), ("stranger", [false, false])] {
+                            let results = try await connection.membership.checkMembership(
+                                .with { $0.parent = Self.parent; $0.userID = user; $0.segments = [Self.name("buyers"), Self.name("vips")] },
+                                metadata: connection.metadata)
+                            #expect(results.results.map(\.member) == expected, "\(user), budget \(budget)")
+                        }
+                    }
+                    if budget > 0 { try await Self.until("the user ids are loaded") { cache.userLoads >= 1 } }
+                    #expect(cache.setLoads == 0 && cache.answeredFromMemory == 0, "budget \(budget)")
+                }
+            }
+        }
+    }
 }
