@@ -28,8 +28,12 @@ struct DemoDataOptions: ParsableArguments {
 
     /// Seeds the data through segmentd's API with segctl (beside this executable).
     func seed(home: String) throws {
-        let data = resolved
-        print("seeding \(data.users) demo users over \(data.days) days, \(data.eventTypes) event types (\(size.rawValue) size)…")
+        try Self.seed(resolved, home: home)
+    }
+
+    /// Seeds `data` through segmentd's API with segctl (beside this executable).
+    static func seed(_ data: DemoDataGenerator.Size, home: String) throws {
+        print("seeding \(data.users) demo users over \(data.days) days, \(data.eventTypes) event types…")
         let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
         try PredictiveBenchmark.runTool(
             segctl,

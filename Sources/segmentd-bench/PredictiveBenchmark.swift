@@ -36,9 +36,7 @@ struct PredictiveBenchmark: AsyncParsableCommand {
         let tenant = try await SegmentdConnection.with(settings) { try await $0.callerTenant() }
         let tenantID = TenantID(String(tenant.dropFirst("tenants/".count)))!
 
-        print("seeding \(users) demo users over \(days) days…")
-        let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
-        try Self.runTool(segctl, ["demo", "seed", "--users", String(users), "--days", String(days)], environment: ["SEGMENTD_HOME": home])
+        try DemoDataOptions.seed(.init(users: users, days: days), home: home)
 
         print("training in segmentd…")
         let started = ContinuousClock.now
