@@ -49,10 +49,15 @@ let package = Package(
         ),
         // Pure rule logic: no database, no gRPC.
         .target(name: "SegmentRules"),
+        // The vocabulary every layer shares, pure: identifiers and the resource-name parser,
+        // principals and permissions, segment definitions, ingest records and their limits,
+        // job kinds and results, DomainError.
+        .target(name: "SegmentDomain", dependencies: ["SegmentRules"]),
         // PostgreSQL: migrations, tenant-scoped transactions, repositories, audit log.
         .target(
             name: "SegmentStore",
             dependencies: [
+                "SegmentDomain",
                 // Pure rule logic: the store runs compiled rules and loads facts for the evaluator.
                 "SegmentRules",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -68,7 +73,7 @@ let package = Package(
         .target(
             name: "SegmentEngine",
             dependencies: [
-                "SegmentStore", "SegmentRules",
+                "SegmentDomain", "SegmentStore", "SegmentRules",
                 // SHA-256 of export files.
                 .product(name: "Crypto", package: "swift-crypto"),
                 // Scheduled pulls of connector segments.
@@ -82,7 +87,7 @@ let package = Package(
         .target(
             name: "SegmentServer",
             dependencies: [
-                "SegmentdAPI", "SegmentStore", "SegmentEngine", "SegmentRules",
+                "SegmentdAPI", "SegmentDomain", "SegmentStore", "SegmentEngine", "SegmentRules",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -111,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "segmentd",
             dependencies: [
-                "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdClient",
+                "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentEngine", "SegmentdClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -136,7 +141,7 @@ let package = Package(
             name: "segmentd-bench",
             dependencies: [
                 // SegmentEngine: the predictive scenario writes the rows and holdout split the trainer used.
-                "SegmentdClient", "SegmentdAPI", "SegmentStore", "SegmentEngine",
+                "SegmentdClient", "SegmentdAPI", "SegmentDomain", "SegmentStore", "SegmentEngine",
                 // SHA-256 of member sets, compared with the reference engine's.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,7 +155,7 @@ let package = Package(
         .target(
             name: "SegmentdTestSupport",
             dependencies: [
-                "SegmentServer", "SegmentStore", "SegmentRules", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
+                "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentRules", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "SegmentUnitTests",
             dependencies: [
-                "SegmentRules", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
+                "SegmentRules", "SegmentDomain", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SegmentUnitTests"
@@ -176,7 +181,7 @@ let package = Package(
         .testTarget(
             name: "SegmentdIntegrationTests",
             dependencies: [
-                "SegmentdTestSupport", "SegmentRules", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
+                "SegmentdTestSupport", "SegmentRules", "SegmentDomain", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SegmentStore
+import SegmentDomain
 
 /// Writes a segment's members to a CSV or NDJSON file in the export directory.
 ///
@@ -48,7 +49,7 @@ public struct ExportHandler: JobHandler {
         }
         guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
               let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw StoreError(.internalError, "cannot create \(temporary)") }
+        else { throw DomainError(.internalError, "cannot create \(temporary)") }
         let writer = ExportWriter(handle: handle)
         var moved = false
         do {

@@ -3,6 +3,7 @@ import Logging
 import SegmentStore
 import ServiceLifecycle
 import Synchronization
+import SegmentDomain
 
 /// Claims jobs and runs them with their handlers: up to `concurrency` at once,
 /// each with a lease renewed while it runs. Woken by NOTIFY, with polling as a
@@ -113,7 +114,7 @@ public final class JobWorker: Service, Sendable {
     private func wakeUp() { woken.store(true, ordering: .relaxed) }
 
     /// `tooExpensive` → `TOO_EXPENSIVE`: error codes in operations read like status reasons.
-    static func codeName(_ code: StoreError.Code) -> String {
+    static func codeName(_ code: DomainError.Code) -> String {
         var name = ""
         for character in code.description {
             if character.isUppercase { name += "_" }
@@ -196,10 +197,10 @@ public final class JobWorker: Service, Sendable {
                 logger.notice("job cancelled", metadata: ["job": "\(job.name)"])
                 return
             }
-            let message = (error as? StoreError)?.message ?? "\(error)"
-            let code = (error as? StoreError).map { Self.codeName($0.code) } ?? "INTERNAL"
+            let message = (error as? DomainError)?.message ?? "\(error)"
+            let code = (error as? DomainError).map { Self.codeName($0.code) } ?? "INTERNAL"
             // Bad input and unmet preconditions (too little data, a file over its limit) fail the same way every time.
-            let permanent = (error as? StoreError).map { $0.code == .failedPrecondition || $0.code == .invalidArgument } ?? false
+            let permanent = (error as? DomainError).map { $0.code == .failedPrecondition || $0.code == .invalidArgument } ?? false
             let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: !permanent)
             await handler.failed(job, message: message)
             logger.warning("job attempt failed", metadata: [

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentDomain
 
 /// Reads user ids from a CSV or NDJSON file fed in pieces of any size (an
 /// upload's chunks, an HTTP body's buffers), so a file is never held whole.

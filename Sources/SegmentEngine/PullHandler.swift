@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SegmentStore
+import SegmentDomain
 
 /// Pulls a PULL connector's file (CSV or NDJSON of user ids) over HTTP(S) and
 /// makes its ids the membership: a conditional GET (ETag / Last-Modified of
@@ -57,7 +58,7 @@ public struct PullHandler: JobHandler {
         do {
             response = try await client.execute(request, timeout: .seconds(Int64(settings.timeoutSeconds.rounded(.up))))
         } catch {
-            throw StoreError(.unavailable, "GET \(Self.redacted(settings.url)) failed: \(Self.describe(error))")
+            throw DomainError(.unavailable, "GET \(Self.redacted(settings.url)) failed: \(Self.describe(error))")
         }
         if response.status == .notModified {
             _ = try await connectors.finishNotModified(job, worker: worker)
@@ -65,12 +66,12 @@ public struct PullHandler: JobHandler {
         }
         guard (200..<300).contains(response.status.code) else {
             let permanent = [401, 403, 404, 410].contains(Int(response.status.code))
-            throw StoreError(
+            throw DomainError(
                 permanent ? .failedPrecondition : .unavailable,
                 "GET \(Self.redacted(settings.url)) answered \(response.status.code) \(response.status.reasonPhrase)")
         }
         if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxBytes {
-            throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
+            throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
         }
         let audit = AuditContext(
             tenant: job.tenantID, actor: AuditActor(name: "system"), action: "segmentd.system/PullConnector", resultCode: { _ in "INTERNAL" })
@@ -91,12 +92,12 @@ public struct PullHandler: JobHandler {
             for try await buffer in response.body {
                 bytes += Int64(buffer.readableBytes)
                 guard bytes <= settings.maxBytes else {
-                    throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is over the limit of \(settings.maxBytes) bytes (max_bytes)")
+                    throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is over the limit of \(settings.maxBytes) bytes (max_bytes)")
                 }
                 do {
                     batch += try parser.feed(buffer.readableBytesView)
                 } catch let error as MemberListParser.ParseError {
-                    throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
+                    throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
                 }
                 if batch.count >= ConnectorStore.maxIDsPerBatch / 2 { try await flush() }
                 try Task.checkCancellation()
@@ -104,7 +105,7 @@ public struct PullHandler: JobHandler {
             do {
                 batch += try parser.finish()
             } catch let error as MemberListParser.ParseError {
-                throw StoreError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
+                throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
             }
             try await flush()
             let size = bytes
@@ -163,7 +164,7 @@ public struct PullHandler: JobHandler {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let result = first else {
-                throw StoreError(.unavailable, "\(what) took longer than the timeout of \(limit)")
+                throw DomainError(.unavailable, "\(what) took longer than the timeout of \(limit)")
             }
             return result
         }

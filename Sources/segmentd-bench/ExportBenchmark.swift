@@ -6,6 +6,7 @@ import PostgresNIO
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
+import SegmentDomain
 
 /// Scenario "export": a segment of N members with two attributes exported to
 /// CSV through the export operation and downloaded over TLS, against psql's

@@ -6,6 +6,7 @@ import PostgresNIO
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
+import SegmentDomain
 
 /// Scenario "ingest": events/s through the public API (gRPC + TLS, batches of
 /// 1,000) against a plain `COPY` of the same rows into the same table, with

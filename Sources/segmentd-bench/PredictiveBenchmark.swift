@@ -6,6 +6,7 @@ import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
+import SegmentDomain
 
 /// Scenario "predictive": model quality, not speed. The demo data set (whose
 /// users each have a fixed activity rate drawn once — the planted signal —

@@ -6,6 +6,7 @@ import Prometheus
 import SegmentServer
 import SegmentStore
 import ServiceLifecycle
+import SegmentDomain
 
 @main
 struct Segmentd: AsyncParsableCommand {
@@ -93,7 +94,7 @@ extension Segmentd {
     /// A one-line description for operators; store errors carry their safe message.
     static func describe(_ error: any Error) -> String {
         switch error {
-        case let error as StoreError:
+        case let error as DomainError:
             if let cause = error.cause { return "\(error.message) (\(String(reflecting: cause)))" }
             return error.message
         default:

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SegmentStore
+import SegmentDomain
 
 /// segmentd's validated configuration, read once at startup from flags, the
 /// environment and an optional JSON config file (see ``ConfigurationKey``).
@@ -111,7 +112,7 @@ struct SegmentdConfiguration: Sendable {
         let migrationURL = value(.migrationDatabaseURL) ?? databaseURL
         for (configKey, url) in [(ConfigurationKey.databaseURL, databaseURL), (.migrationDatabaseURL, migrationURL)] {
             if let url {
-                do { _ = try DatabaseSettings(url: url) } catch let error as StoreError {
+                do { _ = try DatabaseSettings(url: url) } catch let error as DomainError {
                     throw Invalid(key: configKey, problem: error.message)
                 }
             }

@@ -5,6 +5,7 @@ import SegmentEngine
 import SegmentServer
 import SegmentStore
 import ServiceLifecycle
+import SegmentDomain
 
 /// Wires the parts together and runs them: database, migrations, TLS, the gRPC
 /// server, metrics; then stops the embedded database after everything else.

@@ -4,6 +4,7 @@ import SegmentServer
 import SegmentStore
 import SegmentdClient
 import ServiceLifecycle
+import SegmentDomain
 
 /// Brings the server to SERVING once the database is usable: checks the server
 /// role cannot bypass row-level security, bootstraps the first tenant and keys,

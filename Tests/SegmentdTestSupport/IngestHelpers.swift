@@ -5,6 +5,7 @@ import PostgresNIO
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
+import SegmentDomain
 
 extension Segmentd_V1_Value {
     public static func string(_ value: String) -> Self { .with { $0.stringValue = value } }

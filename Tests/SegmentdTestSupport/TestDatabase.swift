@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentStore
+import SegmentDomain
 
 /// A fresh database on the test cluster, owned by the owner role, so each test
 /// runs against an empty schema in any order.

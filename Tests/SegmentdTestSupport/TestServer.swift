@@ -7,6 +7,7 @@ import SegmentServer
 import SegmentStore
 import SegmentdClient
 import ServiceLifecycle
+import SegmentDomain
 
 /// An in-process segmentd on an ephemeral port with real TLS and a fresh
 /// database: migrated, bootstrapped and SERVING.

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentDomain
 
 /// L2-regularised logistic regression on standardised features, fitted by
 /// Newton's method (iteratively reweighted least squares): a handful of

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentDomain
 
 /// How good a model's scores are on held-out users.
 public enum ModelMetrics {

@@ -1,5 +1,6 @@
 import Foundation
 import SegmentStore
+import SegmentDomain
 
 /// Trains a predictive segment's model and scores every user in its population.
 ///
@@ -42,13 +43,13 @@ public struct TrainHandler: JobHandler {
     public static func checkData(users: Int64, positives: Int64, settings: PredictiveSettings) throws {
         let goal = settings.goal == .convert ? "performed \(settings.event)" : "stopped performing \(settings.event)"
         guard users >= minimumUsers else {
-            throw StoreError(.failedPrecondition, "INSUFFICIENT_DATA: \(users) users have activity before the training cutoff; a model needs at least \(minimumUsers)")
+            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: \(users) users have activity before the training cutoff; a model needs at least \(minimumUsers)")
         }
         guard positives >= minimumPerClass else {
-            throw StoreError(.failedPrecondition, "INSUFFICIENT_DATA: \(positives) of \(users) users \(goal) within \(settings.horizonDays) days after the training cutoff; a model needs at least \(minimumPerClass)")
+            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: \(positives) of \(users) users \(goal) within \(settings.horizonDays) days after the training cutoff; a model needs at least \(minimumPerClass)")
         }
         guard users - positives >= minimumPerClass else {
-            throw StoreError(.failedPrecondition, "INSUFFICIENT_DATA: all but \(users - positives) of \(users) users \(goal); a model needs at least \(minimumPerClass) of each")
+            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: all but \(users - positives) of \(users) users \(goal); a model needs at least \(minimumPerClass) of each")
         }
     }
 
@@ -56,7 +57,7 @@ public struct TrainHandler: JobHandler {
         let started = ContinuousClock.now
         let segmentID = String(job.target.split(separator: "/").last ?? "")
         let (segment, settings) = try await store.settings(tenant: job.tenantID, segmentID: segmentID)
-        guard segment.state == .active else { throw StoreError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to train it") }
+        guard segment.state == .active else { throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to train it") }
         let now = store.now
         let (trainingCutoff, scoringCutoff) = Self.cutoffs(now: now, horizonDays: settings.horizonDays)
         let spec = try await store.featureSpec(tenant: job.tenantID, settings: settings)

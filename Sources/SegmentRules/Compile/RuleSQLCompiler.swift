@@ -158,7 +158,7 @@ public struct RuleSQLCompiler {
     // MARK: Values
 
     /// A typed SQL expression for `column -> key` (NULL when another type is stored).
-    private func value(_ column: String, key: String, type: RuleValueType) -> String {
+    private func value(_ column: String, key: String, type: ValueType) -> String {
         switch type {
         case .number: return "(CASE WHEN jsonb_typeof(\(column) -> \(key)) = 'number' THEN (\(column) ->> \(key))::float8 END)"
         case .string: return "(CASE WHEN jsonb_typeof(\(column) -> \(key)) = 'string' THEN \(column) ->> \(key) END)"
@@ -169,7 +169,7 @@ public struct RuleSQLCompiler {
     }
 
     /// Whether a literal can equal or order against a value of `type`; its parameter when it can.
-    private mutating func literal(_ literal: Literal, for type: RuleValueType) -> String? {
+    private mutating func literal(_ literal: Literal, for type: ValueType) -> String? {
         switch (literal, type) {
         case (.string(let text), .string): return bind(.text(text))
         case (.number(let number), .number): return bind(.float8(number))
@@ -179,7 +179,7 @@ public struct RuleSQLCompiler {
         }
     }
 
-    private mutating func literalArray(_ literals: [Literal], for type: RuleValueType) -> String? {
+    private mutating func literalArray(_ literals: [Literal], for type: ValueType) -> String? {
         switch type {
         case .string:
             let values = literals.compactMap { if case .string(let v) = $0 { return v } else { return nil } }
@@ -199,7 +199,7 @@ public struct RuleSQLCompiler {
     }
 
     /// A predicate for `test` on `column -> name`; `type` is nil when the catalog has never seen it.
-    private mutating func predicate(_ test: ValueTest, column: String, name: String, type: RuleValueType?) -> String {
+    private mutating func predicate(_ test: ValueTest, column: String, name: String, type: ValueType?) -> String {
         let key = bind(.text(name))
         let isSet = "\(column) ? \(key)"
         guard let type else { return test == .notSet ? "true" : "false" }
@@ -256,7 +256,7 @@ public struct RuleSQLCompiler {
         }
     }
 
-    private mutating func ordered(_ x: String, _ op: String, _ lit: Literal, _ type: RuleValueType) -> String {
+    private mutating func ordered(_ x: String, _ op: String, _ lit: Literal, _ type: ValueType) -> String {
         guard type == .number || type == .timestamp, let p = literal(lit, for: type) else { return "false" }
         return "\(x) \(op) \(p)"
     }

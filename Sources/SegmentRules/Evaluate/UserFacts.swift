@@ -1,14 +1,5 @@
 import Foundation
 
-/// A typed value of an attribute or event property, as rules see it.
-public enum RuleValue: Hashable, Sendable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case time(Date)
-    case list([String])
-}
-
 /// One event of a user.
 public struct UserEvent: Sendable, Equatable {
     public var name: String

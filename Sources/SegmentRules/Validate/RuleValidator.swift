@@ -152,7 +152,7 @@ public struct RuleValidator {
         if let seen = condition.seen { window(seen, path: Self.join(path, "seen")) }
     }
 
-    static func describe(_ type: RuleValueType) -> String {
+    static func describe(_ type: ValueType) -> String {
         switch type {
         case .string: return "string"
         case .number: return "number"
@@ -162,7 +162,7 @@ public struct RuleValidator {
         }
     }
 
-    private static func type(of literal: Literal) -> RuleValueType {
+    private static func type(of literal: Literal) -> ValueType {
         switch literal {
         case .string: return .string
         case .number: return .number
@@ -172,7 +172,7 @@ public struct RuleValidator {
     }
 
     /// Checks literal sizes and, when the type is known, that the test applies to it.
-    private mutating func test(_ test: ValueTest, type: RuleValueType?, subject: String, path: String) {
+    private mutating func test(_ test: ValueTest, type: ValueType?, subject: String, path: String) {
         var literals: [Literal] = []
         switch test {
         case .equals(let l), .notEquals(let l), .contains(let l), .less(let l), .lessOrEqual(let l), .greater(let l), .greaterOrEqual(let l):

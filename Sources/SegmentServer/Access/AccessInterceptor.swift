@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import Logging
 import SegmentStore
+import SegmentDomain
 
 /// Authenticates and authorizes every call, in one place, from ``MethodPolicy``;
 /// records denied and unauthenticated calls in the audit log; and runs the

@@ -1,6 +1,7 @@
 import Logging
 import SegmentStore
 import Synchronization
+import SegmentDomain
 
 /// Turns an API key from request metadata into a ``Principal``.
 ///

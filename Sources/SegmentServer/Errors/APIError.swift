@@ -1,6 +1,6 @@
 import GRPCCore
 import GRPCProtobuf
-import SegmentStore
+import SegmentDomain
 
 /// An error as a client sees it: a status code, a message and google.rpc details
 /// (a stable reason, which field, what was wrong).
@@ -96,19 +96,6 @@ extension APIError {
         }
     }
 
-    /// A field of the request is invalid.
-    static func invalidField(_ field: String, _ description: String) -> APIError {
-        APIError(
-            .invalidArgument, "\(field): \(description)", reason: "INVALID_FIELD",
-            fieldViolations: [(field: field, description: description)])
-    }
-
-    /// Not found — also the answer for another tenant's resources, so the answer
-    /// never reveals whether they exist.
-    static func notFound(_ name: String) -> APIError {
-        APIError(.notFound, "\(name) not found", reason: "RESOURCE_NOT_FOUND", metadata: ["resource": name])
-    }
-
     /// A method of the contract that a later release implements.
     static func notImplementedYet(_ method: MethodDescriptor) -> APIError {
         APIError(
@@ -126,8 +113,8 @@ extension APIError {
             self = error
         case let error as AuthenticationFailure:
             self = .unauthenticated(error)
-        case let error as StoreError:
-            self = APIError(storeError: error)
+        case let error as DomainError:
+            self = APIError(domainError: error)
         case let error as BatchRejected:
             self = .rejected(error, collection: "records")
         case is CancellationError:
@@ -137,23 +124,28 @@ extension APIError {
         }
     }
 
-    private init(storeError error: StoreError) {
+    /// The one mapping of a domain error to a status: the code by kind, the reason and
+    /// field as the error carries them (never read back out of its message).
+    private init(domainError error: DomainError) {
+        let code: RPCError.Code
+        var message = error.message
         switch error.code {
-        case .notFound: self = APIError(.notFound, error.message, reason: "RESOURCE_NOT_FOUND")
-        case .invalidArgument:
-            // Store messages start with the field they are about ("roles: …").
-            let field = error.message.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-            let isField = !field.isEmpty && field.allSatisfy { $0.isLetter || $0 == "_" || $0 == "." }
-            self = APIError(
-                .invalidArgument, error.message, reason: "INVALID_FIELD",
-                fieldViolations: isField ? [(field: field, description: error.message)] : [])
-        case .alreadyExists: self = APIError(.alreadyExists, error.message, reason: "RESOURCE_EXISTS")
-        case .failedPrecondition: self = APIError(.failedPrecondition, error.message, reason: "FAILED_PRECONDITION")
-        case .conflict: self = APIError(.aborted, error.message, reason: "ETAG_MISMATCH")
-        case .permissionDenied: self = APIError(.permissionDenied, error.message, reason: "PERMISSION_MISSING")
-        case .unavailable: self = APIError(.unavailable, "the database is unavailable; retry", reason: "NOT_SERVING")
-        case .tooExpensive: self = APIError(.resourceExhausted, error.message, reason: "EVALUATION_TIMEOUT")
-        default: self = APIError(.internalError, "internal error", reason: "INTERNAL")
+        case .notFound: code = .notFound
+        case .invalidArgument: code = .invalidArgument
+        case .alreadyExists: code = .alreadyExists
+        case .failedPrecondition: code = .failedPrecondition
+        case .conflict: code = .aborted
+        case .permissionDenied: code = .permissionDenied
+        case .unavailable:
+            code = .unavailable
+            message = "the database is unavailable; retry"
+        case .tooExpensive, .limitExceeded: code = .resourceExhausted
+        default:
+            self = APIError(.internalError, "internal error", reason: "INTERNAL")
+            return
         }
+        self = APIError(
+            code, message, reason: error.reason.name, metadata: error.metadata,
+            fieldViolations: error.field.map { [(field: $0, description: error.message)] } ?? [])
     }
 }

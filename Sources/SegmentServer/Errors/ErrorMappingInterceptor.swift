@@ -1,5 +1,6 @@
 import GRPCCore
 import Logging
+import SegmentDomain
 
 /// Maps every error a handler throws to an ``APIError`` (status code plus
 /// details), logging the internal detail once. Anything that would otherwise

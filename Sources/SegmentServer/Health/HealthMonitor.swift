@@ -1,4 +1,5 @@
 import Synchronization
+import SegmentDomain
 
 /// The server's serving state, shared by the health service and the lifecycle.
 ///

@@ -1,4 +1,5 @@
 import GRPCCore
+import SegmentDomain
 
 extension StreamingServerResponse {
     /// The response with its stream producer wrapped, for interceptors that must

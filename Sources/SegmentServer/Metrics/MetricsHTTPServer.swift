@@ -5,6 +5,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import SegmentDomain
 
 /// Serves the Prometheus text format at `GET /metrics` on its own port, bound
 /// to localhost unless configured otherwise.

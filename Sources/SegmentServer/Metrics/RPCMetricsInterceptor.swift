@@ -1,5 +1,6 @@
 import GRPCCore
 import Metrics
+import SegmentDomain
 
 /// Counts calls by method and status code and records their latency
 /// (`segmentd_rpc_requests_total`, `segmentd_rpc_duration_seconds`). Streaming

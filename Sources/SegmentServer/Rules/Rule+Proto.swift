@@ -2,6 +2,7 @@ import Foundation
 import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
 
 /// A rule AST from the wire that is not well-formed: which node, what is wrong.
 struct RuleConversionError: Error, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.AccessService`: the caller's identity, API keys and roles.
 struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {

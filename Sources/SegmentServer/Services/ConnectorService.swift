@@ -3,6 +3,7 @@ import GRPCCore
 import SegmentEngine
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.ConnectorService`: membership of connector segments pushed in
 /// batches, in full-replace sessions and as uploaded files, and pulls on
@@ -29,7 +30,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
     static func sessionName(_ name: String, field: String, principal: Principal) throws -> (TenantID, String, Int64) {
         let (tenant, segment, number) = try ResourceName.underSegment(name, "replaceSessions", field: field, for: principal)
         guard let id = number.flatMap({ Int64($0) }) else {
-            throw APIError.invalidField(field, "expected tenants/{tenant}/segments/{segment}/replaceSessions/{id}, got '\(name.prefix(200))'")
+            throw DomainError.invalid(field, "expected tenants/{tenant}/segments/{segment}/replaceSessions/{id}, got '\(name.prefix(200))'")
         }
         return (tenant, segment, id)
     }
@@ -79,14 +80,14 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
             }
             guard let current else { break }
             guard chunk.session.isEmpty || chunk.session == current.name else {
-                throw APIError.invalidField("session", "chunk \(chunks) names another session; one stream stages one session")
+                throw DomainError.invalid("session", "chunk \(chunks) names another session; one stream stages one session")
             }
             try Self.checkBatch(chunk.userIds)
             session = try await store.stage(
                 tenant: current.tenant, segmentID: current.segment, sessionID: current.id, sequence: chunk.sequence, ids: chunk.userIds)
             chunks += 1
         }
-        guard let current else { throw APIError.invalidField("session", "the stream sent no chunks") }
+        guard let current else { throw DomainError.invalid("session", "the stream sent no chunks") }
         var staged: ReplaceSessionRecord
         if let session { staged = session } else { staged = try await store.session(tenant: current.tenant, segmentID: current.segment, sessionID: current.id) }
         try await store.auditStaging(staged, chunks: chunks, audit: call.audit(in: current.tenant))
@@ -127,7 +128,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
                 if target == nil {
                     let (tenant, segment) = try ResourceName.child(chunk.segment, collection: "segments", field: "segment", for: call.principal)
                     let format = chunk.format.isEmpty ? "csv" : chunk.format.lowercased()
-                    guard let parsed = MemberListParser.Format(rawValue: format) else { throw APIError.invalidField("format", "csv or ndjson") }
+                    guard let parsed = MemberListParser.Format(rawValue: format) else { throw DomainError.invalid("format", "csv or ndjson") }
                     parser = MemberListParser(format: parsed)
                     let session = try await store.begin(
                         tenant: tenant, segmentID: segment, syncID: chunk.syncID, mode: chunk.replace ? .replace : .add,
@@ -146,15 +147,15 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
                 do {
                     batch += try parser!.feed(chunk.data)
                 } catch let error as MemberListParser.ParseError {
-                    throw APIError.invalidField("data", "\(error)")
+                    throw DomainError.invalid("data", "\(error)")
                 }
                 if batch.count >= ConnectorStore.maxIDsPerBatch / 2 { try await flush() }
             }
-            guard let target else { throw APIError.invalidField("segment", "the stream sent no chunks") }
+            guard let target else { throw DomainError.invalid("segment", "the stream sent no chunks") }
             do {
                 batch += try parser!.finish()
             } catch let error as MemberListParser.ParseError {
-                throw APIError.invalidField("data", "\(error)")
+                throw DomainError.invalid("data", "\(error)")
             }
             try await flush()
             return SegmentKindMapping.proto(try await store.commit(

@@ -1,5 +1,6 @@
 import GRPCCore
 import SegmentdAPI
+import SegmentDomain
 
 /// Every service and method of the v1 contract (proto-schema/), from the
 /// generated descriptors: the server registers all of them, so a method no

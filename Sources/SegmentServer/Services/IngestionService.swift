@@ -2,6 +2,8 @@ import Foundation
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
+import SegmentRules
 
 /// `segmentd.v1.IngestionService`: profiles, events, campaign responses and
 /// locations, in atomic batches; `StreamIngest` commits each streamed batch as it arrives.
@@ -40,7 +42,7 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
             case .events(let events): result = try await self.events(events, parent: parent)
             case .responses(let responses): result = try await self.responses(responses, parent: parent)
             case .locations(let locations): result = try await self.locations(locations, parent: parent)
-            case .none: throw APIError.invalidField("records", "batch \(batches) carries no records")
+            case .none: throw DomainError.invalid("records", "batch \(batches) carries no records")
             }
             batches += 1
             totals.accepted += result.accepted
@@ -81,7 +83,7 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 lastLocation: profile.hasLastLocation ? (profile.lastLocation.latitude, profile.lastLocation.longitude) : nil)
         }
         if request.mode == .replace && !request.removeAttributes.isEmpty {
-            throw APIError.invalidField("remove_attributes", "only with mode MERGE (REPLACE removes what is not sent)")
+            throw DomainError.invalid("remove_attributes", "only with mode MERGE (REPLACE removes what is not sent)")
         }
         return try await run("profiles", violations) {
             try await store.upsertProfiles(
@@ -151,15 +153,15 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
     /// Converts wire values, recording unset ones as violations.
     static func values(
         _ values: [String: Segmentd_V1_Value], index: Int, field: String, into violations: inout [RecordViolation]
-    ) -> [String: IngestValue] {
-        var result: [String: IngestValue] = [:]
+    ) -> [String: RuleValue] {
+        var result: [String: RuleValue] = [:]
         for (key, value) in values {
             switch value.kind {
             case .stringValue(let text): result[key] = .string(text)
             case .numberValue(let number): result[key] = .number(number)
             case .boolValue(let flag): result[key] = .bool(flag)
-            case .timestampValue(let time): result[key] = .timestamp(time.date)
-            case .stringListValue(let list): result[key] = .stringList(list.values)
+            case .timestampValue(let time): result[key] = .time(time.date)
+            case .stringListValue(let list): result[key] = .list(list.values)
             case .none: violations.append(.init(index: index, field: "\(field).\(key)", reason: "the value is not set"))
             }
         }

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.MembershipService`: who is in a segment, for campaigns
 /// (targeting), journeys (audience) and analytics (filters).
@@ -12,11 +13,11 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
 
     /// Segment ids from names of the caller's tenant.
     static func segmentIDs(_ names: [String], field: String, tenant: TenantID, principal: Principal) throws -> [String] {
-        guard !names.isEmpty else { throw APIError.invalidField(field, "name at least one segment") }
-        guard names.count <= 1000 else { throw APIError.invalidField(field, "at most 1,000 segments") }
+        guard !names.isEmpty else { throw DomainError.invalid(field, "name at least one segment") }
+        guard names.count <= 1000 else { throw DomainError.invalid(field, "at most 1,000 segments") }
         return try names.enumerated().map { index, name in
             let (owner, id) = try ResourceName.child(name, collection: "segments", field: "\(field)[\(index)]", for: principal)
-            guard owner == tenant else { throw APIError.notFound(name) }
+            guard owner == tenant else { throw DomainError.notFound(name) }
             return id
         }
     }
@@ -32,7 +33,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     func checkMembership(request: Segmentd_V1_CheckMembershipRequest, context: ServerContext) async throws -> Segmentd_V1_CheckMembershipResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user to check") }
+        guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user to check") }
         let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
         let results = try await store.check(tenant: tenant, userIDs: [request.userID], segmentIDs: ids)
         return .with {
@@ -46,7 +47,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     ) async throws -> Segmentd_V1_BatchCheckMembershipResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard !request.userIds.isEmpty else { throw APIError.invalidField("user_ids", "name at least one user") }
+        guard !request.userIds.isEmpty else { throw DomainError.invalid("user_ids", "name at least one user") }
         let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
         guard request.userIds.count * ids.count <= Self.maxBatchPairs else {
             throw APIError(
@@ -67,7 +68,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     func listUserSegments(request: Segmentd_V1_ListUserSegmentsRequest, context: ServerContext) async throws -> Segmentd_V1_ListUserSegmentsResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user") }
+        guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user") }
         let memberships = try await store.segments(tenant: tenant, userID: request.userID)
         return .with { $0.memberships = memberships.map { Self.proto($0, tenant: tenant) } }
     }
@@ -77,7 +78,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
-        guard (0...100_000).contains(request.chunkSize) else { throw APIError.invalidField("chunk_size", "0-100,000 (0 means 10,000)") }
+        guard (0...100_000).contains(request.chunkSize) else { throw DomainError.invalid("chunk_size", "0-100,000 (0 means 10,000)") }
         let size = request.chunkSize == 0 ? 10_000 : Int(request.chunkSize)
         try await store.streamMembers(tenant: tenant, segmentID: id, chunkSize: size) { ids, total, snapshot in
             try await response.write(.with {

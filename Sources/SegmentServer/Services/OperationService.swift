@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.OperationService`: jobs (refreshes, and later exports, syncs
 /// and training) as operations a caller can get, list, cancel and wait on.
@@ -77,7 +78,7 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
 
     static func jobID(_ name: String, principal: Principal) throws -> (TenantID, Int64) {
         let (tenant, id) = try ResourceName.child(name, collection: "operations", field: "name", for: principal)
-        guard let jobID = Int64(id) else { throw APIError.notFound(name) }
+        guard let jobID = Int64(id) else { throw DomainError.notFound(name) }
         return (tenant, jobID)
     }
 
@@ -94,7 +95,7 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
         var before: Int64?
         if !request.pageToken.isEmpty {
             guard let value = PageToken.decode(request.pageToken)?.first.flatMap(Int64.init) else {
-                throw APIError.invalidField("page_token", "not a token from this list")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             before = value
         }

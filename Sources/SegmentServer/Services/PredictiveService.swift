@@ -4,6 +4,7 @@ import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
 
 /// `segmentd.v1.PredictiveService`: training predictive segments' models and
 /// reading their cards.
@@ -27,7 +28,7 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
             tenant: tenant, spec: FeatureSpec(events: [settings.event]), settings: settings, cutoff: cutoff)
         do {
             try TrainHandler.checkData(users: population.users, positives: population.positives, settings: settings)
-        } catch let error as StoreError {
+        } catch let error as DomainError {
             throw APIError(
                 .failedPrecondition, error.message, reason: "INSUFFICIENT_DATA",
                 metadata: ["users": String(population.users), "positives": String(population.positives), "cutoff": ISO8601DateFormatter().string(from: cutoff)])
@@ -79,7 +80,7 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
         userID: String, segment: SegmentRecord, settings: PredictiveSettings, tenant: TenantID, store: PredictiveStore
     ) async throws -> Segmentd_V1_ExplainMembershipResponse {
         guard let userIndex = try await store.userIndex(tenant: tenant, userID: userID) else {
-            throw APIError.notFound("tenants/\(tenant)/users/\(userID)")
+            throw DomainError.notFound("tenants/\(tenant)/users/\(userID)")
         }
         let (card, model, scoredAt) = try await store.model(tenant: tenant, segmentID: segment.segmentID)
         let stored = try await store.score(tenant: tenant, segmentID: segment.segmentID, userIndex: userIndex)

@@ -2,6 +2,7 @@ import Foundation
 import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
 
 extension Segmentd_V1_Tenant {
     init(_ record: TenantRecord) {

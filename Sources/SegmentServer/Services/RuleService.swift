@@ -3,6 +3,7 @@ import GRPCCore
 import SegmentRules
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.RuleService`: check, preview and explain rules without saving anything.
 struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
@@ -116,7 +117,7 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
     func previewRule(request: Segmentd_V1_PreviewRuleRequest, context: ServerContext) async throws -> Segmentd_V1_PreviewRuleResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard (0...1000).contains(request.sampleSize) else { throw APIError.invalidField("sample_size", "must be 0-1000 (0 means 10)") }
+        guard (0...1000).contains(request.sampleSize) else { throw DomainError.invalid("sample_size", "must be 0-1000 (0 means 10)") }
         let (rule, warnings) = try await validRule(request.rule, tenant: tenant)
         let now = clock()
         let preview = try await store.preview(rule, tenant: tenant, now: now, sample: request.sampleSize == 0 ? 10 : Int(request.sampleSize))
@@ -134,7 +135,7 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
     ) async throws -> Segmentd_V1_ExplainMembershipResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard !request.userID.isEmpty else { throw APIError.invalidField("user_id", "set the user to explain") }
+        guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user to explain") }
         let rule: Rule
         var segmentID: String?
         switch request.target {
@@ -152,11 +153,11 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
             rule = parsed
             segmentID = id
         case nil:
-            throw APIError.invalidField("target", "set the rule (or segment) to explain")
+            throw DomainError.invalid("target", "set the rule (or segment) to explain")
         }
         let now = clock()
         guard let (facts, evaluation, _) = try await store.facts(tenant: tenant, userID: request.userID, now: now) else {
-            throw APIError.notFound("tenants/\(tenant)/users/\(request.userID)")
+            throw DomainError.notFound("tenants/\(tenant)/users/\(request.userID)")
         }
         let explanation = RuleEvaluator(context: evaluation).explain(rule, facts)
         return .with {

@@ -2,6 +2,7 @@ import Foundation
 import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
 
 /// Maps connector and predictive settings between the contract and the store.
 enum SegmentKindMapping {
@@ -15,13 +16,13 @@ enum SegmentKindMapping {
         case .unspecified, .push: .push
         case .file: .file
         case .pull: .pull
-        case .UNRECOGNIZED: throw APIError.invalidField("segment.connector.source", "PUSH, FILE or PULL")
+        case .UNRECOGNIZED: throw DomainError.invalid("segment.connector.source", "PUSH, FILE or PULL")
         }
         guard source == .pull else {
-            guard !proto.hasPull else { throw APIError.invalidField("segment.connector.pull", "only a PULL connector has a URL") }
+            guard !proto.hasPull else { throw DomainError.invalid("segment.connector.pull", "only a PULL connector has a URL") }
             return (ConnectorSettings(source: source), nil)
         }
-        guard proto.hasPull else { throw APIError.invalidField("segment.connector.pull", "a PULL connector needs pull.url") }
+        guard proto.hasPull else { throw DomainError.invalid("segment.connector.pull", "a PULL connector needs pull.url") }
         let pull = proto.pull
         let timeout = pull.hasTimeout ? Double(pull.timeout.seconds) + Double(pull.timeout.nanos) / 1e9 : PullSettings.defaultTimeoutSeconds
         let settings = try PullSettings(
@@ -34,13 +35,13 @@ enum SegmentKindMapping {
         let goal: PredictiveSettings.Goal = switch proto.goal {
         case .convert: .convert
         case .churn: .churn
-        case .unspecified, .UNRECOGNIZED: throw APIError.invalidField("segment.predictive.goal", "CONVERT or CHURN")
+        case .unspecified, .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.goal", "CONVERT or CHURN")
         }
         let bucket: PredictiveSettings.Bucket = switch proto.bucket {
         case .unspecified, .high: .high
         case .medium: .medium
         case .low: .low
-        case .UNRECOGNIZED: throw APIError.invalidField("segment.predictive.bucket", "HIGH, MEDIUM or LOW")
+        case .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.bucket", "HIGH, MEDIUM or LOW")
         }
         return try PredictiveSettings(
             goal: goal, event: proto.event, horizonDays: proto.horizonDays == 0 ? PredictiveSettings.defaultHorizonDays : Int(proto.horizonDays),

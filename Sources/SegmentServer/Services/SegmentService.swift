@@ -5,6 +5,7 @@ import SegmentRules
 import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
 
 /// `segmentd.v1.SegmentService`: the segment lifecycle, revisions, pause and
 /// ready-to-use curation. (Refresh, history, inspect and export are served by
@@ -98,7 +99,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         case .daily(let daily):
             let parts = daily.timeOfDay.split(separator: ":")
             guard parts.count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]) else {
-                throw APIError.invalidField("segment.schedule.daily.time_of_day", "HH:MM, such as 03:00")
+                throw DomainError.invalid("segment.schedule.daily.time_of_day", "HH:MM, such as 03:00")
             }
             let zone = daily.timeZone.isEmpty ? try await rules.tenantTimeZoneName(tenant: tenant) : daily.timeZone
             return SegmentSchedule(cadence: .daily(hour: hour, minute: minute, timeZone: zone), afterDependencies: proto.afterDependencies)
@@ -125,23 +126,23 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         var authHeader: String?
         switch segment.kind {
         case .ruleBased, .unspecified:
-            guard segment.hasRule else { throw APIError.invalidField("segment.rule", "a rule-based segment needs a rule (text or AST)") }
+            guard segment.hasRule else { throw DomainError.invalid("segment.rule", "a rule-based segment needs a rule (text or AST)") }
             kind = .ruleBased
             (definition.ruleText, references) = try await rule(segment.rule, tenant: tenant)
         case .connector:
-            guard !segment.hasRule, !segment.hasPredictive else { throw APIError.invalidField("segment.connector", "a connector segment has no rule or predictive settings") }
+            guard !segment.hasRule, !segment.hasPredictive else { throw DomainError.invalid("segment.connector", "a connector segment has no rule or predictive settings") }
             kind = .connector
             (definition.connector, authHeader) = try SegmentKindMapping.connector(segment.connector)
         case .predictive:
-            guard !segment.hasRule, !segment.hasConnector else { throw APIError.invalidField("segment.predictive", "a predictive segment has no rule or connector settings") }
-            guard segment.hasPredictive else { throw APIError.invalidField("segment.predictive", "set the goal (CONVERT or CHURN), the event and the bucket") }
+            guard !segment.hasRule, !segment.hasConnector else { throw DomainError.invalid("segment.predictive", "a predictive segment has no rule or connector settings") }
+            guard segment.hasPredictive else { throw DomainError.invalid("segment.predictive", "set the goal (CONVERT or CHURN), the event and the bucket") }
             kind = .predictive
             definition.predictive = try SegmentKindMapping.predictive(segment.predictive)
         case .UNRECOGNIZED:
-            throw APIError.invalidField("segment.kind", "RULE_BASED, CONNECTOR or PREDICTIVE")
+            throw DomainError.invalid("segment.kind", "RULE_BASED, CONNECTOR or PREDICTIVE")
         }
         if request.validateOnly {
-            guard SegmentStore.isValidID(request.segmentID) else { throw APIError.invalidField("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter") }
+            guard SegmentStore.isValidID(request.segmentID) else { throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter") }
             let ruleDefinition = try definition.ruleText.map { RuleService.definition(try RuleText.parse($0)) }
             return .with {
                 $0.name = "tenants/\(tenant)/segments/\(request.segmentID)"
@@ -264,7 +265,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         var below = Int64.max
         if !request.pageToken.isEmpty {
             guard let parts = PageToken.decode(request.pageToken), let value = parts.first.flatMap(Int64.init) else {
-                throw APIError.invalidField("page_token", "not a token from this list")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             below = value
         }
@@ -281,7 +282,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func revisionName(_ name: String, principal: Principal) throws -> (TenantID, String, Int64) {
         let (tenant, id, number) = try ResourceName.underSegment(name, "revisions", idName: "revision", field: "name", for: principal)
         guard let revision = number.flatMap({ Int64($0) }) else {
-            throw APIError.invalidField("name", "expected tenants/{tenant}/segments/{segment}/revisions/{revision}, got '\(name.prefix(200))'")
+            throw DomainError.invalid("name", "expected tenants/{tenant}/segments/{segment}/revisions/{revision}, got '\(name.prefix(200))'")
         }
         return (tenant, id, revision)
     }
@@ -291,7 +292,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let (tenant, id, number) = try revisionName(request.name, principal: principal)
         let record = try await store.get(tenant: tenant, segmentID: id)
         guard let revision = try await store.revisions(tenant: tenant, segmentID: id).first(where: { $0.revision == number }) else {
-            throw APIError.notFound(request.name)
+            throw DomainError.notFound(request.name)
         }
         return Self.proto(revision, of: record)
     }
@@ -300,7 +301,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
         guard let revision = try await store.revisions(tenant: tenant, segmentID: id).first(where: { $0.revision == request.revision }) else {
-            throw APIError.notFound("\(request.name)/revisions/\(request.revision)")
+            throw DomainError.notFound("\(request.name)/revisions/\(request.revision)")
         }
         // The old rule must still be valid against today's catalog and segments.
         var references: [String] = []
@@ -348,7 +349,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
         let offset = request.pageToken.isEmpty ? 0 : (PageToken.decode(request.pageToken)?.first.flatMap(Int.init) ?? -1)
-        guard offset >= 0 else { throw APIError.invalidField("page_token", "not a token from this list") }
+        guard offset >= 0 else { throw DomainError.invalid("page_token", "not a token from this list") }
         let all = try await store.listReadyToUse(tenant: tenant, category: request.category.isEmpty ? nil : request.category)
         let page = Array(all.dropFirst(offset).prefix(size))
         return .with {
@@ -395,8 +396,8 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func inspectSegment(request: Segmentd_V1_InspectSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_SegmentInspection {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
-        guard (0...1000).contains(request.sampleSize) else { throw APIError.invalidField("sample_size", "0-1000 (0 means 10)") }
-        guard (0...1000).contains(request.breakdownLimit) else { throw APIError.invalidField("breakdown_limit", "0-1000 (0 means 20)") }
+        guard (0...1000).contains(request.sampleSize) else { throw DomainError.invalid("sample_size", "0-1000 (0 means 10)") }
+        guard (0...1000).contains(request.breakdownLimit) else { throw DomainError.invalid("breakdown_limit", "0-1000 (0 means 20)") }
         var other: String?
         if !request.overlapSegment.isEmpty {
             other = try ResourceName.child(request.overlapSegment, collection: "segments", field: "overlap_segment", for: principal).id
@@ -437,10 +438,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
         let format = request.format.isEmpty ? "csv" : request.format.lowercased()
-        guard format == "csv" || format == "ndjson" else { throw APIError.invalidField("format", "csv or ndjson") }
-        guard request.attributes.count <= 100 else { throw APIError.invalidField("attributes", "at most 100") }
+        guard format == "csv" || format == "ndjson" else { throw DomainError.invalid("format", "csv or ndjson") }
+        guard request.attributes.count <= 100 else { throw DomainError.invalid("attributes", "at most 100") }
         for (index, attribute) in request.attributes.enumerated() where !IngestLimits.isValidName(attribute) {
-            throw APIError.invalidField("attributes[\(index)]", "'\(attribute)' is not an attribute name")
+            throw DomainError.invalid("attributes[\(index)]", "'\(attribute)' is not an attribute name")
         }
         return OperationService.proto(try await exports.request(
             tenant: tenant, segmentID: id, format: format, attributes: request.attributes, creator: call.principal.keyName, audit: call.audit()))
@@ -452,14 +453,14 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, exportID) = try ResourceName.child(request.name, collection: "exports", field: "name", for: principal)
-        guard let jobID = Int64(exportID) else { throw APIError.notFound(request.name) }
+        guard let jobID = Int64(exportID) else { throw DomainError.notFound(request.name) }
         let job: JobRecord
         do {
             job = try await jobs.get(tenant: tenant, jobID: jobID)
-        } catch let error as StoreError where error.code == .notFound {
-            throw APIError.notFound(request.name)
+        } catch let error as DomainError where error.code == .notFound {
+            throw DomainError.notFound(request.name)
         }
-        guard job.kind == "export" else { throw APIError.notFound(request.name) }
+        guard job.kind == "export" else { throw DomainError.notFound(request.name) }
         guard job.state == .succeeded, let result = job.result, let sha256 = result["sha256"], let fileName = result["file"] else {
             throw APIError(.failedPrecondition, "\(request.name) is not ready: its operation is \(job.state.rawValue)", reason: "FAILED_PRECONDITION",
                            metadata: ["operation": job.name])
@@ -470,7 +471,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         }
         defer { try? handle.close() }
         let total = Int64(result["bytes"] ?? "") ?? 0
-        guard (0...total).contains(request.offset) else { throw APIError.invalidField("offset", "0-\(total)") }
+        guard (0...total).contains(request.offset) else { throw DomainError.invalid("offset", "0-\(total)") }
         try handle.seek(toOffset: UInt64(request.offset))
         var offset = request.offset
         repeat {

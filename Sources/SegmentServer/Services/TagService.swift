@@ -1,6 +1,7 @@
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.TagService`: static labels and their users.
 struct TagService: Segmentd_V1_TagService.SimpleServiceProtocol {

@@ -1,6 +1,7 @@
 import GRPCCore
 import SegmentStore
 import SegmentdAPI
+import SegmentDomain
 
 /// `segmentd.v1.TenantService`: platform operators manage tenants; any key may
 /// read its own tenant.
@@ -12,7 +13,7 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
     ) async throws -> Segmentd_V1_CreateTenantResponse {
         let call = try RequestContext.require()
         guard let id = TenantID(request.tenantID), id != .platform else {
-            throw APIError.invalidField(
+            throw DomainError.invalid(
                 "tenant_id", "'\(request.tenantID)' is not a tenant id: 2-40 of a-z, 0-9 and '-', starting with a letter ('platform' is reserved)")
         }
         let displayName = request.tenant.displayName.isEmpty ? id.rawValue : request.tenant.displayName
@@ -34,7 +35,7 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
         if principal.isPlatform && principal.has(.tenantsManage) {
             return .init(try await store.get(id, context: .platform))
         }
-        guard id == principal.tenantID else { throw APIError.notFound(request.name) }
+        guard id == principal.tenantID else { throw DomainError.notFound(request.name) }
         return .init(try await store.get(id, context: id))
     }
 

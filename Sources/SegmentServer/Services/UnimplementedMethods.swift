@@ -1,4 +1,5 @@
 import GRPCCore
+import SegmentDomain
 
 /// Registers every contract method with a handler that answers UNIMPLEMENTED
 /// (reason NOT_IMPLEMENTED_YET). Real services register over it afterwards.

@@ -3,6 +3,8 @@ import GRPCCore
 import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
+import SegmentDomain
+import SegmentRules
 
 /// `segmentd.v1.UserService`: one user's data, and erasure.
 struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
@@ -12,7 +14,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let (tenant, userID) = try ResourceName.user(request.name, field: "name", for: principal)
         guard (0...50).contains(request.recentEventCount) else {
-            throw APIError.invalidField("recent_event_count", "between 0 and 50")
+            throw DomainError.invalid("recent_event_count", "between 0 and 50")
         }
         let count = request.recentEventCount == 0 ? 20 : Int(request.recentEventCount)
         let user = try await store.get(tenant: tenant, userID: userID, recentEvents: count)

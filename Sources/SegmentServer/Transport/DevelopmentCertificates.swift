@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SwiftASN1
 import X509
+import SegmentDomain
 
 /// A development certificate authority and a server certificate signed by it,
 /// made at first start when no certificate files are configured.

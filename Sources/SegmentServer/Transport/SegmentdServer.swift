@@ -6,6 +6,7 @@ import SegmentEngine
 import SegmentStore
 import ServiceLifecycle
 import Synchronization
+import SegmentDomain
 
 /// The gRPC server: TLS only, every contract method registered, interceptors for
 /// metrics, error mapping and authentication. Runs as a `Service`; on graceful
@@ -157,7 +158,7 @@ public final class SegmentdServer: Service, Sendable {
             let address = try await transport.listeningAddress
             if let ipv4 = address.ipv4 { return ipv4.port }
             if let ipv6 = address.ipv6 { return ipv6.port }
-            throw StoreError(.internalError, "the server is not bound to an IP address")
+            throw DomainError(.internalError, "the server is not bound to an IP address")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Roles of a tenant: the built-in ones, then custom roles made from permissions.
 public struct RoleStore: Sendable {
@@ -15,7 +16,7 @@ public struct RoleStore: Sendable {
     static func decode(_ row: PostgresRow) throws -> RoleRecord {
         let (tenant, role, displayName, description, permissions, etag) =
             try row.decode((String, String, String, String, [String], Int64).self)
-        guard let tenantID = TenantID(tenant) else { throw StoreError(.internalError, "stored tenant id is invalid") }
+        guard let tenantID = TenantID(tenant) else { throw DomainError(.internalError, "stored tenant id is invalid") }
         return RoleRecord(
             tenantID: tenantID, roleID: role, displayName: displayName, description: description,
             permissions: permissions, etag: etag)
@@ -27,26 +28,26 @@ public struct RoleStore: Sendable {
             let valid = roleID.count >= 2 && roleID.count <= 40 && roleID.first!.isLowercase && roleID.first!.isASCII
                 && roleID.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "_" }
             guard valid else {
-                throw StoreError(.invalidArgument, "role_id must be 2-40 of a-z, 0-9 and '_', starting with a letter")
+                throw DomainError.invalid("role_id", "2-40 of a-z, 0-9 and '_', starting with a letter")
             }
             guard BuiltInRole.named(roleID, in: tenant) == nil, roleID != BuiltInRole.platformAdmin.id else {
-                throw StoreError(.alreadyExists, "'\(roleID)' is a built-in role")
+                throw DomainError(.alreadyExists, "'\(roleID)' is a built-in role")
             }
         }
         if let displayName, !(1...100).contains(displayName.count) {
-            throw StoreError(.invalidArgument, "display_name must be 1 to 100 characters")
+            throw DomainError.invalid("display_name", "1 to 100 characters")
         }
         if let description, description.count > 500 {
-            throw StoreError(.invalidArgument, "description must be at most 500 characters")
+            throw DomainError.invalid("description", "at most 500 characters")
         }
         if let permissions {
-            guard !permissions.isEmpty else { throw StoreError(.invalidArgument, "permissions: a role needs at least one") }
+            guard !permissions.isEmpty else { throw DomainError.invalid("permissions", "a role needs at least one") }
             for permission in permissions {
                 guard let known = Permission.named(permission) else {
-                    throw StoreError(.invalidArgument, "permissions: unknown permission '\(permission)'")
+                    throw DomainError.invalid("permissions", "unknown permission '\(permission)'")
                 }
                 guard Permission.tenantScoped.contains(known) else {
-                    throw StoreError(.invalidArgument, "permissions: '\(permission)' is for platform operators only")
+                    throw DomainError.invalid("permissions", "'\(permission)' is for platform operators only")
                 }
             }
         }
@@ -57,7 +58,7 @@ public struct RoleStore: Sendable {
     static func checkGrantable(_ permissions: [String]?, grantor: Set<Permission>) throws {
         let missing = Set((permissions ?? []).compactMap(Permission.named)).subtracting(grantor)
         guard missing.isEmpty else {
-            throw StoreError(
+            throw DomainError(
                 .permissionDenied,
                 "cannot grant \(missing.sorted().map(\.name).joined(separator: ", ")): your key lacks it")
         }
@@ -85,9 +86,9 @@ public struct RoleStore: Sendable {
                     return role
                 }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError(.alreadyExists, "tenants/\(tenant)/roles/\(roleID) already exists")
+                throw DomainError(.alreadyExists, "tenants/\(tenant)/roles/\(roleID) already exists")
             }
-            throw StoreError(.internalError, "role insert returned nothing")
+            throw DomainError(.internalError, "role insert returned nothing")
         }
     }
 
@@ -106,7 +107,7 @@ public struct RoleStore: Sendable {
         {
             return try decode(row)
         }
-        throw StoreError(.notFound, "tenants/\(tenant)/roles/\(roleID) not found")
+        throw DomainError(.notFound, "tenants/\(tenant)/roles/\(roleID) not found")
     }
 
     /// Built-in roles, then custom roles by id.
@@ -124,7 +125,7 @@ public struct RoleStore: Sendable {
         var offset = 0
         if let pageToken {
             guard let parts = PageToken.decode(pageToken), parts.count == 1, let value = Int(parts[0]), value >= 0 else {
-                throw StoreError(.invalidArgument, "invalid page_token")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             offset = value
         }
@@ -140,14 +141,14 @@ public struct RoleStore: Sendable {
     ) async throws -> RoleRecord {
         try Self.checkGrantable(permissions, grantor: grantor)
         guard BuiltInRole.named(roleID, in: tenant) == nil else {
-            throw StoreError(.failedPrecondition, "built-in roles cannot be changed; create a custom role")
+            throw DomainError(.failedPrecondition, "built-in roles cannot be changed; create a custom role")
         }
         try Self.validate(roleID: nil, displayName: displayName, description: description, permissions: permissions, tenant: tenant)
         let sorted = permissions.map { Array(Set($0)).sorted() }
         return try await database.audited(audit, resource: "tenants/\(tenant)/roles/\(roleID)") { connection, record in
             let before = try await Self.fetch(roleID, tenant: tenant, on: connection, logger: database.logger, lock: true)
             if let etag, etag != before.etag {
-                throw StoreError(.conflict, "\(before.name) changed since it was read")
+                throw DomainError(.conflict, "\(before.name) changed since it was read")
             }
             for try await row in try await connection.query(
                 """
@@ -163,19 +164,19 @@ public struct RoleStore: Sendable {
                 record.after = after.auditFields.changed(from: before.auditFields)
                 return after
             }
-            throw StoreError(.internalError, "role update returned nothing")
+            throw DomainError(.internalError, "role update returned nothing")
         }
     }
 
     /// Deletes a custom role that no working key holds.
     public func delete(tenant: TenantID, roleID: String, etag: Int64?, audit: AuditContext) async throws {
         guard BuiltInRole.named(roleID, in: tenant) == nil else {
-            throw StoreError(.failedPrecondition, "built-in roles cannot be deleted")
+            throw DomainError(.failedPrecondition, "built-in roles cannot be deleted")
         }
         try await database.audited(audit, resource: "tenants/\(tenant)/roles/\(roleID)") { connection, record in
             let before = try await Self.fetch(roleID, tenant: tenant, on: connection, logger: database.logger, lock: true)
             if let etag, etag != before.etag {
-                throw StoreError(.conflict, "\(before.name) changed since it was read")
+                throw DomainError(.conflict, "\(before.name) changed since it was read")
             }
             for try await holders in try await connection.query(
                 """
@@ -183,7 +184,7 @@ public struct RoleStore: Sendable {
                 WHERE \(roleID) = ANY(roles) AND (revoked_at IS NULL OR revoked_at > now())
                 """, logger: database.logger
             ).decode(Int.self) where holders > 0 {
-                throw StoreError(.failedPrecondition, "\(holders) working key(s) hold \(before.name); revoke them or change their roles first")
+                throw DomainError(.failedPrecondition, "\(holders) working key(s) hold \(before.name); revoke them or change their roles first")
             }
             try await connection.query("DELETE FROM roles WHERE role_id = \(roleID)", logger: database.logger)
             record.before = before.auditFields

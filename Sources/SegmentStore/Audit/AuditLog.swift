@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import SegmentDomain
 
 /// Who did something, as the audit log records it.
 public struct AuditActor: Sendable, Equatable {
@@ -141,7 +142,7 @@ public struct AuditLog: Sendable {
     ) async throws -> (events: [AuditEventRecord], nextPageToken: String?) {
         let after: Int64? = try pageToken.map { token in
             guard let parts = PageToken.decode(token), parts.count == 1, let sequence = Int64(parts[0]) else {
-                throw StoreError(.invalidArgument, "invalid page_token")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             return sequence
         }

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Who is changing what, for the audit entry of a change.
 public struct AuditContext: Sendable {

@@ -1,4 +1,5 @@
 import Crypto
+import SegmentDomain
 
 /// The plaintext of an API key: `sgd_live_` + 32 random base62 characters (190 bits)
 /// + a 6-character checksum.

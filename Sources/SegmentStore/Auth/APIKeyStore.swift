@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// API keys of a tenant: create (the secret is returned once), list, get,
 /// revoke, roll.
@@ -20,7 +21,7 @@ public struct APIKeyStore: Sendable {
         let (tenant, keyID, displayName, prefix, roles, created, createdBy) =
             try row.decode((String, String, String, String, [String], Date, String).self)
         let columns = row.makeRandomAccess()
-        guard let tenantID = TenantID(tenant) else { throw StoreError(.internalError, "stored tenant id is invalid") }
+        guard let tenantID = TenantID(tenant) else { throw DomainError(.internalError, "stored tenant id is invalid") }
         return APIKeyRecord(
             tenantID: tenantID, keyID: keyID, displayName: displayName, displayPrefix: prefix, roles: roles,
             createdAt: created, createdBy: createdBy, expiresAt: try columns[7].decode(Date?.self),
@@ -43,7 +44,7 @@ public struct APIKeyStore: Sendable {
         {
             return try decode(row)
         }
-        throw StoreError(.internalError, "key insert returned nothing")
+        throw DomainError(.internalError, "key insert returned nothing")
     }
 
     /// Checks that `roles` exist in `tenant` and grant nothing `grantor` lacks
@@ -51,8 +52,8 @@ public struct APIKeyStore: Sendable {
     func validateRoles(
         _ roles: [String], tenant: TenantID, grantor: Set<Permission>, on connection: PostgresConnection
     ) async throws {
-        guard !roles.isEmpty else { throw StoreError(.invalidArgument, "roles: a key needs at least one role") }
-        guard Set(roles).count == roles.count else { throw StoreError(.invalidArgument, "roles: a role is listed twice") }
+        guard !roles.isEmpty else { throw DomainError.invalid("roles", "a key needs at least one role") }
+        guard Set(roles).count == roles.count else { throw DomainError.invalid("roles", "a role is listed twice") }
         var custom: [String: [String]] = [:]
         for try await (role, permissions) in try await connection.query(
             "SELECT role_id, permissions FROM roles WHERE role_id = ANY(\(roles))", logger: database.logger
@@ -66,11 +67,11 @@ public struct APIKeyStore: Sendable {
             } else if let permissions = custom[role] {
                 granted = Set(permissions.compactMap(Permission.named))
             } else {
-                throw StoreError(.invalidArgument, "roles: no role '\(role)' in tenants/\(tenant)")
+                throw DomainError.invalid("roles", "no role '\(role)' in tenants/\(tenant)")
             }
             let missing = granted.subtracting(grantor)
             guard missing.isEmpty else {
-                throw StoreError(
+                throw DomainError(
                     .permissionDenied,
                     "cannot grant role '\(role)': it includes \(missing.sorted().map(\.name).joined(separator: ", ")), which your key lacks")
             }
@@ -83,10 +84,10 @@ public struct APIKeyStore: Sendable {
         audit: AuditContext
     ) async throws -> (APIKeyRecord, APIKeySecret) {
         guard (1...100).contains(displayName.count) else {
-            throw StoreError(.invalidArgument, "display_name must be 1 to 100 characters")
+            throw DomainError.invalid("display_name", "1 to 100 characters")
         }
         if let expiresAt, expiresAt <= Date() {
-            throw StoreError(.invalidArgument, "expire_time must be in the future")
+            throw DomainError.invalid("expire_time", "must be in the future")
         }
         let secret = APIKeySecret.generate()
         return try await database.audited(audit, resource: "tenants/\(tenant)/apiKeys") { connection, record in
@@ -114,7 +115,7 @@ public struct APIKeyStore: Sendable {
         {
             return try decode(row)
         }
-        throw StoreError(.notFound, "tenants/\(tenant)/apiKeys/\(keyID) not found")
+        throw DomainError(.notFound, "tenants/\(tenant)/apiKeys/\(keyID) not found")
     }
 
     /// Lists keys, newest first.
@@ -123,7 +124,7 @@ public struct APIKeyStore: Sendable {
         var afterID: String?
         if let pageToken {
             guard let parts = PageToken.decode(pageToken), parts.count == 2, let micros = Int64(parts[0]) else {
-                throw StoreError(.invalidArgument, "invalid page_token")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             afterTime = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
             afterID = parts[1]
@@ -172,14 +173,14 @@ public struct APIKeyStore: Sendable {
         tenant: TenantID, keyID: String, grace: Duration, grantor: Set<Permission>, audit: AuditContext
     ) async throws -> (APIKeyRecord, APIKeySecret) {
         guard grace >= .zero, grace <= .seconds(30 * 86_400) else {
-            throw StoreError(.invalidArgument, "grace_period must be between 0 and 30 days")
+            throw DomainError.invalid("grace_period", "between 0 and 30 days")
         }
         let secret = APIKeySecret.generate()
         let graceSeconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         return try await database.audited(audit, resource: "tenants/\(tenant)/apiKeys/\(keyID)") { connection, record in
             let old = try await Self.fetch(keyID, tenant: tenant, on: connection, logger: database.logger, lock: true)
             if let revoked = old.revokedAt, revoked <= Date() {
-                throw StoreError(.failedPrecondition, "\(old.name) is revoked; create a new key instead")
+                throw DomainError(.failedPrecondition, "\(old.name) is revoked; create a new key instead")
             }
             try await validateRoles(old.roles, tenant: tenant, grantor: grantor, on: connection)
             let new = try await Self.insert(

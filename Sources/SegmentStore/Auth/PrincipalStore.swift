@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import SegmentDomain
 
 /// Resolves API keys to principals.
 public struct PrincipalStore: Sendable {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import SegmentDomain
 
 /// Creates the first tenant, its owner key and a platform-operator key, once per
 /// installation.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Connector segments' membership from outside: pushed add/remove batches,
 /// full-replace sessions, file imports and pulls. The connector's ids are kept
@@ -38,16 +39,16 @@ public struct ConnectorStore: Sendable {
     /// Checks ids: 1-200 bytes each, at most `maxIDsPerBatch`.
     public static func validate(_ ids: [String], field: String = "user_ids") throws {
         guard ids.count <= maxIDsPerBatch else {
-            throw StoreError(.invalidArgument, "\(field): at most \(maxIDsPerBatch) ids per batch, got \(ids.count)")
+            throw DomainError.invalid(field, "at most \(maxIDsPerBatch) ids per batch, got \(ids.count)")
         }
         for (index, id) in ids.enumerated() where id.isEmpty || id.utf8.count > 200 {
-            throw StoreError(.invalidArgument, "\(field)[\(index)]: a user id is 1-200 bytes")
+            throw DomainError.invalid("\(field)[\(index)]", "a user id is 1-200 bytes")
         }
     }
 
     static func validateSyncID(_ syncID: String) throws {
         guard (1...200).contains(syncID.utf8.count) else {
-            throw StoreError(.invalidArgument, "sync_id: the external tool's id for this sync, 1-200 bytes (a retry with the same id changes nothing)")
+            throw DomainError.invalid("sync_id", "the external tool's id for this sync, 1-200 bytes (a retry with the same id changes nothing)")
         }
     }
 
@@ -57,13 +58,13 @@ public struct ConnectorStore: Sendable {
     ) async throws -> SegmentRecord {
         let segment = try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
         guard segment.kind == .connector, let connector = segment.definition.connector else {
-            throw StoreError(.failedPrecondition, "\(segment.name) is a \(segment.kind.rawValue.replacingOccurrences(of: "_", with: "-")) segment, not a connector segment")
+            throw DomainError(.failedPrecondition, "\(segment.name) is a \(segment.kind.rawValue.replacingOccurrences(of: "_", with: "-")) segment, not a connector segment")
         }
         guard connector.source != .pull || allowPull else {
-            throw StoreError(.failedPrecondition, "\(segment.name) pulls its members from a URL; push or import into a PUSH or FILE connector (or call SyncNow)")
+            throw DomainError(.failedPrecondition, "\(segment.name) pulls its members from a URL; push or import into a PUSH or FILE connector (or call SyncNow)")
         }
         guard segment.state == .active else {
-            throw StoreError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to sync it (its last membership is kept)")
+            throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to sync it (its last membership is kept)")
         }
         return segment
     }
@@ -182,7 +183,7 @@ public struct ConnectorStore: Sendable {
         for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
             return try decodeSession(row, now: now)
         }
-        throw StoreError(.notFound, "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID) not found")
+        throw DomainError(.notFound, "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID) not found")
     }
 
     /// Opens a session for `syncID`, or returns the one already opened (or
@@ -226,7 +227,7 @@ public struct ConnectorStore: Sendable {
                 auditRecord.resource = session.name
                 return session
             }
-            throw StoreError(.internalError, "the session was not created")
+            throw DomainError(.internalError, "the session was not created")
         }
     }
 
@@ -239,7 +240,7 @@ public struct ConnectorStore: Sendable {
             let logger = database.logger
             let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
             guard session.state == .open else {
-                throw StoreError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): begin a new session")
+                throw DomainError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): begin a new session")
             }
             if let sequence {
                 var fresh = false
@@ -304,7 +305,7 @@ public struct ConnectorStore: Sendable {
                 return stored
             }
             guard session.state == .open else {
-                throw StoreError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): nothing was changed; begin a new session")
+                throw DomainError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): nothing was changed; begin a new session")
             }
             var matched: Int64 = 0, unmatched: Int64 = 0, sample: [String] = []
             for try await (known, unknown) in try await connection.query(
@@ -378,7 +379,7 @@ public struct ConnectorStore: Sendable {
             let logger = database.logger
             let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
             guard session.state != .committed else {
-                throw StoreError(.failedPrecondition, "\(session.name) is committed: its ids are the membership now")
+                throw DomainError(.failedPrecondition, "\(session.name) is committed: its ids are the membership now")
             }
             try await connection.query("DELETE FROM replace_staging WHERE session_id = \(sessionID)", logger: logger)
             try await connection.query("DELETE FROM replace_chunks WHERE session_id = \(sessionID)", logger: logger)

@@ -3,6 +3,7 @@ import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import SegmentDomain
 
 /// The server's connection pool, with tenant-scoped transactions.
 ///
@@ -62,12 +63,12 @@ public final class Database: Service, Sendable {
                         try await body(connection)
                     }
                 } catch let error as PostgresTransactionError {
-                    if let closure = error.closureError { throw StoreError.translating(any: closure) }
-                    if let begin = error.beginError { throw StoreError.translating(any: begin) }
-                    if let commit = error.commitError { throw StoreError.translating(any: commit) }
-                    throw StoreError(.internalError, "transaction failed", cause: error)
+                    if let closure = error.closureError { throw DomainError.translating(any: closure) }
+                    if let begin = error.beginError { throw DomainError.translating(any: begin) }
+                    if let commit = error.commitError { throw DomainError.translating(any: commit) }
+                    throw DomainError(.internalError, "transaction failed", cause: error)
                 } catch {
-                    throw StoreError.translating(any: error)
+                    throw DomainError.translating(any: error)
                 }
             }
         }
@@ -105,16 +106,16 @@ public final class Database: Service, Sendable {
                 return try await body(connection)
             }
         } catch {
-            throw StoreError.translating(any: error)
+            throw DomainError.translating(any: error)
         }
     }
 }
 
-extension StoreError {
+extension DomainError {
     /// Passes store errors and cancellation through; maps PostgreSQL errors; wraps the rest.
     static func translating(any error: any Error) -> any Error {
         switch error {
-        case let error as StoreError: return error
+        case let error as DomainError: return error
         case let error as PSQLError: return translating(error)
         case is CancellationError: return error
         default: return error
@@ -122,21 +123,21 @@ extension StoreError {
     }
 
     /// Maps a PostgreSQL error to a store error; the SQL detail stays in `cause`.
-    static func translating(_ error: PSQLError) -> StoreError {
+    static func translating(_ error: PSQLError) -> DomainError {
         switch error.serverInfo?[.sqlState] {
-        case "23505": return StoreError(.alreadyExists, "already exists", cause: error)
-        case "23503", "23514", "22P02", "22023": return StoreError(.invalidArgument, "invalid value", cause: error)
-        case "40001", "40P01": return StoreError(.conflict, "a concurrent change won; retry", cause: error)
+        case "23505": return DomainError(.alreadyExists, "already exists", cause: error)
+        case "23503", "23514", "22P02", "22023": return DomainError(.invalidArgument, "invalid value", cause: error)
+        case "40001", "40P01": return DomainError(.conflict, "a concurrent change won; retry", cause: error)
         case "57014":
             // Only rule evaluation sets a statement timeout.
-            return StoreError(.tooExpensive, "evaluating the rule ran past its time limit; narrow its windows or split it", cause: error)
+            return DomainError(.tooExpensive, "evaluating the rule ran past its time limit; narrow its windows or split it", cause: error)
         default: break
         }
         switch error.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed:
-            return StoreError(.unavailable, "the database is unavailable", cause: error)
+            return DomainError(.unavailable, "the database is unavailable", cause: error)
         default:
-            return StoreError(.internalError, "database error", cause: error)
+            return DomainError(.internalError, "database error", cause: error)
         }
     }
 }

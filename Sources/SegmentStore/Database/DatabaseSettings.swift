@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import PostgresNIO
+import SegmentDomain
 
 /// Where and how to connect to PostgreSQL.
 ///
@@ -60,27 +61,27 @@ public struct DatabaseSettings: Sendable, Equatable {
         guard let components = URLComponents(string: url),
               let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
         else {
-            throw StoreError(.invalidArgument, "a database URL starts with postgres:// (got \(Self.redacted(url)))")
+            throw DomainError(.invalidArgument, "a database URL starts with postgres:// (got \(Self.redacted(url)))")
         }
         let query = Dictionary(
             (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
         let user = components.user?.removingPercentEncoding ?? query["user"]
         guard let user, !user.isEmpty else {
-            throw StoreError(.invalidArgument, "the database URL names no user")
+            throw DomainError(.invalidArgument, "the database URL names no user")
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
         guard !database.isEmpty else {
-            throw StoreError(.invalidArgument, "the database URL names no database")
+            throw DomainError(.invalidArgument, "the database URL names no database")
         }
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 }
         let socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         guard host != nil || socketDirectory != nil else {
-            throw StoreError(.invalidArgument, "the database URL names no host (or ?host=/socket/dir)")
+            throw DomainError(.invalidArgument, "the database URL names no host (or ?host=/socket/dir)")
         }
         let tls: TLSMode
         if let mode = query["sslmode"] {
             guard let parsed = TLSMode(rawValue: mode) else {
-                throw StoreError(.invalidArgument, "sslmode must be disable, prefer, require or verify-full")
+                throw DomainError(.invalidArgument, "sslmode must be disable, prefer, require or verify-full")
             }
             tls = parsed
         } else {

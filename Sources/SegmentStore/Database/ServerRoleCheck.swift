@@ -1,11 +1,12 @@
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Refuses to run the server on a database role that could bypass row-level
 /// security: a superuser, a role with BYPASSRLS, or one that owns tables (owners
 /// can alter or disable their policies).
 public enum ServerRoleCheck {
-    /// Throws ``StoreError/Code/misconfigured`` with the reason when the role is unsafe.
+    /// Throws ``DomainError/Code/misconfigured`` with the reason when the role is unsafe.
     public static func verify(_ database: Database) async throws {
         let (role, superuser, bypass, owned) = try await database.withConnection { connection in
             var result: (String, Bool, Bool, Int)?
@@ -20,17 +21,17 @@ public enum ServerRoleCheck {
             ).decode((String, Bool, Bool, Int).self) {
                 result = row
             }
-            guard let result else { throw StoreError(.misconfigured, "cannot read the server role") }
+            guard let result else { throw DomainError(.misconfigured, "cannot read the server role") }
             return result
         }
         if superuser {
-            throw StoreError(.misconfigured, "the server's database role \(role) is a superuser; use a plain role")
+            throw DomainError(.misconfigured, "the server's database role \(role) is a superuser; use a plain role")
         }
         if bypass {
-            throw StoreError(.misconfigured, "the server's database role \(role) has BYPASSRLS; remove it")
+            throw DomainError(.misconfigured, "the server's database role \(role) has BYPASSRLS; remove it")
         }
         if owned > 0 {
-            throw StoreError(
+            throw DomainError(
                 .misconfigured, "the server's database role \(role) owns \(owned) tables; the owner role must own them")
         }
     }

@@ -1,4 +1,5 @@
 import Synchronization
+import SegmentDomain
 
 /// Work that must wait until the current transaction has ended, committed or
 /// rolled back — dropping in-memory copies of rows the transaction changed, so

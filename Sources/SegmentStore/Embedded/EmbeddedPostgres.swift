@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// A PostgreSQL cluster that segmentd runs itself under its data directory, for
 /// the one-command default.
@@ -63,7 +64,7 @@ public struct EmbeddedPostgres: Sendable {
         let bin = try Self.findBinDirectory(configuration.binDirectory)
         let socketPath = socketDirectory + "/.s.PGSQL.5432"
         guard socketPath.utf8.count < 100 else {
-            throw StoreError(
+            throw DomainError(
                 .misconfigured,
                 "the data directory path is too long for a Unix socket (\(socketPath.utf8.count) bytes); use a shorter SEGMENTD_HOME")
         }
@@ -76,7 +77,7 @@ public struct EmbeddedPostgres: Sendable {
             try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: configuration.directory)
             // The postgres user must be able to reach its directory through every parent.
             if ProcessRunner.status(asPostgresUser(["/usr/bin/test", "-w", configuration.directory])) != 0 {
-                throw StoreError(
+                throw DomainError(
                     .misconfigured,
                     "the \(configuration.systemUser) user cannot reach \(configuration.directory): a parent directory is not searchable; put SEGMENTD_HOME elsewhere (for example under /var/lib)")
             }
@@ -117,7 +118,7 @@ public struct EmbeddedPostgres: Sendable {
             } catch let failure as ProcessRunner.Failure {
                 let tail = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5)
                     .joined(separator: "\n") ?? ""
-                throw StoreError(
+                throw DomainError(
                     .unavailable, "the embedded PostgreSQL did not start: \(failure.output) \(tail)", cause: failure)
             }
         }
@@ -181,7 +182,7 @@ public struct EmbeddedPostgres: Sendable {
     static func findBinDirectory(_ preferred: String?) throws -> String {
         if let preferred {
             guard FileManager.default.isExecutableFile(atPath: preferred + "/initdb") else {
-                throw StoreError(.misconfigured, "no initdb in \(preferred)")
+                throw DomainError(.misconfigured, "no initdb in \(preferred)")
             }
             return preferred
         }
@@ -191,7 +192,7 @@ public struct EmbeddedPostgres: Sendable {
         for version in versions where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
             return "\(root)/\(version)/bin"
         }
-        throw StoreError(
+        throw DomainError(
             .misconfigured,
             "PostgreSQL is not installed (no \(root)/*/bin/initdb): run ops/run-server, or install the postgresql package, or pass --database-url")
     }

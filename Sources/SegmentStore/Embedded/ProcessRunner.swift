@@ -1,4 +1,5 @@
 import Foundation
+import SegmentDomain
 
 /// Runs a command to completion and captures its output, for the embedded
 /// database's tools (initdb, pg_ctl).

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
+import SegmentRules
 
 /// Keeps the types of attributes and event properties: the first value seen
 /// sets the type, later values must match.
@@ -46,7 +48,7 @@ enum CatalogTypes {
     }
 
     /// Unique `(scope, key, type)` triples of a batch, first type per key winning.
-    static func pairs(_ records: [(scope: String, values: [String: IngestValue])]) -> [(scope: String, key: String, type: ValueType)] {
+    static func pairs(_ records: [(scope: String, values: [String: RuleValue])]) -> [(scope: String, key: String, type: ValueType)] {
         var seen = Set<String>()
         var result: [(scope: String, key: String, type: ValueType)] = []
         for record in records {
@@ -60,7 +62,7 @@ enum CatalogTypes {
 
     /// Violations for values whose type differs from the stored one.
     static func mismatches(
-        _ records: [(scope: String, values: [String: IngestValue])], stored: [String: ValueType], field: String
+        _ records: [(scope: String, values: [String: RuleValue])], stored: [String: ValueType], field: String
     ) -> [RecordViolation] {
         var violations: [RecordViolation] = []
         for (index, record) in records.enumerated() {

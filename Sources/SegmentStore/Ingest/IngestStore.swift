@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Synchronization
+import SegmentDomain
 
 /// Writes the tenant's user data: profiles, events, campaign responses and
 /// locations. Each batch is validated whole, then written in one transaction
@@ -50,7 +51,7 @@ public final class IngestStore: Sendable {
         while true {
             do {
                 return try await body()
-            } catch let error as StoreError where error.code == .conflict && attempt < 2 {
+            } catch let error as DomainError where error.code == .conflict && attempt < 2 {
                 attempt += 1
                 database.logger.debug("retrying an ingest batch after a conflict", metadata: ["attempt": "\(attempt)"])
             }

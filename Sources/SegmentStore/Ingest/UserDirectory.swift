@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Maps the tenant's external user ids to dense per-tenant indexes, creating
 /// users at first sight.
@@ -71,7 +72,7 @@ struct UserDirectory {
             indexes[id] = index
         }
         guard indexes.count == ids.count else {
-            throw StoreError(.conflict, "a user was deleted while the batch was written; retry the batch")
+            throw DomainError(.conflict, "a user was deleted while the batch was written; retry the batch")
         }
         return (indexes, created)
     }

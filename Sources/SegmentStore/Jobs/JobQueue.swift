@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Jobs as rows in PostgreSQL, after riverqueue/river: claimed with one
 /// statement (`FOR UPDATE SKIP LOCKED` + `UPDATE … RETURNING`), held by a lease
@@ -53,7 +54,7 @@ public struct JobQueue: Sendable {
         {
             return (try JobRecord.decode(row), false)
         }
-        throw StoreError(.conflict, "the pending job changed while it was looked up; retry")
+        throw DomainError(.conflict, "the pending job changed while it was looked up; retry")
     }
 
     /// Enqueues in a transaction of its own (see the static form).
@@ -150,7 +151,7 @@ public struct JobQueue: Sendable {
                 """, binds: bindings), logger: logger)
         var updated = false
         for try await _ in rows { updated = true }
-        guard updated else { throw StoreError(.conflict, "job \(job.jobID) attempt \(job.attempt) no longer owns the job, or it was cancelled") }
+        guard updated else { throw DomainError(.conflict, "job \(job.jobID) attempt \(job.attempt) no longer owns the job, or it was cancelled") }
     }
 
     /// Records a failed attempt: retried after a backoff while attempts remain
@@ -263,7 +264,7 @@ public struct JobQueue: Sendable {
             {
                 return try JobRecord.decode(row)
             }
-            throw StoreError(.notFound, "tenants/\(tenant)/operations/\(jobID) not found")
+            throw DomainError(.notFound, "tenants/\(tenant)/operations/\(jobID) not found")
         }
     }
 
@@ -306,7 +307,7 @@ public struct JobQueue: Sendable {
                 record.after = ["state": .string(job.state.rawValue), "cancel_requested": .bool(job.cancelRequested)]
                 return job
             }
-            throw StoreError(.notFound, "tenants/\(tenant)/operations/\(jobID) not found")
+            throw DomainError(.notFound, "tenants/\(tenant)/operations/\(jobID) not found")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Reads a segment's members for an export, and finishes export jobs.
 public struct ExportStore: Sendable {

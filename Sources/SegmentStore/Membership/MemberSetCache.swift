@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import Synchronization
+import SegmentDomain
 
 /// Segment member sets held in memory, so a membership check is a binary search
 /// instead of a database transaction (DESIGN.md: "member sets cached in memory

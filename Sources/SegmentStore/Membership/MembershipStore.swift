@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Who is in which segment, as of each segment's last refresh (a paused
 /// segment answers with its last membership).
@@ -27,7 +28,7 @@ public struct MembershipStore: Sendable {
             "SELECT segment_id FROM segments WHERE segment_id = ANY(\(ids)) AND deleted_at IS NULL", logger: logger
         ).decode(String.self) { found.insert(id) }
         if let missing = ids.first(where: { !found.contains($0) }) {
-            throw StoreError(.notFound, "tenants/\(tenant)/segments/\(missing) not found")
+            throw DomainError(.notFound, "tenants/\(tenant)/segments/\(missing) not found")
         }
     }
 
@@ -71,7 +72,7 @@ public struct MembershipStore: Sendable {
             for try await found in try await connection.query(
                 "SELECT user_index FROM users WHERE external_id = \(userID)", logger: database.logger
             ).decode(Int64.self) { index = found }
-            guard let index else { throw StoreError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
+            guard let index else { throw DomainError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
             var memberships: [Membership] = []
             for try await (segment, time) in try await connection.query(
                 """

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// The one place a segment's membership changes: rule refreshes, connector
 /// syncs and predictive scoring all write through it, so every change is a

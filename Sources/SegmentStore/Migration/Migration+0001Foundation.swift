@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Tenants and API keys with forced row-level security, the global key lookup
     /// the authenticator needs before it knows the tenant, and installation state.

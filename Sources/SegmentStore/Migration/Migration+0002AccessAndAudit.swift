@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Custom roles, the hash-chained append-only audit log, and the platform
     /// context that lets operators see every tenant row (and only tenant rows).

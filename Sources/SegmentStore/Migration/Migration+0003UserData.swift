@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Users (dense per-tenant indexes), profiles, time-partitioned events with
     /// message-id de-duplication and per-day rollups, campaign responses,

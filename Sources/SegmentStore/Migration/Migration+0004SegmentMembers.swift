@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Segment membership, which rules reference (`in segment high_value`).
     /// Keyed by user index so member sets stay narrow and set operations fast.

@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Segments with their revisions and size history, and the job queue that
     /// refreshes, exports and syncs them (rows claimed with SKIP LOCKED, after

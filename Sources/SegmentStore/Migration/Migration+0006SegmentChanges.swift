@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Who entered and who exited a segment in its last refresh (for inspect,
     /// and later the enter/exit stream). Rewritten by each refresh.

@@ -1,3 +1,4 @@
+import SegmentDomain
 extension Migration {
     /// Connector segments (the connector-side id set, idempotent syncs, staged
     /// full-replace sessions, pull sources' secrets and validators) and

@@ -1,5 +1,6 @@
 import Foundation
 import Crypto
+import SegmentDomain
 
 /// One numbered schema change, applied once, in order, in one transaction.
 public struct Migration: Sendable {

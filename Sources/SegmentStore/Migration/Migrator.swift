@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Applies pending migrations as the owner role, under an advisory lock so that
 /// several replicas starting at once apply each migration exactly once.
@@ -59,7 +60,7 @@ public struct Migrator: Sendable {
         for migration in migrations.sorted(by: { $0.version < $1.version }) {
             if let checksum = done[migration.version] {
                 guard checksum == migration.checksum else {
-                    throw StoreError(
+                    throw DomainError(
                         .misconfigured,
                         "migration \(migration.version) (\(migration.name)) was changed after it was applied")
                 }
@@ -79,7 +80,7 @@ public struct Migrator: Sendable {
             applied.append(migration.version)
         }
         if let latest = migrations.map(\.version).max(), let known = done.keys.max(), known > latest {
-            throw StoreError(
+            throw DomainError(
                 .misconfigured, "the database is at migration \(known), newer than this segmentd knows (\(latest))")
         }
         return applied
@@ -107,7 +108,7 @@ extension DatabaseSettings {
             do {
                 return try await client.withConnection { connection in try await body(connection) }
             } catch let error as PSQLError {
-                throw StoreError.translating(error)
+                throw DomainError.translating(error)
             }
         }
     }

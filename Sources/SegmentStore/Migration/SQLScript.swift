@@ -1,3 +1,4 @@
+import SegmentDomain
 /// Splits a SQL script into statements.
 ///
 /// PostgresNIO speaks only the extended query protocol, which takes one statement

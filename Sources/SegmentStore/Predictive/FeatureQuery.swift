@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import SegmentDomain
 
 /// Builds the one SQL query that computes a `FeatureSpec`'s features for every
 /// user in a predictive segment's population at a cutoff, from the per-day

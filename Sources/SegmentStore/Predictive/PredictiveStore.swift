@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Predictive segments' data: the features of their populations (SQL over
 /// rollups, responses and profiles), the trained model and its card, and every
@@ -21,7 +22,7 @@ public struct PredictiveStore: Sendable {
     public func settings(tenant: TenantID, segmentID: String) async throws -> (SegmentRecord, PredictiveSettings) {
         let segment = try await SegmentStore(database: database, clock: clock).get(tenant: tenant, segmentID: segmentID, showDeleted: false)
         guard segment.kind == .predictive, let settings = segment.definition.predictive else {
-            throw StoreError(.failedPrecondition, "\(segment.name) is not a predictive segment")
+            throw DomainError(.failedPrecondition, "\(segment.name) is not a predictive segment")
         }
         return (segment, settings)
     }
@@ -114,7 +115,7 @@ public struct PredictiveStore: Sendable {
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
             let segment = try await SegmentStore.fetch(segmentID, tenant: job.tenantID, on: connection, logger: logger, lock: true)
-            guard let settings = segment.definition.predictive else { throw StoreError(.failedPrecondition, "\(segment.name) is not predictive any more") }
+            guard let settings = segment.definition.predictive else { throw DomainError(.failedPrecondition, "\(segment.name) is not predictive any more") }
             try await connection.query(
                 """
                 INSERT INTO predictive_models (tenant_id, segment_id, card, model, trained_at, scored_at)
@@ -168,7 +169,7 @@ public struct PredictiveStore: Sendable {
                 let decoder = JSONDecoder()
                 return (try decoder.decode(ModelCardRecord.self, from: Data(card.utf8)), try decoder.decode(StoredModel.self, from: Data(model.utf8)), scoredAt)
             }
-            throw StoreError(.notFound, "tenants/\(tenant)/segments/\(segmentID)/model not found: the segment has not been trained yet (TrainModel)")
+            throw DomainError(.notFound, "tenants/\(tenant)/segments/\(segmentID)/model not found: the segment has not been trained yet (TrainModel)")
         }
     }
 

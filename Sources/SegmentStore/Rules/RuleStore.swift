@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentRules
+import SegmentDomain
 
 /// Evaluates rules against a tenant's data: the catalog and context they are
 /// compiled with, member sets through the SQL compiler, and one user's facts
@@ -28,15 +29,15 @@ public struct RuleStore: Sendable {
         for try await (name, type) in try await connection.query(
             "SELECT attribute, value_type FROM catalog_attributes", logger: logger
         ).decode((String, String).self) {
-            catalog.attributes[name] = RuleValueType(rawValue: type)
+            catalog.attributes[name] = ValueType(rawValue: type)
         }
         for (name, type) in IngestLimits.reservedAttributes where catalog.attributes[name] == nil {
-            catalog.attributes[name] = RuleValueType(rawValue: type.rawValue)
+            catalog.attributes[name] = ValueType(rawValue: type.rawValue)
         }
         for try await (event, property, type) in try await connection.query(
             "SELECT event_name, property, value_type FROM catalog_event_properties", logger: logger
         ).decode((String, String, String).self) {
-            catalog.properties[event, default: [:]][property] = RuleValueType(rawValue: type)
+            catalog.properties[event, default: [:]][property] = ValueType(rawValue: type)
         }
         for try await name in try await connection.query("SELECT event_name FROM catalog_event_types", logger: logger).decode(String.self) {
             catalog.events.insert(name)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentRules
+import SegmentDomain
 
 /// Loads what the single-user evaluator needs about users, typed through the
 /// catalog (a timestamp is a string in JSON; the catalog says it is a time).
@@ -62,7 +63,7 @@ struct UserFactsLoader {
     }
 
     /// A JSON object of stored values, typed by the catalog.
-    private func typed(_ json: String, type: (String) -> RuleValueType?) throws -> [String: RuleValue] {
+    private func typed(_ json: String, type: (String) -> ValueType?) throws -> [String: RuleValue] {
         let raw = try JSONDecoder().decode([String: StoredJSONValue].self, from: Data(json.utf8))
         var values: [String: RuleValue] = [:]
         for (key, value) in raw {

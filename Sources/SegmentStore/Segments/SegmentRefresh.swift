@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentRules
+import SegmentDomain
 
 /// Refreshes a segment: computes the new member set with the compiled rule,
 /// writes only the difference, appends size history and finishes the job — all
@@ -56,7 +57,7 @@ public struct SegmentRefresh: Sendable {
             var bindings: PostgresBindings
             switch segment.kind {
             case .ruleBased:
-                guard let text = segment.definition.ruleText else { throw StoreError(.internalError, "\(segment.name) has no rule") }
+                guard let text = segment.definition.ruleText else { throw DomainError(.internalError, "\(segment.name) has no rule") }
                 let rule = try RuleText.parse(text)
                 let catalog = try await RuleStore.catalog(on: connection, logger: logger)
                 let context = try await RuleStore.context(tenant: job.tenantID, now: now, on: connection, logger: logger)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentRules
+import SegmentDomain
 
 /// Segments: definitions with revisions, soft deletion, pause/resume and
 /// ready-to-use curation. Every change is audited in its own transaction.
@@ -43,27 +44,27 @@ public struct SegmentStore: Sendable {
         switch kind {
         case .ruleBased:
             guard definition.ruleText != nil, definition.connector == nil, definition.predictive == nil else {
-                throw StoreError(.invalidArgument, "segment.rule: a rule-based segment has a rule, and no connector or predictive settings")
+                throw DomainError.invalid("segment.rule", "a rule-based segment has a rule, and no connector or predictive settings")
             }
         case .connector:
             guard let connector = definition.connector, definition.ruleText == nil, definition.predictive == nil else {
-                throw StoreError(.invalidArgument, "segment.connector: a connector segment has connector settings, and no rule")
+                throw DomainError.invalid("segment.connector", "a connector segment has connector settings, and no rule")
             }
-            guard try connector.validated() == connector else { throw StoreError(.invalidArgument, "segment.connector: not in canonical form") }
+            guard try connector.validated() == connector else { throw DomainError.invalid("segment.connector", "not in canonical form") }
         case .predictive:
             guard let predictive = definition.predictive, definition.ruleText == nil, definition.connector == nil else {
-                throw StoreError(.invalidArgument, "segment.predictive: a predictive segment has predictive settings, and no rule")
+                throw DomainError.invalid("segment.predictive", "a predictive segment has predictive settings, and no rule")
             }
-            guard try predictive.validated() == predictive else { throw StoreError(.invalidArgument, "segment.predictive: not in canonical form") }
+            guard try predictive.validated() == predictive else { throw DomainError.invalid("segment.predictive", "not in canonical form") }
         }
         try validate(definition)
     }
 
     static func validate(_ definition: SegmentDefinition) throws {
         guard (1...100).contains(definition.displayName.count) else {
-            throw StoreError(.invalidArgument, "segment.display_name: 1-100 characters")
+            throw DomainError.invalid("segment.display_name", "1-100 characters")
         }
-        guard definition.description.count <= 500 else { throw StoreError(.invalidArgument, "segment.description: at most 500 characters") }
+        guard definition.description.count <= 500 else { throw DomainError.invalid("segment.description", "at most 500 characters") }
         _ = try definition.schedule.validated()
     }
 
@@ -86,7 +87,7 @@ public struct SegmentStore: Sendable {
             if record.deletedAt != nil && !showDeleted { break }
             return record
         }
-        throw StoreError(.notFound, "tenants/\(tenant)/segments/\(id) not found")
+        throw DomainError(.notFound, "tenants/\(tenant)/segments/\(id) not found")
     }
 
     /// Filters of `list`.
@@ -105,7 +106,7 @@ public struct SegmentStore: Sendable {
     public func list(tenant: TenantID, filter: Filter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
         var after = ""
         if let pageToken {
-            guard let parts = PageToken.decode(pageToken), parts.count == 1 else { throw StoreError(.invalidArgument, "page_token: not a token from this list") }
+            guard let parts = PageToken.decode(pageToken), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
             after = parts[0]
         }
         return try await database.withTenant(tenant) { connection in
@@ -168,11 +169,11 @@ public struct SegmentStore: Sendable {
             graph[id] = refs
         }
         for reference in references where reference != segmentID && graph[reference] == nil {
-            throw StoreError(.invalidArgument, "segment.rule: segment \(reference) does not exist (or is deleted)")
+            throw DomainError.invalid("segment.rule", "segment \(reference) does not exist (or is deleted)")
         }
         graph[segmentID] = nil
         if let cycle = SegmentReferences.cycle(saving: segmentID, references: references, others: graph) {
-            throw StoreError(.invalidArgument, "segment.rule: segments would reference each other in a cycle: \(cycle.joined(separator: " → "))")
+            throw DomainError.invalid("segment.rule", "segments would reference each other in a cycle: \(cycle.joined(separator: " → "))")
         }
     }
 
@@ -192,7 +193,7 @@ public struct SegmentStore: Sendable {
         pullAuthHeader: String? = nil, actor: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         guard Self.isValidID(segmentID) else {
-            throw StoreError(.invalidArgument, "segment_id: 1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
+            throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
         }
         try Self.validate(definition, kind: kind)
         let now = clock()
@@ -209,7 +210,7 @@ public struct SegmentStore: Sendable {
                             \(actor), \(now), \(now), \(definition.schedule.next(after: now)))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError(.alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
+                throw DomainError(.alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
             }
             try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
@@ -230,7 +231,7 @@ public struct SegmentStore: Sendable {
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
             if let etag, etag != current.etag {
-                throw StoreError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
+                throw DomainError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
             }
             var definition = current.definition
             change(&definition)
@@ -239,7 +240,7 @@ public struct SegmentStore: Sendable {
             auditRecord.before = current.auditFields
             if let pullAuthHeader {
                 guard definition.connector?.source == .pull else {
-                    throw StoreError(.invalidArgument, "segment.connector.pull.auth_header: only a PULL connector sends an auth header")
+                    throw DomainError.invalid("segment.connector.pull.auth_header", "only a PULL connector sends an auth header")
                 }
                 try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
                 // The header is secret: the audit entry says only that it changed.
@@ -285,7 +286,7 @@ public struct SegmentStore: Sendable {
     ) async throws {
         guard let header else { return }
         guard header.utf8.count <= 4096, !header.contains("\r"), !header.contains("\n") else {
-            throw StoreError(.invalidArgument, "segment.connector.pull.auth_header: one line of at most 4096 bytes")
+            throw DomainError.invalid("segment.connector.pull.auth_header", "one line of at most 4096 bytes")
         }
         try await connection.query(
             """
@@ -330,13 +331,13 @@ public struct SegmentStore: Sendable {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
-            if let etag, etag != current.etag { throw StoreError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read; get it again") }
+            if let etag, etag != current.etag { throw DomainError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read; get it again") }
             var dependents: [String] = []
             for try await id in try await connection.query(
                 "SELECT segment_id FROM segments WHERE deleted_at IS NULL AND \(segmentID) = ANY(refs) ORDER BY 1", logger: logger
             ).decode(String.self) { dependents.append(id) }
             guard dependents.isEmpty else {
-                throw StoreError(.failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
+                throw DomainError(.failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
             }
             let now = clock()
             try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
@@ -355,7 +356,7 @@ public struct SegmentStore: Sendable {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
-            guard current.deletedAt != nil else { throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is not deleted") }
+            guard current.deletedAt != nil else { throw DomainError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is not deleted") }
             try await Self.checkReferences(current.references, of: segmentID, tenant: tenant, on: connection, logger: logger)
             try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
             try await connection.query(
@@ -391,7 +392,7 @@ public struct SegmentStore: Sendable {
         tenant: TenantID, segmentID: String, pin: Bool, category: String, position: Int, note: String, curator: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         guard category.count <= 64, note.count <= 500 else {
-            throw StoreError(.invalidArgument, "category: at most 64 characters; note: at most 500")
+            throw DomainError.invalid("category", "at most 64 characters; note: at most 500")
         }
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
@@ -496,7 +497,7 @@ extension SegmentStore {
             let logger = database.logger
             let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
             guard segment.state == .active else {
-                throw StoreError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
+                throw DomainError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
             }
             let kind = Self.refreshJobKind(segment.kind, segment.definition)
             let (job, created) = try await JobQueue.enqueue(

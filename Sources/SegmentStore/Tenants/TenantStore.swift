@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// Tenants, managed by platform operators. Reads and writes across tenants run
 /// in the platform context, which the tenants table's policy (and no other
@@ -17,7 +18,7 @@ public struct TenantStore: Sendable {
     static func decode(_ row: PostgresRow) throws -> TenantRecord {
         let (id, displayName, state, timeZone, isPlatform, created, updated, etag) =
             try row.decode((String, String, String, String, Bool, Date, Date, Int64).self)
-        guard let tenantID = TenantID(id) else { throw StoreError(.internalError, "stored tenant id is invalid") }
+        guard let tenantID = TenantID(id) else { throw DomainError(.internalError, "stored tenant id is invalid") }
         return TenantRecord(
             id: tenantID, displayName: displayName, state: state, timeZone: timeZone, isPlatform: isPlatform,
             createdAt: created, updatedAt: updated, etag: etag)
@@ -26,14 +27,14 @@ public struct TenantStore: Sendable {
     /// Validates a display name: 1-100 characters.
     public static func validateDisplayName(_ name: String) throws {
         guard (1...100).contains(name.count) else {
-            throw StoreError(.invalidArgument, "display_name must be 1 to 100 characters")
+            throw DomainError.invalid("display_name", "1 to 100 characters")
         }
     }
 
     /// Validates an IANA time zone name.
     public static func validateTimeZone(_ zone: String) throws {
         guard TimeZone(identifier: zone) != nil else {
-            throw StoreError(.invalidArgument, "time_zone '\(zone)' is not an IANA time zone (such as Europe/Istanbul)")
+            throw DomainError(.invalidArgument, "time_zone '\(zone)' is not an IANA time zone (such as Europe/Istanbul)")
         }
     }
 
@@ -41,7 +42,7 @@ public struct TenantStore: Sendable {
     public func create(
         id: TenantID, displayName: String, timeZone: String, audit: AuditContext
     ) async throws -> (TenantRecord, APIKeyRecord, APIKeySecret) {
-        guard id != .platform else { throw StoreError(.invalidArgument, "the tenant id 'platform' is reserved") }
+        guard id != .platform else { throw DomainError(.invalidArgument, "the tenant id 'platform' is reserved") }
         try Self.validateDisplayName(displayName)
         try Self.validateTimeZone(timeZone)
         let secret = APIKeySecret.generate()
@@ -57,9 +58,9 @@ public struct TenantStore: Sendable {
                     tenant = try Self.decode(row)
                 }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError(.alreadyExists, "tenants/\(id) already exists")
+                throw DomainError(.alreadyExists, "tenants/\(id) already exists")
             }
-            guard let tenant else { throw StoreError(.internalError, "tenant insert returned nothing") }
+            guard let tenant else { throw DomainError(.internalError, "tenant insert returned nothing") }
             // The key belongs to the new tenant: write it in that tenant's context, then return.
             try await connection.query("SELECT set_config('app.tenant_id', \(id.rawValue), true)", logger: database.logger)
             let key = try await APIKeyStore.insert(
@@ -80,14 +81,14 @@ public struct TenantStore: Sendable {
             {
                 return try Self.decode(row)
             }
-            throw StoreError(.notFound, "tenants/\(id) not found")
+            throw DomainError(.notFound, "tenants/\(id) not found")
         }
     }
 
     /// Lists tenants by id (platform context), without the platform tenant itself.
     public func list(showDisabled: Bool, pageSize: Int, pageToken: String?) async throws -> ([TenantRecord], String?) {
         let after = try pageToken.map { token -> String in
-            guard let parts = PageToken.decode(token), parts.count == 1 else { throw StoreError(.invalidArgument, "invalid page_token") }
+            guard let parts = PageToken.decode(token), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
             return parts[0]
         }
         let rows = try await database.withTenant(.platform) { connection -> [TenantRecord] in
@@ -128,7 +129,7 @@ public struct TenantStore: Sendable {
 
     /// Disables or enables a tenant.
     public func setState(_ id: TenantID, active: Bool, etag: Int64?, audit: AuditContext) async throws -> TenantRecord {
-        guard id != .platform else { throw StoreError(.failedPrecondition, "the platform tenant cannot be disabled") }
+        guard id != .platform else { throw DomainError(.failedPrecondition, "the platform tenant cannot be disabled") }
         let state = active ? "active" : "disabled"
         return try await change(id, etag: etag, audit: audit) { connection in
             try await connection.query(
@@ -152,13 +153,13 @@ public struct TenantStore: Sendable {
             {
                 before = try Self.decode(row)
             }
-            guard let before else { throw StoreError(.notFound, "tenants/\(id) not found") }
+            guard let before else { throw DomainError(.notFound, "tenants/\(id) not found") }
             if let etag, etag != before.etag {
-                throw StoreError(.conflict, "tenants/\(id) changed since it was read (etag \(etag), now \(before.etag))")
+                throw DomainError(.conflict, "tenants/\(id) changed since it was read (etag \(etag), now \(before.etag))")
             }
             var after: TenantRecord?
             for try await row in try await update(connection) { after = try Self.decode(row) }
-            guard let after else { throw StoreError(.internalError, "tenant update returned nothing") }
+            guard let after else { throw DomainError(.internalError, "tenant update returned nothing") }
             record.before = before.auditFields.changed(from: after.auditFields)
             record.after = after.auditFields.changed(from: before.auditFields)
             return after

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 
 /// A tag as stored.
 public struct TagRecord: Sendable, Equatable {
@@ -48,14 +49,14 @@ public struct TagStore: Sendable {
 
     static func validate(tagID: String) throws {
         guard IngestLimits.isValidName(tagID) else {
-            throw StoreError(.invalidArgument, "tag_id: 1-64 of a-z, 0-9 and _, starting with a letter")
+            throw DomainError.invalid("tag_id", "1-64 of a-z, 0-9 and _, starting with a letter")
         }
     }
 
     public func create(tenant: TenantID, tagID: String, displayName: String, description: String, audit: AuditContext) async throws -> TagRecord {
         try Self.validate(tagID: tagID)
         guard displayName.count <= 100, description.count <= 500 else {
-            throw StoreError(.invalidArgument, "display_name: at most 100 characters; description at most 500")
+            throw DomainError.invalid("display_name", "at most 100 characters; description at most 500")
         }
         return try await database.audited(audit, resource: "tenants/\(tenant)/tags/\(tagID)") { connection, record in
             do {
@@ -65,7 +66,7 @@ public struct TagStore: Sendable {
                     VALUES (\(tenant.rawValue), \(tagID), \(displayName), \(description))
                     """, logger: database.logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError(.alreadyExists, "tenants/\(tenant)/tags/\(tagID) already exists")
+                throw DomainError(.alreadyExists, "tenants/\(tenant)/tags/\(tagID) already exists")
             }
             let tag = try await Self.fetch(tagID, tenant: tenant, on: connection, logger: database.logger)
             record.after = tag.auditFields
@@ -77,7 +78,7 @@ public struct TagStore: Sendable {
         for try await row in try await connection.query("\(unescaped: select) WHERE t.tag_id = \(tagID)", logger: logger) {
             return try decode(row)
         }
-        throw StoreError(.notFound, "tenants/\(tenant)/tags/\(tagID) not found")
+        throw DomainError(.notFound, "tenants/\(tenant)/tags/\(tagID) not found")
     }
 
     public func get(tenant: TenantID, tagID: String) async throws -> TagRecord {
@@ -88,7 +89,7 @@ public struct TagStore: Sendable {
 
     public func list(tenant: TenantID, pageSize: Int, pageToken: String?) async throws -> ([TagRecord], String?) {
         let after = try pageToken.map { token -> String in
-            guard let parts = PageToken.decode(token), parts.count == 1 else { throw StoreError(.invalidArgument, "invalid page_token") }
+            guard let parts = PageToken.decode(token), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
             return parts[0]
         }
         let tags = try await database.withTenant(tenant) { connection -> [TagRecord] in
@@ -109,7 +110,7 @@ public struct TagStore: Sendable {
     ) async throws -> TagRecord {
         try await database.audited(audit, resource: "tenants/\(tenant)/tags/\(tagID)") { connection, record in
             let before = try await Self.fetch(tagID, tenant: tenant, on: connection, logger: database.logger)
-            if let etag, etag != before.etag { throw StoreError(.conflict, "\(before.name) changed since it was read") }
+            if let etag, etag != before.etag { throw DomainError(.conflict, "\(before.name) changed since it was read") }
             try await connection.query(
                 """
                 UPDATE tags SET display_name = coalesce(\(displayName), display_name),
@@ -132,7 +133,7 @@ public struct TagStore: Sendable {
                 try await connection.query(
                     "UPDATE tags SET tag_id = \(newTagID), etag = etag + 1 WHERE tag_id = \(tagID)", logger: database.logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError(.alreadyExists, "tenants/\(tenant)/tags/\(newTagID) already exists")
+                throw DomainError(.alreadyExists, "tenants/\(tenant)/tags/\(newTagID) already exists")
             }
             let after = try await Self.fetch(newTagID, tenant: tenant, on: connection, logger: database.logger)
             record.before = ["tag_id": .string(before.tagID)]
@@ -144,7 +145,7 @@ public struct TagStore: Sendable {
     public func delete(tenant: TenantID, tagID: String, etag: Int64?, audit: AuditContext) async throws {
         try await database.audited(audit, resource: "tenants/\(tenant)/tags/\(tagID)") { connection, record in
             let before = try await Self.fetch(tagID, tenant: tenant, on: connection, logger: database.logger)
-            if let etag, etag != before.etag { throw StoreError(.conflict, "\(before.name) changed since it was read") }
+            if let etag, etag != before.etag { throw DomainError(.conflict, "\(before.name) changed since it was read") }
             try await connection.query("DELETE FROM tags WHERE tag_id = \(tagID)", logger: database.logger)
             record.before = before.auditFields.merging(["user_count": .number(Double(before.userCount))]) { $1 }
         }
@@ -155,12 +156,12 @@ public struct TagStore: Sendable {
     public func assign(
         tenant: TenantID, tagIDs: [String], userIDs: [String], remove: Bool, audit: AuditContext
     ) async throws -> (changed: Int, unchanged: Int) {
-        guard !tagIDs.isEmpty, !userIDs.isEmpty else { throw StoreError(.invalidArgument, "tags: name at least one tag and one user") }
+        guard !tagIDs.isEmpty, !userIDs.isEmpty else { throw DomainError.invalid("tags", "name at least one tag and one user") }
         guard userIDs.count <= Self.maxUsersPerAssignment else {
-            throw StoreError(.invalidArgument, "user_ids: at most \(Self.maxUsersPerAssignment) per call")
+            throw DomainError.invalid("user_ids", "at most \(Self.maxUsersPerAssignment) per call")
         }
         for id in userIDs where id.isEmpty || id.count > 200 {
-            throw StoreError(.invalidArgument, "user_ids: user ids are 1 to 200 characters")
+            throw DomainError.invalid("user_ids", "user ids are 1 to 200 characters")
         }
         let ids = Set(userIDs)
         let tags = Array(Set(tagIDs))
@@ -171,7 +172,7 @@ public struct TagStore: Sendable {
             for try await tag in try await connection.query("SELECT tag_id FROM tags WHERE tag_id = ANY(\(tags))", logger: logger)
                 .decode(String.self) { existing.insert(tag) }
             if let missing = tags.first(where: { !existing.contains($0) }) {
-                throw StoreError(.notFound, "tenants/\(tenant)/tags/\(missing) not found")
+                throw DomainError(.notFound, "tenants/\(tenant)/tags/\(missing) not found")
             }
             var changed = 0
             if remove {
@@ -206,7 +207,7 @@ public struct TagStore: Sendable {
     public func users(tenant: TenantID, tagID: String, pageSize: Int, pageToken: String?) async throws -> ([String], String?) {
         let after = try pageToken.map { token -> Int64 in
             guard let parts = PageToken.decode(token), parts.count == 1, let value = Int64(parts[0]) else {
-                throw StoreError(.invalidArgument, "invalid page_token")
+                throw DomainError.invalid("page_token", "not a token from this list")
             }
             return value
         }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
+import SegmentRules
 
 /// One user as Segmentd knows them.
 public struct UserRecord: Sendable {
@@ -39,7 +41,7 @@ public struct UserStore: Sendable {
             for try await row in try await connection.query(
                 "SELECT user_index, created_at FROM users WHERE external_id = \(userID)", logger: logger
             ).decode((Int64, Date).self) { found = row }
-            guard let (index, firstSeen) = found else { throw StoreError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
+            guard let (index, firstSeen) = found else { throw DomainError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
             var attributes = "{}"
             var location: (Double, Double, Date)?
             var updated: Date?
@@ -89,7 +91,7 @@ public struct UserStore: Sendable {
             for try await index in try await connection.query(
                 "SELECT user_index FROM users WHERE external_id = \(userID) FOR UPDATE", logger: logger
             ).decode(Int64.self) { found = index }
-            guard let index = found else { throw StoreError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
+            guard let index = found else { throw DomainError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
             try await MemberSetCache.usersWillChange(tenant: tenant, on: connection, logger: logger)
             var removed: [String: Int64] = [:]
             let statements: [(String, PostgresQuery)] = [
@@ -154,7 +156,7 @@ public struct CatalogStore: Sendable {
 
     static func after(_ token: String?) throws -> String? {
         try token.map { token in
-            guard let parts = PageToken.decode(token), parts.count == 1 else { throw StoreError(.invalidArgument, "invalid page_token") }
+            guard let parts = PageToken.decode(token), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
             return parts[0]
         }
     }

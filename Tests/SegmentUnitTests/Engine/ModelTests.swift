@@ -2,6 +2,7 @@ import Foundation
 import SegmentEngine
 import SegmentdClient
 import Testing
+import SegmentDomain
 
 @Suite("Predictive models: logistic regression, AUC, calibration, quantiles")
 struct ModelTests {

@@ -3,6 +3,7 @@ import SegmentRules
 import SegmentdAPI
 import Testing
 @testable import SegmentServer
+import SegmentDomain
 
 @Suite("The rule AST on the wire")
 struct RuleProtoMappingTests {

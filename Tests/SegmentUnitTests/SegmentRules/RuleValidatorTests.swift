@@ -60,10 +60,10 @@ struct RuleValidatorTests {
     @Test func compiledSQLHoldsNoValueFromTheRule() {
         let context = EvaluationContext(now: Date(timeIntervalSince1970: 1_790_000_000), tenantTimeZone: TimeZone(identifier: "Europe/Istanbul")!, lastCampaign: "last'one")
         let hostileCatalog = RuleCatalog(
-            attributes: Dictionary(uniqueKeysWithValues: RandomRules.Vocabulary.hostile.attributes.enumerated().map { ($1, RuleValueType.allCases[$0 % 5]) }),
+            attributes: Dictionary(uniqueKeysWithValues: RandomRules.Vocabulary.hostile.attributes.enumerated().map { ($1, ValueType.allCases[$0 % 5]) }),
             properties: Dictionary(uniqueKeysWithValues: RandomRules.Vocabulary.hostile.events.map { event in
-                (event, Dictionary(uniqueKeysWithValues: (RandomRules.Vocabulary.hostile.numericProperties.map { ($0, RuleValueType.number) }
-                    + RandomRules.Vocabulary.hostile.stringProperties.map { ($0, RuleValueType.string) }).map { ($0.0, $0.1) }))
+                (event, Dictionary(uniqueKeysWithValues: (RandomRules.Vocabulary.hostile.numericProperties.map { ($0, ValueType.number) }
+                    + RandomRules.Vocabulary.hostile.stringProperties.map { ($0, ValueType.string) }).map { ($0.0, $0.1) }))
             }))
         // The compiler's own quoted words.
         let allowed: Set<String> = ["'number'", "'string'", "'boolean'", "'array'", "'ABCDEFGHIJKLMNOPQRSTUVWXYZ'", "'abcdefghijklmnopqrstuvwxyz'",

@@ -1,5 +1,6 @@
 import Testing
 @testable import SegmentStore
+import SegmentDomain
 
 @Suite("API key format")
 struct APIKeySecretTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SegmentStore
+import SegmentDomain
 
 @Suite("Database URLs")
 struct DatabaseSettingsTests {
@@ -24,10 +25,10 @@ struct DatabaseSettingsTests {
 
     @Test("bad URLs say what is missing, and never echo a password")
     func invalid() {
-        #expect(throws: StoreError.self) { try DatabaseSettings(url: "mysql://u@h/db") }
-        #expect(throws: StoreError.self) { try DatabaseSettings(url: "postgres://h/db") }
-        #expect(throws: StoreError.self) { try DatabaseSettings(url: "postgres://u@h/") }
-        #expect(throws: StoreError.self) { try DatabaseSettings(url: "postgres://u@h/db?sslmode=sometimes") }
+        #expect(throws: DomainError.self) { try DatabaseSettings(url: "mysql://u@h/db") }
+        #expect(throws: DomainError.self) { try DatabaseSettings(url: "postgres://h/db") }
+        #expect(throws: DomainError.self) { try DatabaseSettings(url: "postgres://u@h/") }
+        #expect(throws: DomainError.self) { try DatabaseSettings(url: "postgres://u@h/db?sslmode=sometimes") }
         #expect(DatabaseSettings.redacted("postgres://u:hunter2@h/db").contains("hunter2") == false)
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import SegmentStore
+import SegmentDomain
+import SegmentRules
 
 @Suite("Splitting migration scripts into statements")
 struct SQLScriptTests {
@@ -42,10 +44,10 @@ struct SQLScriptTests {
 struct IngestJSONTests {
     @Test("the hand-written JSON parses back to the same values, escapes included")
     func roundTrip() throws {
-        let values: [String: IngestValue] = [
+        let values: [String: RuleValue] = [
             "plain": .string("hello"), "quote": .string("say \"hi\"\\ now\n\ttab \u{01} é 漢"), "int": .number(42),
             "fraction": .number(-3.25), "big": .number(1e20), "flag": .bool(false),
-            "list": .stringList(["a", "b\"c"]), "empty": .stringList([]),
+            "list": .list(["a", "b\"c"]), "empty": .list([]),
         ]
         let text = values.jsonText
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
@@ -56,6 +58,6 @@ struct IngestJSONTests {
         #expect((parsed["big"] as? NSNumber)?.doubleValue == 1e20)
         #expect(parsed["list"] as? [String] == ["a", "b\"c"])
         #expect(parsed["empty"] as? [String] == [])
-        #expect([String: IngestValue]().jsonText == "{}")
+        #expect([String: RuleValue]().jsonText == "{}")
     }
 }

@@ -6,6 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import SwiftProtobuf
 import Testing
+import SegmentDomain
 
 @Suite("Connector segments: pushed batches, replace sessions, file imports, scheduled pulls", .timeLimit(.minutes(5)))
 struct ConnectorTests {

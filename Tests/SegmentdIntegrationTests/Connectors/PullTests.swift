@@ -7,6 +7,7 @@ import SegmentdTestSupport
 import SwiftProtobuf
 import Synchronization
 import Testing
+import SegmentDomain
 
 @Suite("Scheduled pulls: conditional GETs, limits, timeouts, a secret auth header", .timeLimit(.minutes(5)))
 struct PullTests {

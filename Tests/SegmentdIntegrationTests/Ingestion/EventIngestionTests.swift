@@ -6,6 +6,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Events: atomic, idempotent, validated batches with rollups and a catalog", .timeLimit(.minutes(5)))
 struct EventIngestionTests {

@@ -6,6 +6,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Profiles, responses, locations, tags and users", .timeLimit(.minutes(5)))
 struct ProfileAndTagTests {

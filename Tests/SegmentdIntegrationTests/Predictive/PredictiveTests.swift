@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Predictive segments: training, scoring, buckets, explanations, model cards", .timeLimit(.minutes(5)))
 struct PredictiveTests {

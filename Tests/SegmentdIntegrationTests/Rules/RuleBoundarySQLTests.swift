@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 /// The evaluator's hand-computed boundary table, run through ingestion and the SQL compiler.
 @Suite("Rules: boundary cases in SQL", .timeLimit(.minutes(5)))

@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 /// The SQL compiler and the single-user evaluator are two implementations of
 /// one meaning; on seeded data and thousands of seeded random rules they must

@@ -8,6 +8,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("RuleService: check, preview and explain over TLS", .timeLimit(.minutes(5)))
 struct RuleServiceTests {

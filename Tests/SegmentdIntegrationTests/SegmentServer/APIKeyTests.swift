@@ -8,6 +8,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("API keys: create once, list, revoke, roll, expire; the revocation delay", .timeLimit(.minutes(5)))
 struct APIKeyTests {

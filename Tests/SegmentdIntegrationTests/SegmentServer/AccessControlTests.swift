@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Roles and permissions: one policy per method, enforced in one place", .timeLimit(.minutes(5)))
 struct AccessControlTests {

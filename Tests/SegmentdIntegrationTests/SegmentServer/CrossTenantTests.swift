@@ -6,6 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import SwiftProtobuf
 import Testing
+import SegmentDomain
 
 @Suite("Cross-tenant probes: another tenant's resources are NOT_FOUND, existing or not", .timeLimit(.minutes(5)))
 struct CrossTenantTests {

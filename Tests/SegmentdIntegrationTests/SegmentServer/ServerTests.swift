@@ -7,6 +7,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("gRPC over TLS: health, authentication, the contract", .timeLimit(.minutes(5)))
 struct ServerTests {

@@ -6,6 +6,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Tenants: platform operators create, list, rename, disable", .timeLimit(.minutes(5)))
 struct TenantTests {

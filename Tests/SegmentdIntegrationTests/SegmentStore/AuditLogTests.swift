@@ -8,6 +8,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("The audit log: one entry per change, in its transaction, hash-chained, append-only", .timeLimit(.minutes(5)))
 struct AuditLogTests {

@@ -4,6 +4,7 @@ import PostgresNIO
 import SegmentStore
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Tenant isolation enforced in PostgreSQL", .timeLimit(.minutes(5)))
 struct IsolationTests {

@@ -3,6 +3,7 @@ import PostgresNIO
 import SegmentStore
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Migrations, roles and row-level security", .timeLimit(.minutes(5)))
 struct MigrationTests {
@@ -45,10 +46,10 @@ struct MigrationTests {
         let database = try await TestDatabase.create()
         try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate()
         try await Self.withDatabase(database.owner) { owner in
-            await #expect(throws: StoreError.self) { try await ServerRoleCheck.verify(owner) }
+            await #expect(throws: DomainError.self) { try await ServerRoleCheck.verify(owner) }
         }
         try await Self.withDatabase(database.superuser) { superuser in
-            await #expect(throws: StoreError.self) { try await ServerRoleCheck.verify(superuser) }
+            await #expect(throws: DomainError.self) { try await ServerRoleCheck.verify(superuser) }
         }
         try await Self.withDatabase(database.app) { app in
             try await ServerRoleCheck.verify(app)
@@ -75,13 +76,13 @@ struct MigrationTests {
                 try await Self.count("SELECT count(*)::int FROM tenants", connection)
             }
             #expect(scoped == 1)
-            await #expect(throws: StoreError.self) {
+            await #expect(throws: DomainError.self) {
                 try await app.withTransaction { connection in
                     try await connection.query("INSERT INTO tenants (tenant_id, display_name) VALUES ('evil', 'x')", logger: logger)
                 }
             }
             // The key lookup table is out of the server role's reach; only the function reads it.
-            await #expect(throws: StoreError.self) {
+            await #expect(throws: DomainError.self) {
                 try await app.withTransaction { connection in
                     try await Self.count("SELECT count(*)::int FROM api_key_lookup", connection)
                 }

@@ -8,6 +8,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Synchronization
 import Testing
+import SegmentDomain
 
 @Suite("Job queue: leases, rescue, late workers, backoff, cancellation", .timeLimit(.minutes(5)))
 struct JobQueueTests {

@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Membership and inspect: what campaigns, journeys and analytics ask", .timeLimit(.minutes(5)))
 struct MembershipTests {

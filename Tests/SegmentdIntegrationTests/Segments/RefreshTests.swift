@@ -8,6 +8,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Refresh: one job per segment, membership by difference, history, pause, schedules", .timeLimit(.minutes(5)))
 struct RefreshTests {

@@ -7,6 +7,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("Segments: lifecycle, revisions, references, pause and curation", .timeLimit(.minutes(5)))
 struct SegmentLifecycleTests {

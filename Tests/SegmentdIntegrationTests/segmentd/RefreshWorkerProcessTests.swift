@@ -6,6 +6,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 /// Refresh workers in real segmentd processes sharing one database.
 @Suite("Refresh workers across processes", .serialized, .timeLimit(.minutes(10)))

@@ -3,6 +3,7 @@ import SegmentStore
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 @Suite("segctl tenants, keys, roles and audit against the real binary", .serialized, .timeLimit(.minutes(10)))
 struct SegctlAccessTests {

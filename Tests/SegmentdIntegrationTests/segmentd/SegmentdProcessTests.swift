@@ -5,6 +5,7 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
+import SegmentDomain
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -17,9 +17,4 @@ public enum PageToken {
         return try? JSONDecoder().decode([String].self, from: data)
     }
 
-    /// A page size within `1...maximum`, `fallback` for 0.
-    public static func pageSize(_ requested: Int, default fallback: Int, maximum: Int) throws -> Int {
-        guard requested >= 0 else { throw StoreError(.invalidArgument, "page_size must not be negative") }
-        return requested == 0 ? fallback : Swift.min(requested, maximum)
-    }
 }

@@ -15,7 +15,18 @@ public struct TenantRecord: Sendable, Equatable {
     /// `tenants/{id}`.
     public var name: String { "tenants/\(id)" }
 
-    var auditFields: AuditFields {
+    package var auditFields: AuditFields {
         ["display_name": .string(displayName), "state": .string(state), "time_zone": .string(timeZone)]
+    }
+
+    package init(id: TenantID, displayName: String, state: String, timeZone: String, isPlatform: Bool, createdAt: Date, updatedAt: Date, etag: Int64) {
+        self.id = id
+        self.displayName = displayName
+        self.state = state
+        self.timeZone = timeZone
+        self.isPlatform = isPlatform
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.etag = etag
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import PostgresNIO
 
 /// The kinds of segment.
 public enum SegmentKind: String, Sendable, CaseIterable {
@@ -19,6 +18,15 @@ public struct SegmentCuration: Sendable, Equatable {
     public var note: String
     public var curator: String
     public var pinnedAt: Date?
+
+    package init(readyToUse: Bool, category: String, position: Int, note: String, curator: String, pinnedAt: Date?) {
+        self.readyToUse = readyToUse
+        self.category = category
+        self.position = position
+        self.note = note
+        self.curator = curator
+        self.pinnedAt = pinnedAt
+    }
 }
 
 /// How the last refresh went.
@@ -31,6 +39,16 @@ public struct SegmentRefreshStatus: Sendable, Equatable {
     /// Connector segments: ids on the connector's side, and how many matched known users.
     public var connectorCount: Int64?
     public var matchedCount: Int64?
+
+    package init(time: Date, outcome: String, error: String?, durationMilliseconds: Int64?, jobID: Int64?, connectorCount: Int64?, matchedCount: Int64?) {
+        self.time = time
+        self.outcome = outcome
+        self.error = error
+        self.durationMilliseconds = durationMilliseconds
+        self.jobID = jobID
+        self.connectorCount = connectorCount
+        self.matchedCount = matchedCount
+    }
 }
 
 /// The definition fields a revision records.
@@ -62,19 +80,23 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
     }
 
     /// The kind settings as stored in `segments.config`.
-    var configJSON: String {
+    package var configJSON: String {
         if let connector { return KindConfig(connector: connector, predictive: nil).sortedJSON }
         if let predictive { return KindConfig(connector: nil, predictive: predictive).sortedJSON }
         return "{}"
     }
 
-    struct KindConfig: Codable {
-        var connector: ConnectorSettings?
-        var predictive: PredictiveSettings?
+    package struct KindConfig: Codable {
+        package var connector: ConnectorSettings?
+        package var predictive: PredictiveSettings?
+        package init(connector: ConnectorSettings?, predictive: PredictiveSettings?) {
+            self.connector = connector
+            self.predictive = predictive
+        }
     }
 
     /// Field names (AIP style) that differ from `other`.
-    func changedFields(from other: SegmentDefinition) -> [String] {
+    package func changedFields(from other: SegmentDefinition) -> [String] {
         var fields: [String] = []
         if displayName != other.displayName { fields.append("display_name") }
         if description != other.description { fields.append("description") }
@@ -85,7 +107,7 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
         return fields
     }
 
-    var jsonText: String {
+    package var jsonText: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
@@ -117,7 +139,7 @@ public struct SegmentRecord: Sendable, Equatable {
     /// `tenants/{tenant}/segments/{segment}`.
     public var name: String { "tenants/\(tenantID)/segments/\(segmentID)" }
 
-    var auditFields: AuditFields {
+    package var auditFields: AuditFields {
         var fields: AuditFields = [
             "display_name": .string(definition.displayName), "description": .string(definition.description),
             "schedule": .string(definition.schedule.jsonText), "state": .string(state.rawValue), "revision": .number(Double(revision)),
@@ -132,45 +154,25 @@ public struct SegmentRecord: Sendable, Equatable {
         return fields
     }
 
-    static let columns = """
-        tenant_id, segment_id, kind, display_name, description, rule_text, refs, schedule::text, state,
-        ready_to_use, category, position, curation_note, curator, pinned_at, size,
-        last_refresh_at, last_refresh_outcome, last_refresh_error, last_refresh_ms, last_refresh_job, next_refresh_at,
-        revision, etag, creator, created_at, updated_at, deleted_at, purge_at, config::text, connector_count, matched_count,
-        coalesce((SELECT s.auth_header IS NOT NULL FROM connector_pull_state s
-                  WHERE s.tenant_id = segments.tenant_id AND s.segment_id = segments.segment_id), false) AS auth_header_set
-        """
-
-    static func decode(_ row: PostgresRandomAccessRow) throws -> SegmentRecord {
-        let refreshAt = try row["last_refresh_at"].decode(Date?.self)
-        let config = (try? JSONDecoder().decode(SegmentDefinition.KindConfig.self, from: Data(try row["config"].decode(String.self).utf8)))
-        return SegmentRecord(
-            tenantID: TenantID(try row["tenant_id"].decode(String.self))!,
-            segmentID: try row["segment_id"].decode(String.self),
-            kind: SegmentKind(rawValue: try row["kind"].decode(String.self)) ?? .ruleBased,
-            definition: SegmentDefinition(
-                displayName: try row["display_name"].decode(String.self), description: try row["description"].decode(String.self),
-                ruleText: try row["rule_text"].decode(String?.self), schedule: SegmentSchedule.decode(try row["schedule"].decode(String.self)),
-                connector: config?.connector, predictive: config?.predictive),
-            references: try row["refs"].decode([String].self),
-            state: SegmentState(rawValue: try row["state"].decode(String.self)) ?? .active,
-            curation: SegmentCuration(
-                readyToUse: try row["ready_to_use"].decode(Bool.self), category: try row["category"].decode(String.self),
-                position: Int(try row["position"].decode(Int32.self)), note: try row["curation_note"].decode(String.self),
-                curator: try row["curator"].decode(String.self), pinnedAt: try row["pinned_at"].decode(Date?.self)),
-            size: try row["size"].decode(Int64.self),
-            lastRefresh: try refreshAt.map {
-                SegmentRefreshStatus(
-                    time: $0, outcome: try row["last_refresh_outcome"].decode(String?.self) ?? "",
-                    error: try row["last_refresh_error"].decode(String?.self), durationMilliseconds: try row["last_refresh_ms"].decode(Int64?.self),
-                    jobID: try row["last_refresh_job"].decode(Int64?.self),
-                    connectorCount: try row["connector_count"].decode(Int64?.self), matchedCount: try row["matched_count"].decode(Int64?.self))
-            },
-            nextRefreshAt: try row["next_refresh_at"].decode(Date?.self),
-            revision: try row["revision"].decode(Int64.self), etag: try row["etag"].decode(Int64.self),
-            creator: try row["creator"].decode(String.self), createdAt: try row["created_at"].decode(Date.self),
-            updatedAt: try row["updated_at"].decode(Date.self), deletedAt: try row["deleted_at"].decode(Date?.self),
-            purgeAt: try row["purge_at"].decode(Date?.self), pullAuthHeaderSet: try row["auth_header_set"].decode(Bool.self))
+    package init(tenantID: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String], state: SegmentState, curation: SegmentCuration, size: Int64, lastRefresh: SegmentRefreshStatus?, nextRefreshAt: Date?, revision: Int64, etag: Int64, creator: String, createdAt: Date, updatedAt: Date, deletedAt: Date?, purgeAt: Date?, pullAuthHeaderSet: Bool) {
+        self.tenantID = tenantID
+        self.segmentID = segmentID
+        self.kind = kind
+        self.definition = definition
+        self.references = references
+        self.state = state
+        self.curation = curation
+        self.size = size
+        self.lastRefresh = lastRefresh
+        self.nextRefreshAt = nextRefreshAt
+        self.revision = revision
+        self.etag = etag
+        self.creator = creator
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deletedAt = deletedAt
+        self.purgeAt = purgeAt
+        self.pullAuthHeaderSet = pullAuthHeaderSet
     }
 }
 
@@ -182,4 +184,13 @@ public struct SegmentRevisionRecord: Sendable, Equatable {
     public let actor: String
     public let changedFields: [String]
     public let definition: SegmentDefinition
+
+    package init(segmentID: String, revision: Int64, createdAt: Date, actor: String, changedFields: [String], definition: SegmentDefinition) {
+        self.segmentID = segmentID
+        self.revision = revision
+        self.createdAt = createdAt
+        self.actor = actor
+        self.changedFields = changedFields
+        self.definition = definition
+    }
 }

@@ -24,10 +24,10 @@ public struct ConnectorSettings: Sendable, Equatable, Codable {
     public func validated() throws -> ConnectorSettings {
         switch source {
         case .pull:
-            guard let pull else { throw StoreError(.invalidArgument, "segment.connector.pull: a PULL connector needs a URL") }
+            guard let pull else { throw DomainError.invalid("segment.connector.pull", "a PULL connector needs a URL") }
             return ConnectorSettings(source: .pull, pull: try pull.validated())
         case .push, .file:
-            guard pull == nil else { throw StoreError(.invalidArgument, "segment.connector.pull: only a PULL connector has a URL") }
+            guard pull == nil else { throw DomainError.invalid("segment.connector.pull", "only a PULL connector has a URL") }
             return self
         }
     }
@@ -61,16 +61,16 @@ public struct PullSettings: Sendable, Equatable, Codable {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = parsed.host, !host.isEmpty, url.utf8.count <= 2048
         else {
-            throw StoreError(.invalidArgument, "segment.connector.pull.url: an http:// or https:// URL with a host (at most 2048 bytes), got '\(url.prefix(100))'")
+            throw DomainError.invalid("segment.connector.pull.url", "an http:// or https:// URL with a host (at most 2048 bytes), got '\(url.prefix(100))'")
         }
         guard parsed.user == nil && parsed.password == nil else {
-            throw StoreError(.invalidArgument, "segment.connector.pull.url: no credentials in the URL; set auth_header instead (it is never returned)")
+            throw DomainError.invalid("segment.connector.pull.url", "no credentials in the URL; set auth_header instead (it is never returned)")
         }
         let format = format.isEmpty ? "csv" : format.lowercased()
-        guard format == "csv" || format == "ndjson" else { throw StoreError(.invalidArgument, "segment.connector.pull.format: csv or ndjson") }
-        guard (1...600).contains(timeoutSeconds) else { throw StoreError(.invalidArgument, "segment.connector.pull.timeout: 1 s to 10 min") }
+        guard format == "csv" || format == "ndjson" else { throw DomainError.invalid("segment.connector.pull.format", "csv or ndjson") }
+        guard (1...600).contains(timeoutSeconds) else { throw DomainError.invalid("segment.connector.pull.timeout", "1 s to 10 min") }
         guard (1...Self.largestMaxBytes).contains(maxBytes) else {
-            throw StoreError(.invalidArgument, "segment.connector.pull.max_bytes: 1 byte to 1 GiB")
+            throw DomainError.invalid("segment.connector.pull.max_bytes", "1 byte to 1 GiB")
         }
         return PullSettings(url: url, format: format, timeoutSeconds: timeoutSeconds, maxBytes: maxBytes)
     }
@@ -111,20 +111,20 @@ public struct PredictiveSettings: Sendable, Equatable, Codable {
     public func validated() throws -> PredictiveSettings {
         var settings = self
         if settings.event.isEmpty {
-            guard goal == .churn else { throw StoreError(.invalidArgument, "segment.predictive.event: the event to convert on, such as purchase") }
+            guard goal == .churn else { throw DomainError.invalid("segment.predictive.event", "the event to convert on, such as purchase") }
             settings.event = Self.defaultChurnEvent
         }
         guard IngestLimits.isValidName(settings.event) else {
-            throw StoreError(.invalidArgument, "segment.predictive.event: '\(settings.event.prefix(100))' is not an event name")
+            throw DomainError.invalid("segment.predictive.event", "'\(settings.event.prefix(100))' is not an event name")
         }
-        guard (1...90).contains(settings.horizonDays) else { throw StoreError(.invalidArgument, "segment.predictive.horizon_days: 1-90") }
+        guard (1...90).contains(settings.horizonDays) else { throw DomainError.invalid("segment.predictive.horizon_days", "1-90") }
         return settings
     }
 }
 
 extension Encodable {
     /// Sorted-key JSON (stable for revisions and audit entries).
-    var sortedJSON: String {
+    package var sortedJSON: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"

@@ -6,7 +6,7 @@ public struct Permission: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// What it allows, for `ListPermissions` and the README.
     public let summary: String
 
-    init(_ name: String, _ summary: String) {
+    package init(_ name: String, _ summary: String) {
         self.name = name
         self.summary = summary
     }

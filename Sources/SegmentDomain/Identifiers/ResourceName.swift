@@ -1,83 +1,81 @@
-import SegmentStore
-
 /// Parses resource names (`tenants/{tenant}/apiKeys/{key}`) and applies the one
 /// cross-tenant rule: a name in another tenant than the caller's is NOT_FOUND,
 /// exactly like a name that does not exist, so nothing about other tenants leaks.
-enum ResourceName {
+public enum ResourceName {
     /// Parses `tenants/{tenant}` without the ownership check (platform operators name any tenant).
-    static func parseTenant(_ name: String, field: String) throws -> TenantID {
+    public static func parseTenant(_ name: String, field: String) throws -> TenantID {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == "tenants", let tenant = TenantID(String(parts[1])) else {
-            throw APIError.invalidField(field, "expected tenants/{tenant}, got '\(name)'")
+            throw DomainError.invalid(field, "expected tenants/{tenant}, got '\(name)'")
         }
         return tenant
     }
 
     /// `tenants/{tenant}` of the caller's own tenant.
-    static func tenant(_ name: String, field: String, for principal: Principal) throws -> TenantID {
+    public static func tenant(_ name: String, field: String, for principal: Principal) throws -> TenantID {
         let tenant = try parseTenant(name, field: field)
-        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        guard tenant == principal.tenantID else { throw DomainError.notFound(name) }
         return tenant
     }
 
     /// `tenants/{tenant}/users/{user_id}` of the caller's own tenant; user ids may contain `/`.
-    static func user(_ name: String, field: String, for principal: Principal) throws -> (tenant: TenantID, userID: String) {
+    public static func user(_ name: String, field: String, for principal: Principal) throws -> (tenant: TenantID, userID: String) {
         let parts = name.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "users",
               !parts[3].isEmpty
-        else { throw APIError.invalidField(field, "expected tenants/{tenant}/users/{user_id}, got '\(name)'") }
-        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        else { throw DomainError.invalid(field, "expected tenants/{tenant}/users/{user_id}, got '\(name)'") }
+        guard tenant == principal.tenantID else { throw DomainError.notFound(name) }
         return (tenant, String(parts[3]))
     }
 
     /// `tenants/{tenant}/{collection}/{id}` of the caller's own tenant.
-    static func child(
+    public static func child(
         _ name: String, collection: String, field: String, for principal: Principal
     ) throws -> (tenant: TenantID, id: String) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])),
               parts[2] == collection, !parts[3].isEmpty, parts[3].count <= 100
         else {
-            throw APIError.invalidField(field, "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
+            throw DomainError.invalid(field, "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
         }
-        guard tenant == principal.tenantID else { throw APIError.notFound(name) }
+        guard tenant == principal.tenantID else { throw DomainError.notFound(name) }
         return (tenant, String(parts[3]))
     }
 
     /// A resource under one of the caller's segments: `tenants/{t}/segments/{s}/{collection}/{id}`,
     /// or `tenants/{t}/segments/{s}/{collection}` for a singleton (`idName` nil). Returns the id when there is one.
-    static func underSegment(
+    public static func underSegment(
         _ name: String, _ collection: String, idName: String? = "id", field: String, for principal: Principal
     ) throws -> (tenant: TenantID, segment: String, id: String?) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         let expected = idName.map { "tenants/{tenant}/segments/{segment}/\(collection)/{\($0)}" } ?? "tenants/{tenant}/segments/{segment}/\(collection)"
         guard parts.count == (idName == nil ? 5 : 6), parts[4] == collection, idName == nil || !parts[5].isEmpty else {
-            throw APIError.invalidField(field, "expected \(expected), got '\(name.prefix(200))'")
+            throw DomainError.invalid(field, "expected \(expected), got '\(name.prefix(200))'")
         }
         let (tenant, segment) = try child(parts[0..<4].joined(separator: "/"), collection: "segments", field: field, for: principal)
         return (tenant, segment, idName == nil ? nil : String(parts[5]))
     }
 
     /// An etag sent by a client: empty means "don't check".
-    static func etag(_ text: String, field: String = "etag") throws -> Int64? {
+    public static func etag(_ text: String, field: String = "etag") throws -> Int64? {
         guard !text.isEmpty else { return nil }
-        guard let value = Int64(text) else { throw APIError.invalidField(field, "not an etag this server issued") }
+        guard let value = Int64(text) else { throw DomainError.invalid(field, "not an etag this server issued") }
         return value
     }
 
     /// A page size within the method's bounds.
-    static func pageSize(_ requested: Int32, default fallback: Int, maximum: Int) throws -> Int {
-        guard requested >= 0 else { throw APIError.invalidField("page_size", "must not be negative") }
+    public static func pageSize(_ requested: Int32, default fallback: Int, maximum: Int) throws -> Int {
+        guard requested >= 0 else { throw DomainError.invalid("page_size", "must not be negative") }
         return requested == 0 ? fallback : min(Int(requested), maximum)
     }
 
     /// Checks an update mask against the fields a method can change.
-    static func updatePaths(_ paths: [String], allowed: Set<String>) throws -> Set<String> {
+    public static func updatePaths(_ paths: [String], allowed: Set<String>) throws -> Set<String> {
         guard !paths.isEmpty else {
-            throw APIError.invalidField("update_mask", "name the fields to change: \(allowed.sorted().joined(separator: ", "))")
+            throw DomainError.invalid("update_mask", "name the fields to change: \(allowed.sorted().joined(separator: ", "))")
         }
         for path in paths where !allowed.contains(path) {
-            throw APIError.invalidField("update_mask", "'\(path)' cannot be changed; allowed: \(allowed.sorted().joined(separator: ", "))")
+            throw DomainError.invalid("update_mask", "'\(path)' cannot be changed; allowed: \(allowed.sorted().joined(separator: ", "))")
         }
         return Set(paths)
     }

@@ -40,7 +40,7 @@ public typealias AuditFields = [String: AuditValue]
 
 extension Dictionary where Key == String, Value == AuditValue {
     /// Sorted-key JSON text, for a jsonb bind.
-    var jsonText: String {
+    package var jsonText: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"

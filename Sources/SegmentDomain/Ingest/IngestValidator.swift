@@ -1,12 +1,18 @@
 import Foundation
+import SegmentRules
 
 /// Checks a batch against the limits and naming rules before anything is
 /// written, collecting every violation (not just the first).
-struct IngestValidator {
-    let limits: IngestLimits
-    let now: Date
+package struct IngestValidator {
+    package let limits: IngestLimits
+    package let now: Date
 
-    func checkBatchSize(_ count: Int) throws {
+    package init(limits: IngestLimits, now: Date) {
+        self.limits = limits
+        self.now = now
+    }
+
+    package func checkBatchSize(_ count: Int) throws {
         guard count > 0 else { throw BatchRejected([RecordViolation(index: -1, field: "records", reason: "the batch is empty")]) }
         guard count <= limits.recordsPerBatch else {
             throw BatchRejected(
@@ -15,13 +21,13 @@ struct IngestValidator {
         }
     }
 
-    func userID(_ id: String, _ index: Int, into violations: inout [RecordViolation]) {
+    package func userID(_ id: String, _ index: Int, into violations: inout [RecordViolation]) {
         if id.isEmpty || id.count > limits.userIDLength {
             violations.append(.init(index: index, field: "user_id", reason: "must be 1 to \(limits.userIDLength) characters"))
         }
     }
 
-    func time(_ time: Date?, _ index: Int, into violations: inout [RecordViolation]) {
+    package func time(_ time: Date?, _ index: Int, into violations: inout [RecordViolation]) {
         guard let time else { return }
         if time.timeIntervalSince(now) > limits.futureSkew {
             violations.append(.init(index: index, field: "time", reason: "more than \(Int(limits.futureSkew)) s in the future"))
@@ -31,8 +37,8 @@ struct IngestValidator {
         }
     }
 
-    func values(
-        _ values: [String: IngestValue], field: String, max: Int, _ index: Int, into violations: inout [RecordViolation]
+    package func values(
+        _ values: [String: RuleValue], field: String, max: Int, _ index: Int, into violations: inout [RecordViolation]
     ) {
         if values.count > max {
             violations.append(.init(index: index, field: field, reason: "\(values.count) entries; at most \(max)"))
@@ -47,7 +53,7 @@ struct IngestValidator {
                 violations.append(.init(index: index, field: "\(field).\(key)", reason: "string longer than \(limits.stringValueLength) characters"))
             case .number(let number) where !number.isFinite:
                 violations.append(.init(index: index, field: "\(field).\(key)", reason: "numbers must be finite"))
-            case .stringList(let items) where items.count > limits.listItems || items.contains { $0.count > limits.stringValueLength }:
+            case .list(let items) where items.count > limits.listItems || items.contains { $0.count > limits.stringValueLength }:
                 violations.append(.init(index: index, field: "\(field).\(key)", reason: "lists hold at most \(limits.listItems) strings of at most \(limits.stringValueLength) characters"))
             default:
                 break
@@ -55,7 +61,7 @@ struct IngestValidator {
         }
     }
 
-    func events(_ events: [EventInput]) throws {
+    package func events(_ events: [EventInput]) throws {
         try checkBatchSize(events.count)
         var violations: [RecordViolation] = []
         for (index, event) in events.enumerated() {
@@ -72,7 +78,7 @@ struct IngestValidator {
         if !violations.isEmpty { throw BatchRejected(violations) }
     }
 
-    func profiles(_ profiles: [ProfileInput], removing: [String]) throws {
+    package func profiles(_ profiles: [ProfileInput], removing: [String]) throws {
         try checkBatchSize(profiles.count)
         var violations: [RecordViolation] = []
         for (index, profile) in profiles.enumerated() {
@@ -99,7 +105,7 @@ struct IngestValidator {
         if !violations.isEmpty { throw BatchRejected(violations) }
     }
 
-    func point(_ latitude: Double, _ longitude: Double, _ index: Int, into violations: inout [RecordViolation]) {
+    package func point(_ latitude: Double, _ longitude: Double, _ index: Int, into violations: inout [RecordViolation]) {
         if !(latitude.isFinite && (-90...90).contains(latitude)) {
             violations.append(.init(index: index, field: "latitude", reason: "must be between -90 and 90"))
         }
@@ -108,7 +114,7 @@ struct IngestValidator {
         }
     }
 
-    func responses(_ responses: [ResponseInput]) throws {
+    package func responses(_ responses: [ResponseInput]) throws {
         try checkBatchSize(responses.count)
         var violations: [RecordViolation] = []
         for (index, response) in responses.enumerated() {
@@ -121,7 +127,7 @@ struct IngestValidator {
         if !violations.isEmpty { throw BatchRejected(violations) }
     }
 
-    func locations(_ locations: [LocationInput]) throws {
+    package func locations(_ locations: [LocationInput]) throws {
         try checkBatchSize(locations.count)
         var violations: [RecordViolation] = []
         for (index, location) in locations.enumerated() {

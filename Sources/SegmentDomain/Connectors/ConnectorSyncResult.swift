@@ -36,7 +36,7 @@ public struct ConnectorSyncResult: Sendable, Equatable, Codable {
     /// How many unmatched ids a result lists.
     public static let sampleSize = 10
 
-    var auditFields: AuditFields {
+    package var auditFields: AuditFields {
         [
             "connector_count": .number(Double(connectorCount)), "matched_count": .number(Double(matchedCount)),
             "unmatched_count": .number(Double(unmatchedCount)), "size": .number(Double(size)),
@@ -71,4 +71,15 @@ public struct ReplaceSessionRecord: Sendable, Equatable {
 
     /// `tenants/{tenant}/segments/{segment}/replaceSessions/{id}`.
     public var name: String { "tenants/\(tenantID)/segments/\(segmentID)/replaceSessions/\(sessionID)" }
+
+    package init(tenantID: TenantID, sessionID: Int64, segmentID: String, syncID: String, mode: Mode, state: State, staged: Int64, expiresAt: Date) {
+        self.tenantID = tenantID
+        self.sessionID = sessionID
+        self.segmentID = segmentID
+        self.syncID = syncID
+        self.mode = mode
+        self.state = state
+        self.staged = staged
+        self.expiresAt = expiresAt
+    }
 }

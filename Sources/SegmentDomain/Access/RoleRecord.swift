@@ -13,7 +13,7 @@ public struct RoleRecord: Sendable, Equatable {
     /// `tenants/{tenant}/roles/{role}`.
     public var name: String { "tenants/\(tenantID)/roles/\(roleID)" }
 
-    init(builtIn role: BuiltInRole, tenant: TenantID) {
+    package init(builtIn role: BuiltInRole, tenant: TenantID) {
         self.tenantID = tenant
         self.roleID = role.id
         self.displayName = role.displayName
@@ -23,7 +23,7 @@ public struct RoleRecord: Sendable, Equatable {
         self.etag = 0
     }
 
-    init(tenantID: TenantID, roleID: String, displayName: String, description: String, permissions: [String], etag: Int64) {
+    package init(tenantID: TenantID, roleID: String, displayName: String, description: String, permissions: [String], etag: Int64) {
         self.tenantID = tenantID
         self.roleID = roleID
         self.displayName = displayName
@@ -33,7 +33,7 @@ public struct RoleRecord: Sendable, Equatable {
         self.etag = etag
     }
 
-    var auditFields: AuditFields {
+    package var auditFields: AuditFields {
         ["display_name": .string(displayName), "description": .string(description), "permissions": .strings(permissions)]
     }
 }

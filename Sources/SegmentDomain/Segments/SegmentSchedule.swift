@@ -30,13 +30,13 @@ public struct SegmentSchedule: Sendable, Equatable, Codable {
         switch cadence {
         case .manual: break
         case .everyHours(let hours):
-            guard (1...168).contains(hours) else { throw StoreError(.invalidArgument, "schedule.every_hours: 1-168") }
+            guard (1...168).contains(hours) else { throw DomainError.invalid("schedule.every_hours", "1-168") }
         case .daily(let hour, let minute, let zone):
             guard (0..<24).contains(hour), (0..<60).contains(minute) else {
-                throw StoreError(.invalidArgument, "schedule.daily.time_of_day: HH:MM, 00:00-23:59")
+                throw DomainError.invalid("schedule.daily.time_of_day", "HH:MM, 00:00-23:59")
             }
             guard TimeZone(identifier: zone) != nil else {
-                throw StoreError(.invalidArgument, "schedule.daily.time_zone: '\(zone)' is not an IANA time zone")
+                throw DomainError.invalid("schedule.daily.time_zone", "'\(zone)' is not an IANA time zone")
             }
         }
         return self
@@ -88,13 +88,13 @@ public struct SegmentSchedule: Sendable, Equatable, Codable {
         }
     }
 
-    var jsonText: String {
+    package var jsonText: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? #"{"cadence":"manual"}"#
     }
 
-    static func decode(_ json: String) -> SegmentSchedule {
+    package static func decode(_ json: String) -> SegmentSchedule {
         (try? JSONDecoder().decode(SegmentSchedule.self, from: Data(json.utf8))) ?? SegmentSchedule(cadence: .manual)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentRules
 
 /// The documented limits of ingestion. A batch over a limit is rejected whole
 /// with every offending record listed; nothing is truncated silently.
