@@ -10,7 +10,7 @@ import SegmentDomain
 /// export under the final name; the retry writes its own file. Rows stream from
 /// one database snapshot into a small buffer: memory stays flat for any size.
 public struct ExportHandler: JobHandler {
-    public let kind = "export"
+    public let kind = JobKind.export
     let store: ExportStore
     let queue: JobQueue
     let directory: String
@@ -36,7 +36,7 @@ public struct ExportHandler: JobHandler {
     public func run(_ job: JobRecord, worker: String) async throws {
         let format = job.args["format"] == "ndjson" ? "ndjson" : "csv"
         let attributes = (job.args["attributes"] ?? "").split(separator: ",").map(String.init)
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         let fileName = Self.fileName(jobID: job.jobID, attempt: job.attempt, format: format)
         let final = Self.path(directory: directory, tenant: job.tenantID, fileName: fileName)
         let folder = (final as NSString).deletingLastPathComponent
@@ -71,10 +71,9 @@ public struct ExportHandler: JobHandler {
             if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
             try FileManager.default.moveItem(atPath: temporary, toPath: final)
             moved = true
-            try await store.finish(job, worker: worker, result: [
-                "export": "tenants/\(job.tenantID)/exports/\(job.jobID)", "rows": String(writer.rows), "bytes": String(writer.bytes),
-                "sha256": writer.digest, "format": format, "worker": worker, "file": fileName,
-            ])
+            try await store.finish(job, worker: worker, result: ExportResult(
+                export: "tenants/\(job.tenantID)/exports/\(job.jobID)", rows: Int64(writer.rows), bytes: Int64(writer.bytes),
+                sha256: writer.digest, format: format, file: fileName, worker: worker))
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(atPath: temporary)

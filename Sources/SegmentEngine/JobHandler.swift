@@ -5,7 +5,7 @@ import SegmentDomain
 /// transaction that does the work, so a rescued attempt cannot commit); it
 /// throws to fail the attempt.
 public protocol JobHandler: Sendable {
-    var kind: String { get }
+    var kind: JobKind { get }
     func run(_ job: JobRecord, worker: String) async throws
     /// Called after an attempt failed (to show the error on the resource).
     func failed(_ job: JobRecord, message: String) async
@@ -13,7 +13,7 @@ public protocol JobHandler: Sendable {
 
 /// Refreshes segments.
 public struct RefreshHandler: JobHandler {
-    public let kind = "refresh"
+    public let kind = JobKind.refresh
     let refresh: SegmentRefresh
 
     public init(refresh: SegmentRefresh) {

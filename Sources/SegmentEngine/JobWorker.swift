@@ -22,7 +22,7 @@ public final class JobWorker: Service, Sendable {
 
     public let id: String
     let queue: JobQueue
-    let handlers: [String: any JobHandler]
+    let handlers: [JobKind: any JobHandler]
     let configuration: Configuration
     let logger: Logger
     /// Running jobs by (tenant, id): the task that runs and finishes each (cancelled on shutdown).

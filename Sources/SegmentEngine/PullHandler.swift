@@ -15,7 +15,7 @@ import SegmentDomain
 /// the attempt; the commit swaps membership and finishes the job in one
 /// transaction, so a failed or rescued attempt changes nothing.
 public struct PullHandler: JobHandler {
-    public let kind = "sync"
+    public let kind = JobKind.sync
     let connectors: ConnectorStore
     let client: HTTPClient
 
@@ -28,7 +28,7 @@ public struct PullHandler: JobHandler {
     struct Refused: Error {}
 
     public func run(_ job: JobRecord, worker: String) async throws {
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         guard let source = try await connectors.pullSource(tenant: job.tenantID, segmentID: segmentID) else {
             try await connectors.finishSkipped(job, worker: worker, reason: "not a PULL connector segment (or deleted)")
             return
@@ -117,9 +117,7 @@ public struct PullHandler: JobHandler {
             ) { connection, result in
                 try await ConnectorStore.storeValidators(
                     tenant: job.tenantID, segmentID: segmentID, etag: etag, lastModified: modified, on: connection, logger: connectors.logger)
-                var jobResult = result.jobResult
-                jobResult["bytes"] = String(size)
-                jobResult["worker"] = worker
+                let jobResult = JobResult.sync(SyncResult(sync: result, bytes: Int64(size), worker: worker))
                 try await JobQueue.complete(job, worker: worker, result: jobResult, now: connectors.now, on: connection, logger: connectors.logger)
             }
         } catch {

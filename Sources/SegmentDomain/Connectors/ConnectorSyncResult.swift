@@ -43,15 +43,6 @@ public struct ConnectorSyncResult: Sendable, Equatable, Codable {
             "entered": .number(Double(entered)), "exited": .number(Double(exited)),
         ]
     }
-
-    /// The result as a job's result map (pulls).
-    public var jobResult: [String: String] {
-        [
-            "connector_count": String(connectorCount), "matched_count": String(matchedCount), "unmatched_count": String(unmatchedCount),
-            "unmatched_sample": unmatchedSample.joined(separator: ","), "size": String(size), "entered": String(entered),
-            "exited": String(exited), "not_modified": String(notModified),
-        ]
-    }
 }
 
 /// A full-replace session (or a file import's staging area).

@@ -56,6 +56,19 @@ public enum ResourceName {
         return (tenant, segment, idName == nil ? nil : String(parts[5]))
     }
 
+    /// `tenants/{tenant}/segments/{segment}` as the server itself writes it (a job's
+    /// target): there is no caller to check it against. Nil when it is not one.
+    public static func segment(_ name: String) -> (tenant: TenantID, segment: String)? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "segments",
+              !parts[3].isEmpty
+        else { return nil }
+        return (tenant, String(parts[3]))
+    }
+
+    /// `tenants/{tenant}/segments/{segment}`.
+    public static func segmentName(_ tenant: TenantID, _ segment: String) -> String { "tenants/\(tenant)/segments/\(segment)" }
+
     /// An etag sent by a client: empty means "don't check".
     public static func etag(_ text: String, field: String = "etag") throws -> Int64? {
         guard !text.isEmpty else { return nil }

@@ -40,7 +40,7 @@ public struct JobError: Sendable, Equatable, Codable {
 public struct JobRecord: Sendable, Equatable {
     public let tenantID: TenantID
     public let jobID: Int64
-    public let kind: String
+    public let kind: JobKind
     /// The resource the job works on (`tenants/acme/segments/buyers`).
     public let target: String
     public let args: [String: String]
@@ -52,8 +52,8 @@ public struct JobRecord: Sendable, Equatable {
     public let leaseExpiresAt: Date?
     public let cancelRequested: Bool
     public let progress: JobProgress
-    /// Kind-specific result (JSON object of numbers and strings).
-    public let result: [String: String]?
+    /// What the job produced, once it succeeded.
+    public let result: JobResult?
     public let errors: [JobError]
     public let creator: String
     public let createdAt: Date
@@ -63,7 +63,10 @@ public struct JobRecord: Sendable, Equatable {
     /// `tenants/{tenant}/operations/{id}`.
     public var name: String { "tenants/\(tenantID)/operations/\(jobID)" }
 
-    package init(tenantID: TenantID, jobID: Int64, kind: String, target: String, args: [String: String], state: JobState, attempt: Int, maxAttempts: Int, runAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, progress: JobProgress, result: [String: String]?, errors: [JobError], creator: String, createdAt: Date, startedAt: Date?, finishedAt: Date?) {
+    /// The id of the segment the job works on (every kind targets a segment).
+    public var segmentID: String { ResourceName.segment(target)?.segment ?? "" }
+
+    package init(tenantID: TenantID, jobID: Int64, kind: JobKind, target: String, args: [String: String], state: JobState, attempt: Int, maxAttempts: Int, runAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, progress: JobProgress, result: JobResult?, errors: [JobError], creator: String, createdAt: Date, startedAt: Date?, finishedAt: Date?) {
         self.tenantID = tenantID
         self.jobID = jobID
         self.kind = kind

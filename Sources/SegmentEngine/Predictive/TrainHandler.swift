@@ -12,7 +12,7 @@ import SegmentDomain
 /// scores are `high`, the next 30% `medium`, the rest `low`, and the chosen
 /// bucket becomes the membership.
 public struct TrainHandler: JobHandler {
-    public let kind = "train"
+    public let kind = JobKind.train
     let store: PredictiveStore
 
     /// Fewest users in the population, and fewest of each class, worth a model.
@@ -55,7 +55,7 @@ public struct TrainHandler: JobHandler {
 
     public func run(_ job: JobRecord, worker: String) async throws {
         let started = ContinuousClock.now
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         let (segment, settings) = try await store.settings(tenant: job.tenantID, segmentID: segmentID)
         guard segment.state == .active else { throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to train it") }
         let now = store.now

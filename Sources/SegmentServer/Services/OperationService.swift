@@ -14,12 +14,19 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
     static let states: [JobState: Segmentd_V1_OperationState] = [
         .queued: .queued, .running: .running, .retrying: .retrying, .succeeded: .succeeded, .failed: .failed, .cancelled: .cancelled,
     ]
-    static let kinds: [String: Segmentd_V1_OperationKind] = ["refresh": .refresh, "export": .export, "import": .import, "sync": .sync, "train": .train]
+    static func proto(_ kind: JobKind) -> Segmentd_V1_OperationKind {
+        switch kind {
+        case .refresh: .refresh
+        case .export: .export
+        case .sync: .sync
+        case .train: .train
+        }
+    }
 
     static func proto(_ job: JobRecord) -> Segmentd_V1_Operation {
         .with {
             $0.name = job.name
-            $0.kind = kinds[job.kind] ?? .unspecified
+            $0.kind = proto(job.kind)
             $0.state = states[job.state] ?? .unspecified
             $0.target = job.target
             $0.progress = .with { $0.done = job.progress.done; $0.total = job.progress.total; $0.stage = job.progress.stage }
@@ -34,44 +41,46 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
             }
             $0.creator = job.creator
             $0.done = job.state.isFinal
-            if job.kind == "export", let result = job.result {
+            switch job.result {
+            case .export(let result)?:
                 $0.export = .with {
-                    $0.export = result["export"] ?? ""
-                    $0.rows = Int64(result["rows"] ?? "") ?? 0
-                    $0.bytes = Int64(result["bytes"] ?? "") ?? 0
-                    $0.sha256 = result["sha256"] ?? ""
-                    $0.format = result["format"] ?? ""
+                    $0.export = result.export
+                    $0.rows = result.rows
+                    $0.bytes = result.bytes
+                    $0.sha256 = result.sha256
+                    $0.format = result.format
                 }
-            }
-            if job.kind == "refresh", let result = job.result {
+            case .refresh(let result)?:
                 $0.refresh = .with {
-                    $0.size = Int64(result["size"] ?? "") ?? 0
-                    $0.entered = Int64(result["entered"] ?? "") ?? 0
-                    $0.exited = Int64(result["exited"] ?? "") ?? 0
-                    $0.durationMs = Int64(result["duration_ms"] ?? "") ?? 0
+                    $0.size = result.size
+                    $0.entered = result.entered
+                    $0.exited = result.exited
+                    $0.durationMs = result.durationMilliseconds
                 }
-            }
-            if job.kind == "sync", let result = job.result, result["skipped"] == nil {
-                $0.sync = .with {
-                    $0.connectorCount = Int64(result["connector_count"] ?? "") ?? 0
-                    $0.matchedCount = Int64(result["matched_count"] ?? "") ?? 0
-                    $0.unmatchedCount = Int64(result["unmatched_count"] ?? "") ?? 0
-                    $0.unmatchedSample = (result["unmatched_sample"] ?? "").split(separator: ",").map(String.init)
-                    $0.size = Int64(result["size"] ?? "") ?? 0
-                    $0.entered = Int64(result["entered"] ?? "") ?? 0
-                    $0.exited = Int64(result["exited"] ?? "") ?? 0
-                    $0.notModified = result["not_modified"] == "true"
+            case .sync(let result)?:
+                if let sync = result.sync {
+                    $0.sync = .with {
+                        $0.connectorCount = sync.connectorCount
+                        $0.matchedCount = sync.matchedCount
+                        $0.unmatchedCount = sync.unmatchedCount
+                        $0.unmatchedSample = sync.unmatchedSample
+                        $0.size = sync.size
+                        $0.entered = sync.entered
+                        $0.exited = sync.exited
+                        $0.notModified = sync.notModified
+                    }
                 }
-            }
-            // The card's headline figures; GetModelCard has the whole card.
-            if job.kind == "train", let result = job.result {
+            case .train(let result)?:
+                // The card's headline figures; GetModelCard has the whole card.
                 $0.training = .with {
-                    $0.name = result["model"] ?? "\(job.target)/model"
-                    $0.holdoutAuc = Double(result["holdout_auc"] ?? "") ?? 0
-                    $0.trainingUsers = Int64(result["training_users"] ?? "") ?? 0
-                    $0.scoredUsers = Int64(result["scored_users"] ?? "") ?? 0
-                    $0.algorithm = result["algorithm"] ?? ""
+                    $0.name = result.model
+                    $0.holdoutAuc = result.holdoutAUC
+                    $0.trainingUsers = result.trainingUsers
+                    $0.scoredUsers = result.scoredUsers
+                    $0.algorithm = result.algorithm
                 }
+            case nil:
+                break
             }
         }
     }

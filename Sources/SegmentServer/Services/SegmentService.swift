@@ -460,17 +460,17 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         } catch let error as DomainError where error.code == .notFound {
             throw DomainError.notFound(request.name)
         }
-        guard job.kind == "export" else { throw DomainError.notFound(request.name) }
-        guard job.state == .succeeded, let result = job.result, let sha256 = result["sha256"], let fileName = result["file"] else {
+        guard job.kind == .export else { throw DomainError.notFound(request.name) }
+        guard job.state == .succeeded, case .export(let result)? = job.result else {
             throw APIError(.failedPrecondition, "\(request.name) is not ready: its operation is \(job.state.rawValue)", reason: "FAILED_PRECONDITION",
                            metadata: ["operation": job.name])
         }
-        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: fileName)
+        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: result.file)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw APIError(.failedPrecondition, "\(request.name)'s file is gone from the export directory; export again", reason: "FAILED_PRECONDITION")
         }
         defer { try? handle.close() }
-        let total = Int64(result["bytes"] ?? "") ?? 0
+        let total = result.bytes
         guard (0...total).contains(request.offset) else { throw DomainError.invalid("offset", "0-\(total)") }
         try handle.seek(toOffset: UInt64(request.offset))
         var offset = request.offset
@@ -480,7 +480,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
                 $0.data = data
                 $0.offset = offset
                 $0.totalBytes = total
-                $0.sha256 = sha256
+                $0.sha256 = result.sha256
             })
             offset += Int64(data.count)
             if data.isEmpty { break }

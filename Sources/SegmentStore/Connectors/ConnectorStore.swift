@@ -456,7 +456,7 @@ extension ConnectorStore {
 
     /// Finishes a pull answered 304 Not Modified: the job succeeds, the segment shows the sync, membership is unchanged.
     public func finishNotModified(_ job: JobRecord, worker: String) async throws -> ConnectorSyncResult {
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         let now = clock()
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
@@ -471,7 +471,7 @@ extension ConnectorStore {
                     next_refresh_at = CASE WHEN \(job.args["scheduled"] == "true") THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
-            try await JobQueue.complete(job, worker: worker, result: result.jobResult, now: now, on: connection, logger: logger)
+            try await JobQueue.complete(job, worker: worker, result: .sync(SyncResult(sync: result, worker: worker)), now: now, on: connection, logger: logger)
             return result
         }
     }
@@ -491,7 +491,7 @@ extension ConnectorStore {
     /// Finishes a sync job that had nothing to do (the segment was deleted, paused or changed kind).
     public func finishSkipped(_ job: JobRecord, worker: String, reason: String) async throws {
         try await database.withTenant(job.tenantID) { connection in
-            try await JobQueue.complete(job, worker: worker, result: ["skipped": reason, "worker": worker], now: clock(), on: connection, logger: database.logger)
+            try await JobQueue.complete(job, worker: worker, result: .sync(SyncResult(sync: nil, skipped: reason, worker: worker)), now: clock(), on: connection, logger: database.logger)
         }
     }
 }

@@ -31,19 +31,19 @@ public struct JobQueue: Sendable {
     /// Adds a job, or returns the pending one with the same `uniqueKey` (so 50
     /// identical requests make one job). Call inside the tenant's transaction.
     public static func enqueue(
-        tenant: TenantID, kind: String, target: String, args: [String: String] = [:], uniqueKey: String?, runAt: Date,
+        tenant: TenantID, kind: JobKind, target: String, args: [String: String] = [:], uniqueKey: String?, runAt: Date,
         maxAttempts: Int = 5, creator: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> (job: JobRecord, created: Bool) {
         // ON CONFLICT on the partial unique index leaves the existing pending job in place.
         for try await row in try await connection.query(
             """
             INSERT INTO jobs (tenant_id, kind, target, args, unique_key, run_at, max_attempts, creator, created_at)
-            VALUES (\(tenant.rawValue), \(kind), \(target), \(args.jobJSON)::jsonb, \(uniqueKey), \(runAt), \(Int32(maxAttempts)), \(creator), \(runAt))
+            VALUES (\(tenant.rawValue), \(kind.rawValue), \(target), \(args.jobJSON)::jsonb, \(uniqueKey), \(runAt), \(Int32(maxAttempts)), \(creator), \(runAt))
             ON CONFLICT (tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'retrying') DO NOTHING
             RETURNING \(unescaped: JobRecord.columns)
             """, logger: logger)
         {
-            try await connection.query("SELECT pg_notify(\(channel), \(kind))", logger: logger)
+            try await connection.query("SELECT pg_notify(\(channel), \(kind.rawValue))", logger: logger)
             return (try JobRecord.decode(row), true)
         }
         for try await row in try await connection.query(
@@ -59,7 +59,7 @@ public struct JobQueue: Sendable {
 
     /// Enqueues in a transaction of its own (see the static form).
     public func enqueue(
-        tenant: TenantID, kind: String, target: String, args: [String: String] = [:], uniqueKey: String?, maxAttempts: Int = 5,
+        tenant: TenantID, kind: JobKind, target: String, args: [String: String] = [:], uniqueKey: String?, maxAttempts: Int = 5,
         creator: String
     ) async throws -> JobRecord {
         let now = clock()
@@ -74,7 +74,7 @@ public struct JobQueue: Sendable {
     // MARK: Workers
 
     /// Claims up to `limit` due jobs of `kinds` for `worker`, leased for `lease`.
-    public func claim(worker: String, kinds: [String], limit: Int, lease: Duration) async throws -> [JobRecord] {
+    public func claim(worker: String, kinds: [JobKind], limit: Int, lease: Duration) async throws -> [JobRecord] {
         let now = clock()
         let expires = now.addingTimeInterval(lease.seconds)
         return try await asWorker { connection in
@@ -83,7 +83,7 @@ public struct JobQueue: Sendable {
                 """
                 WITH next AS (
                     SELECT tenant_id, job_id FROM jobs
-                    WHERE state IN ('queued', 'retrying') AND run_at <= \(now) AND kind = ANY(\(kinds))
+                    WHERE state IN ('queued', 'retrying') AND run_at <= \(now) AND kind = ANY(\(kinds.map(\.rawValue)))
                     ORDER BY run_at, job_id LIMIT \(Int64(limit))
                     FOR UPDATE SKIP LOCKED
                 )
@@ -139,10 +139,10 @@ public struct JobQueue: Sendable {
     /// cancellation was requested: the caller's transaction then rolls back, so
     /// a late worker changes nothing and a cancelled job has no effect.
     public static func complete(
-        _ job: JobRecord, worker: String, result: [String: String], now: Date, on connection: PostgresConnection, logger: Logger
+        _ job: JobRecord, worker: String, result: JobResult, now: Date, on connection: PostgresConnection, logger: Logger
     ) async throws {
         var bindings = ownedBindings(job, worker: worker)
-        bindings.append(result.jobJSON)
+        bindings.append(result.jsonText)
         bindings.append(now)
         let rows = try await connection.query(PostgresQuery(
             unsafeSQL: """

@@ -84,7 +84,7 @@ public struct ExportStore: Sendable {
             let logger = database.logger
             _ = try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
             let (job, _) = try await JobQueue.enqueue(
-                tenant: tenant, kind: "export", target: "tenants/\(tenant)/segments/\(segmentID)",
+                tenant: tenant, kind: .export, target: ResourceName.segmentName(tenant, segmentID),
                 args: ["format": format, "attributes": attributes.joined(separator: ",")], uniqueKey: nil, runAt: clock(),
                 creator: creator, on: connection, logger: logger)
             record.after = ["operation": .string(job.name), "format": .string(format), "attributes": .strings(attributes)]
@@ -93,12 +93,16 @@ public struct ExportStore: Sendable {
     }
 
     /// Completes an export attempt and audits what was exported (rows, checksum), in one transaction.
-    public func finish(_ job: JobRecord, worker: String, result: [String: String]) async throws {
+    public func finish(_ job: JobRecord, worker: String, result: ExportResult) async throws {
         let audit = AuditContext(
             tenant: job.tenantID, actor: AuditActor(name: job.creator), action: "segmentd.jobs/Export", resultCode: { _ in "INTERNAL" })
         try await database.audited(audit, resource: job.target) { connection, record in
-            try await JobQueue.complete(job, worker: worker, result: result, now: clock(), on: connection, logger: database.logger)
-            record.after = result.mapValues { .string($0) }
+            try await JobQueue.complete(job, worker: worker, result: .export(result), now: clock(), on: connection, logger: database.logger)
+            record.after = [
+                "export": .string(result.export), "rows": .number(Double(result.rows)), "bytes": .number(Double(result.bytes)),
+                "sha256": .string(result.sha256), "format": .string(result.format), "file": .string(result.file),
+                "worker": .string(result.worker),
+            ]
         }
     }
 }

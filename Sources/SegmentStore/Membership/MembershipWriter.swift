@@ -162,7 +162,7 @@ enum MembershipWriter {
             """, logger: logger
         ).decode(String.self) {
             _ = try await JobQueue.enqueue(
-                tenant: tenant, kind: "refresh", target: "tenants/\(tenant)/segments/\(dependent)",
+                tenant: tenant, kind: .refresh, target: ResourceName.segmentName(tenant, dependent),
                 args: ["reason": "dependency \(segmentID)"], uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
                 on: connection, logger: logger)
         }

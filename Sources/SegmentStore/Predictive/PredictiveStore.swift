@@ -110,7 +110,7 @@ public struct PredictiveStore: Sendable {
         _ job: JobRecord, worker: String, card: ModelCardRecord, model: StoredModel, users: [Int64], scores: [Double], buckets: [String],
         scoreCutoff: Date, startedAt: ContinuousClock.Instant
     ) async throws -> (size: Int64, entered: Int64, exited: Int64) {
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         let now = clock()
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
@@ -149,11 +149,10 @@ public struct PredictiveStore: Sendable {
                 creator: job.creator, on: connection, logger: logger)
             try await JobQueue.complete(
                 job, worker: worker,
-                result: [
-                    "model": "\(segment.name)/model", "algorithm": card.algorithm, "holdout_auc": String(format: "%.4f", card.holdoutAUC), "training_users": String(card.trainingUsers),
-                    "scored_users": String(card.scoredUsers), "size": String(change.size), "entered": String(change.entered),
-                    "exited": String(change.exited), "duration_ms": String(milliseconds), "worker": worker,
-                ],
+                result: .train(TrainResult(
+                    model: "\(segment.name)/model", algorithm: card.algorithm, holdoutAUC: (card.holdoutAUC * 10_000).rounded() / 10_000,
+                    trainingUsers: Int64(card.trainingUsers), scoredUsers: Int64(card.scoredUsers), size: change.size,
+                    entered: change.entered, exited: change.exited, durationMilliseconds: milliseconds, worker: worker)),
                 now: now, on: connection, logger: logger)
             return (change.size, change.entered, change.exited)
         }

@@ -35,20 +35,18 @@ public struct SegmentRefresh: Sendable {
     public func run(_ job: JobRecord, worker: String) async throws -> Outcome {
         let started = ContinuousClock.now
         let now = clock()
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
             let segment = try await SegmentStore.fetch(segmentID, tenant: job.tenantID, on: connection, logger: logger, lock: true)
             func finish(_ outcome: Outcome) async throws -> Outcome {
-                var result = ["size": String(outcome.size), "entered": String(outcome.entered), "exited": String(outcome.exited),
-                              "duration_ms": String(outcome.durationMilliseconds)]
-                // Where the time went: the rule's query, and the rest (the difference, history, the job).
-                if let select = outcome.selectMilliseconds { result["select_ms"] = String(select) }
-                if let skipped = outcome.skipped { result["skipped"] = skipped }
-                result["worker"] = worker
-                // The instant every window ended at (seconds since 1970, to the microsecond).
-                result["evaluated_at"] = String(format: "%.6f", now.timeIntervalSince1970)
-                try await JobQueue.complete(job, worker: worker, result: result, now: now, on: connection, logger: logger)
+                // Where the time went (the rule's query, and the rest: the difference, history, the job), and
+                // the instant every window ended at.
+                let result = RefreshResult(
+                    size: outcome.size, entered: outcome.entered, exited: outcome.exited, durationMilliseconds: outcome.durationMilliseconds,
+                    selectMilliseconds: outcome.selectMilliseconds, skipped: outcome.skipped, worker: worker,
+                    evaluatedAt: now.timeIntervalSince1970)
+                try await JobQueue.complete(job, worker: worker, result: .refresh(result), now: now, on: connection, logger: logger)
                 return outcome
             }
             if segment.deletedAt != nil { return try await finish(Outcome(size: segment.size, entered: 0, exited: 0, durationMilliseconds: 0, skipped: "the segment is deleted")) }
@@ -98,7 +96,7 @@ public struct SegmentRefresh: Sendable {
 
     /// Records any kind's failed refresh, sync or training on its segment (the membership is unchanged).
     static func recordFailure(_ job: JobRecord, message: String, at now: Date, database: Database) async throws {
-        let segmentID = String(job.target.split(separator: "/").last ?? "")
+        let segmentID = job.segmentID
         try await database.withTenant(job.tenantID) { connection in
             try await connection.query(
                 """

@@ -30,16 +30,6 @@ public struct SegmentStore: Sendable {
         id.utf8.count <= 63 && IngestLimits.isValidName(id)
     }
 
-    /// The job that refreshes a segment of this kind: a rule's refresh, a pull, or training and scoring.
-    /// (A refresh of a pushed or uploaded connector re-matches its ids with the users known now.)
-    public static func refreshJobKind(_ kind: SegmentKind, _ definition: SegmentDefinition) -> String {
-        switch kind {
-        case .ruleBased: "refresh"
-        case .connector: definition.connector?.source == .pull ? "sync" : "refresh"
-        case .predictive: "train"
-        }
-    }
-
     static func validate(_ definition: SegmentDefinition, kind: SegmentKind) throws {
         switch kind {
         case .ruleBased:
@@ -432,7 +422,7 @@ extension SegmentStore {
                 ) { due.append(try SegmentRecord.decode(row.makeRandomAccess())) }
                 for segment in due {
                     let segmentID = segment.segmentID
-                    let kind = Self.refreshJobKind(segment.kind, segment.definition)
+                    let kind = JobKind.refreshing(segment.kind, segment.definition)
                     _ = try await JobQueue.enqueue(
                         tenant: tenant, kind: kind, target: segment.name, args: ["scheduled": "true"],
                         uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
@@ -499,7 +489,7 @@ extension SegmentStore {
             guard segment.state == .active else {
                 throw DomainError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
             }
-            let kind = Self.refreshJobKind(segment.kind, segment.definition)
+            let kind = JobKind.refreshing(segment.kind, segment.definition)
             let (job, created) = try await JobQueue.enqueue(
                 tenant: tenant, kind: kind, target: segment.name, uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: creator,
                 on: connection, logger: logger)

@@ -19,11 +19,11 @@ struct JobQueueTests {
         let clock = ManualWallClock(Self.start)
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             let queue = server.server.jobQueue
-            let job = try await queue.enqueue(tenant: server.tenant, kind: "test", target: "tenants/acme/things/1", uniqueKey: "thing:1", creator: "test")
+            let job = try await queue.enqueue(tenant: server.tenant, kind: .refresh, target: "tenants/acme/things/1", uniqueKey: "thing:1", creator: "test")
             #expect(job.state == .queued && job.attempt == 0)
-            let claimedA = try await queue.claim(worker: "A", kinds: ["test"], limit: 5, lease: .seconds(30))
+            let claimedA = try await queue.claim(worker: "A", kinds: [.refresh], limit: 5, lease: .seconds(30))
             #expect(claimedA.map(\.jobID) == [job.jobID] && claimedA[0].attempt == 1 && claimedA[0].leaseOwner == "A")
-            #expect(try await queue.claim(worker: "B", kinds: ["test"], limit: 5, lease: .seconds(30)).isEmpty, "a leased job is not claimed twice")
+            #expect(try await queue.claim(worker: "B", kinds: [.refresh], limit: 5, lease: .seconds(30)).isEmpty, "a leased job is not claimed twice")
             // Renewing keeps it; time passing without renewal loses it.
             clock.advance(by: 20)
             #expect(try await queue.renew(claimedA[0], worker: "A", lease: .seconds(30)) == false)
@@ -32,7 +32,7 @@ struct JobQueueTests {
             #expect(try await queue.rescue() == 1)
             let rescued = try await queue.get(tenant: server.tenant, jobID: job.jobID)
             #expect(rescued.state == .retrying && rescued.errors.last?.code == "LEASE_EXPIRED")
-            let claimedB = try await queue.claim(worker: "B", kinds: ["test"], limit: 5, lease: .seconds(30))
+            let claimedB = try await queue.claim(worker: "B", kinds: [.refresh], limit: 5, lease: .seconds(30))
             #expect(claimedB.first?.attempt == 2)
             // A wakes up late: it no longer owns the job.
             #expect(try await queue.renew(claimedA[0], worker: "A", lease: .seconds(30)) == nil)
@@ -46,9 +46,9 @@ struct JobQueueTests {
         let clock = ManualWallClock(Self.start)
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             let queue = server.server.jobQueue
-            let job = try await queue.enqueue(tenant: server.tenant, kind: "test", target: "t", uniqueKey: nil, maxAttempts: 3, creator: "test")
+            let job = try await queue.enqueue(tenant: server.tenant, kind: .refresh, target: "t", uniqueKey: nil, maxAttempts: 3, creator: "test")
             for attempt in 1...3 {
-                let claimed = try #require(try await queue.claim(worker: "W", kinds: ["test"], limit: 1, lease: .seconds(30)).first)
+                let claimed = try #require(try await queue.claim(worker: "W", kinds: [.refresh], limit: 1, lease: .seconds(30)).first)
                 #expect(claimed.attempt == attempt)
                 let state = try await queue.fail(claimed, worker: "W", code: "BOOM", message: "attempt \(attempt) failed", retryable: true)
                 let stored = try await queue.get(tenant: server.tenant, jobID: job.jobID)
@@ -57,7 +57,7 @@ struct JobQueueTests {
                     let delay = stored.runAt.timeIntervalSince(clock.now())
                     let base = pow(2, Double(attempt))
                     #expect(delay >= base * 0.75 && delay <= base * 1.25, "attempt \(attempt): \(delay) s")
-                    #expect(try await queue.claim(worker: "W", kinds: ["test"], limit: 1, lease: .seconds(30)).isEmpty, "not before its backoff")
+                    #expect(try await queue.claim(worker: "W", kinds: [.refresh], limit: 1, lease: .seconds(30)).isEmpty, "not before its backoff")
                     clock.advance(by: delay)
                 } else {
                     #expect(state == .failed)
@@ -74,7 +74,7 @@ struct JobQueueTests {
     }
 
     struct BlockingHandler: JobHandler {
-        let kind = "block"
+        let kind = JobKind.export
         let started: Counter
         func run(_ job: JobRecord, worker: String) async throws {
             started.value.add(1, ordering: .relaxed)
@@ -88,7 +88,7 @@ struct JobQueueTests {
         try await TestServer.with { server in
             let queue = server.server.jobQueue
             try await server.connect { connection in
-                let queued = try await queue.enqueue(tenant: server.tenant, kind: "block", target: "t1", uniqueKey: nil, creator: "test")
+                let queued = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t1", uniqueKey: nil, creator: "test")
                 let cancelled = try await connection.operations.cancelOperation(.with { $0.name = queued.name }, metadata: connection.metadata)
                 #expect(cancelled.state == .cancelled && cancelled.done)
 
@@ -97,7 +97,7 @@ struct JobQueueTests {
                 configuration.lease = .seconds(3)
                 configuration.pollInterval = .milliseconds(100)
                 let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: started)], configuration: configuration, logger: Logger(label: "test"))
-                let running = try await queue.enqueue(tenant: server.tenant, kind: "block", target: "t2", uniqueKey: nil, creator: "test")
+                let running = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t2", uniqueKey: nil, creator: "test")
                 let task = Task { try await worker.run() }
                 // Wait (bounded) until the worker picked it up.
                 let deadline = ContinuousClock.now + .seconds(20)
@@ -123,7 +123,7 @@ struct JobQueueTests {
             var configuration = JobWorker.Configuration()
             configuration.pollInterval = .milliseconds(100)
             let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: started)], configuration: configuration, logger: Logger(label: "test"))
-            let job = try await queue.enqueue(tenant: server.tenant, kind: "block", target: "t", uniqueKey: nil, creator: "test")
+            let job = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t", uniqueKey: nil, creator: "test")
             let task = Task { try await worker.run() }
             let deadline = ContinuousClock.now + .seconds(20)
             while started.value.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
