@@ -68,16 +68,12 @@ struct JobQueueTests {
         }
     }
 
-    /// A handler that runs until cancelled.
-    final class Counter: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
+    /// A handler that announces each start, then runs until cancelled.
     struct BlockingHandler: JobHandler {
         let kind = JobKind.export
-        let started: Counter
+        let started: AsyncStream<Int64>.Continuation
         func run(_ job: JobRecord, worker: String) async throws {
-            started.value.add(1, ordering: .relaxed)
+            started.yield(job.jobID)
             while true { try await Task.sleep(for: .milliseconds(20)) }
         }
         func failed(_ job: JobRecord, message: String) async {}
@@ -92,17 +88,16 @@ struct JobQueueTests {
                 let cancelled = try await connection.operations.cancelOperation(.with { $0.name = queued.name }, metadata: connection.metadata)
                 #expect(cancelled.state == .cancelled && cancelled.done)
 
-                let started = Counter()
+                let (started, startedSignal) = AsyncStream.makeStream(of: Int64.self)
                 var configuration = JobWorker.Configuration()
                 configuration.lease = .seconds(3)
                 configuration.pollInterval = .milliseconds(100)
-                let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: started)], configuration: configuration, logger: Logger(label: "test"))
+                let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
                 let running = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t2", uniqueKey: nil, creator: "test")
                 let task = Task { try await worker.run() }
-                // Wait (bounded) until the worker picked it up.
-                let deadline = ContinuousClock.now + .seconds(20)
-                while started.value.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-                #expect(started.value.load(ordering: .relaxed) == 1)
+                // The worker picked it up.
+                var iterator = started.makeAsyncIterator()
+                #expect(await iterator.next() == running.jobID)
                 let flagged = try await connection.operations.cancelOperation(.with { $0.name = running.name }, metadata: connection.metadata)
                 #expect(flagged.state == .running, "a running job is flagged, then stopped by its worker")
                 let final = try await connection.wait(operation: running.name)
@@ -119,14 +114,14 @@ struct JobQueueTests {
     func shutdownHandsJobsBack() async throws {
         try await TestServer.with { server in
             let queue = server.server.jobQueue
-            let started = Counter()
+            let (started, startedSignal) = AsyncStream.makeStream(of: Int64.self)
             var configuration = JobWorker.Configuration()
             configuration.pollInterval = .milliseconds(100)
-            let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: started)], configuration: configuration, logger: Logger(label: "test"))
+            let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
             let job = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t", uniqueKey: nil, creator: "test")
             let task = Task { try await worker.run() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while started.value.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            var iterator = started.makeAsyncIterator()
+            #expect(await iterator.next() == job.jobID)
             #expect(try await queue.get(tenant: server.tenant, jobID: job.jobID).state == .running)
             task.cancel()
             _ = await task.result
