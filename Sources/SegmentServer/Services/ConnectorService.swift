@@ -43,7 +43,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
         }
     }
 
-    func change(_ change: ConnectorStore.Change, _ request: Segmentd_V1_ChangeMembersRequest) async throws -> Segmentd_V1_SyncResult {
+    func change(_ change: ConnectorChange, _ request: Segmentd_V1_ChangeMembersRequest) async throws -> Segmentd_V1_SyncResult {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
         try Self.checkBatch(request.userIds)

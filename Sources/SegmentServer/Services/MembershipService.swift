@@ -22,7 +22,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         }
     }
 
-    static func proto(_ membership: MembershipStore.Membership, tenant: TenantID) -> Segmentd_V1_MembershipResult {
+    static func proto(_ membership: SegmentMembership, tenant: TenantID) -> Segmentd_V1_MembershipResult {
         .with {
             $0.segment = "tenants/\(tenant)/segments/\(membership.segmentID)"
             $0.member = membership.member

@@ -169,7 +169,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func listSegments(request: Segmentd_V1_ListSegmentsRequest, context: ServerContext) async throws -> Segmentd_V1_ListSegmentsResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        var filter = SegmentStore.Filter()
+        var filter = SegmentFilter()
         filter.kind = Self.kinds.first { $0.value == request.kind }?.key
         filter.state = Self.states.first { $0.value == request.state }?.key
         filter.readyToUse = request.readyToUse

@@ -2,40 +2,6 @@ import Logging
 import PostgresNIO
 import SegmentDomain
 
-/// Who is changing what, for the audit entry of a change.
-public struct AuditContext: Sendable {
-    /// The tenant whose chain records the change.
-    public var tenant: TenantID
-    public var actor: AuditActor
-    /// The RPC method or job action.
-    public var action: String
-    /// Names the outcome of a failed change (a gRPC status code name).
-    public var resultCode: @Sendable (any Error) -> String
-
-    public init(tenant: TenantID, actor: AuditActor, action: String, resultCode: @escaping @Sendable (any Error) -> String) {
-        self.tenant = tenant
-        self.actor = actor
-        self.action = action
-        self.resultCode = resultCode
-    }
-}
-
-/// What a change writes into its audit entry, filled in as the change learns it.
-public struct AuditRecord: Sendable {
-    /// The resource acted on.
-    public var resource: String
-    /// Changed fields before.
-    public var before: AuditFields?
-    /// Changed fields after.
-    public var after: AuditFields?
-
-    public init(resource: String, before: AuditFields? = nil, after: AuditFields? = nil) {
-        self.resource = resource
-        self.before = before
-        self.after = after
-    }
-}
-
 extension Database {
     /// Runs a change in a transaction scoped to `context.tenant` and appends its
     /// audit entry in the same transaction: both commit, or neither does.

@@ -109,11 +109,9 @@ public struct ConnectorStore: Sendable {
 
     // MARK: Add and remove
 
-    public enum Change: String, Sendable { case add, remove }
-
     /// Adds or removes a batch of ids, once per sync id.
     public func change(
-        _ change: Change, tenant: TenantID, segmentID: String, syncID: String, ids: [String], audit: AuditContext
+        _ change: ConnectorChange, tenant: TenantID, segmentID: String, syncID: String, ids: [String], audit: AuditContext
     ) async throws -> ConnectorSyncResult {
         try Self.validateSyncID(syncID)
         try Self.validate(ids)

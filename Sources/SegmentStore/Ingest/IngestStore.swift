@@ -208,17 +208,9 @@ public final class IngestStore: Sendable {
 
     // MARK: Profiles
 
-    /// How an upsert treats attributes it does not mention.
-    public enum UpsertMode: Sendable {
-        /// Keep them.
-        case merge
-        /// Remove them.
-        case replace
-    }
-
     /// Creates or updates profiles; attribute types are enforced against the catalog.
     public func upsertProfiles(
-        _ profiles: [ProfileInput], mode: UpsertMode, removing: [String], tenant: TenantID, audit: AuditContext
+        _ profiles: [ProfileInput], mode: ProfileUpsertMode, removing: [String], tenant: TenantID, audit: AuditContext
     ) async throws -> IngestResult {
         let now = clock()
         try IngestValidator(limits: limits, now: now).profiles(profiles, removing: removing)

@@ -120,7 +120,7 @@ public final class MemberSetCache: Sendable {
     /// Each user's membership in each segment from memory, or nil when a set or
     /// a user is not held (then the caller asks the database, and the missing
     /// sets are queued for loading).
-    func answer(tenant: TenantID, userIDs: [String], segmentIDs: [String]) -> [String: [MembershipStore.Membership]]? {
+    func answer(tenant: TenantID, userIDs: [String], segmentIDs: [String]) -> [String: [SegmentMembership]]? {
         guard configuration.maxMembers > 0 else { return nil }
         let now = configuration.now()
         // Under the lock only take the sets and the ids (copy-on-write: no copying); search outside it.
@@ -142,9 +142,9 @@ public final class MemberSetCache: Sendable {
             guard complete, let users = state.users[tenant.rawValue] else { return nil }
             return (sets, users)
         }
-        var answer: [String: [MembershipStore.Membership]]?
+        var answer: [String: [SegmentMembership]]?
         if let held {
-            var result: [String: [MembershipStore.Membership]] = [:]
+            var result: [String: [SegmentMembership]] = [:]
             for user in userIDs {
                 guard let index = held.users[user] else {
                     result = [:]
@@ -152,7 +152,7 @@ public final class MemberSetCache: Sendable {
                 }
                 result[user] = zip(segmentIDs, held.sets).map { segment, set in
                     let entered = set.enteredAt(index)
-                    return MembershipStore.Membership(segmentID: segment, member: entered != nil, enteredAt: entered)
+                    return SegmentMembership(segmentID: segment, member: entered != nil, enteredAt: entered)
                 }
             }
             answer = result.isEmpty ? nil : result

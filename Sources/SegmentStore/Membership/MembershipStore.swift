@@ -14,13 +14,6 @@ public struct MembershipStore: Sendable {
         self.clock = clock
     }
 
-    /// One user's membership in one segment.
-    public struct Membership: Sendable, Equatable {
-        public let segmentID: String
-        public let member: Bool
-        public let enteredAt: Date?
-    }
-
     /// Checks that the segments exist (not deleted); NOT_FOUND naming the first that does not.
     static func requireSegments(_ ids: [String], tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
         var found = Set<String>()
@@ -35,7 +28,7 @@ public struct MembershipStore: Sendable {
     /// Each user's membership in each segment (users never seen are members of
     /// nothing): from the member sets in memory when they are held, else from
     /// the database (and the sets are loaded for the next check).
-    public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [Membership]] {
+    public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [SegmentMembership]] {
         let cache = database.memberSets
         if let answer = cache.answer(tenant: tenant, userIDs: userIDs, segmentIDs: segmentIDs) { return answer }
         let userGeneration = cache.userGeneration(tenant)
@@ -58,22 +51,22 @@ public struct MembershipStore: Sendable {
             return (indexes, entered)
         }
         cache.noteUsers(tenant: tenant, indexes, generation: userGeneration)
-        var result: [String: [Membership]] = [:]
+        var result: [String: [SegmentMembership]] = [:]
         for user in userIDs {
-            result[user] = segmentIDs.map { Membership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
+            result[user] = segmentIDs.map { SegmentMembership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
         }
         return result
     }
 
     /// Every segment the user is in; NOT_FOUND for an unknown user.
-    public func segments(tenant: TenantID, userID: String) async throws -> [Membership] {
+    public func segments(tenant: TenantID, userID: String) async throws -> [SegmentMembership] {
         try await database.withTenant(tenant) { connection in
             var index: Int64?
             for try await found in try await connection.query(
                 "SELECT user_index FROM users WHERE external_id = \(userID)", logger: database.logger
             ).decode(Int64.self) { index = found }
             guard let index else { throw DomainError(.notFound, "tenants/\(tenant)/users/\(userID) not found") }
-            var memberships: [Membership] = []
+            var memberships: [SegmentMembership] = []
             for try await (segment, time) in try await connection.query(
                 """
                 SELECT m.segment_id, m.entered_at FROM segment_members m
@@ -81,7 +74,7 @@ public struct MembershipStore: Sendable {
                 WHERE m.user_index = \(index) ORDER BY m.segment_id
                 """, logger: database.logger
             ).decode((String, Date).self) {
-                memberships.append(Membership(segmentID: segment, member: true, enteredAt: time))
+                memberships.append(SegmentMembership(segmentID: segment, member: true, enteredAt: time))
             }
             return memberships
         }
@@ -123,24 +116,14 @@ public struct MembershipStore: Sendable {
         }
     }
 
-    /// What inspect shows about a segment's current membership.
-    public struct Inspection: Sendable {
-        public var count: Int64 = 0
-        public var sample: [String] = []
-        public var breakdown: [(value: String, count: Int64)] = []
-        public var overlap: (both: Int64, onlyThis: Int64, onlyOther: Int64)?
-        public var enteredSample: [String] = []
-        public var exitedSample: [String] = []
-    }
-
     /// Count, a sample, a breakdown by `attribute` (top values), the overlap with `other`, and samples of who entered and exited last time.
     public func inspect(
         tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
-    ) async throws -> Inspection {
+    ) async throws -> SegmentInspection {
         try await database.withTenant(tenant) { connection in
             let logger = database.logger
             try await Self.requireSegments([segmentID] + (other.map { [$0] } ?? []), tenant: tenant, on: connection, logger: logger)
-            var inspection = Inspection()
+            var inspection = SegmentInspection()
             for try await count in try await connection.query(
                 "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
             ).decode(Int64.self) { inspection.count = count }

@@ -97,15 +97,8 @@ public struct RuleStore: Sendable {
         return EvaluationContext(now: now, tenantTimeZone: zone, lastCampaign: last)
     }
 
-    /// How many users match, and the first `sample` of them (by index, so repeatable).
-    public struct Preview: Sendable {
-        public let count: Int64
-        public let sample: [String]
-        public let context: EvaluationContext
-    }
-
     /// Evaluates `rule` at `now` without saving anything.
-    public func preview(_ rule: Rule, tenant: TenantID, now: Date, sample: Int) async throws -> Preview {
+    public func preview(_ rule: Rule, tenant: TenantID, now: Date, sample: Int) async throws -> RulePreview {
         try await database.withTenant(tenant) { connection in
             let logger = database.logger
             let catalog = try await Self.catalog(on: connection, logger: logger)
@@ -118,9 +111,9 @@ public struct RuleStore: Sendable {
                        array(SELECT u.external_id FROM members m JOIN users u ON u.tenant_id = $1 AND u.user_index = m.user_index
                              ORDER BY m.user_index LIMIT \(max(0, min(sample, 1000))))
                 """
-            var result = Preview(count: 0, sample: [], context: context)
+            var result = RulePreview(count: 0, sample: [], context: context)
             for try await (count, ids) in try await run(sql, compiled.parameters, on: connection).decode((Int64, [String]).self) {
-                result = Preview(count: count, sample: ids, context: context)
+                result = RulePreview(count: count, sample: ids, context: context)
             }
             return result
         }

@@ -80,20 +80,8 @@ public struct SegmentStore: Sendable {
         throw DomainError(.notFound, "tenants/\(tenant)/segments/\(id) not found")
     }
 
-    /// Filters of `list`.
-    public struct Filter: Sendable {
-        public var kind: SegmentKind?
-        public var state: SegmentState?
-        public var readyToUse = false
-        public var category: String?
-        /// Case-insensitive substring of the id, display name or description.
-        public var text: String?
-        public var showDeleted = false
-        public init() {}
-    }
-
     /// Segments by id, `pageSize` at a time.
-    public func list(tenant: TenantID, filter: Filter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
+    public func list(tenant: TenantID, filter: SegmentFilter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
         var after = ""
         if let pageToken {
             guard let parts = PageToken.decode(pageToken), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }

@@ -3,24 +3,6 @@ import Logging
 import PostgresNIO
 import SegmentDomain
 
-/// A tag as stored.
-public struct TagRecord: Sendable, Equatable {
-    public let tenantID: TenantID
-    public let tagID: String
-    public let displayName: String
-    public let description: String
-    public let userCount: Int64
-    public let createdAt: Date
-    public let etag: Int64
-
-    /// `tenants/{tenant}/tags/{tag}`.
-    public var name: String { "tenants/\(tenantID)/tags/\(tagID)" }
-
-    var auditFields: AuditFields {
-        ["tag_id": .string(tagID), "display_name": .string(displayName), "description": .string(description)]
-    }
-}
-
 /// Static labels and their assignment to users.
 public struct TagStore: Sendable {
     let database: Database

@@ -1,0 +1,19 @@
+import Foundation
+
+/// Filters for listing audit entries.
+public struct AuditFilter: Sendable {
+    /// Exact actor name.
+    public var actor: String?
+    /// Exact action, or a prefix ending in `*`.
+    public var action: String?
+    /// Exact resource, or a prefix ending in `*`.
+    public var resource: String?
+    public var start: Date?
+    public var end: Date?
+    /// Only entries after this sequence number.
+    public var afterSequence: Int64?
+    /// Oldest first.
+    public var ascending = false
+
+    public init() {}
+}

@@ -1,0 +1,4 @@
+import Foundation
+import SegmentRules
+
+public enum ConnectorChange: String, Sendable { case add, remove }
