@@ -113,15 +113,25 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
-        .executableTarget(
-            name: "segmentd",
+        // The composition root: configuration, embedded PostgreSQL, TLS files, one ServiceGroup.
+        .target(
+            name: "SegmentdApp",
             dependencies: [
                 "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentEngine", "SegmentdClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "segmentd",
+            dependencies: [
+                "SegmentdApp", "SegmentServer", "SegmentDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

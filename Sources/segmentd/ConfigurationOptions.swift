@@ -1,4 +1,5 @@
 import ArgumentParser
+import SegmentdApp
 
 /// The command-line flags for every ``ConfigurationKey``.
 struct ConfigurationOptions: ParsableArguments {

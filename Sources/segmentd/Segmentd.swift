@@ -3,10 +3,9 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
-import SegmentServer
-import SegmentStore
-import ServiceLifecycle
 import SegmentDomain
+import SegmentdApp
+import SegmentServer
 
 @main
 struct Segmentd: AsyncParsableCommand {
@@ -32,7 +31,7 @@ struct Segmentd: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         do {
-            try await ServerRunner(configuration: configuration, registry: registry, logger: logger).run()
+            try await SegmentdApplication(configuration: configuration, registry: registry, logger: logger).run()
         } catch {
             logger.critical("segmentd stopped: \(Segmentd.describe(error))")
             throw ExitCode(1)
@@ -51,11 +50,7 @@ extension Segmentd {
             let configuration = try Segmentd.loadConfiguration(options)
             let logger = Segmentd.bootstrapLogging(configuration)
             do {
-                let database = try await DatabaseEndpoints.open(configuration, logger: logger)
-                defer { database.embedded.map { try? $0.stop() } }
-                let applied = try await Migrator(
-                    owner: database.owner, appRole: database.app.username, logger: logger
-                ).migrate()
+                let applied = try await SegmentdApplication.migrate(configuration, logger: logger)
                 logger.notice(applied.isEmpty ? "the schema is up to date" : "applied migrations \(applied)")
             } catch {
                 logger.critical("migration failed: \(Segmentd.describe(error))")

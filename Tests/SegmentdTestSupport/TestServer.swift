@@ -52,7 +52,7 @@ public struct TestServer: Sendable {
         poolSize: Int = 10,
         backgroundWorker: Bool = false,
         memberSets: MemberSetCache.Configuration = .init(),
-        configure: (inout SegmentdServer.Configuration) -> Void = { _ in },
+        configure: (inout UseCases.Configuration) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "test.server")
@@ -67,22 +67,25 @@ public struct TestServer: Sendable {
             certificateChainPath: certificates.certificateChainPath, privateKeyPath: certificates.privateKeyPath)
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        configuration.exportDirectory = directory + "/exports"
-        configure(&configuration)
+        var useCaseConfiguration = UseCases.Configuration()
+        useCaseConfiguration.exportDirectory = directory + "/exports"
+        configure(&useCaseConfiguration)
         var settings = testDatabase.app
         settings.maximumConnections = poolSize
         let database = Database(settings: settings, logger: logger, memberSets: memberSets)
-        let server = SegmentdServer(configuration: configuration, database: database, health: HealthMonitor(), logger: logger)
-        let worker = JobWorker(
-            queue: server.jobQueue, handlers: server.jobHandlers(), logger: logger)
-        let group = ServiceGroup(services: backgroundWorker ? [database, worker, server] : [database, server], logger: logger)
+        let useCases = UseCases(database: database, configuration: useCaseConfiguration)
+        let server = SegmentdServer(configuration: configuration, useCases: useCases, health: HealthMonitor(), logger: logger)
+        let worker = JobWorker(queue: useCases.jobQueue, handlers: useCases.jobHandlers(), logger: logger)
+        let listener = useCases.memberSetListener
+        let services: [any Service] = backgroundWorker ? [database, listener, worker, server] : [database, listener, server]
+        let group = ServiceGroup(services: services, logger: logger)
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
                 let port = try await server.listeningPort
                 try await ServerRoleCheck.verify(database)
-                try await server.ingestStore.preparePartitions()
+                try await useCases.ingestStore.preparePartitions()
                 guard let credentials = try await Bootstrapper(database: database, logger: logger)
                     .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
                 else { throw TestSetupError("a fresh database was already bootstrapped") }
@@ -102,4 +105,17 @@ public struct TestServer: Sendable {
             }
         }
     }
+}
+
+extension SegmentdServer {
+    /// The parts tests reach past the API for (to drive jobs, count cache loads, compare evaluators).
+    public var jobQueue: JobQueue { useCases.jobQueue }
+    public var ruleStore: RuleStore { useCases.ruleStore }
+    public var segmentStore: SegmentStore { useCases.segmentStore }
+    public var segmentRefresh: SegmentRefresh { useCases.segmentRefresh }
+    public var ingestStore: IngestStore { useCases.ingestStore }
+    public var authenticator: Authenticator { useCases.authentication }
+    public var memberSets: MemberSetCache { useCases.memberSets }
+    public var exportDirectory: String { useCases.exportDirectory }
+    public func jobHandlers(lease: Duration = .seconds(30)) -> [any JobHandler] { useCases.jobHandlers(lease: lease) }
 }

@@ -73,6 +73,8 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The request field the error is about, as a path (`segment.connector.pull.url`), when there is one.
     public var field: String?
+    /// Every field that is wrong, when there are several (a rule with three errors); the first is `field`.
+    public var violations: [FieldViolation]
     /// The stable reason; derived from `code` unless set.
     public var reason: Reason
     /// Extra facts for programs (`segment`, `line`, `column`, …).
@@ -82,11 +84,12 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
 
     public init(
         _ code: Code, _ message: String, field: String? = nil, reason: Reason? = nil, metadata: [String: String] = [:],
-        cause: (any Error)? = nil
+        violations: [FieldViolation] = [], cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
-        self.field = field
+        self.field = field ?? violations.first?.field
+        self.violations = violations.isEmpty ? field.map { [FieldViolation(field: $0, problem: message)] } ?? [] : violations
         self.reason = reason ?? Self.defaultReason(code, hasField: field != nil)
         self.metadata = metadata
         self.cause = cause
@@ -108,6 +111,19 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
         DomainError(
             .failedPrecondition, "\(segmentName) is \(state): resume it to \(action) (its last membership is kept)",
             reason: .segmentPaused, metadata: ["segment": segmentName])
+    }
+
+    /// One wrong field of a request.
+    public struct FieldViolation: Sendable, Equatable {
+        /// The field's path in the request (`rule.all[1].behavior.where[0]`).
+        public var field: String
+        /// What is wrong with it.
+        public var problem: String
+
+        public init(field: String, problem: String) {
+            self.field = field
+            self.problem = problem
+        }
     }
 
     public var description: String { field.map { "\(code) [\($0)]: \(message)" } ?? "\(code): \(message)" }

@@ -176,6 +176,13 @@ public struct Explanation: Sendable, Equatable {
     public var observed: String
     public var children: [Explanation]
 
+    public init(text: String, result: Bool, observed: String, children: [Explanation]) {
+        self.text = text
+        self.result = result
+        self.observed = observed
+        self.children = children
+    }
+
     /// An indented tree for people ("✓ did purchase … — purchase count in last 30d = 2, needed at least 3").
     public func rendered(indent: Int = 0) -> String {
         var line = String(repeating: "  ", count: indent) + (result ? "✓ " : "✗ ") + text

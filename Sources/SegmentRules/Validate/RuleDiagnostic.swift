@@ -5,7 +5,18 @@ public struct RuleDiagnostic: Equatable, Sendable, CustomStringConvertible {
         case error, warning
     }
 
+    /// What kind of problem it is, so callers classify it without reading the message.
+    public enum Kind: String, Sendable {
+        /// The text does not parse.
+        case syntax
+        /// A value is compared or aggregated as another type than the catalog records.
+        case typeMismatch
+        /// Anything else wrong for the catalog (unknown or misused names, impossible ranges, cycles).
+        case invalid
+    }
+
     public var severity: Severity
+    public var kind: Kind
     public var message: String
     /// Where in the AST (`all[1].behavior.where[0]`); empty for the whole rule.
     public var path: String
@@ -17,9 +28,10 @@ public struct RuleDiagnostic: Equatable, Sendable, CustomStringConvertible {
 
     public init(
         _ severity: Severity, _ message: String, path: String = "", line: Int? = nil, column: Int? = nil,
-        expected: [String] = [], excerpt: String? = nil
+        expected: [String] = [], excerpt: String? = nil, kind: Kind? = nil
     ) {
         self.severity = severity
+        self.kind = kind ?? (line != nil ? .syntax : .invalid)
         self.message = message
         self.path = path
         self.line = line

@@ -28,7 +28,9 @@ public struct RuleValidator {
         return validator.diagnostics
     }
 
-    private mutating func error(_ path: String, _ message: String) { diagnostics.append(RuleDiagnostic(.error, message, path: path)) }
+    private mutating func error(_ path: String, _ message: String, kind: RuleDiagnostic.Kind = .invalid) {
+        diagnostics.append(RuleDiagnostic(.error, message, path: path, kind: kind))
+    }
     private mutating func warning(_ path: String, _ message: String) { diagnostics.append(RuleDiagnostic(.warning, message, path: path)) }
 
     private static func join(_ path: String, _ next: String) -> String { path.isEmpty ? next : path + "." + next }
@@ -104,7 +106,8 @@ public struct RuleValidator {
             self.comparison(comparison, path: here)
             switch types[property] {
             case .number?: break
-            case let other?: error(here, "\(condition.event).\(property) is a \(Self.describe(other)), not a number: it cannot be summed or averaged")
+            case let other?:
+                error(here, "\(condition.event).\(property) is a \(Self.describe(other)), not a number: it cannot be summed or averaged", kind: .typeMismatch)
             case nil: if known { warning(here, "\(condition.event) events have never had the property \(property)") }
             }
         case .first(let window), .last(let window):
@@ -194,7 +197,7 @@ public struct RuleValidator {
         }
         guard let type else { return }
         let name = Self.describe(type)
-        func mismatch(_ advice: String) { error(path, "\(subject) is a \(name); \(advice)") }
+        func mismatch(_ advice: String) { error(path, "\(subject) is a \(name); \(advice)", kind: .typeMismatch) }
         switch test {
         case .exists, .notSet: break
         case .equals, .notEquals, .isIn, .notIn:

@@ -1,7 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
-import SegmentStore
+import SegmentEngine
 import SegmentDomain
 
 /// Authenticates and authorizes every call, in one place, from ``MethodPolicy``;
@@ -12,7 +12,7 @@ import SegmentDomain
 struct AccessInterceptor: ServerInterceptor {
     let authenticator: Authenticator
     let health: HealthMonitor
-    let auditLog: AuditLog
+    let auditTrail: AuditTrail
     let logger: Logger
 
     func intercept<Input: Sendable, Output: Sendable>(
@@ -42,7 +42,7 @@ struct AccessInterceptor: ServerInterceptor {
                 "rejected a call",
                 metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(context.remotePeer)"])
             // Unauthenticated calls have no tenant: they are recorded in the platform's chain.
-            let display = presented.flatMap(APIKeySecret.init(parsing:))?.displayPrefix ?? ""
+            let display = Authenticator.displayPrefix(of: presented)
             await audit(
                 AuditEntry(
                     actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
@@ -73,7 +73,7 @@ struct AccessInterceptor: ServerInterceptor {
     /// Appends a denial; a failure to audit is logged, never hidden behind another error.
     private func audit(_ entry: AuditEntry, tenant: TenantID) async {
         do {
-            try await auditLog.append(entry, tenant: tenant)
+            try await auditTrail.append(entry, tenant: tenant)
         } catch {
             logger.error("could not audit a refused call", metadata: ["error": "\(String(reflecting: error))"])
         }

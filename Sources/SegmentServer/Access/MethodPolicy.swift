@@ -1,5 +1,4 @@
 import GRPCCore
-import SegmentStore
 import SegmentDomain
 
 /// What a method requires, and whether it changes anything (changes are audited).

@@ -1,4 +1,3 @@
-import SegmentStore
 import SegmentDomain
 
 /// The authenticated caller and request facts, available to every handler of a call.

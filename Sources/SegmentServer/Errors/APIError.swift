@@ -146,6 +146,6 @@ extension APIError {
         }
         self = APIError(
             code, message, reason: error.reason.name, metadata: error.metadata,
-            fieldViolations: error.field.map { [(field: $0, description: error.message)] } ?? [])
+            fieldViolations: error.violations.map { (field: $0.field, description: $0.problem) })
     }
 }

@@ -1,13 +1,12 @@
 import Foundation
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 
 /// `segmentd.v1.AccessService`: the caller's identity, API keys and roles.
 struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
-    let keys: APIKeyStore
-    let roles: RoleStore
+    let access: AccessAdministration
     let serverVersion: String
 
     func getCallerIdentity(
@@ -45,20 +44,20 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     ) async throws -> Segmentd_V1_CreateApiKeyResponse {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
-        let (key, secret) = try await keys.create(
+        let issued = try await access.createKey(
             tenant: tenant, displayName: request.apiKey.displayName, roles: request.apiKey.roles,
             expiresAt: request.apiKey.hasExpireTime ? request.apiKey.expireTime.date : nil,
             grantor: call.principal.permissions, audit: call.audit())
         return .with {
-            $0.apiKey = .init(key)
-            $0.secret = secret.plaintext
+            $0.apiKey = .init(issued.record)
+            $0.secret = issued.plaintext
         }
     }
 
     func getApiKey(request: Segmentd_V1_GetApiKeyRequest, context: ServerContext) async throws -> Segmentd_V1_ApiKey {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "apiKeys", field: "name", for: principal)
-        return .init(try await keys.get(tenant: tenant, keyID: id))
+        return .init(try await access.key(tenant: tenant, keyID: id))
     }
 
     func listApiKeys(
@@ -67,7 +66,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 50, maximum: 500)
-        let (page, next) = try await keys.list(
+        let (page, next) = try await access.listKeys(
             tenant: tenant, showRevoked: request.showRevoked, pageSize: size,
             pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
@@ -79,7 +78,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     func revokeApiKey(request: Segmentd_V1_RevokeApiKeyRequest, context: ServerContext) async throws -> Segmentd_V1_ApiKey {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "apiKeys", field: "name", for: call.principal)
-        return .init(try await keys.revoke(tenant: tenant, keyID: id, audit: call.audit()))
+        return .init(try await access.revokeKey(tenant: tenant, keyID: id, audit: call.audit()))
     }
 
     func rollApiKey(
@@ -88,11 +87,11 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "apiKeys", field: "name", for: call.principal)
         let grace: Duration = .seconds(request.gracePeriod.seconds) + .nanoseconds(Int64(request.gracePeriod.nanos))
-        let (key, secret) = try await keys.roll(
+        let issued = try await access.rollKey(
             tenant: tenant, keyID: id, grace: grace, grantor: call.principal.permissions, audit: call.audit())
         return .with {
-            $0.apiKey = .init(key)
-            $0.secret = secret.plaintext
+            $0.apiKey = .init(issued.record)
+            $0.secret = issued.plaintext
         }
     }
 
@@ -101,7 +100,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     func createRole(request: Segmentd_V1_CreateRoleRequest, context: ServerContext) async throws -> Segmentd_V1_Role {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
-        let role = try await roles.create(
+        let role = try await access.createRole(
             tenant: tenant, roleID: request.roleID,
             displayName: request.role.displayName.isEmpty ? request.roleID : request.role.displayName,
             description: request.role.description_p, permissions: request.role.permissions,
@@ -112,14 +111,14 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     func getRole(request: Segmentd_V1_GetRoleRequest, context: ServerContext) async throws -> Segmentd_V1_Role {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "roles", field: "name", for: principal)
-        return .init(try await roles.get(tenant: tenant, roleID: id))
+        return .init(try await access.role(tenant: tenant, roleID: id))
     }
 
     func listRoles(request: Segmentd_V1_ListRolesRequest, context: ServerContext) async throws -> Segmentd_V1_ListRolesResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 50, maximum: 500)
-        let (page, next) = try await roles.list(
+        let (page, next) = try await access.listRoles(
             tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.roles = page.map(Segmentd_V1_Role.init)
@@ -131,7 +130,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.role.name, collection: "roles", field: "role.name", for: call.principal)
         let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: ["display_name", "description", "permissions"])
-        let role = try await roles.update(
+        let role = try await access.updateRole(
             tenant: tenant, roleID: id,
             displayName: paths.contains("display_name") ? request.role.displayName : nil,
             description: paths.contains("description") ? request.role.description_p : nil,
@@ -144,7 +143,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     func deleteRole(request: Segmentd_V1_DeleteRoleRequest, context: ServerContext) async throws -> Segmentd_V1_Empty {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "roles", field: "name", for: call.principal)
-        try await roles.delete(tenant: tenant, roleID: id, etag: try ResourceName.etag(request.etag), audit: call.audit())
+        try await access.deleteRole(tenant: tenant, roleID: id, etag: try ResourceName.etag(request.etag), audit: call.audit())
         return .init()
     }
 }

@@ -1,11 +1,11 @@
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 
 /// `segmentd.v1.AuditService`: reads and verifies the tenant's audit chain.
 struct AuditService: Segmentd_V1_AuditService.SimpleServiceProtocol {
-    let log: AuditLog
+    let audit: AuditTrail
 
     func listAuditEvents(
         request: Segmentd_V1_ListAuditEventsRequest, context: ServerContext
@@ -21,7 +21,7 @@ struct AuditService: Segmentd_V1_AuditService.SimpleServiceProtocol {
         filter.end = request.hasEndTime ? request.endTime.date : nil
         filter.afterSequence = request.afterSequence > 0 ? request.afterSequence : nil
         filter.ascending = request.ascending
-        let (events, next) = try await log.list(
+        let (events, next) = try await audit.list(
             tenant: tenant, filter: filter, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.auditEvents = events.map(Segmentd_V1_AuditEvent.init)
@@ -34,7 +34,7 @@ struct AuditService: Segmentd_V1_AuditService.SimpleServiceProtocol {
     ) async throws -> Segmentd_V1_VerifyAuditChainResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        let result = try await log.verify(tenant: tenant)
+        let result = try await audit.verify(tenant: tenant)
         return .with {
             $0.ok = result.ok
             $0.checked = result.checked

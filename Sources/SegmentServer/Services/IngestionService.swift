@@ -1,6 +1,6 @@
 import Foundation
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 import SegmentRules
@@ -8,7 +8,7 @@ import SegmentRules
 /// `segmentd.v1.IngestionService`: profiles, events, campaign responses and
 /// locations, in atomic batches; `StreamIngest` commits each streamed batch as it arrives.
 struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
-    let store: IngestStore
+    let ingestion: Ingestion
 
     func upsertProfiles(request: Segmentd_V1_UpsertProfilesRequest, context: ServerContext) async throws -> Segmentd_V1_IngestResponse {
         try await profiles(request, parent: request.parent)
@@ -68,7 +68,7 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 messageID: event.messageID.isEmpty ? nil : event.messageID)
         }
         return try await run("events", violations) {
-            try await store.ingestEvents(events, tenant: tenant, audit: call.audit())
+            try await ingestion.ingestEvents(events, tenant: tenant, audit: call.audit())
         }
     }
 
@@ -82,11 +82,8 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 attributes: Self.values(profile.attributes, index: index, field: "attributes", into: &violations),
                 lastLocation: profile.hasLastLocation ? (profile.lastLocation.latitude, profile.lastLocation.longitude) : nil)
         }
-        if request.mode == .replace && !request.removeAttributes.isEmpty {
-            throw DomainError.invalid("remove_attributes", "only with mode MERGE (REPLACE removes what is not sent)")
-        }
         return try await run("profiles", violations) {
-            try await store.upsertProfiles(
+            try await ingestion.upsertProfiles(
                 profiles, mode: request.mode == .replace ? .replace : .merge, removing: request.removeAttributes,
                 tenant: tenant, audit: call.audit())
         }
@@ -115,7 +112,7 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 time: response.hasTime ? response.time.date : nil))
         }
         return try await run("responses", violations) {
-            try await store.recordResponses(responses, tenant: tenant, audit: call.audit())
+            try await ingestion.recordResponses(responses, tenant: tenant, audit: call.audit())
         }
     }
 
@@ -128,7 +125,7 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 time: $0.hasTime ? $0.time.date : nil)
         }
         return try await run("locations", []) {
-            try await store.recordLocations(locations, tenant: tenant, audit: call.audit())
+            try await ingestion.recordLocations(locations, tenant: tenant, audit: call.audit())
         }
     }
 

@@ -1,15 +1,13 @@
 import Foundation
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 
 /// `segmentd.v1.MembershipService`: who is in a segment, for campaigns
 /// (targeting), journeys (audience) and analytics (filters).
 struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
-    let store: MembershipStore
-    /// Users × segments at most in one batch check.
-    static let maxBatchPairs = 100_000
+    let membership: MembershipQueries
 
     /// Segment ids from names of the caller's tenant.
     static func segmentIDs(_ names: [String], field: String, tenant: TenantID, principal: Principal) throws -> [String] {
@@ -35,7 +33,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user to check") }
         let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
-        let results = try await store.check(tenant: tenant, userIDs: [request.userID], segmentIDs: ids)
+        let results = try await membership.check(tenant: tenant, userIDs: [request.userID], segmentIDs: ids)
         return .with {
             $0.userID = request.userID
             $0.results = (results[request.userID] ?? []).map { Self.proto($0, tenant: tenant) }
@@ -49,12 +47,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         guard !request.userIds.isEmpty else { throw DomainError.invalid("user_ids", "name at least one user") }
         let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
-        guard request.userIds.count * ids.count <= Self.maxBatchPairs else {
-            throw APIError(
-                .resourceExhausted, "users × segments is \(request.userIds.count * ids.count); the limit is \(Self.maxBatchPairs) per call",
-                reason: "LIMIT_EXCEEDED", fieldViolations: [(field: "user_ids", description: "split the batch")])
-        }
-        let results = try await store.check(tenant: tenant, userIDs: request.userIds, segmentIDs: ids)
+        let results = try await membership.check(tenant: tenant, userIDs: request.userIds, segmentIDs: ids)
         return .with {
             $0.users = request.userIds.map { user in
                 .with {
@@ -68,8 +61,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     func listUserSegments(request: Segmentd_V1_ListUserSegmentsRequest, context: ServerContext) async throws -> Segmentd_V1_ListUserSegmentsResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
-        guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user") }
-        let memberships = try await store.segments(tenant: tenant, userID: request.userID)
+        let memberships = try await membership.segments(tenant: tenant, userID: request.userID)
         return .with { $0.memberships = memberships.map { Self.proto($0, tenant: tenant) } }
     }
 
@@ -78,9 +70,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
-        guard (0...100_000).contains(request.chunkSize) else { throw DomainError.invalid("chunk_size", "0-100,000 (0 means 10,000)") }
-        let size = request.chunkSize == 0 ? 10_000 : Int(request.chunkSize)
-        try await store.streamMembers(tenant: tenant, segmentID: id, chunkSize: size) { ids, total, snapshot in
+        try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in
             try await response.write(.with {
                 $0.userIds = ids
                 $0.total = total

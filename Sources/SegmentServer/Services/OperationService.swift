@@ -1,15 +1,13 @@
 import Foundation
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 
 /// `segmentd.v1.OperationService`: jobs (refreshes, and later exports, syncs
 /// and training) as operations a caller can get, list, cancel and wait on.
 struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
-    let queue: JobQueue
-    /// How often WaitOperation looks at the job while it runs.
-    let waitInterval: Duration
+    let operations: Operations
 
     static let states: [JobState: Segmentd_V1_OperationState] = [
         .queued: .queued, .running: .running, .retrying: .retrying, .succeeded: .succeeded, .failed: .failed, .cancelled: .cancelled,
@@ -94,7 +92,7 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
     func getOperation(request: Segmentd_V1_GetOperationRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try Self.jobID(request.name, principal: principal)
-        return Self.proto(try await queue.get(tenant: tenant, jobID: id))
+        return Self.proto(try await operations.get(tenant: tenant, jobID: id))
     }
 
     func listOperations(request: Segmentd_V1_ListOperationsRequest, context: ServerContext) async throws -> Segmentd_V1_ListOperationsResponse {
@@ -111,7 +109,7 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
         let wanted = Set(request.states)
         let kind = request.kind
         // Filters apply after paging by id, so a page may be short; the token still moves on.
-        let jobs = try await queue.list(tenant: tenant, target: request.target.isEmpty ? nil : request.target, pageSize: size, before: before)
+        let jobs = try await operations.list(tenant: tenant, target: request.target.isEmpty ? nil : request.target, pageSize: size, before: before)
         return .with {
             $0.operations = jobs.map(Self.proto).filter { (wanted.isEmpty || wanted.contains($0.state)) && (kind == .unspecified || $0.kind == kind) }
             $0.nextPageToken = jobs.count == size ? PageToken.encode([String(jobs.last!.jobID)]) : ""
@@ -121,7 +119,7 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
     func cancelOperation(request: Segmentd_V1_CancelOperationRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
         let (tenant, id) = try Self.jobID(request.name, principal: call.principal)
-        return Self.proto(try await queue.cancel(tenant: tenant, jobID: id, audit: call.audit()))
+        return Self.proto(try await operations.cancel(tenant: tenant, jobID: id, audit: call.audit()))
     }
 
     func waitOperation(
@@ -129,15 +127,8 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try Self.jobID(request.name, principal: principal)
-        var last: Segmentd_V1_Operation?
-        while true {
-            let operation = Self.proto(try await queue.get(tenant: tenant, jobID: id))
-            if operation != last {
-                try await response.write(operation)
-                last = operation
-            }
-            if operation.done { return }
-            try await Task.sleep(for: waitInterval)
+        try await operations.wait(tenant: tenant, jobID: id) { job in
+            try await response.write(Self.proto(job))
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
 import SegmentDomain

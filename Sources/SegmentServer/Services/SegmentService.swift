@@ -2,23 +2,14 @@ import Foundation
 import GRPCCore
 import SegmentEngine
 import SegmentRules
-import SegmentStore
 import SegmentdAPI
 import SwiftProtobuf
 import SegmentDomain
 
-/// `segmentd.v1.SegmentService`: the segment lifecycle, revisions, pause and
-/// ready-to-use curation. (Refresh, history, inspect and export are served by
-/// the job queue's issue and answer UNIMPLEMENTED until then.)
+/// `segmentd.v1.SegmentService`: the segment lifecycle, revisions, pause,
+/// ready-to-use curation, refresh, size history, inspect and export.
 struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
-    let store: SegmentStore
-    let rules: RuleStore
-    let refresh: SegmentRefresh
-    let membership: MembershipStore
-    let exports: ExportStore
-    let jobs: JobQueue
-    let exportDirectory: String
-    let clock: @Sendable () -> Date
+    let segments: SegmentCommands
 
     // MARK: Mapping
 
@@ -87,29 +78,33 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         }
     }
 
-    /// The request's schedule; daily at 03:00 in the tenant's zone when unset.
-    func schedule(_ proto: Segmentd_V1_Schedule?, tenant: TenantID) async throws -> SegmentSchedule {
-        guard let proto, let cadence = proto.cadence else {
-            let zone = try await rules.tenantTimeZoneName(tenant: tenant)
-            return SegmentSchedule(cadence: SegmentSchedule.defaultDaily(timeZone: zone).cadence, afterDependencies: proto?.afterDependencies ?? false)
-        }
-        switch cadence {
-        case .manual: return SegmentSchedule(cadence: .manual, afterDependencies: proto.afterDependencies)
-        case .everyHours(let hours): return SegmentSchedule(cadence: .everyHours(Int(hours)), afterDependencies: proto.afterDependencies)
-        case .daily(let daily):
+    /// The request's schedule (nil when unset: the tenant's default).
+    static func schedule(_ proto: Segmentd_V1_Schedule?) throws -> ScheduleRequest? {
+        guard let proto else { return nil }
+        switch proto.cadence {
+        case nil: return ScheduleRequest(cadence: nil, afterDependencies: proto.afterDependencies)
+        case .manual?: return ScheduleRequest(cadence: .manual, afterDependencies: proto.afterDependencies)
+        case .everyHours(let hours)?: return ScheduleRequest(cadence: .everyHours(Int(hours)), afterDependencies: proto.afterDependencies)
+        case .daily(let daily)?:
             let parts = daily.timeOfDay.split(separator: ":")
             guard parts.count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]) else {
                 throw DomainError.invalid("segment.schedule.daily.time_of_day", "HH:MM, such as 03:00")
             }
-            let zone = daily.timeZone.isEmpty ? try await rules.tenantTimeZoneName(tenant: tenant) : daily.timeZone
-            return SegmentSchedule(cadence: .daily(hour: hour, minute: minute, timeZone: zone), afterDependencies: proto.afterDependencies)
+            return ScheduleRequest(
+                cadence: .daily(hour: hour, minute: minute, timeZone: daily.timeZone.isEmpty ? nil : daily.timeZone),
+                afterDependencies: proto.afterDependencies)
         }
     }
 
-    /// The canonical text and references of a segment's rule, validated against the catalog.
-    func rule(_ definition: Segmentd_V1_RuleDefinition, tenant: TenantID) async throws -> (text: String, references: [String]) {
-        let (rule, _) = try await RuleService.validRule(definition, field: "segment.rule", tenant: tenant, store: rules)
-        return (RuleText.print(rule), SegmentReferences.referenced(by: rule))
+    /// The definition fields a request sends, translated (the kinds' settings only where the request has them).
+    static func input(_ segment: Segmentd_V1_Segment, fields: Set<SegmentField>? = nil) throws -> SegmentInput {
+        func wanted(_ field: SegmentField, _ present: Bool) -> Bool { fields.map { $0.contains(field) } ?? present }
+        var input = SegmentInput(displayName: segment.displayName, description: segment.description_p)
+        if wanted(.rule, segment.hasRule) { input.rule = RuleService.source(segment.rule, field: "segment.rule") }
+        if wanted(.connector, segment.hasConnector) { (input.connector, input.pullAuthHeader) = try SegmentKindMapping.connector(segment.connector) }
+        if wanted(.predictive, segment.hasPredictive) { input.predictive = try SegmentKindMapping.predictive(segment.predictive) }
+        if wanted(.schedule, segment.hasSchedule) { input.schedule = try schedule(segment.hasSchedule ? segment.schedule : nil) }
+        return input
     }
 
     // MARK: Lifecycle
@@ -117,53 +112,38 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func createSegment(request: Segmentd_V1_CreateSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
-        let segment = request.segment
         let kind: SegmentKind
-        var definition = SegmentDefinition(
-            displayName: segment.displayName.isEmpty ? request.segmentID : segment.displayName, description: segment.description_p,
-            ruleText: nil, schedule: try await schedule(segment.hasSchedule ? segment.schedule : nil, tenant: tenant))
-        var references: [String] = []
-        var authHeader: String?
-        switch segment.kind {
-        case .ruleBased, .unspecified:
-            guard segment.hasRule else { throw DomainError.invalid("segment.rule", "a rule-based segment needs a rule (text or AST)") }
-            kind = .ruleBased
-            (definition.ruleText, references) = try await rule(segment.rule, tenant: tenant)
-        case .connector:
-            guard !segment.hasRule, !segment.hasPredictive else { throw DomainError.invalid("segment.connector", "a connector segment has no rule or predictive settings") }
-            kind = .connector
-            (definition.connector, authHeader) = try SegmentKindMapping.connector(segment.connector)
-        case .predictive:
-            guard !segment.hasRule, !segment.hasConnector else { throw DomainError.invalid("segment.predictive", "a predictive segment has no rule or connector settings") }
-            guard segment.hasPredictive else { throw DomainError.invalid("segment.predictive", "set the goal (CONVERT or CHURN), the event and the bucket") }
-            kind = .predictive
-            definition.predictive = try SegmentKindMapping.predictive(segment.predictive)
-        case .UNRECOGNIZED:
-            throw DomainError.invalid("segment.kind", "RULE_BASED, CONNECTOR or PREDICTIVE")
+        switch request.segment.kind {
+        case .ruleBased, .unspecified: kind = .ruleBased
+        case .connector: kind = .connector
+        case .predictive: kind = .predictive
+        case .UNRECOGNIZED: throw DomainError.invalid("segment.kind", "RULE_BASED, CONNECTOR or PREDICTIVE")
         }
+        let input = try Self.input(request.segment)
         if request.validateOnly {
-            guard SegmentStore.isValidID(request.segmentID) else { throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter") }
-            let ruleDefinition = try definition.ruleText.map { RuleService.definition(try RuleText.parse($0)) }
-            return .with {
-                $0.name = "tenants/\(tenant)/segments/\(request.segmentID)"
-                $0.displayName = definition.displayName
-                $0.description_p = definition.description
-                $0.kind = Self.kinds[kind] ?? .ruleBased
-                if let ruleDefinition { $0.rule = ruleDefinition }
-                if let connector = definition.connector { $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: authHeader != nil) }
-                if let predictive = definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
-                $0.schedule = Self.proto(definition.schedule)
-            }
+            return Self.proto(try await segments.draft(input, kind: kind, segmentID: request.segmentID, tenant: tenant))
         }
-        return Self.proto(try await store.create(
-            tenant: tenant, segmentID: request.segmentID, kind: kind, definition: definition, references: references,
-            pullAuthHeader: authHeader, actor: call.principal.keyName, audit: call.audit()))
+        return Self.proto(try await segments.create(
+            input, kind: kind, segmentID: request.segmentID, tenant: tenant, actor: call.principal.keyName, audit: call.audit()))
+    }
+
+    static func proto(_ draft: SegmentDraft) -> Segmentd_V1_Segment {
+        .with {
+            $0.name = draft.name
+            $0.displayName = draft.definition.displayName
+            $0.description_p = draft.definition.description
+            $0.kind = kinds[draft.kind] ?? .ruleBased
+            if let text = draft.definition.ruleText, let rule = try? RuleText.parse(text) { $0.rule = RuleService.definition(rule) }
+            if let connector = draft.definition.connector { $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: draft.pullAuthHeaderSet) }
+            if let predictive = draft.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
+            $0.schedule = proto(draft.definition.schedule)
+        }
     }
 
     func getSegment(request: Segmentd_V1_GetSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
-        return Self.proto(try await store.get(tenant: tenant, segmentID: id))
+        return Self.proto(try await segments.get(tenant: tenant, segmentID: id))
     }
 
     func listSegments(request: Segmentd_V1_ListSegmentsRequest, context: ServerContext) async throws -> Segmentd_V1_ListSegmentsResponse {
@@ -176,7 +156,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         filter.category = request.category.isEmpty ? nil : request.category
         filter.text = request.query.isEmpty ? nil : request.query
         filter.showDeleted = request.showDeleted
-        let (records, next) = try await store.list(
+        let (records, next) = try await segments.list(
             tenant: tenant, filter: filter, pageSize: try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000),
             pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
@@ -188,49 +168,31 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func updateSegment(request: Segmentd_V1_UpdateSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.segment.name, collection: "segments", field: "segment.name", for: call.principal)
-        let paths = try ResourceName.updatePaths(
-            request.updateMask.paths, allowed: ["display_name", "description", "rule", "schedule", "connector", "predictive"])
-        let segment = request.segment
-        var newRule: (text: String, references: [String])?
-        if paths.contains("rule") { newRule = try await rule(segment.rule, tenant: tenant) }
-        var newConnector: (ConnectorSettings, authHeader: String?)?
-        if paths.contains("connector") { newConnector = try SegmentKindMapping.connector(segment.connector) }
-        let newPredictive = paths.contains("predictive") ? try SegmentKindMapping.predictive(segment.predictive) : nil
-        let newSchedule = paths.contains("schedule") ? try await schedule(segment.hasSchedule ? segment.schedule : nil, tenant: tenant) : nil
-        return Self.proto(try await store.update(
-            tenant: tenant, segmentID: id, etag: try ResourceName.etag(segment.etag, field: "segment.etag"),
-            change: { definition in
-                if paths.contains("display_name") { definition.displayName = segment.displayName }
-                if paths.contains("description") { definition.description = segment.description_p }
-                if let newRule { definition.ruleText = newRule.text }
-                if let newSchedule { definition.schedule = newSchedule }
-                if let newConnector { definition.connector = newConnector.0 }
-                if let newPredictive { definition.predictive = newPredictive }
-            },
-            references: newRule?.references, pullAuthHeader: newConnector?.authHeader, actor: call.principal.keyName, audit: call.audit()))
+        let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: Set(SegmentField.allCases.map(\.rawValue)))
+        let fields = Set(paths.compactMap(SegmentField.init(rawValue:)))
+        return Self.proto(try await segments.update(
+            tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.segment.etag, field: "segment.etag"), fields: fields,
+            input: try Self.input(request.segment, fields: fields), actor: call.principal.keyName, audit: call.audit()))
     }
 
     func deleteSegment(request: Segmentd_V1_DeleteSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.delete(tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.etag), audit: call.audit()))
+        return Self.proto(try await segments.delete(tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.etag), audit: call.audit()))
     }
 
     func undeleteSegment(request: Segmentd_V1_UndeleteSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.undelete(tenant: tenant, segmentID: id, audit: call.audit()))
+        return Self.proto(try await segments.undelete(tenant: tenant, segmentID: id, audit: call.audit()))
     }
 
     func duplicateSegment(request: Segmentd_V1_DuplicateSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        let source = try await store.get(tenant: tenant, segmentID: id, showDeleted: false)
-        var definition = source.definition
-        definition.displayName = request.displayName.isEmpty ? String("Copy of \(source.definition.displayName)".prefix(100)) : request.displayName
-        return Self.proto(try await store.create(
-            tenant: tenant, segmentID: request.newSegmentID, kind: source.kind, definition: definition, references: source.references,
-            actor: call.principal.keyName, audit: call.audit()))
+        return Self.proto(try await segments.duplicate(
+            tenant: tenant, segmentID: id, newSegmentID: request.newSegmentID, displayName: request.displayName, actor: call.principal.keyName,
+            audit: call.audit()))
     }
 
     // MARK: Revisions
@@ -269,8 +231,8 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             }
             below = value
         }
-        let record = try await store.get(tenant: tenant, segmentID: id)
-        let revisions = try await store.revisions(tenant: tenant, segmentID: id).filter { $0.revision < below }
+        let record = try await segments.get(tenant: tenant, segmentID: id)
+        let revisions = try await segments.revisions(tenant: tenant, segmentID: id).filter { $0.revision < below }
         let page = Array(revisions.prefix(size))
         return .with {
             $0.revisions = page.map { Self.proto($0, of: record) }
@@ -290,27 +252,16 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func getSegmentRevision(request: Segmentd_V1_GetSegmentRevisionRequest, context: ServerContext) async throws -> Segmentd_V1_SegmentRevision {
         let principal = try RequestContext.require().principal
         let (tenant, id, number) = try revisionName(request.name, principal: principal)
-        let record = try await store.get(tenant: tenant, segmentID: id)
-        guard let revision = try await store.revisions(tenant: tenant, segmentID: id).first(where: { $0.revision == number }) else {
-            throw DomainError.notFound(request.name)
-        }
-        return Self.proto(revision, of: record)
+        let record = try await segments.get(tenant: tenant, segmentID: id)
+        return Self.proto(try await segments.revision(tenant: tenant, segmentID: id, number: number), of: record)
     }
 
     func rollbackSegment(request: Segmentd_V1_RollbackSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        guard let revision = try await store.revisions(tenant: tenant, segmentID: id).first(where: { $0.revision == request.revision }) else {
-            throw DomainError.notFound("\(request.name)/revisions/\(request.revision)")
-        }
-        // The old rule must still be valid against today's catalog and segments.
-        var references: [String] = []
-        if let text = revision.definition.ruleText {
-            references = try await rule(.with { $0.text = text }, tenant: tenant).references
-        }
-        return Self.proto(try await store.update(
-            tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.etag),
-            change: { $0 = revision.definition }, references: references, actor: call.principal.keyName, audit: call.audit()))
+        return Self.proto(try await segments.rollback(
+            tenant: tenant, segmentID: id, to: request.revision, etag: try ResourceName.etag(request.etag), actor: call.principal.keyName,
+            audit: call.audit()))
     }
 
     // MARK: State and curation
@@ -318,28 +269,27 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func pauseSegment(request: Segmentd_V1_SetSegmentStateRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.setState(tenant: tenant, segmentID: id, state: .paused, audit: call.audit()))
+        return Self.proto(try await segments.pause(tenant: tenant, segmentID: id, audit: call.audit()))
     }
 
     func resumeSegment(request: Segmentd_V1_SetSegmentStateRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.setState(tenant: tenant, segmentID: id, state: .active, audit: call.audit()))
+        return Self.proto(try await segments.resume(tenant: tenant, segmentID: id, audit: call.audit()))
     }
 
     func pinSegment(request: Segmentd_V1_PinSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.curate(
-            tenant: tenant, segmentID: id, pin: true, category: request.category, position: Int(request.position), note: request.note,
+        return Self.proto(try await segments.pin(
+            tenant: tenant, segmentID: id, category: request.category, position: Int(request.position), note: request.note,
             curator: call.principal.keyName, audit: call.audit()))
     }
 
     func unpinSegment(request: Segmentd_V1_UnpinSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await store.curate(
-            tenant: tenant, segmentID: id, pin: false, category: "", position: 0, note: "", curator: "", audit: call.audit()))
+        return Self.proto(try await segments.unpin(tenant: tenant, segmentID: id, audit: call.audit()))
     }
 
     func listReadyToUseSegments(
@@ -350,7 +300,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
         let offset = request.pageToken.isEmpty ? 0 : (PageToken.decode(request.pageToken)?.first.flatMap(Int.init) ?? -1)
         guard offset >= 0 else { throw DomainError.invalid("page_token", "not a token from this list") }
-        let all = try await store.listReadyToUse(tenant: tenant, category: request.category.isEmpty ? nil : request.category)
+        let all = try await segments.readyToUse(tenant: tenant, category: request.category.isEmpty ? nil : request.category)
         let page = Array(all.dropFirst(offset).prefix(size))
         return .with {
             $0.segments = page.map(Self.proto)
@@ -358,18 +308,12 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         }
     }
 
-    // MARK: Not yet (the job queue's issue)
+    // MARK: Refresh, history, inspect, export
 
     func refreshSegment(request: Segmentd_V1_RefreshSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        let segment = try await store.get(tenant: tenant, segmentID: id, showDeleted: false)
-        guard segment.state == .active else {
-            throw APIError(
-                .failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)",
-                reason: "SEGMENT_PAUSED", metadata: ["segment": segment.name])
-        }
-        return OperationService.proto(try await store.requestRefresh(
+        return OperationService.proto(try await segments.requestRefresh(
             tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 
@@ -379,7 +323,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let points = try await refresh.history(tenant: tenant, segmentID: id, limit: size)
+        let points = try await segments.history(tenant: tenant, segmentID: id, limit: size)
         return .with {
             $0.points = points.map { point in
                 .with {
@@ -396,18 +340,14 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func inspectSegment(request: Segmentd_V1_InspectSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_SegmentInspection {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
-        guard (0...1000).contains(request.sampleSize) else { throw DomainError.invalid("sample_size", "0-1000 (0 means 10)") }
-        guard (0...1000).contains(request.breakdownLimit) else { throw DomainError.invalid("breakdown_limit", "0-1000 (0 means 20)") }
         var other: String?
         if !request.overlapSegment.isEmpty {
             other = try ResourceName.child(request.overlapSegment, collection: "segments", field: "overlap_segment", for: principal).id
         }
-        let segment = try await store.get(tenant: tenant, segmentID: id, showDeleted: false)
-        let inspection = try await membership.inspect(
-            tenant: tenant, segmentID: id, sample: request.sampleSize == 0 ? 10 : Int(request.sampleSize),
-            attribute: request.breakdownAttribute.isEmpty ? nil : request.breakdownAttribute,
-            breakdownLimit: request.breakdownLimit == 0 ? 20 : Int(request.breakdownLimit), other: other)
-        let history = try await refresh.history(tenant: tenant, segmentID: id, limit: 30)
+        let (segment, inspection, history) = try await segments.inspect(
+            tenant: tenant, segmentID: id, sample: Int(request.sampleSize),
+            attribute: request.breakdownAttribute.isEmpty ? nil : request.breakdownAttribute, breakdownLimit: Int(request.breakdownLimit),
+            other: other)
         return .with {
             $0.segment = Self.proto(segment)
             $0.count = inspection.count
@@ -437,14 +377,8 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func exportSegment(request: Segmentd_V1_ExportSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        let format = request.format.isEmpty ? "csv" : request.format.lowercased()
-        guard format == "csv" || format == "ndjson" else { throw DomainError.invalid("format", "csv or ndjson") }
-        guard request.attributes.count <= 100 else { throw DomainError.invalid("attributes", "at most 100") }
-        for (index, attribute) in request.attributes.enumerated() where !IngestLimits.isValidName(attribute) {
-            throw DomainError.invalid("attributes[\(index)]", "'\(attribute)' is not an attribute name")
-        }
-        return OperationService.proto(try await exports.request(
-            tenant: tenant, segmentID: id, format: format, attributes: request.attributes, creator: call.principal.keyName, audit: call.audit()))
+        return OperationService.proto(try await segments.export(
+            tenant: tenant, segmentID: id, format: request.format, attributes: request.attributes, creator: call.principal.keyName, audit: call.audit()))
     }
 
     /// Streams a finished export's file in chunks from `offset`, with its size and checksum.
@@ -453,37 +387,13 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, exportID) = try ResourceName.child(request.name, collection: "exports", field: "name", for: principal)
-        guard let jobID = Int64(exportID) else { throw DomainError.notFound(request.name) }
-        let job: JobRecord
-        do {
-            job = try await jobs.get(tenant: tenant, jobID: jobID)
-        } catch let error as DomainError where error.code == .notFound {
-            throw DomainError.notFound(request.name)
-        }
-        guard job.kind == .export else { throw DomainError.notFound(request.name) }
-        guard job.state == .succeeded, case .export(let result)? = job.result else {
-            throw APIError(.failedPrecondition, "\(request.name) is not ready: its operation is \(job.state.rawValue)", reason: "FAILED_PRECONDITION",
-                           metadata: ["operation": job.name])
-        }
-        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: result.file)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw APIError(.failedPrecondition, "\(request.name)'s file is gone from the export directory; export again", reason: "FAILED_PRECONDITION")
-        }
-        defer { try? handle.close() }
-        let total = result.bytes
-        guard (0...total).contains(request.offset) else { throw DomainError.invalid("offset", "0-\(total)") }
-        try handle.seek(toOffset: UInt64(request.offset))
-        var offset = request.offset
-        repeat {
-            let data = try handle.read(upToCount: 256 * 1024) ?? Data()
+        try await segments.readExport(tenant: tenant, exportID: exportID, name: request.name, offset: request.offset) { result, data, offset in
             try await response.write(.with {
                 $0.data = data
                 $0.offset = offset
-                $0.totalBytes = total
+                $0.totalBytes = result.bytes
                 $0.sha256 = result.sha256
             })
-            offset += Int64(data.count)
-            if data.isEmpty { break }
-        } while offset < total
+        }
     }
 }

@@ -1,12 +1,12 @@
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SegmentDomain
 
 /// `segmentd.v1.TenantService`: platform operators manage tenants; any key may
 /// read its own tenant.
 struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
-    let store: TenantStore
+    let tenants: TenantAdministration
 
     func createTenant(
         request: Segmentd_V1_CreateTenantRequest, context: ServerContext
@@ -18,13 +18,13 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
         }
         let displayName = request.tenant.displayName.isEmpty ? id.rawValue : request.tenant.displayName
         let timeZone = request.tenant.timeZone.isEmpty ? "UTC" : request.tenant.timeZone
-        let (tenant, key, secret) = try await store.create(
+        let (tenant, issued) = try await tenants.create(
             id: id, displayName: displayName, timeZone: timeZone, audit: call.audit())
         return .with {
             $0.tenant = .init(tenant)
             $0.ownerKey = .with {
-                $0.apiKey = .init(key)
-                $0.secret = secret.plaintext
+                $0.apiKey = .init(issued.record)
+                $0.secret = issued.plaintext
             }
         }
     }
@@ -33,17 +33,17 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let id = try Self.tenantID(request.name)
         if principal.isPlatform && principal.has(.tenantsManage) {
-            return .init(try await store.get(id, context: .platform))
+            return .init(try await tenants.get(id, context: .platform))
         }
         guard id == principal.tenantID else { throw DomainError.notFound(request.name) }
-        return .init(try await store.get(id, context: id))
+        return .init(try await tenants.get(id, context: id))
     }
 
     func listTenants(
         request: Segmentd_V1_ListTenantsRequest, context: ServerContext
     ) async throws -> Segmentd_V1_ListTenantsResponse {
         let size = try ResourceName.pageSize(request.pageSize, default: 50, maximum: 500)
-        let (tenants, next) = try await store.list(
+        let (tenants, next) = try await tenants.list(
             showDisabled: request.showDisabled, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.tenants = tenants.map(Segmentd_V1_Tenant.init)
@@ -55,7 +55,7 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let id = try Self.tenantID(request.tenant.name, field: "tenant.name")
         let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: ["display_name", "time_zone"])
-        let updated = try await store.update(
+        let updated = try await tenants.update(
             id, displayName: paths.contains("display_name") ? request.tenant.displayName : nil,
             timeZone: paths.contains("time_zone") ? request.tenant.timeZone : nil,
             etag: try ResourceName.etag(request.tenant.etag, field: "tenant.etag"), audit: call.audit())
@@ -73,7 +73,7 @@ struct TenantService: Segmentd_V1_TenantService.SimpleServiceProtocol {
     private func setState(_ request: Segmentd_V1_SetTenantStateRequest, active: Bool) async throws -> Segmentd_V1_Tenant {
         let call = try RequestContext.require()
         let id = try Self.tenantID(request.name)
-        return .init(try await store.setState(id, active: active, etag: try ResourceName.etag(request.etag), audit: call.audit()))
+        return .init(try await tenants.setState(id, active: active, etag: try ResourceName.etag(request.etag), audit: call.audit()))
     }
 
     static func tenantID(_ name: String, field: String = "name") throws -> TenantID {

@@ -1,6 +1,6 @@
 import Foundation
 import GRPCCore
-import SegmentStore
+import SegmentEngine
 import SegmentdAPI
 import SwiftProtobuf
 import SegmentDomain
@@ -8,7 +8,7 @@ import SegmentRules
 
 /// `segmentd.v1.UserService`: one user's data, and erasure.
 struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
-    let store: UserStore
+    let users: UserProfiles
 
     func getUser(request: Segmentd_V1_GetUserRequest, context: ServerContext) async throws -> Segmentd_V1_User {
         let principal = try RequestContext.require().principal
@@ -17,7 +17,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
             throw DomainError.invalid("recent_event_count", "between 0 and 50")
         }
         let count = request.recentEventCount == 0 ? 20 : Int(request.recentEventCount)
-        let user = try await store.get(tenant: tenant, userID: userID, recentEvents: count)
+        let user = try await users.get(tenant: tenant, userID: userID, recentEvents: count)
         return .with {
             $0.name = request.name
             $0.userID = user.userID
@@ -44,7 +44,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
     func deleteUser(request: Segmentd_V1_DeleteUserRequest, context: ServerContext) async throws -> Segmentd_V1_DeleteUserResponse {
         let call = try RequestContext.require()
         let (tenant, userID) = try ResourceName.user(request.name, field: "name", for: call.principal)
-        let removed = try await store.delete(tenant: tenant, userID: userID, audit: call.audit())
+        let removed = try await users.delete(tenant: tenant, userID: userID, audit: call.audit())
         return .with { $0.removed = removed }
     }
 
@@ -86,7 +86,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
 
 /// `segmentd.v1.CatalogService`: what the tenant has sent.
 struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
-    let store: CatalogStore
+    let catalog: Catalog
 
     static func wire(_ type: ValueType) -> Segmentd_V1_ValueType {
         switch type {
@@ -102,7 +102,7 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (types, next) = try await store.eventTypes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (types, next) = try await catalog.eventTypes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.eventTypes = types.map { type in
                 .with {
@@ -122,7 +122,7 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (attributes, next) = try await store.attributes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (attributes, next) = try await catalog.attributes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.attributes = attributes.map { attribute in
                 .with {
@@ -143,7 +143,7 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (campaigns, next) = try await store.campaigns(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (campaigns, next) = try await catalog.campaigns(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.campaigns = campaigns.map { campaign in
                 .with {

@@ -3,7 +3,6 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import SegmentEngine
-import SegmentStore
 import ServiceLifecycle
 import Synchronization
 import SegmentDomain
@@ -24,17 +23,6 @@ public final class SegmentdServer: Service, Sendable {
         public var privateKeyPath: String
         /// Reported by GetCallerIdentity and `segctl version`.
         public var serverVersion: String = SegmentdVersion.current
-        /// The authentication cache (the revocation delay).
-        public var authentication = Authenticator.Configuration()
-        /// Wall-clock time: ingest defaults and validation, rule evaluation (injected by tests).
-        public var clock: @Sendable () -> Date = { Date() }
-        /// Longest a rule evaluation (preview, refresh query) may run.
-        public var evaluationTimeout: Duration = .seconds(30)
-        /// Where export files are written (`<home>/exports` in segmentd).
-        public var exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("segmentd-exports").path
-        /// How often WaitOperation looks at a running job.
-        public var operationWaitInterval: Duration = .milliseconds(200)
-
         public init(certificateChainPath: String, privateKeyPath: String) {
             self.certificateChainPath = certificateChainPath
             self.privateKeyPath = privateKeyPath
@@ -42,52 +30,18 @@ public final class SegmentdServer: Service, Sendable {
     }
 
     let configuration: Configuration
-    let database: Database
+    /// What the services call.
+    public let useCases: UseCases
     /// The serving state reported by `grpc.health.v1.Health`.
     public let health: HealthMonitor
-    /// Writes user data; its partitions are prepared at startup.
-    public let ingestStore: IngestStore
-    /// Evaluates rules (exposed for tests that compare it with the single-user evaluator).
-    public let ruleStore: RuleStore
-    /// Segment definitions, revisions, state and curation.
-    public let segmentStore: SegmentStore
-    /// Jobs behind operations (refreshes).
-    public let jobQueue: JobQueue
-    /// Runs refresh jobs (for the workers).
-    public let segmentRefresh: SegmentRefresh
-
-    /// Where export files are written.
-    public var exportDirectory: String { configuration.exportDirectory }
-
-    /// The job handlers a worker of this server runs.
-    public func jobHandlers(lease: Duration = .seconds(30)) -> [any JobHandler] {
-        [
-            RefreshHandler(refresh: segmentRefresh),
-            ExportHandler(store: ExportStore(database: database, clock: configuration.clock), queue: jobQueue,
-                          directory: configuration.exportDirectory, lease: lease),
-            PullHandler(connectors: ConnectorStore(database: database, clock: configuration.clock)),
-            TrainHandler(store: PredictiveStore(database: database, clock: configuration.clock)),
-        ]
-    }
-    /// The member sets membership checks answer from (exposed so tests can count loads and hits).
-    public var memberSets: MemberSetCache { database.memberSets }
-    /// Resolves API keys (exposed so tests can count lookups).
-    public let authenticator: Authenticator
     let logger: Logger
     private let transport: HTTP2ServerTransport.Posix
 
-    public init(configuration: Configuration, database: Database, health: HealthMonitor, logger: Logger) {
+    public init(configuration: Configuration, useCases: UseCases, health: HealthMonitor, logger: Logger) {
         self.configuration = configuration
-        self.database = database
+        self.useCases = useCases
         self.health = health
         self.logger = logger
-        self.ingestStore = IngestStore(database: database, clock: configuration.clock)
-        self.ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
-        self.segmentStore = SegmentStore(database: database, clock: configuration.clock)
-        self.jobQueue = JobQueue(database: database, clock: configuration.clock)
-        self.segmentRefresh = SegmentRefresh(database: database, rules: ruleStore, clock: configuration.clock)
-        self.authenticator = Authenticator(
-            store: PrincipalStore(database: database), configuration: configuration.authentication)
         let address: GRPCNIOTransportHTTP2.SocketAddress =
             configuration.host.contains(":")
             ? .ipv6(host: configuration.host, port: configuration.port)
@@ -118,27 +72,19 @@ public final class SegmentdServer: Service, Sendable {
             HealthService(
                 monitor: health,
                 knownServices: Set(Contract.services.map(\.service.fullyQualifiedService))),
-            TenantService(store: TenantStore(database: database)),
-            AccessService(
-                keys: APIKeyStore(database: database), roles: RoleStore(database: database),
-                serverVersion: configuration.serverVersion),
-            AuditService(log: AuditLog(database: database)),
-            IngestionService(store: ingestStore),
-            TagService(store: TagStore(database: database)),
-            UserService(store: UserStore(database: database)),
-            CatalogService(store: CatalogStore(database: database)),
-            RuleService(
-                store: ruleStore, segments: segmentStore, predictive: PredictiveStore(database: database, clock: configuration.clock),
-                clock: configuration.clock),
-            SegmentService(
-                store: segmentStore, rules: ruleStore, refresh: segmentRefresh,
-                membership: MembershipStore(database: database, clock: configuration.clock),
-                exports: ExportStore(database: database, clock: configuration.clock), jobs: jobQueue, exportDirectory: configuration.exportDirectory,
-                clock: configuration.clock),
-            MembershipService(store: MembershipStore(database: database, clock: configuration.clock)),
-            OperationService(queue: jobQueue, waitInterval: configuration.operationWaitInterval),
-            ConnectorService(store: ConnectorStore(database: database, clock: configuration.clock), segments: segmentStore),
-            PredictiveService(store: PredictiveStore(database: database, clock: configuration.clock), segments: segmentStore),
+            TenantService(tenants: useCases.tenants),
+            AccessService(access: useCases.access, serverVersion: configuration.serverVersion),
+            AuditService(audit: useCases.audit),
+            IngestionService(ingestion: useCases.ingestion),
+            TagService(tags: useCases.tags),
+            UserService(users: useCases.users),
+            CatalogService(catalog: useCases.catalog),
+            RuleService(rules: useCases.rules),
+            SegmentService(segments: useCases.segments),
+            MembershipService(membership: useCases.membership),
+            OperationService(operations: useCases.operations),
+            ConnectorService(connectors: useCases.connectors, segments: useCases.segments),
+            PredictiveService(predictive: useCases.predictive),
         ]
     }
 
@@ -147,8 +93,7 @@ public final class SegmentdServer: Service, Sendable {
         [
             RPCMetricsInterceptor(),
             ErrorMappingInterceptor(logger: logger),
-            AccessInterceptor(
-                authenticator: authenticator, health: health, auditLog: AuditLog(database: database), logger: logger),
+            AccessInterceptor(authenticator: useCases.authentication, health: health, auditTrail: useCases.audit, logger: logger),
         ]
     }
 
@@ -170,11 +115,6 @@ public final class SegmentdServer: Service, Sendable {
             group.addTask {
                 try await server.serve()
                 return true
-            }
-            group.addTask {
-                // Membership checks answer from memory while this listens (until serving ends).
-                await self.database.memberSets.run(database: self.database)
-                return false
             }
             group.addTask {
                 // Wait until the server is listening (or has failed), then for shutdown. A shutdown

@@ -63,9 +63,7 @@ public struct ConnectorStore: Sendable {
         guard connector.source != .pull || allowPull else {
             throw DomainError(.failedPrecondition, "\(segment.name) pulls its members from a URL; push or import into a PUSH or FILE connector (or call SyncNow)")
         }
-        guard segment.state == .active else {
-            throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to sync it (its last membership is kept)")
-        }
+        try segment.requireActive(to: "sync it")
         return segment
     }
 
@@ -280,12 +278,11 @@ public struct ConnectorStore: Sendable {
 
     /// Applies a session's staged ids (replacing the connector's ids, or adding
     /// to them) and swaps the membership in atomically. `operation` names the
-    /// sync (`replace`, `import`, `pull`); `inside` runs in the same
-    /// transaction (a pull finishes its job there).
+    /// sync (`replace`, `import`, `pull`); a pull's job is completed (and its
+    /// source's validators kept) in the same transaction.
     public func commit(
         tenant: TenantID, segmentID: String, sessionID: Int64, operation: String, audit: AuditContext, allowPull: Bool = false,
-        jobID: Int64? = nil, scheduled: Bool = false,
-        inside: (@Sendable (PostgresConnection, ConnectorSyncResult) async throws -> Void)? = nil
+        jobID: Int64? = nil, scheduled: Bool = false, pull: PullCompletion? = nil
     ) async throws -> ConnectorSyncResult {
         let started = ContinuousClock.now
         let now = clock()
@@ -356,7 +353,12 @@ public struct ConnectorStore: Sendable {
             let result = ConnectorSyncResult(
                 connectorCount: matched + unmatched, matchedCount: matched, unmatchedCount: unmatched, unmatchedSample: sample,
                 size: written.size, entered: written.entered, exited: written.exited)
-            try await inside?(connection, result)
+            if let pull {
+                try await Self.storeValidators(
+                    tenant: tenant, segmentID: segmentID, etag: pull.etag, lastModified: pull.lastModified, on: connection, logger: logger)
+                let jobResult = JobResult.sync(SyncResult(sync: result, bytes: pull.bytes, worker: pull.worker))
+                try await JobQueue.complete(pull.job, worker: pull.worker, result: jobResult, now: now, on: connection, logger: logger)
+            }
             try await MembershipWriter.record(
                 written, segment: segment, now: now, durationMilliseconds: MembershipWriter.milliseconds(since: started),
                 jobID: jobID, scheduled: scheduled, connectorCount: connectorCount, matchedCount: written.size,
@@ -441,8 +443,26 @@ extension ConnectorStore {
         }
     }
 
+    /// A pull's job, finished in the transaction that commits what it fetched.
+    public struct PullCompletion: Sendable {
+        public var job: JobRecord
+        public var worker: String
+        /// The source's validators, for the next conditional request.
+        public var etag: String?
+        public var lastModified: String?
+        public var bytes: Int64
+
+        public init(job: JobRecord, worker: String, etag: String?, lastModified: String?, bytes: Int64) {
+            self.job = job
+            self.worker = worker
+            self.etag = etag
+            self.lastModified = lastModified
+            self.bytes = bytes
+        }
+    }
+
     /// Stores the validators of a fetched file (inside the commit's transaction).
-    public static func storeValidators(
+    static func storeValidators(
         tenant: TenantID, segmentID: String, etag: String?, lastModified: String?, on connection: PostgresConnection, logger: Logger
     ) async throws {
         try await connection.query(
@@ -481,8 +501,6 @@ extension ConnectorStore {
 }
 
 extension ConnectorStore {
-    /// The store's logger (for handlers that work inside its transactions).
-    public var logger: Logger { database.logger }
     /// The store's clock now.
     public var now: Date { clock() }
 

@@ -30,34 +30,6 @@ public struct SegmentStore: Sendable {
         id.utf8.count <= 63 && IngestLimits.isValidName(id)
     }
 
-    static func validate(_ definition: SegmentDefinition, kind: SegmentKind) throws {
-        switch kind {
-        case .ruleBased:
-            guard definition.ruleText != nil, definition.connector == nil, definition.predictive == nil else {
-                throw DomainError.invalid("segment.rule", "a rule-based segment has a rule, and no connector or predictive settings")
-            }
-        case .connector:
-            guard let connector = definition.connector, definition.ruleText == nil, definition.predictive == nil else {
-                throw DomainError.invalid("segment.connector", "a connector segment has connector settings, and no rule")
-            }
-            guard try connector.validated() == connector else { throw DomainError.invalid("segment.connector", "not in canonical form") }
-        case .predictive:
-            guard let predictive = definition.predictive, definition.ruleText == nil, definition.connector == nil else {
-                throw DomainError.invalid("segment.predictive", "a predictive segment has predictive settings, and no rule")
-            }
-            guard try predictive.validated() == predictive else { throw DomainError.invalid("segment.predictive", "not in canonical form") }
-        }
-        try validate(definition)
-    }
-
-    static func validate(_ definition: SegmentDefinition) throws {
-        guard (1...100).contains(definition.displayName.count) else {
-            throw DomainError.invalid("segment.display_name", "1-100 characters")
-        }
-        guard definition.description.count <= 500 else { throw DomainError.invalid("segment.description", "at most 500 characters") }
-        _ = try definition.schedule.validated()
-    }
-
     // MARK: Reading
 
     public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
@@ -173,7 +145,7 @@ public struct SegmentStore: Sendable {
         guard Self.isValidID(segmentID) else {
             throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
         }
-        try Self.validate(definition, kind: kind)
+        try definition.validate(kind: kind)
         let now = clock()
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
@@ -213,7 +185,7 @@ public struct SegmentStore: Sendable {
             }
             var definition = current.definition
             change(&definition)
-            try Self.validate(definition, kind: current.kind)
+            try definition.validate(kind: current.kind)
             let changed = definition.changedFields(from: current.definition)
             auditRecord.before = current.auditFields
             if let pullAuthHeader {
@@ -474,10 +446,8 @@ extension SegmentStore {
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
             let logger = database.logger
             let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
-            guard segment.state == .active else {
-                throw DomainError(.failedPrecondition, "tenants/\(tenant)/segments/\(segmentID) is \(segment.state.rawValue): resume it to refresh it (its last membership is kept)")
-            }
             let kind = JobKind.refreshing(segment.kind, segment.definition)
+            try segment.requireActive(to: kind == .train ? "train it" : kind == .sync ? "sync it" : "refresh it")
             let (job, created) = try await JobQueue.enqueue(
                 tenant: tenant, kind: kind, target: segment.name, uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: creator,
                 on: connection, logger: logger)

@@ -7,6 +7,7 @@ import SegmentdTestSupport
 import SwiftProtobuf
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 @Suite("Connector segments: pushed batches, replace sessions, file imports, scheduled pulls", .timeLimit(.minutes(5)))
 struct ConnectorTests {

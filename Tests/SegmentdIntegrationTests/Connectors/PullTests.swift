@@ -8,6 +8,7 @@ import SwiftProtobuf
 import Synchronization
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 @Suite("Scheduled pulls: conditional GETs, limits, timeouts, a secret auth header", .timeLimit(.minutes(5)))
 struct PullTests {

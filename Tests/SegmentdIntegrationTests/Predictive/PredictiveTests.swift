@@ -6,6 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 @Suite("Predictive segments: training, scoring, buckets, explanations, model cards", .timeLimit(.minutes(5)))
 struct PredictiveTests {

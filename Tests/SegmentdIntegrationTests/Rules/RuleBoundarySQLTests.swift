@@ -6,6 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 /// The evaluator's hand-computed boundary table, run through ingestion and the SQL compiler.
 @Suite("Rules: boundary cases in SQL", .timeLimit(.minutes(5)))

@@ -6,6 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 /// The SQL compiler and the single-user evaluator are two implementations of
 /// one meaning; on seeded data and thousands of seeded random rules they must

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCProtobuf
 import SegmentRules
 @testable import SegmentServer
+import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
@@ -16,7 +17,7 @@ struct RuleServiceTests {
     static let parent = "tenants/acme"
 
     static func withData(
-        configure: @escaping @Sendable (inout SegmentdServer.Configuration) -> Void = { _ in },
+        configure: @escaping @Sendable (inout UseCases.Configuration) -> Void = { _ in },
         _ body: @Sendable (TestServer, SegmentdConnection) async throws -> Void
     ) async throws {
         let data = RuleTestData(seed: 7, users: 60, now: now)

@@ -9,6 +9,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 @Suite("API keys: create once, list, revoke, roll, expire; the revocation delay", .timeLimit(.minutes(5)))
 struct APIKeyTests {

@@ -7,6 +7,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 import SegmentDomain
+import SegmentEngine
 
 @Suite("Tenants: platform operators create, list, rename, disable", .timeLimit(.minutes(5)))
 struct TenantTests {

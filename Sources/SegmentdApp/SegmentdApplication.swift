@@ -1,20 +1,30 @@
 import Foundation
 import Logging
 import Prometheus
+import SegmentDomain
 import SegmentEngine
 import SegmentServer
 import SegmentStore
 import ServiceLifecycle
-import SegmentDomain
 
-/// Wires the parts together and runs them: database, migrations, TLS, the gRPC
-/// server, metrics; then stops the embedded database after everything else.
-struct ServerRunner {
+/// The composition root: builds every part from the configuration and runs the
+/// long-lived ones as services of one `ServiceGroup` — the database client, the
+/// metrics endpoint, startup, the member-set listener, the job worker, the
+/// scheduler and the gRPC server — so start-up order and graceful shutdown live
+/// in one place. The embedded PostgreSQL, when used, stops after all of them.
+public struct SegmentdApplication {
     let configuration: SegmentdConfiguration
     let registry: PrometheusCollectorRegistry
     let logger: Logger
 
-    func run() async throws {
+    public init(configuration: SegmentdConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Runs the server until SIGINT or SIGTERM.
+    public func run() async throws {
         try prepareHome()
         let endpoints = try await DatabaseEndpoints.open(configuration, logger: logger)
         do {
@@ -27,48 +37,53 @@ struct ServerRunner {
         logger.notice("stopped")
     }
 
+    /// Applies pending migrations (starting the embedded database if it is used); the versions applied.
+    public static func migrate(_ configuration: SegmentdConfiguration, logger: Logger) async throws -> [Int] {
+        let database = try await DatabaseEndpoints.open(configuration, logger: logger)
+        defer { database.embedded.map { try? $0.stop() } }
+        return try await Migrator(owner: database.owner, appRole: database.app.username, logger: logger).migrate()
+    }
+
     private func serve(_ endpoints: DatabaseEndpoints) async throws {
         try await Migrator(owner: endpoints.owner, appRole: endpoints.app.username, logger: logger).migrate()
 
         let tls = try tlsFiles()
-        var serverConfiguration = SegmentdServer.Configuration(
-            certificateChainPath: tls.chain, privateKeyPath: tls.key)
+        var serverConfiguration = SegmentdServer.Configuration(certificateChainPath: tls.chain, privateKeyPath: tls.key)
         serverConfiguration.host = configuration.listen.host
         serverConfiguration.port = configuration.listen.port
-        serverConfiguration.authentication.cacheTTL = configuration.authCacheTTL
-        serverConfiguration.evaluationTimeout = configuration.evaluationTimeout
-        serverConfiguration.exportDirectory = configuration.home + "/exports"
 
         var memberSets = MemberSetCache.Configuration()
         memberSets.maxMembers = configuration.membershipCacheMembers
         let database = Database(settings: endpoints.app, logger: Logger(label: "segmentd.db"), memberSets: memberSets)
+        var useCaseConfiguration = UseCases.Configuration()
+        useCaseConfiguration.authentication.cacheTTL = configuration.authCacheTTL
+        useCaseConfiguration.evaluationTimeout = configuration.evaluationTimeout
+        useCaseConfiguration.exportDirectory = configuration.home + "/exports"
+        let useCases = UseCases(database: database, configuration: useCaseConfiguration)
         let server = SegmentdServer(
-            configuration: serverConfiguration, database: database, health: HealthMonitor(),
-            logger: Logger(label: "segmentd.grpc"))
+            configuration: serverConfiguration, useCases: useCases, health: HealthMonitor(), logger: Logger(label: "segmentd.grpc"))
         let startup = StartupService(
-            database: database, server: server, configuration: configuration, caPath: tls.ca, logger: logger)
+            database: database, useCases: useCases, server: server, configuration: configuration, caPath: tls.ca, logger: logger)
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: database),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: database)]
         if let metrics = configuration.metricsListen {
-            services.append(.init(service: MetricsHTTPServer(
-                host: metrics.host, port: metrics.port, registry: registry, logger: logger)))
+            services.append(.init(service: MetricsHTTPServer(host: metrics.host, port: metrics.port, registry: registry, logger: logger)))
         }
         services.append(.init(service: startup, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
-        // Workers refresh segments; the scheduler enqueues scheduled refreshes.
+        // Membership checks answer from memory while this listens for other processes' changes.
+        services.append(.init(service: useCases.memberSetListener))
+        // Workers run refreshes, exports, pulls and trainings; the scheduler enqueues what comes due.
         var workerConfiguration = JobWorker.Configuration()
         workerConfiguration.lease = configuration.jobLease
         workerConfiguration.rescueInterval = configuration.jobLease / 2
         services.append(.init(service: JobWorker(
-            queue: server.jobQueue, handlers: server.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
+            queue: useCases.jobQueue, handlers: useCases.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
             logger: Logger(label: "segmentd.jobs"))))
-        services.append(.init(service: SegmentScheduler(segments: server.segmentStore, logger: Logger(label: "segmentd.scheduler"))))
+        services.append(.init(service: useCases.scheduler(logger: Logger(label: "segmentd.scheduler"))))
         // Last, so it is shut down first: the server drains before anything it needs stops.
         services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
 
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
         try await ServiceGroup(configuration: groupConfiguration).run()
     }
@@ -95,8 +110,7 @@ struct ServerRunner {
         if let hostName = ProcessInfo.processInfo.hostName.split(separator: ".").first, !hostName.isEmpty {
             dns.append(String(hostName))
         }
-        let certificates = try DevelopmentCertificates.ensure(
-            in: configuration.home + "/tls", hostNames: dns, ipAddresses: extraIPs)
+        let certificates = try DevelopmentCertificates.ensure(in: configuration.home + "/tls", hostNames: dns, ipAddresses: extraIPs)
         logger.notice("using a development TLS certificate; clients trust the CA at \(certificates.caCertificatePath)")
         return (certificates.certificateChainPath, certificates.privateKeyPath, certificates.caCertificatePath)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdClient
@@ -11,6 +12,7 @@ import SegmentDomain
 /// writes segctl's client file, then waits for shutdown.
 struct StartupService: Service {
     let database: Database
+    let useCases: UseCases
     let server: SegmentdServer
     let configuration: SegmentdConfiguration
     let caPath: String?
@@ -18,7 +20,7 @@ struct StartupService: Service {
 
     func run() async throws {
         try await ServerRoleCheck.verify(database)
-        try await server.ingestStore.preparePartitions()
+        try await useCases.ingestStore.preparePartitions()
         let credentials = try await Bootstrapper(database: database, logger: logger)
             .bootstrapIfNeeded(tenantID: configuration.bootstrapTenant, displayName: "Default tenant")
         let port = try await server.listeningPort

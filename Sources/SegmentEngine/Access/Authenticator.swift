@@ -47,7 +47,7 @@ public final class Authenticator: Sendable {
 
     /// Records that `principal`'s key was used: at most one write a minute per key
     /// (and the database's WHERE clause holds that across replicas).
-    func noteUse(_ principal: Principal) async {
+    public func noteUse(_ principal: Principal) async {
         let now = configuration.now()
         let due = lastUseWritten.withLock { written -> Bool in
             if let last = written[principal.keyName], now - last < .seconds(60) { return false }
@@ -58,6 +58,12 @@ public final class Authenticator: Sendable {
         if (try? await store.touchLastUsed(principal)) == true {
             lastUseWrites.add(1, ordering: .relaxed)
         }
+    }
+
+    /// The display prefix of a presented key that has a key's shape (for the audit entry
+    /// of a refused call), or empty; never the secret.
+    public static func displayPrefix(of presented: String?) -> String {
+        presented.flatMap(APIKeySecret.init(parsing:))?.displayPrefix ?? ""
     }
 
     /// Authenticates `presented`, the key as sent by the client.

@@ -75,53 +75,30 @@ public struct PullHandler: JobHandler {
         }
         let audit = AuditContext(
             tenant: job.tenantID, actor: AuditActor(name: "system"), action: "segmentd.system/PullConnector", resultCode: { _ in "INTERNAL" })
-        let session = try await connectors.begin(
-            tenant: job.tenantID, segmentID: segmentID, syncID: "pull-\(job.jobID)-\(job.attempt)", mode: .replace, creator: job.creator,
-            audit: audit, allowPull: true)
-        do {
-            var parser = MemberListParser(format: settings.format == "ndjson" ? .ndjson : .csv)
-            var batch: [String] = []
-            var bytes: Int64 = 0
-            var sequence: Int64 = 0
-            func flush() async throws {
-                guard !batch.isEmpty else { return }
-                _ = try await connectors.stage(tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, sequence: sequence, ids: batch)
-                sequence += 1
-                batch.removeAll(keepingCapacity: true)
+        let url = Self.redacted(settings.url)
+        var upload = try await MemberImport.begin(
+            connectors: connectors, tenant: job.tenantID, segmentID: segmentID, syncID: "pull-\(job.jobID)-\(job.attempt)", mode: .replace,
+            format: settings.format == "ndjson" ? .ndjson : .csv, maxBytes: settings.maxBytes, creator: job.creator, audit: audit,
+            allowPull: true
+        ) { problem in
+            switch problem {
+            case .tooLarge(let limit): DomainError(.failedPrecondition, "GET \(url): the file is over the limit of \(limit) bytes (max_bytes)")
+            case .unreadable(let error): DomainError(.failedPrecondition, "GET \(url): \(error)")
             }
+        }
+        do {
             for try await buffer in response.body {
-                bytes += Int64(buffer.readableBytes)
-                guard bytes <= settings.maxBytes else {
-                    throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is over the limit of \(settings.maxBytes) bytes (max_bytes)")
-                }
-                do {
-                    batch += try parser.feed(buffer.readableBytesView)
-                } catch let error as MemberListParser.ParseError {
-                    throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
-                }
-                if batch.count >= ConnectorStore.maxIDsPerBatch / 2 { try await flush() }
+                try await upload.feed(buffer.readableBytesView)
                 try Task.checkCancellation()
             }
-            do {
-                batch += try parser.finish()
-            } catch let error as MemberListParser.ParseError {
-                throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): \(error)")
-            }
-            try await flush()
-            let size = bytes
-            let etag = response.headers.first(name: "ETag")
-            let modified = response.headers.first(name: "Last-Modified")
-            _ = try await connectors.commit(
-                tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, operation: "pull", audit: audit, allowPull: true,
-                jobID: job.jobID, scheduled: job.args["scheduled"] == "true"
-            ) { connection, result in
-                try await ConnectorStore.storeValidators(
-                    tenant: job.tenantID, segmentID: segmentID, etag: etag, lastModified: modified, on: connection, logger: connectors.logger)
-                let jobResult = JobResult.sync(SyncResult(sync: result, bytes: Int64(size), worker: worker))
-                try await JobQueue.complete(job, worker: worker, result: jobResult, now: connectors.now, on: connection, logger: connectors.logger)
-            }
+            try await upload.finish()
+            let completion = ConnectorStore.PullCompletion(
+                job: job, worker: worker, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
+                bytes: upload.bytes)
+            _ = try await upload.commit(
+                operation: "pull", audit: audit, allowPull: true, jobID: job.jobID, scheduled: job.args["scheduled"] == "true", pull: completion)
         } catch {
-            _ = try? await connectors.abort(tenant: job.tenantID, segmentID: segmentID, sessionID: session.sessionID, audit: audit)
+            await upload.abort(audit: audit)
             throw error
         }
     }

@@ -5,42 +5,42 @@ import SegmentDomain
 
 /// segmentd's validated configuration, read once at startup from flags, the
 /// environment and an optional JSON config file (see ``ConfigurationKey``).
-struct SegmentdConfiguration: Sendable {
+public struct SegmentdConfiguration: Sendable {
     /// An address to bind.
-    struct Address: Sendable, Equatable {
-        var host: String
-        var port: Int
+    public struct Address: Sendable, Equatable {
+        public var host: String
+        public var port: Int
     }
 
     var home: String
-    var listen: Address
-    var databaseURL: String?
-    var migrationDatabaseURL: String?
-    var tlsCertificatePath: String?
-    var tlsKeyPath: String?
-    var tlsHosts: [String]
-    var metricsListen: Address?
-    var logLevel: Logger.Level
-    var logFormat: String
-    var dbPoolSize: Int
-    var authCacheTTL: Duration
-    var bootstrapTenant: TenantID
-    var postgresBin: String?
-    var shutdownGrace: Duration
-    var evaluationTimeout: Duration
-    var jobLease: Duration
-    var membershipCacheMembers: Int
+    public var listen: Address
+    public var databaseURL: String?
+    public var migrationDatabaseURL: String?
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var tlsHosts: [String]
+    public var metricsListen: Address?
+    public var logLevel: Logger.Level
+    public var logFormat: String
+    public var dbPoolSize: Int
+    public var authCacheTTL: Duration
+    public var bootstrapTenant: TenantID
+    public var postgresBin: String?
+    public var shutdownGrace: Duration
+    public var evaluationTimeout: Duration
+    public var jobLease: Duration
+    public var membershipCacheMembers: Int
 
     /// A configuration problem, reported at startup with the key to fix.
-    struct Invalid: Error, CustomStringConvertible {
-        let key: ConfigurationKey
-        let problem: String
-        var description: String { "invalid \(key.flag) / \(key.environment): \(problem)" }
+    public struct Invalid: Error, CustomStringConvertible {
+        public let key: ConfigurationKey
+        public let problem: String
+        public var description: String { "invalid \(key.flag) / \(key.environment): \(problem)" }
     }
 
     /// Resolves every key: `flags[name]` (set on the command line), then
     /// `environment`, then the config file, then the default.
-    static func resolve(
+    public static func resolve(
         flags: [String: String], configFile: String?, environment: [String: String]
     ) throws -> SegmentdConfiguration {
         var file: [String: String] = [:]
@@ -153,5 +153,5 @@ struct SegmentdConfiguration: Sendable {
     }
 
     /// True when segmentd runs its own PostgreSQL.
-    var usesEmbeddedDatabase: Bool { databaseURL == nil }
+    public var usesEmbeddedDatabase: Bool { databaseURL == nil }
 }

@@ -2,17 +2,21 @@ import Foundation
 import Logging
 
 /// One JSON object per line on standard error: time, level, label, message and metadata.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
+public struct JSONLogHandler: LogHandler {
+    public let label: String
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public init(label: String) {
+        self.label = label
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var object: [String: String] = [
             "time": ISO8601DateFormatter().string(from: Date()),
             "level": event.level.rawValue,

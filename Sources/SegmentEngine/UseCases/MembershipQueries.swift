@@ -1,0 +1,40 @@
+import Foundation
+import SegmentDomain
+import SegmentStore
+
+/// Who is in a segment, for campaigns (targeting), journeys (audience) and analytics (filters).
+public struct MembershipQueries: Sendable {
+    let store: MembershipStore
+
+    /// Users × segments at most in one batch check.
+    public static let maxBatchPairs = 100_000
+
+    public init(store: MembershipStore) {
+        self.store = store
+    }
+
+    /// Whether each user is in each segment (and since when).
+    public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [SegmentMembership]] {
+        guard !userIDs.isEmpty else { throw DomainError.invalid(userIDs.count == 1 ? "user_id" : "user_ids", "name at least one user") }
+        guard userIDs.count * segmentIDs.count <= Self.maxBatchPairs else {
+            throw DomainError(
+                .limitExceeded, "users × segments is \(userIDs.count * segmentIDs.count); the limit is \(Self.maxBatchPairs) per call",
+                violations: [.init(field: "user_ids", problem: "split the batch")])
+        }
+        return try await store.check(tenant: tenant, userIDs: userIDs, segmentIDs: segmentIDs)
+    }
+
+    /// Every segment the user is in.
+    public func segments(tenant: TenantID, userID: String) async throws -> [SegmentMembership] {
+        guard !userID.isEmpty else { throw DomainError.invalid("user_id", "set the user") }
+        return try await store.segments(tenant: tenant, userID: userID)
+    }
+
+    /// Streams the members in chunks of `chunkSize` (0 means 10,000) from one snapshot.
+    public func streamMembers(
+        tenant: TenantID, segmentID: String, chunkSize: Int, _ send: @Sendable ([String], Int64, Date) async throws -> Void
+    ) async throws {
+        guard (0...100_000).contains(chunkSize) else { throw DomainError.invalid("chunk_size", "0-100,000 (0 means 10,000)") }
+        try await store.streamMembers(tenant: tenant, segmentID: segmentID, chunkSize: chunkSize == 0 ? 10_000 : chunkSize, send)
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import SegmentDomain
+import SegmentRules
+import SegmentStore
+
+/// The segment lifecycle: create, update, delete, duplicate, roll back, pause,
+/// curate, refresh, inspect and export. Each business rule is checked here (or
+/// in the domain) once; the store only reads and writes.
+public struct SegmentCommands: Sendable {
+    let store: SegmentStore
+    let rules: RuleEvaluation
+    let ruleStore: RuleStore
+    let refresh: SegmentRefresh
+    let membership: MembershipStore
+    let exports: ExportStore
+    let jobs: JobQueue
+    let exportDirectory: String
+
+    public init(
+        store: SegmentStore, rules: RuleEvaluation, ruleStore: RuleStore, refresh: SegmentRefresh, membership: MembershipStore,
+        exports: ExportStore, jobs: JobQueue, exportDirectory: String
+    ) {
+        self.store = store
+        self.rules = rules
+        self.ruleStore = ruleStore
+        self.refresh = refresh
+        self.membership = membership
+        self.exports = exports
+        self.jobs = jobs
+        self.exportDirectory = exportDirectory
+    }
+
+    // MARK: Definitions
+
+    /// The schedule of a request; daily at 03:00 in the tenant's zone when unset,
+    /// and a daily time without a zone is in the tenant's zone.
+    func schedule(_ request: ScheduleRequest?, tenant: TenantID) async throws -> SegmentSchedule {
+        let afterDependencies = request?.afterDependencies ?? false
+        switch request?.cadence {
+        case nil:
+            let zone = try await ruleStore.tenantTimeZoneName(tenant: tenant)
+            return SegmentSchedule(cadence: SegmentSchedule.defaultDaily(timeZone: zone).cadence, afterDependencies: afterDependencies)
+        case .manual?:
+            return SegmentSchedule(cadence: .manual, afterDependencies: afterDependencies)
+        case .everyHours(let hours)?:
+            return SegmentSchedule(cadence: .everyHours(hours), afterDependencies: afterDependencies)
+        case .daily(let hour, let minute, let zone)?:
+            var timeZone = zone
+            if timeZone == nil { timeZone = try await ruleStore.tenantTimeZoneName(tenant: tenant) }
+            guard let timeZone else { throw DomainError(.internalError, "the tenant has no time zone") }
+            return SegmentSchedule(cadence: .daily(hour: hour, minute: minute, timeZone: timeZone), afterDependencies: afterDependencies)
+        }
+    }
+
+    /// The canonical text and references of a rule, validated against the tenant's catalog.
+    func canonicalRule(_ source: RuleSource, tenant: TenantID) async throws -> (text: String, references: [String]) {
+        let (rule, _) = try await rules.validRule(source, field: "segment.rule", tenant: tenant)
+        return (RuleText.print(rule), SegmentReferences.referenced(by: rule))
+    }
+
+    /// The definition of a new segment of `kind` from a request, checked.
+    private func definition(
+        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID
+    ) async throws -> (SegmentDefinition, references: [String]) {
+        // A connector segment without settings is a PUSH connector.
+        let connector = kind == .connector && input.connector == nil ? ConnectorSettings(source: .push) : input.connector
+        var definition = SegmentDefinition(
+            displayName: input.displayName.isEmpty ? segmentID : input.displayName, description: input.description, ruleText: nil,
+            schedule: try await schedule(input.schedule, tenant: tenant), connector: connector, predictive: input.predictive)
+        var references: [String] = []
+        if let source = input.rule { (definition.ruleText, references) = try await canonicalRule(source, tenant: tenant) }
+        try definition.validate(kind: kind)
+        return (definition, references)
+    }
+
+    /// What `create` would save, checked and not saved (`validate_only`).
+    public func draft(_ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID) async throws -> SegmentDraft {
+        guard SegmentStore.isValidID(segmentID) else {
+            throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
+        }
+        let (definition, _) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
+        return SegmentDraft(
+            name: ResourceName.segmentName(tenant, segmentID), kind: kind, definition: definition, pullAuthHeaderSet: input.pullAuthHeader != nil)
+    }
+
+    /// Creates a segment (revision 1).
+    public func create(
+        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, actor: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        let (definition, references) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
+        return try await store.create(
+            tenant: tenant, segmentID: segmentID, kind: kind, definition: definition, references: references,
+            pullAuthHeader: input.pullAuthHeader, actor: actor, audit: audit)
+    }
+
+    /// Changes the fields named in `fields` to the request's values when `etag` matches.
+    public func update(
+        tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, actor: String,
+        audit: AuditContext
+    ) async throws -> SegmentRecord {
+        var newRule: (text: String, references: [String])?
+        if fields.contains(.rule) {
+            newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
+        }
+        let newSchedule = fields.contains(.schedule) ? try await schedule(input.schedule, tenant: tenant) : nil
+        let pullAuthHeader = fields.contains(.connector) ? input.pullAuthHeader : nil
+        return try await store.update(
+            tenant: tenant, segmentID: segmentID, etag: etag,
+            change: { definition in
+                if fields.contains(.displayName) { definition.displayName = input.displayName }
+                if fields.contains(.description) { definition.description = input.description }
+                if let newRule { definition.ruleText = newRule.text }
+                if let newSchedule { definition.schedule = newSchedule }
+                if fields.contains(.connector) { definition.connector = input.connector }
+                if fields.contains(.predictive) { definition.predictive = input.predictive }
+            },
+            references: newRule?.references, pullAuthHeader: pullAuthHeader, actor: actor, audit: audit)
+    }
+
+    public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
+        try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: showDeleted)
+    }
+
+    public func list(tenant: TenantID, filter: SegmentFilter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
+        try await store.list(tenant: tenant, filter: filter, pageSize: pageSize, pageToken: pageToken)
+    }
+
+    public func delete(tenant: TenantID, segmentID: String, etag: Int64?, audit: AuditContext) async throws -> SegmentRecord {
+        try await store.delete(tenant: tenant, segmentID: segmentID, etag: etag, audit: audit)
+    }
+
+    public func undelete(tenant: TenantID, segmentID: String, audit: AuditContext) async throws -> SegmentRecord {
+        try await store.undelete(tenant: tenant, segmentID: segmentID, audit: audit)
+    }
+
+    /// A copy under a new id (its membership comes with its first refresh).
+    public func duplicate(
+        tenant: TenantID, segmentID: String, newSegmentID: String, displayName: String, actor: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        let source = try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: false)
+        var definition = source.definition
+        definition.displayName = displayName.isEmpty ? String("Copy of \(source.definition.displayName)".prefix(100)) : displayName
+        return try await store.create(
+            tenant: tenant, segmentID: newSegmentID, kind: source.kind, definition: definition, references: source.references,
+            actor: actor, audit: audit)
+    }
+
+    // MARK: Revisions
+
+    /// Revisions, newest first.
+    public func revisions(tenant: TenantID, segmentID: String) async throws -> [SegmentRevisionRecord] {
+        try await store.revisions(tenant: tenant, segmentID: segmentID)
+    }
+
+    public func revision(tenant: TenantID, segmentID: String, number: Int64) async throws -> SegmentRevisionRecord {
+        guard let revision = try await store.revisions(tenant: tenant, segmentID: segmentID).first(where: { $0.revision == number }) else {
+            throw DomainError.notFound("\(ResourceName.segmentName(tenant, segmentID))/revisions/\(number)")
+        }
+        return revision
+    }
+
+    /// Makes an earlier revision's definition current again (as a new revision). Its
+    /// rule must still be valid against today's catalog and segments.
+    public func rollback(
+        tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, actor: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        let revision = try await revision(tenant: tenant, segmentID: segmentID, number: number)
+        var references: [String] = []
+        if let text = revision.definition.ruleText {
+            references = try await canonicalRule(.text(text), tenant: tenant).references
+        }
+        return try await store.update(
+            tenant: tenant, segmentID: segmentID, etag: etag, change: { $0 = revision.definition }, references: references,
+            actor: actor, audit: audit)
+    }
+
+    // MARK: State and curation
+
+    public func pause(tenant: TenantID, segmentID: String, audit: AuditContext) async throws -> SegmentRecord {
+        try await store.setState(tenant: tenant, segmentID: segmentID, state: .paused, audit: audit)
+    }
+
+    public func resume(tenant: TenantID, segmentID: String, audit: AuditContext) async throws -> SegmentRecord {
+        try await store.setState(tenant: tenant, segmentID: segmentID, state: .active, audit: audit)
+    }
+
+    public func pin(
+        tenant: TenantID, segmentID: String, category: String, position: Int, note: String, curator: String, audit: AuditContext
+    ) async throws -> SegmentRecord {
+        try await store.curate(
+            tenant: tenant, segmentID: segmentID, pin: true, category: category, position: position, note: note, curator: curator,
+            audit: audit)
+    }
+
+    public func unpin(tenant: TenantID, segmentID: String, audit: AuditContext) async throws -> SegmentRecord {
+        try await store.curate(tenant: tenant, segmentID: segmentID, pin: false, category: "", position: 0, note: "", curator: "", audit: audit)
+    }
+
+    /// Pinned segments in curation order.
+    public func readyToUse(tenant: TenantID, category: String?) async throws -> [SegmentRecord] {
+        try await store.listReadyToUse(tenant: tenant, category: category)
+    }
+
+    // MARK: Refresh, history, inspect
+
+    /// Enqueues the segment's refresh (a pull or a training for those kinds); concurrent
+    /// requests share the one pending job. A paused segment refuses (the store checks it
+    /// in the transaction that enqueues).
+    public func requestRefresh(tenant: TenantID, segmentID: String, creator: String, audit: AuditContext) async throws -> JobRecord {
+        try await store.requestRefresh(tenant: tenant, segmentID: segmentID, creator: creator, audit: audit)
+    }
+
+    /// A PULL connector's fetch, on demand.
+    public func syncNow(tenant: TenantID, segmentID: String, creator: String, audit: AuditContext) async throws -> JobRecord {
+        let segment = try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: false)
+        guard segment.definition.connector?.source == .pull else {
+            throw DomainError(.failedPrecondition, "\(segment.name) is not a PULL connector segment: nothing to fetch")
+        }
+        return try await store.requestRefresh(tenant: tenant, segmentID: segmentID, creator: creator, audit: audit)
+    }
+
+    /// Size after each refresh, newest first.
+    public func history(tenant: TenantID, segmentID: String, limit: Int) async throws -> [SizeHistoryPoint] {
+        try await refresh.history(tenant: tenant, segmentID: segmentID, limit: limit).map {
+            SizeHistoryPoint(time: $0.time, size: $0.size, entered: $0.entered, exited: $0.exited, durationMilliseconds: $0.durationMilliseconds)
+        }
+    }
+
+    /// A segment's membership at a glance: count, sample, a breakdown by an attribute,
+    /// the overlap with another segment, who entered and left, and its size history.
+    public func inspect(
+        tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
+    ) async throws -> (segment: SegmentRecord, inspection: SegmentInspection, history: [SizeHistoryPoint]) {
+        guard (0...1000).contains(sample) else { throw DomainError.invalid("sample_size", "0-1000 (0 means 10)") }
+        guard (0...1000).contains(breakdownLimit) else { throw DomainError.invalid("breakdown_limit", "0-1000 (0 means 20)") }
+        let segment = try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: false)
+        let inspection = try await membership.inspect(
+            tenant: tenant, segmentID: segmentID, sample: sample == 0 ? 10 : sample, attribute: attribute,
+            breakdownLimit: breakdownLimit == 0 ? 20 : breakdownLimit, other: other)
+        return (segment, inspection, try await history(tenant: tenant, segmentID: segmentID, limit: 30))
+    }
+
+    // MARK: Export
+
+    /// Enqueues an export of the members with `attributes` as CSV or NDJSON.
+    public func export(
+        tenant: TenantID, segmentID: String, format: String, attributes: [String], creator: String, audit: AuditContext
+    ) async throws -> JobRecord {
+        let format = format.isEmpty ? "csv" : format.lowercased()
+        guard format == "csv" || format == "ndjson" else { throw DomainError.invalid("format", "csv or ndjson") }
+        guard attributes.count <= 100 else { throw DomainError.invalid("attributes", "at most 100") }
+        for (index, attribute) in attributes.enumerated() where !IngestLimits.isValidName(attribute) {
+            throw DomainError.invalid("attributes[\(index)]", "'\(attribute)' is not an attribute name")
+        }
+        return try await exports.request(
+            tenant: tenant, segmentID: segmentID, format: format, attributes: attributes, creator: creator, audit: audit)
+    }
+
+    /// Reads a finished export's file from `offset` in chunks, passing each with its
+    /// offset; the export's result (size, checksum) comes first.
+    public func readExport(
+        tenant: TenantID, exportID: String, name: String, offset: Int64,
+        _ send: (_ result: ExportResult, _ data: Data, _ offset: Int64) async throws -> Void
+    ) async throws {
+        guard let jobID = Int64(exportID) else { throw DomainError.notFound(name) }
+        let job: JobRecord
+        do {
+            job = try await jobs.get(tenant: tenant, jobID: jobID)
+        } catch let error as DomainError where error.code == .notFound {
+            throw DomainError.notFound(name)
+        }
+        guard job.kind == .export else { throw DomainError.notFound(name) }
+        guard job.state == .succeeded, case .export(let result)? = job.result else {
+            throw DomainError(
+                .failedPrecondition, "\(name) is not ready: its operation is \(job.state.rawValue)", metadata: ["operation": job.name])
+        }
+        let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: result.file)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DomainError(.failedPrecondition, "\(name)'s file is gone from the export directory; export again")
+        }
+        defer { try? handle.close() }
+        guard (0...result.bytes).contains(offset) else { throw DomainError.invalid("offset", "0-\(result.bytes)") }
+        try handle.seek(toOffset: UInt64(offset))
+        var position = offset
+        repeat {
+            let data = try handle.read(upToCount: 256 * 1024) ?? Data()
+            try await send(result, data, position)
+            position += Int64(data.count)
+            if data.isEmpty { break }
+        } while position < result.bytes
+    }
+}

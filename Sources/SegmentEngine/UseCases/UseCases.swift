@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import SegmentDomain
+import SegmentStore
+
+/// Every use case of Segmentd, built over one database: what the gRPC layer (and
+/// anything else that drives Segmentd) calls. The gRPC services translate
+/// messages to these calls and back and hold no business rule of their own.
+public struct UseCases: Sendable {
+    /// How the use cases behave, with documented defaults.
+    public struct Configuration: Sendable {
+        /// Wall-clock time: ingest defaults and validation, rule evaluation (injected by tests).
+        public var clock: @Sendable () -> Date = { Date() }
+        /// Longest a rule evaluation (preview, refresh query) may run.
+        public var evaluationTimeout: Duration = .seconds(30)
+        /// Where export files are written (`<home>/exports` in segmentd).
+        public var exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("segmentd-exports").path
+        /// How often a wait for an operation looks at its job.
+        public var operationWaitInterval: Duration = .milliseconds(200)
+        /// The authentication cache (the revocation delay).
+        public var authentication = Authenticator.Configuration()
+
+        public init() {}
+    }
+
+    public let tenants: TenantAdministration
+    public let access: AccessAdministration
+    public let authentication: Authenticator
+    public let audit: AuditTrail
+    public let ingestion: Ingestion
+    public let tags: Tagging
+    public let users: UserProfiles
+    public let catalog: Catalog
+    public let rules: RuleEvaluation
+    public let segments: SegmentCommands
+    public let membership: MembershipQueries
+    public let operations: Operations
+    public let connectors: ConnectorCommands
+    public let predictive: PredictiveModels
+
+    /// The refresh machinery, for job handlers and tests that compare evaluators.
+    public let ruleStore: RuleStore
+    public let segmentStore: SegmentStore
+    public let segmentRefresh: SegmentRefresh
+    public let ingestStore: IngestStore
+    public let jobQueue: JobQueue
+    let database: Database
+    let configuration: Configuration
+
+    public init(database: Database, configuration: Configuration = Configuration()) {
+        self.database = database
+        self.configuration = configuration
+        let clock = configuration.clock
+        ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
+        segmentStore = SegmentStore(database: database, clock: clock)
+        segmentRefresh = SegmentRefresh(database: database, rules: ruleStore, clock: clock)
+        ingestStore = IngestStore(database: database, clock: clock)
+        jobQueue = JobQueue(database: database, clock: clock)
+        let predictiveStore = PredictiveStore(database: database, clock: clock)
+        tenants = TenantAdministration(store: TenantStore(database: database))
+        access = AccessAdministration(keys: APIKeyStore(database: database), roles: RoleStore(database: database))
+        authentication = Authenticator(store: PrincipalStore(database: database), configuration: configuration.authentication)
+        audit = AuditTrail(log: AuditLog(database: database))
+        ingestion = Ingestion(store: ingestStore)
+        tags = Tagging(store: TagStore(database: database))
+        users = UserProfiles(store: UserStore(database: database))
+        catalog = Catalog(store: CatalogStore(database: database))
+        predictive = PredictiveModels(store: predictiveStore, segments: segmentStore)
+        rules = RuleEvaluation(store: ruleStore, segments: segmentStore, predictive: predictive, clock: clock)
+        segments = SegmentCommands(
+            store: segmentStore, rules: rules, ruleStore: ruleStore, refresh: segmentRefresh,
+            membership: MembershipStore(database: database, clock: clock), exports: ExportStore(database: database, clock: clock),
+            jobs: jobQueue, exportDirectory: configuration.exportDirectory)
+        membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
+        operations = Operations(queue: jobQueue, waitInterval: configuration.operationWaitInterval)
+        connectors = ConnectorCommands(store: ConnectorStore(database: database, clock: clock))
+    }
+
+    /// The member sets membership checks answer from (tests count their loads).
+    public var memberSets: MemberSetCache { database.memberSets }
+    /// Where export files are written.
+    public var exportDirectory: String { configuration.exportDirectory }
+
+    /// The job handlers a worker runs.
+    public func jobHandlers(lease: Duration = .seconds(30)) -> [any JobHandler] {
+        let clock = configuration.clock
+        return [
+            RefreshHandler(refresh: segmentRefresh),
+            ExportHandler(
+                store: ExportStore(database: database, clock: clock), queue: jobQueue, directory: configuration.exportDirectory, lease: lease),
+            PullHandler(connectors: ConnectorStore(database: database, clock: clock)),
+            TrainHandler(store: PredictiveStore(database: database, clock: clock)),
+        ]
+    }
+
+    /// Enqueues scheduled refreshes, purges expired segments and sessions.
+    public func scheduler(interval: Duration = .seconds(30), logger: Logger) -> SegmentScheduler {
+        SegmentScheduler(segments: segmentStore, interval: interval, logger: logger)
+    }
+}
