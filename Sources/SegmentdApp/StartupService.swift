@@ -21,6 +21,9 @@ struct StartupService: Service {
     func run() async throws {
         try await ServerRoleCheck.verify(database)
         try await useCases.ingestStore.preparePartitions()
+        let rules = try await useCases.segments.fillMissingRuleForms()
+        if rules.filled > 0 { logger.notice("saved the AST and restatement of rules saved before they were kept", metadata: ["segments": "\(rules.filled)"]) }
+        if !rules.unreadable.isEmpty { logger.error("stored rules that no longer parse", metadata: ["segments": "\(rules.unreadable)"]) }
         let credentials = try await Bootstrapper(database: database, logger: logger)
             .bootstrapIfNeeded(tenantID: configuration.bootstrapTenant, displayName: "Default tenant")
         let port = try await server.listeningPort

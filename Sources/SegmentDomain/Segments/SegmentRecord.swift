@@ -1,4 +1,5 @@
 import Foundation
+import SegmentRules
 
 /// The kinds of segment.
 public enum SegmentKind: String, Sendable, CaseIterable {
@@ -57,6 +58,10 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
     public var description: String
     /// Canonical rule text (rule-based segments).
     public var ruleText: String?
+    /// The rule's AST and its restatement in words, saved with the text so reads never parse.
+    /// Nil in revisions saved before they were kept.
+    public var ruleAST: Rule?
+    public var ruleDescription: String?
     public var schedule: SegmentSchedule
     /// Connector segments: where members come from.
     public var connector: ConnectorSettings?
@@ -64,19 +69,22 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
     public var predictive: PredictiveSettings?
 
     public init(
-        displayName: String, description: String, ruleText: String?, schedule: SegmentSchedule,
-        connector: ConnectorSettings? = nil, predictive: PredictiveSettings? = nil
+        displayName: String, description: String, ruleText: String?, ruleAST: Rule? = nil, ruleDescription: String? = nil,
+        schedule: SegmentSchedule, connector: ConnectorSettings? = nil, predictive: PredictiveSettings? = nil
     ) {
         self.displayName = displayName
         self.description = description
         self.ruleText = ruleText
+        self.ruleAST = ruleAST
+        self.ruleDescription = ruleDescription
         self.schedule = schedule
         self.connector = connector
         self.predictive = predictive
     }
 
     enum CodingKeys: String, CodingKey {
-        case displayName = "display_name", description, ruleText = "rule_text", schedule, connector, predictive
+        case displayName = "display_name", description, ruleText = "rule_text", ruleAST = "rule_ast", ruleDescription = "rule_description"
+        case schedule, connector, predictive
     }
 
     /// The kind settings as stored in `segments.config`.
@@ -93,6 +101,14 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
             self.connector = connector
             self.predictive = predictive
         }
+    }
+
+    /// The rule's AST as stored beside its text.
+    package var ruleASTJSON: String? {
+        guard let ruleAST else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(ruleAST)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Field names (AIP style) that differ from `other`.

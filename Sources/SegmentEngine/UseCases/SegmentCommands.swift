@@ -52,10 +52,51 @@ public struct SegmentCommands: Sendable {
         }
     }
 
-    /// The canonical text and references of a rule, validated against the tenant's catalog.
-    func canonicalRule(_ source: RuleSource, tenant: TenantID) async throws -> (text: String, references: [String]) {
-        let (rule, _) = try await rules.validRule(source, field: "segment.rule", tenant: tenant)
-        return (RuleText.print(rule), SegmentReferences.referenced(by: rule))
+    /// A rule as saved: its canonical text, AST and restatement (so reads never parse it), and the segments it references.
+    struct SavedRule {
+        var text: String
+        var ast: Rule
+        var description: String
+        var references: [String]
+
+        init(_ rule: Rule) {
+            // Printing then parsing a rule gives the same AST, so the three forms agree.
+            text = RuleText.print(rule)
+            ast = rule
+            description = RuleRestatement.describe(rule)
+            references = SegmentReferences.referenced(by: rule)
+        }
+
+        func apply(to definition: inout SegmentDefinition) {
+            definition.ruleText = text
+            definition.ruleAST = ast
+            definition.ruleDescription = description
+        }
+    }
+
+    /// The rule of a request as saved, validated against the tenant's catalog.
+    func canonicalRule(_ source: RuleSource, tenant: TenantID) async throws -> SavedRule {
+        SavedRule(try await rules.validRule(source, field: "segment.rule", tenant: tenant).0)
+    }
+
+    /// Saves the AST and restatement of rules saved before they were kept (run at startup).
+    /// Returns how many were filled in, and the names of any whose stored text no longer parses.
+    public func fillMissingRuleForms() async throws -> (filled: Int, unreadable: [String]) {
+        var filled = 0
+        var unreadable: [String] = []
+        for (tenant, segmentID, text) in try await store.segmentsMissingRuleForms() {
+            let rule: Rule
+            do { rule = try RuleText.parse(text) } catch {
+                unreadable.append(ResourceName.segmentName(tenant, segmentID))
+                continue
+            }
+            var definition = SegmentDefinition(displayName: "", description: "", ruleText: text, schedule: SegmentSchedule(cadence: .manual))
+            SavedRule(rule).apply(to: &definition)
+            definition.ruleText = text
+            try await store.saveRuleForms(tenant: tenant, segmentID: segmentID, definition: definition)
+            filled += 1
+        }
+        return (filled, unreadable)
     }
 
     /// The definition of a new segment of `kind` from a request, checked.
@@ -68,7 +109,11 @@ public struct SegmentCommands: Sendable {
             displayName: input.displayName.isEmpty ? segmentID : input.displayName, description: input.description, ruleText: nil,
             schedule: try await schedule(input.schedule, tenant: tenant), connector: connector, predictive: input.predictive)
         var references: [String] = []
-        if let source = input.rule { (definition.ruleText, references) = try await canonicalRule(source, tenant: tenant) }
+        if let source = input.rule {
+            let saved = try await canonicalRule(source, tenant: tenant)
+            saved.apply(to: &definition)
+            references = saved.references
+        }
         try definition.validate(kind: kind)
         return (definition, references)
     }
@@ -98,7 +143,7 @@ public struct SegmentCommands: Sendable {
         tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, actor: String,
         audit: AuditContext
     ) async throws -> SegmentRecord {
-        var newRule: (text: String, references: [String])?
+        var newRule: SavedRule?
         if fields.contains(.rule) {
             newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
         }
@@ -109,7 +154,7 @@ public struct SegmentCommands: Sendable {
             change: { definition in
                 if fields.contains(.displayName) { definition.displayName = input.displayName }
                 if fields.contains(.description) { definition.description = input.description }
-                if let newRule { definition.ruleText = newRule.text }
+                newRule?.apply(to: &definition)
                 if let newSchedule { definition.schedule = newSchedule }
                 if fields.contains(.connector) { definition.connector = input.connector }
                 if fields.contains(.predictive) { definition.predictive = input.predictive }
@@ -165,12 +210,15 @@ public struct SegmentCommands: Sendable {
         tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, actor: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         let revision = try await revision(tenant: tenant, segmentID: segmentID, number: number)
+        var definition = revision.definition
         var references: [String] = []
         if let text = revision.definition.ruleText {
-            references = try await canonicalRule(.text(text), tenant: tenant).references
+            let saved = try await canonicalRule(.text(text), tenant: tenant)
+            saved.apply(to: &definition)
+            references = saved.references
         }
         return try await store.update(
-            tenant: tenant, segmentID: segmentID, etag: etag, change: { $0 = revision.definition }, references: references,
+            tenant: tenant, segmentID: segmentID, etag: etag, change: { [definition] in $0 = definition }, references: references,
             actor: actor, audit: audit)
     }
 

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// This is the AST both rule forms share: the protobuf `segmentd.v1.Rule` maps
 /// to it one to one, and the text language parses to and prints from it.
-public indirect enum Rule: Hashable, Sendable {
+public indirect enum Rule: Hashable, Sendable, Codable {
     /// True when every child is true (an empty group is true).
     case all([Rule])
     /// True when any child is true (an empty group is false).
@@ -44,7 +44,7 @@ public indirect enum Rule: Hashable, Sendable {
 }
 
 /// Units of relative time.
-public enum TimeUnit: String, Hashable, Sendable, CaseIterable {
+public enum TimeUnit: String, Hashable, Sendable, Codable, CaseIterable {
     case minutes = "m", hours = "h", days = "d", weeks = "w"
 
     /// Seconds in one unit.
@@ -59,7 +59,7 @@ public enum TimeUnit: String, Hashable, Sendable, CaseIterable {
 }
 
 /// A duration such as 24 hours.
-public struct RelativeTime: Hashable, Sendable {
+public struct RelativeTime: Hashable, Sendable, Codable {
     public var amount: Int64
     public var unit: TimeUnit
     public init(_ amount: Int64, _ unit: TimeUnit) {
@@ -71,14 +71,14 @@ public struct RelativeTime: Hashable, Sendable {
 }
 
 /// Calendar periods relative to evaluation time.
-public enum CalendarPeriod: String, Hashable, Sendable, CaseIterable {
+public enum CalendarPeriod: String, Hashable, Sendable, Codable, CaseIterable {
     case today, yesterday
     case thisWeek = "this week", lastWeek = "last week"
     case thisMonth = "this month", lastMonth = "last month"
 }
 
 /// Whose midnight counts for calendar windows.
-public enum TimeZoneSource: Hashable, Sendable {
+public enum TimeZoneSource: Hashable, Sendable, Codable {
     /// The tenant's time zone.
     case tenant
     /// The user's `time_zone` attribute (the tenant's when missing).
@@ -86,7 +86,7 @@ public enum TimeZoneSource: Hashable, Sendable {
 }
 
 /// When something happened.
-public enum TimeWindow: Hashable, Sendable {
+public enum TimeWindow: Hashable, Sendable, Codable {
     /// In the last N units before evaluation time.
     case last(RelativeTime)
     /// At or after a time.
@@ -100,7 +100,7 @@ public enum TimeWindow: Hashable, Sendable {
 }
 
 /// Comparison operators for numbers and counts.
-public enum Comparison: Hashable, Sendable {
+public enum Comparison: Hashable, Sendable, Codable {
     case equal(Double)
     case notEqual(Double)
     case less(Double)
@@ -125,7 +125,7 @@ public enum Comparison: Hashable, Sendable {
 }
 
 /// A literal in a rule.
-public enum Literal: Hashable, Sendable {
+public enum Literal: Hashable, Sendable, Codable {
     case string(String)
     case number(Double)
     case bool(Bool)
@@ -133,7 +133,7 @@ public enum Literal: Hashable, Sendable {
 }
 
 /// A test of one attribute or property value.
-public enum ValueTest: Hashable, Sendable {
+public enum ValueTest: Hashable, Sendable, Codable {
     case equals(Literal)
     case notEquals(Literal)
     case isIn([Literal])
@@ -162,7 +162,7 @@ public enum ValueTest: Hashable, Sendable {
 }
 
 /// `where amount > 100`.
-public struct PropertyFilter: Hashable, Sendable {
+public struct PropertyFilter: Hashable, Sendable, Codable {
     public var property: String
     public var test: ValueTest
     public init(property: String, test: ValueTest) {
@@ -172,12 +172,12 @@ public struct PropertyFilter: Hashable, Sendable {
 }
 
 /// Aggregate functions over a numeric property.
-public enum AggregateFunction: String, Hashable, Sendable, CaseIterable {
+public enum AggregateFunction: String, Hashable, Sendable, Codable, CaseIterable {
     case sum, avg, min, max
 }
 
 /// What a behavior condition measures about the matching events.
-public enum BehaviorMeasure: Hashable, Sendable {
+public enum BehaviorMeasure: Hashable, Sendable, Codable {
     /// How many; `.greaterOrEqual(1)` is "did".
     case count(Comparison)
     /// An aggregate of a numeric property.
@@ -189,7 +189,7 @@ public enum BehaviorMeasure: Hashable, Sendable {
 }
 
 /// `did add_to_cart in last 24h`, `did purchase at least 3 times in last 30d where amount > 100`.
-public struct BehaviorCondition: Hashable, Sendable {
+public struct BehaviorCondition: Hashable, Sendable, Codable {
     public var event: String
     /// True for "did not".
     public var negated: Bool
@@ -210,7 +210,7 @@ public struct BehaviorCondition: Hashable, Sendable {
 }
 
 /// `profile.tier in ["gold", "platinum"]`.
-public struct AttributeCondition: Hashable, Sendable {
+public struct AttributeCondition: Hashable, Sendable, Codable {
     public var attribute: String
     public var test: ValueTest
     public init(attribute: String, test: ValueTest) {
@@ -220,12 +220,12 @@ public struct AttributeCondition: Hashable, Sendable {
 }
 
 /// Campaign response kinds.
-public enum ResponseKind: String, Hashable, Sendable, CaseIterable {
+public enum ResponseKind: String, Hashable, Sendable, Codable, CaseIterable {
     case received, opened, clicked, converted
 }
 
 /// Which campaign.
-public enum CampaignSelector: Hashable, Sendable {
+public enum CampaignSelector: Hashable, Sendable, Codable {
     case campaign(String)
     /// The tenant's campaign with the latest first send.
     case last
@@ -233,7 +233,7 @@ public enum CampaignSelector: Hashable, Sendable {
 }
 
 /// `clicked last campaign`, `not opened campaign spring_sale in last 7d`.
-public struct ResponseCondition: Hashable, Sendable {
+public struct ResponseCondition: Hashable, Sendable, Codable {
     public var kind: ResponseKind
     public var negated: Bool
     public var campaign: CampaignSelector
@@ -247,7 +247,7 @@ public struct ResponseCondition: Hashable, Sendable {
 }
 
 /// `has tag vip`.
-public struct TagCondition: Hashable, Sendable {
+public struct TagCondition: Hashable, Sendable, Codable {
     public var tag: String
     public var negated: Bool
     public init(tag: String, negated: Bool = false) {
@@ -257,7 +257,7 @@ public struct TagCondition: Hashable, Sendable {
 }
 
 /// Where the user's last known location is.
-public enum Place: Hashable, Sendable {
+public enum Place: Hashable, Sendable, Codable {
     /// Any known location (with `seen`: "last location seen in the last 7 days").
     case anywhere
     /// Within a radius (metres) of a point.
@@ -269,7 +269,7 @@ public enum Place: Hashable, Sendable {
 }
 
 /// `within 10km of (41.01, 28.97) seen in last 7d`.
-public struct LocationCondition: Hashable, Sendable {
+public struct LocationCondition: Hashable, Sendable, Codable {
     public var place: Place
     public var seen: TimeWindow?
     public init(place: Place, seen: TimeWindow? = nil) {
@@ -279,7 +279,7 @@ public struct LocationCondition: Hashable, Sendable {
 }
 
 /// `in segment high_value_buyers_30d`.
-public struct SegmentCondition: Hashable, Sendable {
+public struct SegmentCondition: Hashable, Sendable, Codable {
     public var segment: String
     public var negated: Bool
     public init(segment: String, negated: Bool = false) {

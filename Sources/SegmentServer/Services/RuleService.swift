@@ -30,6 +30,20 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
         }
     }
 
+    /// A saved definition's rule in both forms with its restatement, as stored when it was saved
+    /// (revisions saved before the forms were kept are parsed from their text).
+    static func definition(_ saved: SegmentDefinition) -> Segmentd_V1_RuleDefinition? {
+        guard let text = saved.ruleText else { return nil }
+        guard let ast = saved.ruleAST, let description = saved.ruleDescription else {
+            return (try? RuleText.parse(text)).map(definition)
+        }
+        return .with {
+            $0.ast = RuleProtoMapping.proto(ast)
+            $0.text = text
+            $0.description_p = description
+        }
+    }
+
     static func proto(_ diagnostic: RuleDiagnostic) -> Segmentd_V1_RuleDiagnostic {
         .with {
             $0.severity = diagnostic.severity == .error ? .error : .warning

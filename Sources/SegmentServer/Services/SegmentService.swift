@@ -22,9 +22,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             $0.displayName = record.definition.displayName
             $0.description_p = record.definition.description
             $0.kind = kinds[record.kind] ?? .ruleBased
-            if let text = record.definition.ruleText, let rule = try? RuleText.parse(text) {
-                $0.rule = RuleService.definition(rule)
-            }
+            if let rule = RuleService.definition(record.definition) { $0.rule = rule }
             if let connector = record.definition.connector {
                 $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: record.pullAuthHeaderSet)
             }
@@ -133,7 +131,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             $0.displayName = draft.definition.displayName
             $0.description_p = draft.definition.description
             $0.kind = kinds[draft.kind] ?? .ruleBased
-            if let text = draft.definition.ruleText, let rule = try? RuleText.parse(text) { $0.rule = RuleService.definition(rule) }
+            if let rule = RuleService.definition(draft.definition) { $0.rule = rule }
             if let connector = draft.definition.connector { $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: draft.pullAuthHeaderSet) }
             if let predictive = draft.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(draft.definition.schedule)
@@ -207,7 +205,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             var snapshot = proto(record)
             snapshot.displayName = revision.definition.displayName
             snapshot.description_p = revision.definition.description
-            if let text = revision.definition.ruleText, let rule = try? RuleText.parse(text) { snapshot.rule = RuleService.definition(rule) }
+            if let rule = RuleService.definition(revision.definition) { snapshot.rule = rule } else { snapshot.clearRule() }
             if let connector = revision.definition.connector {
                 snapshot.connector = SegmentKindMapping.proto(connector, authHeaderSet: record.pullAuthHeaderSet)
             }

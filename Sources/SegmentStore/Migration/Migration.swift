@@ -33,5 +33,6 @@ public enum Migrations {
         .segments,
         .segmentChanges,
         .connectorsAndModels,
+        .ruleForms,
     ]
 }

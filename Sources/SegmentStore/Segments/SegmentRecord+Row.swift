@@ -1,10 +1,11 @@
 import Foundation
 import PostgresNIO
 import SegmentDomain
+import SegmentRules
 
 extension SegmentRecord {
     static let columns = """
-        tenant_id, segment_id, kind, display_name, description, rule_text, refs, schedule::text, state,
+        tenant_id, segment_id, kind, display_name, description, rule_text, rule_ast::text, rule_description, refs, schedule::text, state,
         ready_to_use, category, position, curation_note, curator, pinned_at, size,
         last_refresh_at, last_refresh_outcome, last_refresh_error, last_refresh_ms, last_refresh_job, next_refresh_at,
         revision, etag, creator, created_at, updated_at, deleted_at, purge_at, config::text, connector_count, matched_count,
@@ -21,7 +22,9 @@ extension SegmentRecord {
             kind: SegmentKind(rawValue: try row["kind"].decode(String.self)) ?? .ruleBased,
             definition: SegmentDefinition(
                 displayName: try row["display_name"].decode(String.self), description: try row["description"].decode(String.self),
-                ruleText: try row["rule_text"].decode(String?.self), schedule: SegmentSchedule.decode(try row["schedule"].decode(String.self)),
+                ruleText: try row["rule_text"].decode(String?.self),
+                ruleAST: try row["rule_ast"].decode(String?.self).map { try JSONDecoder().decode(Rule.self, from: Data($0.utf8)) },
+                ruleDescription: try row["rule_description"].decode(String?.self), schedule: SegmentSchedule.decode(try row["schedule"].decode(String.self)),
                 connector: config?.connector, predictive: config?.predictive),
             references: try row["refs"].decode([String].self),
             state: SegmentState(rawValue: try row["state"].decode(String.self)) ?? .active,

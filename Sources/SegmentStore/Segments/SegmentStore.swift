@@ -153,10 +153,10 @@ public struct SegmentStore: Sendable {
             do {
                 try await connection.query(
                     """
-                    INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, config, refs, schedule,
-                                          creator, created_at, updated_at, next_refresh_at)
+                    INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, rule_ast, rule_description,
+                                          config, refs, schedule, creator, created_at, updated_at, next_refresh_at)
                     VALUES (\(tenant.rawValue), \(segmentID), \(definition.displayName), \(definition.description), \(kind.rawValue),
-                            \(definition.ruleText), \(definition.configJSON)::jsonb, \(references), \(definition.schedule.jsonText)::jsonb,
+                            \(definition.ruleText), \(definition.ruleASTJSON)::jsonb, \(definition.ruleDescription), \(definition.configJSON)::jsonb, \(references), \(definition.schedule.jsonText)::jsonb,
                             \(actor), \(now), \(now), \(definition.schedule.next(after: now)))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -212,7 +212,8 @@ public struct SegmentStore: Sendable {
             try await connection.query(
                 """
                 UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
-                    rule_text = \(definition.ruleText), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
+                    rule_text = \(definition.ruleText), rule_ast = \(definition.ruleASTJSON)::jsonb,
+                    rule_description = \(definition.ruleDescription), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
                     config = \(definition.configJSON)::jsonb,
                     next_refresh_at = CASE WHEN \(scheduleChanged) THEN \(definition.schedule.next(after: now)) ELSE next_refresh_at END,
                     revision = revision + 1, etag = etag + 1, updated_at = \(now)
@@ -427,6 +428,32 @@ extension SegmentStore {
     }
 
     /// Tenants that are not disabled (read in the platform context).
+    /// Rule-based segments saved before their rule's AST and restatement were kept, in every tenant.
+    public func segmentsMissingRuleForms() async throws -> [(tenant: TenantID, segmentID: String, ruleText: String)] {
+        var missing: [(tenant: TenantID, segmentID: String, ruleText: String)] = []
+        for tenant in try await activeTenants() {
+            try await database.withTenant(tenant) { connection in
+                for try await (id, text) in try await connection.query(
+                    "SELECT segment_id, rule_text FROM segments WHERE rule_text IS NOT NULL AND rule_ast IS NULL", logger: database.logger
+                ).decode((String, String).self) {
+                    missing.append((tenant, id, text))
+                }
+            }
+        }
+        return missing
+    }
+
+    /// Saves a rule's AST and restatement beside its text (only while the text is unchanged).
+    public func saveRuleForms(tenant: TenantID, segmentID: String, definition: SegmentDefinition) async throws {
+        try await database.withTenant(tenant) { connection in
+            try await connection.query(
+                """
+                UPDATE segments SET rule_ast = \(definition.ruleASTJSON)::jsonb, rule_description = \(definition.ruleDescription)
+                WHERE segment_id = \(segmentID) AND rule_text = \(definition.ruleText)
+                """, logger: database.logger)
+        }
+    }
+
     func activeTenants() async throws -> [TenantID] {
         try await database.withTenant(.platform) { connection in
             var ids: [TenantID] = []
