@@ -3,9 +3,10 @@ import PackageDescription
 
 /// Segmentd: a multi-tenant audience segmentation server (gRPC over TLS, PostgreSQL).
 ///
-/// The module graph follows ../shared/DESIGN.md: pure rule logic in `SegmentRules`,
-/// SQL in `SegmentStore`, jobs in `SegmentEngine`, gRPC in `SegmentServer`, wiring in
-/// the executables.
+/// The module graph is ../shared/DESIGN.md's "Modules" table (docs/architecture.md):
+/// pure rule logic in `SegmentRules`, the shared vocabulary in `SegmentDomain`, SQL in
+/// `SegmentStore`, use cases and workers in `SegmentEngine`, gRPC translation in
+/// `SegmentServer`, the composition root in `SegmentdApp`, `main` in the executables.
 let package = Package(
     name: "segmentd",
     platforms: [.macOS(.v15)],
@@ -36,6 +37,10 @@ let package = Package(
         // redirects and streamed bodies with a size limit, which a hand-written NIO
         // client would have to get right again.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Reads segmentd's configuration (flags > environment > file > default); already built as a
+        // dependency of async-http-client, so it costs no build time. No traits: the JSON file is read
+        // by segmentd itself, to keep its unknown-key check and messages.
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
     ],
     targets: [
         // Generated protobuf messages and gRPC stubs (ops/generate-proto).
@@ -79,6 +84,7 @@ let package = Package(
                 // Scheduled pulls of connector segments.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -87,7 +93,7 @@ let package = Package(
         .target(
             name: "SegmentServer",
             dependencies: [
-                "SegmentdAPI", "SegmentDomain", "SegmentStore", "SegmentEngine", "SegmentRules",
+                "SegmentdAPI", "SegmentDomain", "SegmentEngine", "SegmentRules",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -97,10 +103,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The /metrics endpoint.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // A small client library shared by segctl and the tests: connection settings,
@@ -118,6 +122,11 @@ let package = Package(
             name: "SegmentdApp",
             dependencies: [
                 "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentEngine", "SegmentdClient",
+                .product(name: "Configuration", package: "swift-configuration"),
+                // The development CA and server certificate.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,7 +174,7 @@ let package = Package(
         .target(
             name: "SegmentdTestSupport",
             dependencies: [
-                "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentRules", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
+                "SegmentdApp", "SegmentServer", "SegmentDomain", "SegmentStore", "SegmentRules", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -182,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "SegmentUnitTests",
             dependencies: [
-                "SegmentRules", "SegmentDomain", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
+                "SegmentRules", "SegmentDomain", "SegmentdApp", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/SegmentUnitTests"

@@ -14,6 +14,9 @@ public struct ConfigurationKey: Sendable {
 
     public var flag: String { "--" + name.replacingOccurrences(of: "_", with: "-") }
     public var environment: String { "SEGMENTD_" + name.uppercased() }
+    /// Whether values are secret (database URLs carry passwords): never logged by the configuration reader.
+    var isSecret: Bool { Self.secretNames.contains(name) }
+    static let secretNames: Set<String> = ["database_url", "migration_database_url"]
 
     public static let home = ConfigurationKey(
         name: "home", help: "Data directory: embedded PostgreSQL, development TLS files, segctl.json.",

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import Logging
 import SegmentStore
@@ -61,11 +62,9 @@ public struct SegmentdConfiguration: Sendable {
                 file[key] = "\(value)"
             }
         }
+        let reader = Self.reader(flags: flags, environment: environment, file: file)
         func value(_ key: ConfigurationKey) -> String? {
-            for candidate in [flags[key.name], environment[key.environment], file[key.name]] {
-                if let candidate, !candidate.isEmpty { return candidate }
-            }
-            return nil
+            reader.string(forKey: ConfigKey([key.name]), isSecret: key.isSecret)
         }
         func address(_ key: ConfigurationKey, _ text: String) throws -> Address {
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
@@ -150,6 +149,28 @@ public struct SegmentdConfiguration: Sendable {
             membershipCacheMembers: try integer(
                 .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000)
         )
+    }
+
+    /// The three sources in precedence order, as swift-configuration providers: the
+    /// flags given, then `SEGMENTD_<KEY>` variables, then the config file's keys.
+    /// Values are kept as strings (a JSON number in the file reads as its text), and
+    /// an empty value counts as unset at every level.
+    static func reader(flags: [String: String], environment: [String: String], file: [String: String]) -> ConfigReader {
+        func strings(_ name: String, _ values: [String: String]) -> InMemoryProvider {
+            var configValues: [AbsoluteConfigKey: ConfigValue] = [:]
+            for (key, value) in values where !value.isEmpty {
+                configValues[AbsoluteConfigKey([key])] = ConfigValue(.string(value), isSecret: ConfigurationKey.secretNames.contains(key))
+            }
+            return InMemoryProvider(name: name, values: configValues)
+        }
+        return ConfigReader(providers: [
+            strings("flags", flags),
+            EnvironmentVariablesProvider(
+                environmentVariables: environment.filter { !$0.value.isEmpty },
+                secretsSpecifier: .specific(Set(ConfigurationKey.secretNames.map { "SEGMENTD_" + $0.uppercased() }))
+            ).prefixKeys(with: "segmentd"),
+            strings("config file", file),
+        ])
     }
 
     /// True when segmentd runs its own PostgreSQL.

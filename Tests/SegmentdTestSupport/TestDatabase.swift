@@ -26,7 +26,7 @@ public struct TestDatabase: Sendable {
         let admin = DatabaseSettings.unixSocket(
             directory: socket, username: TestEnvironment.postgresSuperuser, database: "postgres")
         try await admin.withSingleConnection(logger: logger) { connection in
-            try await EmbeddedPostgres.ensureRoles(owner: ownerRole, app: appRole, on: connection)
+            try await ClusterSetup.ensureRoles(owner: ownerRole, app: appRole, on: connection)
             try await connection.query(
                 PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER \(ownerRole)"), logger: logger)
         }

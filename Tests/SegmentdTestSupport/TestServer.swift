@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import SegmentEngine
 import SegmentServer
+import SegmentdApp
 import SegmentStore
 import SegmentdClient
 import ServiceLifecycle

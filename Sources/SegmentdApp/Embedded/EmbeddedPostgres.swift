@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import SegmentStore
 import SegmentDomain
 
 /// A PostgreSQL cluster that segmentd runs itself under its data directory, for
@@ -134,43 +134,9 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     private func ensureRolesAndDatabase() async throws {
-        let admin = DatabaseSettings.unixSocket(
-            directory: socketDirectory, username: Self.superuser, database: "postgres")
-        let configuration = self.configuration
-        try await admin.withSingleConnection(logger: logger) { connection in
-            try await Self.ensureRoles(owner: configuration.ownerRole, app: configuration.appRole, on: connection)
-            let rows = try await connection.query(
-                "SELECT 1 FROM pg_database WHERE datname = \(configuration.database)", logger: Logger(label: "x"))
-            var exists = false
-            for try await _ in rows { exists = true }
-            if !exists {
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "CREATE DATABASE \(Self.quote(configuration.database)) OWNER \(Self.quote(configuration.ownerRole))"),
-                    logger: Logger(label: "segmentd.embedded"))
-            }
-        }
-    }
-
-    /// Creates the owner and server roles if they do not exist (as a superuser).
-    public static func ensureRoles(owner: String, app: String, on connection: PostgresConnection) async throws {
-        let logger = Logger(label: "segmentd.roles")
-        for (role, attributes) in [(owner, "LOGIN NOSUPERUSER NOBYPASSRLS"), (app, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")] {
-            let rows = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
-            var exists = false
-            for try await _ in rows { exists = true }
-            if !exists {
-                do {
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(quote(role)) \(attributes)"), logger: logger)
-                } catch let error as PSQLError where ["42710", "23505"].contains(error.serverInfo?[.sqlState] ?? "") {
-                    // Created concurrently by another process: fine.
-                }
-            }
-        }
-    }
-
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let admin = DatabaseSettings.unixSocket(directory: socketDirectory, username: Self.superuser, database: "postgres")
+        try await ClusterSetup.prepare(
+            admin: admin, owner: configuration.ownerRole, app: configuration.appRole, database: configuration.database, logger: logger)
     }
 
     private func asPostgresUser(_ command: [String]) -> [String] {
