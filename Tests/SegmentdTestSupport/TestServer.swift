@@ -113,7 +113,7 @@ extension SegmentdServer {
     public var jobQueue: JobQueue { useCases.jobQueue }
     public var ruleStore: RuleStore { useCases.ruleStore }
     public var segmentStore: SegmentStore { useCases.segmentStore }
-    public var segmentRefresh: SegmentRefresh { useCases.segmentRefresh }
+    public var segmentRefresher: SegmentRefresher { useCases.segmentRefresher }
     public var ingestStore: IngestStore { useCases.ingestStore }
     public var authenticator: Authenticator { useCases.authentication }
     public var memberSets: MemberSetCache { useCases.memberSets }

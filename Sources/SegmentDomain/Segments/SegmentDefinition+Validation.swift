@@ -1,4 +1,5 @@
 import Foundation
+import SegmentRules
 
 extension SegmentDefinition {
     /// Checks that the definition has exactly the settings of `kind` (a rule, a
@@ -33,5 +34,14 @@ extension SegmentRecord {
     /// archived segment keeps its last membership and refuses `action` until resumed.
     public func requireActive(to action: String) throws {
         guard state == .active else { throw DomainError.segmentInactive(name, state: state.rawValue, action: action) }
+    }
+}
+
+extension SegmentDefinition {
+    /// The saved rule's AST: as stored with it, or parsed from its text for a rule
+    /// saved before the AST was kept. Nil for a segment without a rule.
+    public func savedRule() throws -> Rule? {
+        if let ruleAST { return ruleAST }
+        return try ruleText.map(RuleText.parse)
     }
 }

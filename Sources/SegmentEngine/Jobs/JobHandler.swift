@@ -14,9 +14,9 @@ public protocol JobHandler: Sendable {
 /// Refreshes segments.
 public struct RefreshHandler: JobHandler {
     public let kind = JobKind.refresh
-    let refresh: SegmentRefresh
+    let refresh: SegmentRefresher
 
-    public init(refresh: SegmentRefresh) {
+    public init(refresh: SegmentRefresher) {
         self.refresh = refresh
     }
 

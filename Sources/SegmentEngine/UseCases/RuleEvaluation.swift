@@ -108,7 +108,7 @@ public struct RuleEvaluation: Sendable {
             if let settings = segment.definition.predictive {
                 return try await predictive.explain(userID: userID, segment: segment, settings: settings, tenant: tenant)
             }
-            guard let text = segment.definition.ruleText, let parsed = try? RuleText.parse(text) else {
+            guard let parsed = try segment.definition.savedRule() else {
                 throw DomainError(.failedPrecondition, "\(segment.name) is a \(segment.kind.rawValue) segment: it has no rule to explain")
             }
             rule = parsed

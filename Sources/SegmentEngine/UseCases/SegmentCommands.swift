@@ -10,20 +10,18 @@ public struct SegmentCommands: Sendable {
     let store: SegmentStore
     let rules: RuleEvaluation
     let ruleStore: RuleStore
-    let refresh: SegmentRefresh
     let membership: MembershipStore
     let exports: ExportStore
     let jobs: JobQueue
     let exportDirectory: String
 
     public init(
-        store: SegmentStore, rules: RuleEvaluation, ruleStore: RuleStore, refresh: SegmentRefresh, membership: MembershipStore,
+        store: SegmentStore, rules: RuleEvaluation, ruleStore: RuleStore, membership: MembershipStore,
         exports: ExportStore, jobs: JobQueue, exportDirectory: String
     ) {
         self.store = store
         self.rules = rules
         self.ruleStore = ruleStore
-        self.refresh = refresh
         self.membership = membership
         self.exports = exports
         self.jobs = jobs
@@ -269,9 +267,7 @@ public struct SegmentCommands: Sendable {
 
     /// Size after each refresh, newest first.
     public func history(tenant: TenantID, segmentID: String, limit: Int) async throws -> [SizeHistoryPoint] {
-        try await refresh.history(tenant: tenant, segmentID: segmentID, limit: limit).map {
-            SizeHistoryPoint(time: $0.time, size: $0.size, entered: $0.entered, exited: $0.exited, durationMilliseconds: $0.durationMilliseconds)
-        }
+        try await store.history(tenant: tenant, segmentID: segmentID, limit: limit)
     }
 
     /// A segment's membership at a glance: count, sample, a breakdown by an attribute,

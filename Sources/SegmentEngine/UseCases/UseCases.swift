@@ -41,7 +41,7 @@ public struct UseCases: Sendable {
     /// The refresh machinery, for job handlers and tests that compare evaluators.
     public let ruleStore: RuleStore
     public let segmentStore: SegmentStore
-    public let segmentRefresh: SegmentRefresh
+    public let segmentRefresher: SegmentRefresher
     public let ingestStore: IngestStore
     public let jobQueue: JobQueue
     let database: Database
@@ -53,7 +53,7 @@ public struct UseCases: Sendable {
         let clock = configuration.clock
         ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
         segmentStore = SegmentStore(database: database, clock: clock)
-        segmentRefresh = SegmentRefresh(database: database, rules: ruleStore, clock: clock)
+        segmentRefresher = SegmentRefresher(database: database, evaluationTimeout: configuration.evaluationTimeout, clock: clock)
         ingestStore = IngestStore(database: database, clock: clock)
         jobQueue = JobQueue(database: database, clock: clock)
         let predictiveStore = PredictiveStore(database: database, clock: clock)
@@ -68,7 +68,7 @@ public struct UseCases: Sendable {
         predictive = PredictiveModels(store: predictiveStore, segments: segmentStore)
         rules = RuleEvaluation(store: ruleStore, segments: segmentStore, predictive: predictive, clock: clock)
         segments = SegmentCommands(
-            store: segmentStore, rules: rules, ruleStore: ruleStore, refresh: segmentRefresh,
+            store: segmentStore, rules: rules, ruleStore: ruleStore,
             membership: MembershipStore(database: database, clock: clock), exports: ExportStore(database: database, clock: clock),
             jobs: jobQueue, exportDirectory: configuration.exportDirectory)
         membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
@@ -85,7 +85,7 @@ public struct UseCases: Sendable {
     public func jobHandlers(lease: Duration = .seconds(30)) -> [any JobHandler] {
         let clock = configuration.clock
         return [
-            RefreshHandler(refresh: segmentRefresh),
+            RefreshHandler(refresh: segmentRefresher),
             ExportHandler(
                 store: ExportStore(database: database, clock: clock), queue: jobQueue, directory: configuration.exportDirectory, lease: lease),
             PullHandler(connectors: ConnectorStore(database: database, clock: clock)),

@@ -496,7 +496,7 @@ extension ConnectorStore {
 
     /// Records a failed pull on the segment (membership unchanged). The message must not carry the auth header.
     public func recordPullFailure(_ job: JobRecord, message: String) async throws {
-        try await SegmentRefresh.recordFailure(job, message: message, at: clock(), database: database)
+        try await SegmentStore.recordFailure(job, message: message, at: clock(), database: database)
     }
 }
 

@@ -184,7 +184,7 @@ public struct PredictiveStore: Sendable {
 
     /// Records a failed training on the segment (its membership is unchanged).
     public func recordFailure(_ job: JobRecord, message: String) async throws {
-        try await SegmentRefresh.recordFailure(job, message: message, at: clock(), database: database)
+        try await SegmentStore.recordFailure(job, message: message, at: clock(), database: database)
     }
 }
 

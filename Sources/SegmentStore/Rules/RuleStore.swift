@@ -154,10 +154,17 @@ public struct RuleStore: Sendable {
     }
 
     func limitTime(on connection: PostgresConnection) async throws {
-        let milliseconds = max(1, Int(evaluationTimeout.components.seconds * 1000 + evaluationTimeout.components.attoseconds / 1_000_000_000_000_000))
-        try await connection.query(
-            PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: database.logger)
+        try await Self.limitTime(evaluationTimeout, on: connection, logger: database.logger)
     }
+
+    /// Bounds the transaction's statements to `timeout` (a rule too expensive fails instead of running on).
+    static func limitTime(_ timeout: Duration, on connection: PostgresConnection, logger: Logger) async throws {
+        let milliseconds = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+    }
+
+    /// The longest a rule evaluation may run.
+    public var timeout: Duration { evaluationTimeout }
 
     func run(_ sql: String, _ parameters: [SQLParameter], on connection: PostgresConnection) async throws -> PostgresRowSequence {
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(parameters)), logger: database.logger)

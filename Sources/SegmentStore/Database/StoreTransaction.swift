@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SegmentDomain
+import SegmentRules
+
+/// One transaction scoped to a tenant, as the engine uses it: the store's
+/// operations that must commit together (lock a segment, replace its members,
+/// record the refresh, finish the job), without the PostgreSQL connection
+/// leaving the store. Everything commits, or nothing does.
+public struct StoreTransaction: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+    /// The tenant the transaction is scoped to (row-level security).
+    public let tenant: TenantID
+}
+
+extension Database {
+    /// Runs `body` in one transaction scoped to `tenant`.
+    public func transaction<Result: Sendable>(
+        tenant: TenantID, _ body: (StoreTransaction) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await withTenant(tenant) { connection in
+            try await body(StoreTransaction(connection: connection, logger: logger, tenant: tenant))
+        }
+    }
+}
+
+/// Where a segment's new member set comes from.
+public enum MemberSource: Sendable {
+    /// A compiled rule's query.
+    case rule(CompiledQuery)
+    /// A connector's ids that match known users.
+    case connectorMatches
+}
+
+extension StoreTransaction {
+    /// The segment, locked until the transaction ends.
+    public func lockSegment(_ segmentID: String) async throws -> SegmentRecord {
+        try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
+    }
+
+    /// What rules are compiled against: the tenant's catalog and time context at `now`.
+    public func ruleEnvironment(now: Date) async throws -> (catalog: RuleCatalog, context: EvaluationContext) {
+        (try await RuleStore.catalog(on: connection, logger: logger),
+         try await RuleStore.context(tenant: tenant, now: now, on: connection, logger: logger))
+    }
+
+    /// Makes the segment's membership exactly the users `source` selects, writing only
+    /// the difference; a rule's query may run for `timeout` at most.
+    public func replaceMembers(
+        of segmentID: String, with source: MemberSource, timeout: Duration, now: Date, jobID: Int64
+    ) async throws -> MembershipChange {
+        var bindings = PostgresBindings()
+        let fresh: String
+        switch source {
+        case .rule(let compiled):
+            try await RuleStore.limitTime(timeout, on: connection, logger: logger)
+            fresh = compiled.sql
+            bindings = RuleStore.bindings(compiled.parameters)
+        case .connectorMatches:
+            fresh = ConnectorStore.matchedMembersSQL
+            bindings.append(tenant.rawValue)
+            bindings.append(segmentID)
+        }
+        let change = try await MembershipWriter.replace(
+            segmentID: segmentID, tenant: tenant, with: fresh, bindings: bindings, now: now, jobID: jobID, on: connection, logger: logger)
+        return MembershipChange(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds)
+    }
+
+    /// How many ids a connector segment holds (matched or not).
+    public func connectorCount(of segmentID: String) async throws -> Int64 {
+        try await ConnectorStore.connectorCount(segmentID: segmentID, on: connection, logger: logger)
+    }
+
+    /// Records a finished refresh on the segment: size, last refresh, a size-history point, and
+    /// the refreshes of segments that follow it.
+    public func recordRefresh(
+        _ change: MembershipChange, of segment: SegmentRecord, by job: JobRecord, now: Date, durationMilliseconds: Int64,
+        connectorCount: Int64?
+    ) async throws {
+        try await MembershipWriter.record(
+            .init(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds),
+            segment: segment, now: now, durationMilliseconds: durationMilliseconds, jobID: job.jobID,
+            scheduled: job.args["scheduled"] == "true", connectorCount: connectorCount, matchedCount: connectorCount.map { _ in change.size },
+            creator: job.creator, on: connection, logger: logger)
+    }
+
+    /// Marks the attempt succeeded with `result`; throws `conflict` (and so rolls everything back)
+    /// when the attempt lost the job or its cancellation was requested.
+    public func completeJob(_ job: JobRecord, worker: String, result: JobResult, now: Date) async throws {
+        try await JobQueue.complete(job, worker: worker, result: result, now: now, on: connection, logger: logger)
+    }
+}
