@@ -66,29 +66,8 @@ public final class MemberSetCache: Sendable {
         }
     }
 
-    private struct State {
-        /// True while the notification connection listens; nothing is served otherwise.
-        var listening = false
-        var sets: [Key: MemberSet] = [:]
-        var members = 0
-        /// Open transactions in this process changing each set.
-        var writing: [Key: Int] = [:]
-        /// Bumped whenever a set is dropped, so a load that started before does not store.
-        var generations: [Key: UInt64] = [:]
-        var epoch: UInt64 = 0
-        /// Loads waiting (each once).
-        var queued: Set<Load> = []
-        /// Loads that found too much (or no segment), not tried again before `maxAge` or a change.
-        var declined: [Load: ContinuousClock.Instant] = [:]
-        /// Tenants whose user ids were all loaded.
-        var usersLoaded: Set<String> = []
-        var users: [String: [String: Int64]] = [:]
-        var userCount = 0
-        var userGenerations: [String: UInt64] = [:]
-    }
-
     let configuration: Configuration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let loads: AsyncStream<Load>
     private let loadRequests: AsyncStream<Load>.Continuation
     private let loadCount = Atomic<Int>(0)
@@ -100,6 +79,7 @@ public final class MemberSetCache: Sendable {
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        state = Mutex(State(configuration: configuration))
         (loads, loadRequests) = AsyncStream.makeStream(of: Load.self, bufferingPolicy: .unbounded)
     }
 
@@ -124,24 +104,10 @@ public final class MemberSetCache: Sendable {
         guard configuration.maxMembers > 0 else { return nil }
         let now = configuration.now()
         // Under the lock only take the sets and the ids (copy-on-write: no copying); search outside it.
-        let held = state.withLock { state -> (sets: [MemberSet], users: [String: Int64])? in
-            guard state.listening else { return nil }
-            var sets: [MemberSet] = []
-            sets.reserveCapacity(segmentIDs.count)
-            var complete = true
-            for segment in segmentIDs {
-                let key = Key(tenant: tenant.rawValue, segment: segment)
-                if let set = state.sets[key], state.writing[key] == nil, now - set.loadedAt < configuration.maxAge {
-                    sets.append(set)
-                } else {
-                    complete = false
-                    if state.writing[key] == nil { queue(.members(key), now: now, in: &state) }
-                }
-            }
-            if !state.usersLoaded.contains(tenant.rawValue) { queue(.users(tenant: tenant.rawValue), now: now, in: &state) }
-            guard complete, let users = state.users[tenant.rawValue] else { return nil }
-            return (sets, users)
+        let (held, toLoad) = state.withLock { state in
+            (state.held(tenant: tenant.rawValue, segments: segmentIDs, now: now), state.takePending())
         }
+        for load in toLoad { loadRequests.yield(load) }
         var answer: [String: [SegmentMembership]]?
         if let held {
             var result: [String: [SegmentMembership]] = [:]
@@ -167,35 +133,14 @@ public final class MemberSetCache: Sendable {
     }
 
     /// Remembers the indexes of users that exist (from a database answer).
-    func noteUsers(tenant: TenantID, _ found: [String: Int64], generation: UInt64) {
-        guard configuration.maxMembers > 0, !found.isEmpty else { return }
-        state.withLock { state in
-            guard state.listening, state.userGenerations[tenant.rawValue, default: 0] == generation else { return }
-            if state.userCount + found.count > configuration.maxUsers {
-                state.users.removeAll()
-                state.usersLoaded.removeAll()
-                state.userCount = 0
-            }
-            for (user, index) in found where state.users[tenant.rawValue, default: [:]].updateValue(index, forKey: user) == nil {
-                state.userCount += 1
-            }
-        }
+    func noteUsers(tenant: TenantID, _ found: [String: Int64], ticket: State.Ticket) {
+        guard configuration.maxMembers > 0 else { return }
+        state.withLock { $0.noteUsers(found, tenant: tenant.rawValue, ticket: ticket) }
     }
 
-    /// The tenant's user generation, read before asking the database for users.
-    func userGeneration(_ tenant: TenantID) -> UInt64 {
-        state.withLock { $0.userGenerations[tenant.rawValue, default: 0] }
-    }
-
-    private func queue(_ load: Load, now: ContinuousClock.Instant, in state: inout State) {
-        if let declined = state.declined[load], now - declined < configuration.maxAge { return }
-        state.declined[load] = nil
-        if state.queued.insert(load).inserted { loadRequests.yield(load) }
-    }
-
-    private func decline(_ load: Load) {
-        let now = configuration.now()
-        state.withLock { $0.declined[load] = now }
+    /// The tenant's user ticket, taken before asking the database for users.
+    func usersTicket(_ tenant: TenantID) -> State.Ticket {
+        state.withLock { $0.usersTicket(tenant.rawValue) }
     }
 
     // MARK: Changes
@@ -205,19 +150,18 @@ public final class MemberSetCache: Sendable {
     /// other processes drop it when the transaction commits.
     static func membershipWillChange(tenant: TenantID, segment: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_notify(\(channel), \("members \(tenant.rawValue) \(segment)"))", logger: logger)
-        guard let transaction = TransactionEnd.current else { return }
+        // Membership is only ever written inside Database.withTransaction; anything else is a bug
+        // that would let this process serve a set it is replacing.
+        guard let transaction = TransactionEnd.current else {
+            throw DomainError(.internalError, "a membership change outside a transaction of Database.withTransaction")
+        }
         let cache = transaction.memberSets
         let key = Key(tenant: tenant.rawValue, segment: segment)
-        cache.state.withLock { state in
-            state.writing[key, default: 0] += 1
-            cache.drop(key, in: &state)
-        }
+        cache.state.withLock { $0.beginWrite(key) }
+        cache.recordHeld()
         transaction.onEnd {
-            cache.state.withLock { state in
-                let open = state.writing[key, default: 1] - 1
-                state.writing[key] = open > 0 ? open : nil
-                cache.drop(key, in: &state)
-            }
+            cache.state.withLock { $0.endWrite(key) }
+            cache.recordHeld()
         }
     }
 
@@ -225,47 +169,21 @@ public final class MemberSetCache: Sendable {
     /// (here) or commits (everywhere): a deleted user's id must stop resolving.
     static func usersWillChange(tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_notify(\(channel), \("users \(tenant.rawValue)"))", logger: logger)
-        guard let transaction = TransactionEnd.current else { return }
+        guard let transaction = TransactionEnd.current else {
+            throw DomainError(.internalError, "a change of user ids outside a transaction of Database.withTransaction")
+        }
         let cache = transaction.memberSets
-        transaction.onEnd { cache.state.withLock { cache.dropUsers(tenant.rawValue, in: &$0) } }
-    }
-
-    private func drop(_ key: Key, in state: inout State) {
-        state.generations[key, default: 0] += 1
-        state.declined[.members(key)] = nil
-        if let set = state.sets.removeValue(forKey: key) { state.members -= set.indexes.count }
-        heldMembers.record(state.members)
-    }
-
-    private func dropUsers(_ tenant: String, in state: inout State) {
-        state.userGenerations[tenant, default: 0] += 1
-        state.declined[.users(tenant: tenant)] = nil
-        state.usersLoaded.remove(tenant)
-        if let users = state.users.removeValue(forKey: tenant) { state.userCount -= users.count }
-    }
-
-    private func dropAll(in state: inout State) {
-        state.epoch += 1
-        state.declined.removeAll()
-        state.sets.removeAll()
-        state.members = 0
-        for tenant in state.users.keys { state.userGenerations[tenant, default: 0] += 1 }
-        state.users.removeAll()
-        state.usersLoaded.removeAll()
-        state.userCount = 0
-        heldMembers.record(0)
+        transaction.onEnd { cache.state.withLock { $0.dropUsers(tenant.rawValue) } }
     }
 
     /// Applies one NOTIFY payload.
     func apply(notification payload: String) {
-        let parts = payload.split(separator: " ", maxSplits: 2).map(String.init)
-        state.withLock { state in
-            switch (parts.first, parts.count) {
-            case ("members", 3): drop(Key(tenant: parts[1], segment: parts[2]), in: &state)
-            case ("users", 2): dropUsers(parts[1], in: &state)
-            default: dropAll(in: &state)
-            }
-        }
+        state.withLock { $0.apply(notification: payload) }
+        recordHeld()
+    }
+
+    private func recordHeld() {
+        heldMembers.record(state.withLock { $0.members })
     }
 
     // MARK: Running
@@ -297,10 +215,8 @@ public final class MemberSetCache: Sendable {
                 try await database.withConnection { connection in
                     try await connection.listen(on: Self.channel) { notifications in
                         // Anything that changed before LISTEN took effect must not be served.
-                        self.state.withLock { state in
-                            self.dropAll(in: &state)
-                            state.listening = true
-                        }
+                        self.state.withLock { $0.startedListening() }
+                        self.recordHeld()
                         for try await notification in notifications {
                             self.apply(notification: notification.payload)
                         }
@@ -311,21 +227,17 @@ public final class MemberSetCache: Sendable {
                 database.logger.warning(
                     "membership notifications stopped; checks read the database until they resume", metadata: ["error": "\(error)"])
             }
-            state.withLock { state in
-                state.listening = false
-                dropAll(in: &state)
-            }
+            state.withLock { $0.stoppedListening() }
+            recordHeld()
             try? await Task.sleep(for: .seconds(1))
         }
-        state.withLock { $0.listening = false }
+        state.withLock { $0.stoppedListening() }
     }
 
     /// Loads one set unless it changed meanwhile or would not fit.
     private func load(_ key: Key, database: Database) async {
-        let (generation, epoch) = state.withLock { state in
-            (state.generations[key, default: 0], state.epoch)
-        }
-        defer { state.withLock { _ = $0.queued.remove(.members(key)) } }
+        let ticket = state.withLock { $0.ticket(for: key) }
+        defer { state.withLock { $0.finished(.members(key)) } }
         guard let tenant = TenantID(key.tenant) else { return }
         do {
             let loaded: MemberSet? = try await database.withTenant(tenant) { connection in
@@ -350,23 +262,10 @@ public final class MemberSetCache: Sendable {
                 }
                 return MemberSet(indexes: indexes, entered: entered, loadedAt: configuration.now())
             }
-            guard let loaded else { return decline(.members(key)) }
+            guard let loaded else { return state.withLock { $0.decline(.members(key), now: configuration.now()) } }
             loadCount.add(1, ordering: .relaxed)
-            state.withLock { state in
-                guard state.listening, state.epoch == epoch, state.generations[key, default: 0] == generation,
-                      state.writing[key] == nil
-                else { return }
-                if let old = state.sets.removeValue(forKey: key) { state.members -= old.indexes.count }
-                // Make room by dropping the oldest sets.
-                while state.members + loaded.indexes.count > configuration.maxMembers,
-                      let oldest = state.sets.min(by: { $0.value.loadedAt < $1.value.loadedAt })?.key
-                {
-                    drop(oldest, in: &state)
-                }
-                state.sets[key] = loaded
-                state.members += loaded.indexes.count
-                heldMembers.record(state.members)
-            }
+            state.withLock { _ = $0.store(loaded, for: key, ticket: ticket) }
+            recordHeld()
         } catch {
             database.logger.debug("could not load a member set", metadata: ["segment": "\(key.segment)", "error": "\(error)"])
         }
@@ -374,10 +273,9 @@ public final class MemberSetCache: Sendable {
 
     /// Loads all of a tenant's user ids, if they fit.
     private func loadUsers(_ tenantID: String, database: Database) async {
-        let generation = state.withLock { $0.userGenerations[tenantID, default: 0] }
-        defer { state.withLock { _ = $0.queued.remove(.users(tenant: tenantID)) } }
+        let (ticket, room) = state.withLock { ($0.usersTicket(tenantID), $0.userRoom(tenantID)) }
+        defer { state.withLock { $0.finished(.users(tenant: tenantID)) } }
         guard let tenant = TenantID(tenantID) else { return }
-        let room = state.withLock { configuration.maxUsers - $0.userCount + ($0.users[tenantID]?.count ?? 0) }
         do {
             let users: [String: Int64]? = try await database.withTenant(tenant) { connection in
                 var count: Int64 = 0
@@ -393,16 +291,9 @@ public final class MemberSetCache: Sendable {
                 }
                 return users
             }
-            guard let users else { return decline(.users(tenant: tenantID)) }
+            guard let users else { return state.withLock { $0.decline(.users(tenant: tenantID), now: configuration.now()) } }
             userLoadCount.add(1, ordering: .relaxed)
-            state.withLock { state in
-                guard state.listening, state.userGenerations[tenantID, default: 0] == generation else { return }
-                // Users noted since the load started are in the snapshot or newer; keep both.
-                let merged = users.merging(state.users[tenantID] ?? [:]) { _, noted in noted }
-                state.userCount += merged.count - (state.users[tenantID]?.count ?? 0)
-                state.users[tenantID] = merged
-                state.usersLoaded.insert(tenantID)
-            }
+            state.withLock { _ = $0.storeUsers(users, tenant: tenantID, ticket: ticket) }
         } catch {
             database.logger.debug("could not load user ids", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
         }

@@ -31,7 +31,7 @@ public struct MembershipStore: Sendable {
     public func check(tenant: TenantID, userIDs: [String], segmentIDs: [String]) async throws -> [String: [SegmentMembership]] {
         let cache = database.memberSets
         if let answer = cache.answer(tenant: tenant, userIDs: userIDs, segmentIDs: segmentIDs) { return answer }
-        let userGeneration = cache.userGeneration(tenant)
+        let usersTicket = cache.usersTicket(tenant)
         let (indexes, entered) = try await database.withTenant(tenant) { connection in
             let logger = database.logger
             try await Self.requireSegments(segmentIDs, tenant: tenant, on: connection, logger: logger)
@@ -50,7 +50,7 @@ public struct MembershipStore: Sendable {
             }
             return (indexes, entered)
         }
-        cache.noteUsers(tenant: tenant, indexes, generation: userGeneration)
+        cache.noteUsers(tenant: tenant, indexes, ticket: usersTicket)
         var result: [String: [SegmentMembership]] = [:]
         for user in userIDs {
             result[user] = segmentIDs.map { SegmentMembership(segmentID: $0, member: entered[user]?[$0] != nil, enteredAt: entered[user]?[$0]) }
