@@ -149,6 +149,8 @@ let package = Package(
                 // SHA-256 to verify downloaded exports.
                 .product(name: "Crypto", package: "swift-crypto"),
                 "SegmentdClient", "SegmentdAPI",
+                // The CSV reader shared with connector imports.
+                "SegmentDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

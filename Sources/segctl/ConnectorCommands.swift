@@ -143,8 +143,8 @@ extension Segctl.Segments {
                 let goal = config.goal == .churn ? "stop performing \(config.event)" : "perform \(config.event)"
                 let lines = [
                     ("model", card.name), ("goal", "likelihood to \(goal) within \(config.horizonDays) days; members: \("\(config.bucket)".lowercased()) bucket"),
-                    ("algorithm", card.algorithm), ("trained", segctl_show(card.trainTime)),
-                    ("training", "features before \(segctl_show(card.cutoffTime)) (from \(segctl_show(card.trainingWindowStart))), labels in the \(config.horizonDays) days after"),
+                    ("algorithm", card.algorithm), ("trained", timeText(card.trainTime)),
+                    ("training", "features before \(timeText(card.cutoffTime)) (from \(timeText(card.trainingWindowStart))), labels in the \(config.horizonDays) days after"),
                     ("data", "\(card.trainingUsers) users trained on, \(card.positiveUsers) positive; \(card.scoredUsers) users scored"),
                     ("holdout AUC", String(format: "%.3f", card.holdoutAuc)),
                     ("thresholds", String(format: "high ≥ %.4f (top 20%%), medium ≥ %.4f (next 30%%), low below", card.highThreshold, card.mediumThreshold)),

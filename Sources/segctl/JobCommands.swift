@@ -43,7 +43,7 @@ extension Segctl {
                     if connection.json { return try printJSON(operations) }
                     printTable(["OPERATION", "KIND", "STATE", "TARGET", "ATTEMPT", "CREATED", "RESULT"], operations.map {
                         [shortID($0.name), "\($0.kind)".lowercased(), "\($0.state)".lowercased(), shortID($0.target), "\($0.attempt)/\($0.maxAttempts)",
-                         segctl_show($0.createTime),
+                         timeText($0.createTime),
                          $0.hasRefreshResult ? "size \($0.refresh.size) (+\($0.refresh.entered) −\($0.refresh.exited))" : ($0.hasError ? $0.error.message : "")]
                     })
                 }
@@ -167,7 +167,7 @@ extension Segctl.Segments {
                 let sizes = oldestFirst.map(\.size)
                 print("size \(sparkline(sizes))  \(sizes.first!) → \(sizes.last!)  (min \(sizes.min()!), max \(sizes.max()!), \(sizes.count) refreshes)")
                 printTable(["TIME", "SIZE", "ENTERED", "EXITED", "DURATION"], points.map {
-                    [segctl_show($0.time), String($0.size), "+\($0.entered)", "−\($0.exited)", "\($0.duration.seconds * 1000 + Int64($0.duration.nanos / 1_000_000)) ms"]
+                    [timeText($0.time), String($0.size), "+\($0.entered)", "−\($0.exited)", "\($0.duration.seconds * 1000 + Int64($0.duration.nanos / 1_000_000)) ms"]
                 })
             }
         }

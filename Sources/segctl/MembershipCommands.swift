@@ -20,7 +20,7 @@ extension Segctl {
                 }
                 if connection.json { return try printJSON(response) }
                 printTable(["SEGMENT", "MEMBER", "SINCE"], response.results.map {
-                    [shortID($0.segment), $0.member ? "yes" : "no", $0.hasEnterTime ? segctl_show($0.enterTime) : ""]
+                    [shortID($0.segment), $0.member ? "yes" : "no", $0.hasEnterTime ? timeText($0.enterTime) : ""]
                 })
             }
         }
@@ -40,7 +40,7 @@ extension Segctl.Users {
                 }
                 if connection.json { return try printJSON(response) }
                 if response.memberships.isEmpty { return print("\(user) is in no segment") }
-                printTable(["SEGMENT", "SINCE"], response.memberships.map { [shortID($0.segment), segctl_show($0.enterTime)] })
+                printTable(["SEGMENT", "SINCE"], response.memberships.map { [shortID($0.segment), timeText($0.enterTime)] })
             }
         }
     }
@@ -68,7 +68,7 @@ extension Segctl.Segments {
                 }
                 if connection.json { return try printJSON(inspection) }
                 let segment = inspection.segment
-                print("\(shortID(segment.name)): \(inspection.count) members (\("\(segment.state)".lowercased()); last refresh \(segment.hasLastRefresh ? segctl_show(segment.lastRefresh.time) + " " + segment.lastRefresh.outcome : "never"))")
+                print("\(shortID(segment.name)): \(inspection.count) members (\("\(segment.state)".lowercased()); last refresh \(segment.hasLastRefresh ? timeText(segment.lastRefresh.time) + " " + segment.lastRefresh.outcome : "never"))")
                 print("rule     \(segment.rule.text)")
                 if !inspection.sampleUserIds.isEmpty { print("sample   \(inspection.sampleUserIds.joined(separator: ", "))") }
                 if !inspection.sizeHistory.isEmpty {

@@ -1,12 +1,14 @@
 import Foundation
+import Synchronization
 
 /// Progress for long commands: a redrawn line with rate and ETA on a terminal,
-/// plain lines every few seconds otherwise.
-final class Progress: @unchecked Sendable {
+/// plain lines every few seconds otherwise. Updated from concurrent uploads, so
+/// the time of the last line sits behind a mutex.
+final class Progress: Sendable {
     let total: Int
     let unit: String
     let start = Date()
-    var lastPrint = Date.distantPast
+    private let lastPrint = Mutex(Date.distantPast)
     let terminal = isatty(STDERR_FILENO) == 1
 
     init(total: Int, unit: String) {
@@ -17,8 +19,12 @@ final class Progress: @unchecked Sendable {
     func update(_ done: Int, force: Bool = false) {
         let now = Date()
         let interval = terminal ? 0.1 : 5
-        guard force || now.timeIntervalSince(lastPrint) >= interval else { return }
-        lastPrint = now
+        let due = lastPrint.withLock { last in
+            guard force || now.timeIntervalSince(last) >= interval else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         let elapsed = max(now.timeIntervalSince(start), 0.001)
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0

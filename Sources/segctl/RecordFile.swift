@@ -1,4 +1,5 @@
 import Foundation
+import SegmentDomain
 import SegmentdAPI
 import SwiftProtobuf
 
@@ -22,34 +23,46 @@ struct RecordFile {
         var description: String { "line \(line): \(reason)" }
     }
 
-    let lines: [Substring]
+    /// NDJSON: the lines with their numbers. CSV: the rows after the header (a quoted field may span lines).
+    let lines: [(line: Int, text: Substring)]
+    let rows: [CSVReader.Row]
     let csv: Bool
     let header: [String]
 
     init(path: String, format: String?) throws {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let all = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         csv = (format ?? (path.hasSuffix(".csv") ? "csv" : "ndjson")) == "csv"
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
         if csv {
+            let all: [CSVReader.Row]
+            do {
+                all = try CSVReader.rows(data).filter { !$0.isBlank }
+            } catch let failure as CSVReader.Failure {
+                throw BadLine(line: failure.line, reason: failure.message)
+            }
             guard let first = all.first else { throw BadLine(line: 1, reason: "the CSV file has no header row") }
-            header = Self.csvFields(first)
-            lines = Array(all.dropFirst())
+            header = first.fields
+            rows = Array(all.dropFirst())
+            lines = []
         } else {
+            guard let text = String(data: data, encoding: .utf8) else { throw BadLine(line: 1, reason: "the file is not UTF-8") }
+            lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+                let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
+                return trimmed.isEmpty ? nil : (index + 1, trimmed)
+            }
+            rows = []
             header = []
-            lines = all
         }
     }
 
     /// Records in the file.
-    var count: Int { lines.count }
+    var count: Int { csv ? rows.count : lines.count }
 
     /// The 1-based line of record `index` in the file.
-    func lineNumber(_ index: Int) -> Int { index + (csv ? 2 : 1) }
+    func lineNumber(_ index: Int) -> Int { csv ? rows[index].line : lines[index].line }
 
     func object(_ index: Int) throws -> [String: JSONValue] {
-        let line = lines[index]
         if csv {
-            let fields = Self.csvFields(line)
+            let fields = rows[index].fields
             guard fields.count == header.count else {
                 throw BadLine(line: lineNumber(index), reason: "\(fields.count) fields; the header has \(header.count)")
             }
@@ -64,30 +77,10 @@ struct RecordFile {
             object["attributes"] = .object(extra)
             return object
         }
-        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(lines[index].text.utf8)) else {
             throw BadLine(line: lineNumber(index), reason: "not a JSON object")
         }
         return object
-    }
-
-    static func csvFields(_ line: Substring) -> [String] {
-        var fields: [String] = []
-        var current = ""
-        var quoted = false
-        var iterator = line.makeIterator()
-        while let char = iterator.next() {
-            if quoted {
-                if char == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" { current.append("\"") } else { quoted = false; if next == "," { fields.append(current); current = "" } else { current.append(next) } }
-                    } else { quoted = false }
-                } else { current.append(char) }
-            } else if char == "\"" { quoted = true }
-            else if char == "," { fields.append(current); current = "" }
-            else { current.append(char) }
-        }
-        fields.append(current)
-        return fields
     }
 
     static func string(_ object: [String: JSONValue], _ key: String) -> String {

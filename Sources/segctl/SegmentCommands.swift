@@ -78,10 +78,10 @@ extension Segctl {
                 (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
                 ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
                 ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
-                ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(segctl_show(segment.createTime)) by \(segment.creator)"),
+                ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(timeText(segment.createTime)) by \(segment.creator)"),
             ]
             if segment.hasLastRefresh {
-                lines.append(("last refresh", "\(segctl_show(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
+                lines.append(("last refresh", "\(timeText(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
                 if segment.kind == .connector {
                     let refresh = segment.lastRefresh
                     lines.append(("connector", "\(refresh.connectorCount) ids sent, \(refresh.matchedCount) matched known users, \(refresh.connectorCount - refresh.matchedCount) unknown"))
@@ -90,7 +90,7 @@ extension Segctl {
             if segment.curation.readyToUse {
                 lines.append(("ready to use", "\(segment.curation.category) #\(segment.curation.position) \(segment.curation.note)"))
             }
-            if segment.hasDeleteTime { lines.append(("deleted", "\(segctl_show(segment.deleteTime)); purged after \(segctl_show(segment.purgeTime))")) }
+            if segment.hasDeleteTime { lines.append(("deleted", "\(timeText(segment.deleteTime)); purged after \(timeText(segment.purgeTime))")) }
             for (key, value) in lines where !value.isEmpty { print("\(key.padding(toLength: 13, withPad: " ", startingAt: 0)) \(value)") }
         }
 
@@ -340,7 +340,7 @@ extension Segctl {
                     }
                     if connection.json { return try printJSON(revisions) }
                     printTable(["REV", "TIME", "ACTOR", "CHANGED", "RULE"], revisions.map {
-                        [String($0.revision), segctl_show($0.createTime), shortID($0.actor), $0.changedFields.joined(separator: ","), $0.snapshot.rule.text]
+                        [String($0.revision), timeText($0.createTime), shortID($0.actor), $0.changedFields.joined(separator: ","), $0.snapshot.rule.text]
                     })
                 }
             }
@@ -374,7 +374,7 @@ extension Segctl {
                     }
                     if connection.json { return try printJSON(response) }
                     if response.hasPrediction {
-                        print("\(user) \(response.member ? "is" : "is not") in \(id) (scored \(segctl_show(response.evaluateTime)))")
+                        print("\(user) \(response.member ? "is" : "is not") in \(id) (scored \(timeText(response.evaluateTime)))")
                         Rules.printTree(response.root, indent: 0)
                         if !response.prediction.contributions.isEmpty { print("strongest features (contribution to the log-odds):") }
                         for item in response.prediction.contributions {
@@ -382,7 +382,7 @@ extension Segctl {
                         }
                         return
                     }
-                    print("\(user) \(response.member ? "matches" : "does not match") \(id) now (\(segctl_show(response.evaluateTime)))"
+                    print("\(user) \(response.member ? "matches" : "does not match") \(id) now (\(timeText(response.evaluateTime)))"
                         + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
                     Rules.printTree(response.root, indent: 0)
                 }
@@ -441,5 +441,5 @@ extension Segctl {
     }
 }
 
-/// A timestamp for people (the shared `show` helper, under a name that does not clash with command methods).
-func segctl_show(_ timestamp: Google_Protobuf_Timestamp) -> String { show(timestamp) }
+/// A timestamp for people (the shared `show` helper, under a name no command method shadows).
+func timeText(_ timestamp: Google_Protobuf_Timestamp) -> String { show(timestamp) }

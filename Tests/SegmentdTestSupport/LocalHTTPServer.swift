@@ -68,6 +68,8 @@ public final class LocalHTTPServer: Sendable {
         let server = Mutex<LocalHTTPServer?>(nil)
     }
 
+    /// `@unchecked Sendable`: NIO runs a handler on its channel's one event loop, so `head`
+    /// is never touched concurrently; the conformance only lets the bootstrap closure make it.
     final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SegmentdClient
 
 /// A `segmentd` child process, for tests of the real binary: startup, signals,
@@ -6,12 +7,11 @@ import SegmentdClient
 ///
 /// Spawned with posix_spawn and reaped with waitpid here: Foundation's
 /// `Process` does not always notice a child's death when several run at once.
-public final class SegmentdProcess: @unchecked Sendable {
+public final class SegmentdProcess: Sendable {
     public let pid: pid_t
     public let home: String
     public let logPath: String
-    private let lock = NSLock()
-    private var exitStatus: Int32?
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `segmentd` with `arguments` (plus `--home`, an ephemeral gRPC port and, unless given, metrics off).
     public init(home: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
@@ -47,7 +47,7 @@ public final class SegmentdProcess: @unchecked Sendable {
 
     /// Whether the process still runs (reaping it once it has exited).
     public var isRunning: Bool {
-        lock.withLock {
+        exitStatus.withLock { exitStatus in
             if exitStatus != nil { return false }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
@@ -65,7 +65,7 @@ public final class SegmentdProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard isRunning else {
-                throw TestSetupError("segmentd exited with \(exitStatus ?? -1):\n\(log)")
+                throw TestSetupError("segmentd exited with \(exitStatus.withLock { $0 } ?? -1):\n\(log)")
             }
             if let file = try? ClientSettings.File.read(home + "/" + ClientSettings.File.fileName),
                !file.address.hasSuffix(":0"), log.contains("health=SERVING")
@@ -92,7 +92,7 @@ public final class SegmentdProcess: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return lock.withLock { exitStatus ?? -1 }
+        return exitStatus.withLock { $0 } ?? -1
     }
 
     /// Kills the process if it still runs (cleanup).

@@ -4,10 +4,11 @@ import SegmentDomain
 /// Reads user ids from a CSV or NDJSON file fed in pieces of any size (an
 /// upload's chunks, an HTTP body's buffers), so a file is never held whole.
 ///
-/// CSV: when the first row has a `user_id` column it is a header and that
-/// column is read; otherwise every row is one id (a one-column file). Fields
-/// may be quoted (`"a,b"`, `""` for a quote). NDJSON: one object per line with
-/// a string (or integer) `user_id`. Blank lines are skipped everywhere.
+/// CSV (read by the shared ``CSVReader``): when the first row has a `user_id`
+/// column it is a header and that column is read; otherwise every row is one id
+/// (a one-column file). Fields may be quoted (`"a,b"`, `""` for a quote, line
+/// breaks inside quotes). NDJSON: one object per line with a string (or integer)
+/// `user_id`. Blank lines are skipped everywhere.
 public struct MemberListParser: Sendable {
     public enum Format: String, Sendable, CaseIterable { case csv, ndjson }
 
@@ -22,6 +23,7 @@ public struct MemberListParser: Sendable {
     public static let maxLineBytes = 64 * 1024
 
     let format: Format
+    private var csvReader = CSVReader(maxRowBytes: MemberListParser.maxLineBytes)
     private var pending: [UInt8] = []
     private var line = 0
     /// CSV: the column holding the id, once the first row is read.
@@ -33,6 +35,7 @@ public struct MemberListParser: Sendable {
 
     /// Ids in the complete lines of `bytes` (the rest waits for the next piece).
     public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) throws -> [String] where Bytes.Element == UInt8 {
+        if format == .csv { return try csvIDs(Self.rows { try csvReader.feed(bytes) }) }
         pending.append(contentsOf: bytes)
         var ids: [String] = []
         var start = 0
@@ -49,6 +52,7 @@ public struct MemberListParser: Sendable {
 
     /// The id on the last line, when the file does not end with a newline.
     public mutating func finish() throws -> [String] {
+        if format == .csv { return try csvIDs(Self.rows { try csvReader.finish() }) }
         defer { pending = [] }
         guard !pending.isEmpty, let id = try parse(pending[...]) else { return [] }
         return [id]
@@ -61,14 +65,27 @@ public struct MemberListParser: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ParseError(line: line, message: "not UTF-8") }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty { return nil }
-        switch format {
-        case .csv: return try csv(trimmed)
-        case .ndjson: return try ndjson(trimmed)
+        return try ndjson(trimmed)
+    }
+
+    /// The reader's rows, its failures as parse errors.
+    private static func rows(_ read: () throws -> [CSVReader.Row]) throws -> [CSVReader.Row] {
+        do {
+            return try read()
+        } catch let failure as CSVReader.Failure {
+            throw ParseError(line: failure.line, message: failure.message)
         }
     }
 
-    private mutating func csv(_ text: String) throws -> String? {
-        let fields = try Self.fields(text, line: line)
+    private mutating func csvIDs(_ rows: [CSVReader.Row]) throws -> [String] {
+        var ids: [String] = []
+        for row in rows where !row.isBlank {
+            if let id = try csv(row.fields, line: row.line) { ids.append(id) }
+        }
+        return ids
+    }
+
+    private mutating func csv(_ fields: [String], line: Int) throws -> String? {
         if column == nil {
             if let index = fields.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == "user_id" }) {
                 column = index
@@ -115,43 +132,5 @@ public struct MemberListParser: Sendable {
     static func checked(_ id: String, line: Int) throws -> String {
         guard (1...200).contains(id.utf8.count) else { throw ParseError(line: line, message: "a user id is 1-200 bytes") }
         return id
-    }
-
-    /// Splits one CSV row into fields (RFC 4180 quoting, no line breaks inside quotes).
-    static func fields(_ text: String, line: Int) throws -> [String] {
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var iterator = text.makeIterator()
-        var atFieldStart = true
-        while let character = iterator.next() {
-            if quoted {
-                if character == "\"" {
-                    // A doubled quote is a quote; a single one ends the quoted part.
-                    var lookahead = iterator
-                    if lookahead.next() == "\"" {
-                        field.append("\"")
-                        iterator = lookahead
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    field.append(character)
-                }
-            } else if character == "\"" && atFieldStart {
-                quoted = true
-                atFieldStart = false
-            } else if character == "," {
-                fields.append(field)
-                field = ""
-                atFieldStart = true
-            } else {
-                field.append(character)
-                if character != " " { atFieldStart = false }
-            }
-        }
-        guard !quoted else { throw ParseError(line: line, message: "an unclosed quote (quoted fields may not span lines)") }
-        fields.append(field)
-        return fields
     }
 }

@@ -96,13 +96,6 @@ extension APIError {
         }
     }
 
-    /// A method of the contract that a later release implements.
-    static func notImplementedYet(_ method: MethodDescriptor) -> APIError {
-        APIError(
-            .unimplemented, "\(method.fullyQualifiedMethod) is part of the v1 contract but not implemented by this server yet",
-            reason: "NOT_IMPLEMENTED_YET", metadata: ["method": method.fullyQualifiedMethod])
-    }
-
     /// The server is starting or draining.
     static let notServing = APIError(.unavailable, "the server is not serving (starting or shutting down)", reason: "NOT_SERVING")
 

@@ -64,11 +64,9 @@ public final class SegmentdServer: Service, Sendable {
         return router.methods
     }
 
-    /// The services in registration order: every contract method as UNIMPLEMENTED
-    /// first, then the real implementations over them.
+    /// The services: every method of the contract (a test checks none is missing).
     var services: [any RegistrableRPCService] {
         [
-            UnimplementedMethods(methods: Contract.allMethods),
             HealthService(
                 monitor: health,
                 knownServices: Set(Contract.services.map(\.service.fullyQualifiedService))),
@@ -136,10 +134,4 @@ public final class SegmentdServer: Service, Sendable {
             }
         }
     }
-}
-
-/// The segmentd release.
-public enum SegmentdVersion {
-    /// Semantic version of this build.
-    public static let current = "0.1.0"
 }

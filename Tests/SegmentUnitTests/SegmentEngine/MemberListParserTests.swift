@@ -23,6 +23,7 @@ struct MemberListParserTests {
             ("user_id\nu1\nu2\n", .csv, ["u1", "u2"]),
             ("email,User_ID,plan\r\na@x,u1,pro\r\n\"q,\"\"x\"\"\",\"u,2\",free\r\n\r\n", .csv, ["u1", "u,2"]),
             ("u1\n  u2  \n\nü-3", .csv, ["u1", "u2", "ü-3"]),
+            ("note,user_id\n\"spans\ntwo lines\",u1\nplain,u2\n", .csv, ["u1", "u2"]),
             ("{\"user_id\":\"u1\"}\n\n{\"user_id\": 42, \"x\": [1]}\n{\"user_id\":\"ü\"}", .ndjson, ["u1", "42", "ü"]),
         ]
         for (text, format, expected) in cases {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRPCCore
 import SegmentdAPI
 import SegmentdClient
@@ -63,9 +64,8 @@ struct DurabilityTests {
 }
 
 /// A list appended to from one task and read from another.
-final class LockedList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Int] = []
-    func append(_ item: Int) { lock.withLock { items.append(item) } }
-    var values: [Int] { lock.withLock { items } }
+final class LockedList: Sendable {
+    private let items = Mutex<[Int]>([])
+    func append(_ item: Int) { items.withLock { $0.append(item) } }
+    var values: [Int] { items.withLock { $0 } }
 }

@@ -207,7 +207,7 @@ enum RuleProtoMapping {
                 }
             case .response(let condition):
                 node.response = .with {
-                    $0.kind = [ResponseKind.received: .received, .opened: .opened, .clicked: .clicked, .converted: .converted][condition.kind]!
+                    $0.kind = proto(condition.kind)
                     $0.negated = condition.negated
                     switch condition.campaign {
                     case .campaign(let id): $0.campaign.campaignID = id
@@ -255,7 +255,7 @@ enum RuleProtoMapping {
             case .count(let comparison): $0.count = proto(comparison)
             case .aggregate(let function, let property, let comparison):
                 $0.aggregate = .with {
-                    $0.function = [AggregateFunction.sum: .sum, .avg: .avg, .min: .min, .max: .max][function]!
+                    $0.function = proto(function)
                     $0.property = property
                     $0.comparison = proto(comparison)
                 }
@@ -274,18 +274,55 @@ enum RuleProtoMapping {
             case .between(let start, let end): $0.between = .with { $0.start = .init(date: start); $0.end = .init(date: end) }
             case .calendar(let period, let zone):
                 $0.calendar = .with {
-                    $0.period = [CalendarPeriod.today: .today, .yesterday: .yesterday, .thisWeek: .thisWeek, .lastWeek: .lastWeek,
-                                 .thisMonth: .thisMonth, .lastMonth: .lastMonth][period]!
+                    $0.period = proto(period)
                     $0.timeZone = zone == .user ? .userTimeZone : .tenantTimeZone
                 }
             }
         }
     }
 
+    static func proto(_ kind: ResponseKind) -> Segmentd_V1_ResponseKind {
+        switch kind {
+        case .received: .received
+        case .opened: .opened
+        case .clicked: .clicked
+        case .converted: .converted
+        }
+    }
+
+    static func proto(_ function: AggregateFunction) -> Segmentd_V1_AggregateFunction {
+        switch function {
+        case .sum: .sum
+        case .avg: .avg
+        case .min: .min
+        case .max: .max
+        }
+    }
+
+    static func proto(_ period: CalendarPeriod) -> Segmentd_V1_CalendarPeriod {
+        switch period {
+        case .today: .today
+        case .yesterday: .yesterday
+        case .thisWeek: .thisWeek
+        case .lastWeek: .lastWeek
+        case .thisMonth: .thisMonth
+        case .lastMonth: .lastMonth
+        }
+    }
+
+    static func proto(_ unit: TimeUnit) -> Segmentd_V1_TimeUnit {
+        switch unit {
+        case .minutes: .minutes
+        case .hours: .hours
+        case .days: .days
+        case .weeks: .weeks
+        }
+    }
+
     static func proto(_ relative: RelativeTime) -> Segmentd_V1_RelativeTime {
         .with {
             $0.amount = relative.amount
-            $0.unit = [TimeUnit.minutes: .minutes, .hours: .hours, .days: .days, .weeks: .weeks][relative.unit]!
+            $0.unit = proto(relative.unit)
         }
     }
 

@@ -54,7 +54,7 @@ public struct ExportHandler: JobHandler {
         var moved = false
         do {
             if format == "csv" { try writer.write(CSV.line(["user_id"] + attributes), rows: 0) }
-            let progress = ProgressReporter(queue: queue, job: job, worker: worker, lease: lease)
+            let progress = ExportProgress(queue: queue, job: job, worker: worker, lease: lease)
             try await store.chunks(
                 tenant: job.tenantID, segmentID: segmentID, attributes: attributes, format: format == "ndjson" ? .ndjson : .csv
             ) { total in
@@ -84,76 +84,4 @@ public struct ExportHandler: JobHandler {
     }
 
     public func failed(_ job: JobRecord, message: String) async {}
-}
-
-/// Buffered writes with a running SHA-256 and counts.
-final class ExportWriter: @unchecked Sendable {
-    private let handle: FileHandle
-    private var buffer = Data()
-    private var hasher = SHA256()
-    private(set) var bytes: Int64 = 0
-    /// Member lines written (not the header).
-    private(set) var rows: Int64 = 0
-    private(set) var digest = ""
-
-    init(handle: FileHandle) {
-        self.handle = handle
-        buffer.reserveCapacity(1 << 20)
-    }
-
-    /// Appends `text`, which holds `rows` member lines (0 for the header).
-    func write(_ text: String, rows: Int64) throws {
-        let before = buffer.count
-        buffer.append(contentsOf: text.utf8)
-        bytes += Int64(buffer.count - before)
-        self.rows += rows
-        if buffer.count >= 1 << 20 { try flush() }
-    }
-
-    private func flush() throws {
-        hasher.update(data: buffer)
-        try handle.write(contentsOf: buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func finish() throws {
-        try flush()
-        digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-/// Reports rows done through the job's lease renewal, at most once a second.
-final class ProgressReporter: @unchecked Sendable {
-    let queue: JobQueue
-    let job: JobRecord
-    let worker: String
-    let lease: Duration
-    var total: Int64 = 0
-    private var done: Int64 = 0
-    private var last = ContinuousClock.now
-
-    init(queue: JobQueue, job: JobRecord, worker: String, lease: Duration) {
-        self.queue = queue
-        self.job = job
-        self.worker = worker
-        self.lease = lease
-    }
-
-    func advance(by rows: Int64) async throws {
-        done += rows
-        try Task.checkCancellation()  // A cancelled export stops within a chunk.
-        guard ContinuousClock.now - last >= .seconds(1) else { return }
-        last = ContinuousClock.now
-        _ = try await queue.renew(job, worker: worker, lease: lease, progress: JobProgress(done: done, total: total, stage: "writing"))
-    }
-}
-
-/// CSV per RFC 4180: fields with commas, quotes or line breaks are quoted, quotes doubled.
-enum CSV {
-    static func line(_ fields: [String]) -> String {
-        fields.map { field in
-            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }.joined(separator: ",") + "\n"
-    }
 }
