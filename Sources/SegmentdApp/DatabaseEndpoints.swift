@@ -1,6 +1,6 @@
 import Logging
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// The owner and server connection settings, and the embedded cluster when
 /// segmentd runs its own PostgreSQL.

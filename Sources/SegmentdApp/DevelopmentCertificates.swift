@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
+import SegmentDomain
 import SwiftASN1
 import X509
-import SegmentDomain
 
 /// A development certificate authority and a server certificate signed by it,
 /// made at first start when no certificate files are configured.
@@ -37,9 +37,9 @@ public struct DevelopmentCertificates: Sendable {
         let caKey: P256.Signing.PrivateKey
         let caCertificate: Certificate
         if let keyPEM = try? String(contentsOfFile: caKeyPath, encoding: .utf8),
-           let certPEM = try? String(contentsOfFile: paths.caCertificatePath, encoding: .utf8),
-           let key = try? P256.Signing.PrivateKey(pemRepresentation: keyPEM),
-           let cert = try? Certificate(pemEncoded: certPEM), cert.notValidAfter > Date().addingTimeInterval(30 * 86_400)
+            let certPEM = try? String(contentsOfFile: paths.caCertificatePath, encoding: .utf8),
+            let key = try? P256.Signing.PrivateKey(pemRepresentation: keyPEM),
+            let cert = try? Certificate(pemEncoded: certPEM), cert.notValidAfter > Date().addingTimeInterval(30 * 86_400)
         {
             caKey = key
             caCertificate = cert
@@ -54,11 +54,11 @@ public struct DevelopmentCertificates: Sendable {
         let wantedDNS = Set(["localhost"] + hostNames)
         let wantedIPs = Set(["127.0.0.1", "::1"] + ipAddresses)
         if let certPEM = try? String(contentsOfFile: paths.certificateChainPath, encoding: .utf8),
-           let cert = try? Certificate(pemEncoded: certPEM),
-           fileManager.fileExists(atPath: paths.privateKeyPath),
-           cert.issuer == caCertificate.subject,
-           cert.notValidAfter > Date().addingTimeInterval(30 * 86_400),
-           Self.names(of: cert) == (wantedDNS, wantedIPs)
+            let cert = try? Certificate(pemEncoded: certPEM),
+            fileManager.fileExists(atPath: paths.privateKeyPath),
+            cert.issuer == caCertificate.subject,
+            cert.notValidAfter > Date().addingTimeInterval(30 * 86_400),
+            Self.names(of: cert) == (wantedDNS, wantedIPs)
         {
             return paths
         }

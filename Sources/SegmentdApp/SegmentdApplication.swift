@@ -76,9 +76,11 @@ public struct SegmentdApplication {
         var workerConfiguration = JobWorker.Configuration()
         workerConfiguration.lease = configuration.jobLease
         workerConfiguration.rescueInterval = configuration.jobLease / 2
-        services.append(.init(service: JobWorker(
-            queue: useCases.jobQueue, handlers: useCases.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
-            logger: Logger(label: "segmentd.jobs"))))
+        services.append(
+            .init(
+                service: JobWorker(
+                    queue: useCases.jobQueue, handlers: useCases.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
+                    logger: Logger(label: "segmentd.jobs"))))
         services.append(.init(service: useCases.scheduler(logger: Logger(label: "segmentd.scheduler"))))
         // Last, so it is shut down first: the server drains before anything it needs stops.
         services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))

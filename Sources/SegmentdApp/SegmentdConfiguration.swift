@@ -1,8 +1,8 @@
 import Configuration
 import Foundation
 import Logging
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// segmentd's validated configuration, read once at startup from flags, the
 /// environment and an optional JSON config file (see ``ConfigurationKey``).
@@ -57,7 +57,8 @@ public struct SegmentdConfiguration: Sendable {
             let known = Set(ConfigurationKey.all.map(\.name))
             for (key, value) in object {
                 guard known.contains(key) else {
-                    throw Invalid(key: ConfigurationKey(name: "config", help: "", defaultDescription: ""), problem: "unknown key '\(key)' in \(configPath)")
+                    throw Invalid(
+                        key: ConfigurationKey(name: "config", help: "", defaultDescription: ""), problem: "unknown key '\(key)' in \(configPath)")
                 }
                 file[key] = "\(value)"
             }
@@ -68,7 +69,7 @@ public struct SegmentdConfiguration: Sendable {
         }
         func address(_ key: ConfigurationKey, _ text: String) throws -> Address {
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                  (0...65535).contains(port)
+                (0...65535).contains(port)
             else { throw Invalid(key: key, problem: "expected IP:port, got '\(text)'") }
             var host = String(text[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -1,11 +1,11 @@
 import Foundation
 import Logging
+import SegmentDomain
 import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdClient
 import ServiceLifecycle
-import SegmentDomain
 
 /// Brings the server to SERVING once the database is usable: checks the server
 /// role cannot bypass row-level security, bootstraps the first tenant and keys,
@@ -22,7 +22,9 @@ struct StartupService: Service {
         try await ServerRoleCheck.verify(database)
         try await useCases.ingestStore.preparePartitions()
         let rules = try await useCases.segments.fillMissingRuleForms()
-        if rules.filled > 0 { logger.notice("saved the AST and restatement of rules saved before they were kept", metadata: ["segments": "\(rules.filled)"]) }
+        if rules.filled > 0 {
+            logger.notice("saved the AST and restatement of rules saved before they were kept", metadata: ["segments": "\(rules.filled)"])
+        }
         if !rules.unreadable.isEmpty { logger.error("stored rules that no longer parse", metadata: ["segments": "\(rules.unreadable)"]) }
         let credentials = try await Bootstrapper(database: database, logger: logger)
             .bootstrapIfNeeded(tenantID: configuration.bootstrapTenant, displayName: "Default tenant")

@@ -123,13 +123,14 @@ public struct DemoDataGenerator: Sendable {
                 time = time.addingTimeInterval(5 + random.unit() * 120)
                 guard time < anchor else { return }
                 let number = events.count
-                events.append(.with {
-                    $0.userID = user
-                    $0.name = name
-                    $0.time = .init(date: time)
-                    $0.messageID = "demo-\(seed)-\(index)-\(session)-\(number)"
-                    $0.properties = properties
-                })
+                events.append(
+                    .with {
+                        $0.userID = user
+                        $0.name = name
+                        $0.time = .init(date: time)
+                        $0.messageID = "demo-\(seed)-\(index)-\(session)-\(number)"
+                        $0.properties = properties
+                    })
             }
             add("app_open", ["platform": .with { $0.stringValue = random.unit() < 0.6 ? "ios" : "android" }])
             let category = Self.categories[Int(random.next() % 5)]
@@ -154,11 +155,13 @@ public struct DemoDataGenerator: Sendable {
             let price = Double(Int(5 + pow(random.unit(), 2) * 495) * 100) / 100
             add("add_to_cart", ["category": .with { $0.stringValue = category }, "price": .with { $0.numberValue = price }])
             guard random.unit() < 0.45 else { continue }
-            add("purchase", [
-                "amount": .with { $0.numberValue = price * Double(1 + random.next() % 3) },
-                "currency": .with { $0.stringValue = random.unit() < 0.7 ? "EUR" : "TRY" },
-                "category": .with { $0.stringValue = category },
-            ])
+            add(
+                "purchase",
+                [
+                    "amount": .with { $0.numberValue = price * Double(1 + random.next() % 3) },
+                    "currency": .with { $0.stringValue = random.unit() < 0.7 ? "EUR" : "TRY" },
+                    "category": .with { $0.stringValue = category },
+                ])
         }
         return events.sorted { $0.time.seconds < $1.time.seconds }
     }
@@ -172,12 +175,13 @@ public struct DemoDataGenerator: Sendable {
             guard random.unit() < 0.6 else { continue }
             let sent = anchor.addingTimeInterval(-Double(size.days) * 86_400 + Double(campaign) * 7 * 86_400 + 3600)
             func add(_ kind: Segmentd_V1_ResponseKind, after seconds: Double) {
-                responses.append(.with {
-                    $0.userID = Self.userID(index)
-                    $0.campaignID = "campaign_\(campaign + 1)"
-                    $0.kind = kind
-                    $0.time = .init(date: sent.addingTimeInterval(seconds))
-                })
+                responses.append(
+                    .with {
+                        $0.userID = Self.userID(index)
+                        $0.campaignID = "campaign_\(campaign + 1)"
+                        $0.kind = kind
+                        $0.time = .init(date: sent.addingTimeInterval(seconds))
+                    })
             }
             add(.received, after: 0)
             guard random.unit() < 0.3 else { continue }

@@ -13,8 +13,10 @@ extension Segctl {
         static func row(_ event: Segmentd_V1_AuditEvent) -> [String] {
             var change = ""
             if event.hasAfter, let json = try? event.after.jsonString() { change = json }
-            return [String(event.sequence), show(event.time), event.actor.display.isEmpty ? event.actor.name : event.actor.display,
-                    event.action, event.resource, event.result, change]
+            return [
+                String(event.sequence), show(event.time), event.actor.display.isEmpty ? event.actor.name : event.actor.display,
+                event.action, event.resource, event.result, change,
+            ]
         }
 
         static let header = ["SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "RESULT", "CHANGE"]
@@ -131,7 +133,9 @@ extension Segctl {
                     } else if result.ok {
                         print("OK: \(result.checked) entries, chain head at sequence \(result.headSequence)")
                     } else {
-                        print("BROKEN: \(result.problem) at sequence \(result.firstBadSequence) (\(result.checked) entries checked, head \(result.headSequence))")
+                        print(
+                            "BROKEN: \(result.problem) at sequence \(result.firstBadSequence) (\(result.checked) entries checked, head \(result.headSequence))"
+                        )
                     }
                     if !result.ok { throw ExitCode(3) }
                 }

@@ -7,7 +7,10 @@ import SegmentdClient
 extension Segctl.Segments {
     static func printSync(_ result: Segmentd_V1_SyncResult, json: Bool) throws {
         if json { return try printJSON(result) }
-        if result.notModified { print("not modified: the source file is unchanged; \(result.size) members") ; return }
+        if result.notModified {
+            print("not modified: the source file is unchanged; \(result.size) members")
+            return
+        }
         print("\(result.connectorCount) ids: \(result.matchedCount) matched known users, \(result.unmatchedCount) unknown")
         if !result.unmatchedSample.isEmpty { print("unknown ids (sample): \(result.unmatchedSample.joined(separator: ", "))") }
         print("members: \(result.size) (+\(result.entered) entered, -\(result.exited) exited)")
@@ -26,7 +29,8 @@ extension Segctl.Segments {
         @Argument(help: "The file (.csv or .ndjson; - for standard input).") var file: String
         @Option(name: .customLong("format"), help: "csv or ndjson (default: from the file name, else csv).") var format: String?
         @Flag(name: .customLong("replace"), help: "The file is the whole membership (default: add to it).") var replace = false
-        @Option(name: .customLong("sync-id"), help: "Id of this import; a retry with the same id changes nothing (default: new each run).") var syncID: String?
+        @Option(name: .customLong("sync-id"), help: "Id of this import; a retry with the same id changes nothing (default: new each run).")
+        var syncID: String?
 
         func run() async throws {
             let path = file
@@ -47,21 +51,28 @@ extension Segctl.Segments {
                         var sent = 0
                         var first = true
                         while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
-                            try await writer.write(.with {
-                                if first {
-                                    $0.segment = segment
-                                    $0.format = format
-                                    $0.replace = replace
-                                    $0.syncID = syncID
-                                }
-                                $0.data = data
-                            })
+                            try await writer.write(
+                                .with {
+                                    if first {
+                                        $0.segment = segment
+                                        $0.format = format
+                                        $0.replace = replace
+                                        $0.syncID = syncID
+                                    }
+                                    $0.data = data
+                                })
                             first = false
                             sent += data.count
                             progress.update(sent)
                         }
                         if first {
-                            try await writer.write(.with { $0.segment = segment; $0.format = format; $0.replace = replace; $0.syncID = syncID })
+                            try await writer.write(
+                                .with {
+                                    $0.segment = segment
+                                    $0.format = format
+                                    $0.replace = replace
+                                    $0.syncID = syncID
+                                })
                         }
                         progress.finish(sent)
                     }
@@ -78,7 +89,8 @@ extension Segctl.Segments {
         @Argument var id: String
         @Argument(help: "User ids (at most 10,000).") var users: [String]
         @Flag(name: .customLong("remove"), help: "Remove the ids (default: add).") var remove = false
-        @Option(name: .customLong("sync-id"), help: "Id of this batch; a retry with the same id changes nothing (default: new each run).") var syncID: String?
+        @Option(name: .customLong("sync-id"), help: "Id of this batch; a retry with the same id changes nothing (default: new each run).") var syncID:
+            String?
 
         func run() async throws {
             let syncID = syncID ?? "segctl-\(UUID().uuidString.lowercased())"
@@ -128,7 +140,8 @@ extension Segctl.Segments {
     }
 
     struct Model: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a predictive segment's model card: goal, data, AUC, calibration, weights, thresholds.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a predictive segment's model card: goal, data, AUC, calibration, weights, thresholds.")
         @OptionGroup var connection: ConnectionOptions
         @Argument var id: String
         @Option(name: .customLong("weights"), help: "How many feature weights to list (default 10).") var weights = 10
@@ -142,12 +155,19 @@ extension Segctl.Segments {
                 let config = card.config
                 let goal = config.goal == .churn ? "stop performing \(config.event)" : "perform \(config.event)"
                 let lines = [
-                    ("model", card.name), ("goal", "likelihood to \(goal) within \(config.horizonDays) days; members: \("\(config.bucket)".lowercased()) bucket"),
+                    ("model", card.name),
+                    ("goal", "likelihood to \(goal) within \(config.horizonDays) days; members: \("\(config.bucket)".lowercased()) bucket"),
                     ("algorithm", card.algorithm), ("trained", timeText(card.trainTime)),
-                    ("training", "features before \(timeText(card.cutoffTime)) (from \(timeText(card.trainingWindowStart))), labels in the \(config.horizonDays) days after"),
+                    (
+                        "training",
+                        "features before \(timeText(card.cutoffTime)) (from \(timeText(card.trainingWindowStart))), labels in the \(config.horizonDays) days after"
+                    ),
                     ("data", "\(card.trainingUsers) users trained on, \(card.positiveUsers) positive; \(card.scoredUsers) users scored"),
                     ("holdout AUC", String(format: "%.3f", card.holdoutAuc)),
-                    ("thresholds", String(format: "high ≥ %.4f (top 20%%), medium ≥ %.4f (next 30%%), low below", card.highThreshold, card.mediumThreshold)),
+                    (
+                        "thresholds",
+                        String(format: "high ≥ %.4f (top 20%%), medium ≥ %.4f (next 30%%), low below", card.highThreshold, card.mediumThreshold)
+                    ),
                 ]
                 for (key, value) in lines { print("\(key.padding(toLength: 12, withPad: " ", startingAt: 0)) \(value)") }
                 print("calibration (holdout): predicted → observed (users)")

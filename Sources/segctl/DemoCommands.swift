@@ -22,7 +22,8 @@ extension Segctl {
             @Option(name: .customLong("days"), help: "Days of history, ending today (UTC midnight).") var days = 30
             @Option(name: .customLong("seed"), help: "Random seed.") var seed: UInt64 = 1
             @Option(name: .customLong("parallel"), help: "Batches in flight at once.") var parallel = 4
-            @Option(name: .customLong("event-types"), help: "Distinct event names: the funnel's 4, up to 20 with page_view, search, share and others.")
+            @Option(
+                name: .customLong("event-types"), help: "Distinct event names: the funnel's 4, up to 20 with page_view, search, share and others.")
             var eventTypes = 4
             @Option(name: .customLong("activity"), help: "Scales sessions per user (which grow with --days); 0.15 at 90 days ≈ 1 at 25.")
             var activity = 1.0
@@ -46,7 +47,11 @@ extension Segctl {
                         let profiles = Progress(total: users, unit: "profiles")
                         for start in stride(from: 0, to: users, by: 1000) {
                             let batch = (start..<min(start + 1000, users)).map { generator.profile($0) }
-                            _ = try await client.ingestion.upsertProfiles(.with { $0.parent = tenant; $0.profiles = batch }, metadata: client.metadata)
+                            _ = try await client.ingestion.upsertProfiles(
+                                .with {
+                                    $0.parent = tenant
+                                    $0.profiles = batch
+                                }, metadata: client.metadata)
                             profiles.update(start + batch.count)
                         }
                         profiles.finish(users)
@@ -73,11 +78,19 @@ extension Segctl {
                                         var accepted = (Int64(0), Int64(0))
                                         if !eventBatch.isEmpty {
                                             accepted.0 = try await client.ingestion.ingestEvents(
-                                                .with { $0.parent = tenant; $0.events = eventBatch }, metadata: client.metadata).accepted
+                                                .with {
+                                                    $0.parent = tenant
+                                                    $0.events = eventBatch
+                                                }, metadata: client.metadata
+                                            ).accepted
                                         }
                                         if !responseBatch.isEmpty {
                                             accepted.1 = try await client.ingestion.recordCampaignResponses(
-                                                .with { $0.parent = tenant; $0.responses = responseBatch }, metadata: client.metadata).accepted
+                                                .with {
+                                                    $0.parent = tenant
+                                                    $0.responses = responseBatch
+                                                }, metadata: client.metadata
+                                            ).accepted
                                         }
                                         return accepted
                                     }
@@ -99,20 +112,33 @@ extension Segctl {
 
                         var tagged = 0
                         for tag in DemoDataGenerator.tags {
-                            _ = try? await client.tags.createTag(.with { $0.parent = tenant; $0.tagID = tag.id }, metadata: client.metadata)
+                            _ = try? await client.tags.createTag(
+                                .with {
+                                    $0.parent = tenant
+                                    $0.tagID = tag.id
+                                }, metadata: client.metadata)
                             let members = (0..<users).filter { generator.tags(ofUser: $0).contains(tag.id) }.map(DemoDataGenerator.userID)
                             for start in stride(from: 0, to: members.count, by: 10_000) {
                                 let chunk = Array(members[start..<min(start + 10_000, members.count)])
-                                _ = try await client.tags.assignTags(.with { $0.parent = tenant; $0.tags = [tag.id]; $0.userIds = chunk }, metadata: client.metadata)
+                                _ = try await client.tags.assignTags(
+                                    .with {
+                                        $0.parent = tenant
+                                        $0.tags = [tag.id]
+                                        $0.userIds = chunk
+                                    }, metadata: client.metadata)
                             }
                             tagged += members.count
                         }
                         let seconds = Date().timeIntervalSince(started)
                         if connection.json {
-                            printJSON(["users": users, "events": totals.events, "responses": totals.responses, "tag_assignments": tagged, "seconds": seconds])
+                            printJSON([
+                                "users": users, "events": totals.events, "responses": totals.responses, "tag_assignments": tagged, "seconds": seconds,
+                            ])
                         } else {
-                            print(String(format: "seeded %d users, %lld new events, %lld new responses, %d tag assignments in %.1f s",
-                                         users, totals.events, totals.responses, tagged, seconds))
+                            print(
+                                String(
+                                    format: "seeded %d users, %lld new events, %lld new responses, %d tag assignments in %.1f s",
+                                    users, totals.events, totals.responses, tagged, seconds))
                         }
                     }
                 }

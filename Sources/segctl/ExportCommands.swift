@@ -23,7 +23,11 @@ extension Segctl.Segments {
                 let operation = try await connection.withConnection { client in
                     let name = Segctl.Segments.name(try await client.callerTenant(), id)
                     return try await client.segments.exportSegment(
-                        .with { $0.name = name; $0.format = format; $0.attributes = attributeList }, metadata: client.metadata)
+                        .with {
+                            $0.name = name
+                            $0.format = format
+                            $0.attributes = attributeList
+                        }, metadata: client.metadata)
                 }
                 operationName = operation.name
             }
@@ -36,7 +40,8 @@ extension Segctl.Segments {
                     FileManager.default.createFile(atPath: path, contents: nil)
                     guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
                     defer { try? handle.close() }
-                    let request = ClientRequest(message: Segmentd_V1_DownloadExportRequest.with { $0.name = result.export }, metadata: client.metadata)
+                    let request = ClientRequest(
+                        message: Segmentd_V1_DownloadExportRequest.with { $0.name = result.export }, metadata: client.metadata)
                     return try await client.segments.downloadExport(request: request) { response in
                         var hasher = SHA256()
                         var done = 0
@@ -51,7 +56,8 @@ extension Segctl.Segments {
                     }
                 }
                 guard digest == result.sha256 else {
-                    throw ValidationError("the download of \(result.export) does not match its SHA-256 (\(digest) ≠ \(result.sha256)); run the export again")
+                    throw ValidationError(
+                        "the download of \(result.export) does not match its SHA-256 (\(digest) ≠ \(result.sha256)); run the export again")
                 }
                 if connection.json { return try printJSON(final) }
                 print("wrote \(path): \(result.rows) members, \(result.bytes) bytes, sha256 \(result.sha256) (verified)")

@@ -45,7 +45,8 @@ extension Segctl {
                 guard settings.apiKey != nil else {
                     throw ClientError(
                         .invalidSettings,
-                        "no API key: set SEGMENTD_API_KEY or --api-key (on the server's machine, segctl reads it from the data directory's segctl.json)")
+                        "no API key: set SEGMENTD_API_KEY or --api-key (on the server's machine, segctl reads it from the data directory's segctl.json)"
+                    )
                 }
                 let identity = try await SegmentdConnection.with(settings) { connection in
                     try await connection.access.getCallerIdentity(.init(), metadata: connection.metadata)

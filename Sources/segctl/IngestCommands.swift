@@ -50,7 +50,8 @@ extension Segctl {
                             response = try await send(kind, records: records, range: start..<end, parent: parent, client: client)
                         } catch let error as RecordFile.BadLine {
                             progress.finish(start - skip)
-                            throw ClientError(.invalidArgument, "\(file) \(error); stopped before record \(start) — fix it and rerun with --skip \(start)")
+                            throw ClientError(
+                                .invalidArgument, "\(file) \(error); stopped before record \(start) — fix it and rerun with --skip \(start)")
                         } catch let error as RPCError where error.code == .invalidArgument || error.code == .resourceExhausted {
                             progress.finish(start - skip)
                             let violations = (try? error.unpackGoogleRPCStatus())?.details.compactMap(\.badRequest).flatMap(\.violations) ?? []
@@ -81,7 +82,7 @@ extension Segctl {
         /// `events[3].properties.amount` → `line 57 (events[3]) properties.amount`.
         static func describe(_ field: String, start: Int, records: RecordFile) -> String {
             guard let open = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"),
-                  let index = Int(field[field.index(after: open)..<close])
+                let index = Int(field[field.index(after: open)..<close])
             else { return field }
             let rest = field[field.index(after: close)...].drop(while: { $0 == "." })
             return "line \(records.lineNumber(start + index)) \(rest)"
@@ -93,19 +94,34 @@ extension Segctl {
             switch kind {
             case .events:
                 let events = try range.map(records.event)
-                return try await client.ingestion.ingestEvents(.with { $0.parent = parent; $0.events = events }, metadata: client.metadata)
+                return try await client.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = parent
+                        $0.events = events
+                    }, metadata: client.metadata)
             case .profiles:
                 let profiles = try range.map(records.profile)
                 return try await client.ingestion.upsertProfiles(
-                    .with { $0.parent = parent; $0.profiles = profiles; $0.mode = mode == "replace" ? .replace : .merge },
+                    .with {
+                        $0.parent = parent
+                        $0.profiles = profiles
+                        $0.mode = mode == "replace" ? .replace : .merge
+                    },
                     metadata: client.metadata)
             case .responses:
                 let responses = try range.map(records.response)
                 return try await client.ingestion.recordCampaignResponses(
-                    .with { $0.parent = parent; $0.responses = responses }, metadata: client.metadata)
+                    .with {
+                        $0.parent = parent
+                        $0.responses = responses
+                    }, metadata: client.metadata)
             case .locations:
                 let locations = try range.map(records.location)
-                return try await client.ingestion.recordLocations(.with { $0.parent = parent; $0.locations = locations }, metadata: client.metadata)
+                return try await client.ingestion.recordLocations(
+                    .with {
+                        $0.parent = parent
+                        $0.locations = locations
+                    }, metadata: client.metadata)
             }
         }
     }
@@ -125,7 +141,10 @@ extension Segctl {
                     let found = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.users.getUser(
-                            .with { $0.name = "\(tenant)/users/\(user)"; $0.recentEventCount = Int32(events) }, metadata: client.metadata)
+                            .with {
+                                $0.name = "\(tenant)/users/\(user)"
+                                $0.recentEventCount = Int32(events)
+                            }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(found) }
                     print("user:        \(found.userID) (first seen \(show(found.firstSeenTime)))")
@@ -169,7 +188,8 @@ extension Segctl {
                         return try await client.users.deleteUser(.with { $0.name = "\(tenant)/users/\(user)" }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(removed) }
-                    print("erased \(user): " + removed.removed.sorted(by: { $0.key < $1.key }).map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                    print(
+                        "erased \(user): " + removed.removed.sorted(by: { $0.key < $1.key }).map { "\($0.value) \($0.key)" }.joined(separator: ", "))
                 }
             }
         }

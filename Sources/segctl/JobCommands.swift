@@ -13,11 +13,18 @@ extension Segctl {
         static func name(_ tenant: String, _ id: String) -> String { id.contains("/") ? id : "\(tenant)/operations/\(id)" }
 
         static func summary(_ operation: Segmentd_V1_Operation) -> String {
-            var text = "\(shortID(operation.name))  \("\(operation.kind)".lowercased())  \("\(operation.state)".lowercased())  \(shortID(operation.target))"
+            var text =
+                "\(shortID(operation.name))  \("\(operation.kind)".lowercased())  \("\(operation.state)".lowercased())  \(shortID(operation.target))"
             if operation.attempt > 1 { text += "  attempt \(operation.attempt)/\(operation.maxAttempts)" }
-            if operation.hasRefreshResult { text += "  size \(operation.refresh.size) (+\(operation.refresh.entered) −\(operation.refresh.exited)) in \(operation.refresh.durationMs) ms" }
+            if operation.hasRefreshResult {
+                text +=
+                    "  size \(operation.refresh.size) (+\(operation.refresh.entered) −\(operation.refresh.exited)) in \(operation.refresh.durationMs) ms"
+            }
             if case .sync(let sync)? = operation.result {
-                text += sync.notModified ? "  not modified" : "  size \(sync.size) (+\(sync.entered) −\(sync.exited)); \(sync.matchedCount) of \(sync.connectorCount) ids matched"
+                text +=
+                    sync.notModified
+                    ? "  not modified"
+                    : "  size \(sync.size) (+\(sync.entered) −\(sync.exited)); \(sync.matchedCount) of \(sync.connectorCount) ids matched"
             }
             if case .training(let card)? = operation.result {
                 text += String(format: "  holdout AUC %.3f; %lld users scored", card.holdoutAuc, card.scoredUsers)
@@ -34,18 +41,25 @@ extension Segctl {
                 try await runCommand {
                     let operations = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.operations.listOperations(.with {
-                            $0.parent = tenant
-                            $0.pageSize = 100
-                            if let segment { $0.target = Segments.name(tenant, segment) }
-                        }, metadata: client.metadata).operations
+                        return try await client.operations.listOperations(
+                            .with {
+                                $0.parent = tenant
+                                $0.pageSize = 100
+                                if let segment { $0.target = Segments.name(tenant, segment) }
+                            }, metadata: client.metadata
+                        ).operations
                     }
                     if connection.json { return try printJSON(operations) }
-                    printTable(["OPERATION", "KIND", "STATE", "TARGET", "ATTEMPT", "CREATED", "RESULT"], operations.map {
-                        [shortID($0.name), "\($0.kind)".lowercased(), "\($0.state)".lowercased(), shortID($0.target), "\($0.attempt)/\($0.maxAttempts)",
-                         timeText($0.createTime),
-                         $0.hasRefreshResult ? "size \($0.refresh.size) (+\($0.refresh.entered) −\($0.refresh.exited))" : ($0.hasError ? $0.error.message : "")]
-                    })
+                    printTable(
+                        ["OPERATION", "KIND", "STATE", "TARGET", "ATTEMPT", "CREATED", "RESULT"],
+                        operations.map {
+                            [
+                                shortID($0.name), "\($0.kind)".lowercased(), "\($0.state)".lowercased(), shortID($0.target),
+                                "\($0.attempt)/\($0.maxAttempts)",
+                                timeText($0.createTime),
+                                outcome($0),
+                            ]
+                        })
                 }
             }
         }
@@ -159,16 +173,28 @@ extension Segctl.Segments {
             try await runCommand {
                 let points = try await connection.withConnection { client in
                     let name = Segctl.Segments.name(try await client.callerTenant(), id)
-                    return try await client.segments.listSegmentSizeHistory(.with { $0.name = name; $0.pageSize = limit }, metadata: client.metadata).points
+                    return try await client.segments.listSegmentSizeHistory(
+                        .with {
+                            $0.name = name
+                            $0.pageSize = limit
+                        }, metadata: client.metadata
+                    ).points
                 }
                 if connection.json { return try printJSON(points) }
                 guard !points.isEmpty else { return print("no refreshes yet: segctl segments refresh \(id) --wait") }
                 let oldestFirst = Array(points.reversed())
                 let sizes = oldestFirst.map(\.size)
-                print("size \(sparkline(sizes))  \(sizes.first!) → \(sizes.last!)  (min \(sizes.min()!), max \(sizes.max()!), \(sizes.count) refreshes)")
-                printTable(["TIME", "SIZE", "ENTERED", "EXITED", "DURATION"], points.map {
-                    [timeText($0.time), String($0.size), "+\($0.entered)", "−\($0.exited)", "\($0.duration.seconds * 1000 + Int64($0.duration.nanos / 1_000_000)) ms"]
-                })
+                print(
+                    "size \(sparkline(sizes))  \(sizes.first!) → \(sizes.last!)  (min \(sizes.min()!), max \(sizes.max()!), \(sizes.count) refreshes)"
+                )
+                printTable(
+                    ["TIME", "SIZE", "ENTERED", "EXITED", "DURATION"],
+                    points.map {
+                        [
+                            timeText($0.time), String($0.size), "+\($0.entered)", "−\($0.exited)",
+                            "\($0.duration.seconds * 1000 + Int64($0.duration.nanos / 1_000_000)) ms",
+                        ]
+                    })
             }
         }
     }
@@ -188,4 +214,12 @@ extension Segmentd_V1_Operation {
         if case .refresh? = result { return true }
         return false
     }
+}
+
+/// An operation's outcome in a few words: a refresh's size and changes, or its error.
+private func outcome(_ operation: Segmentd_V1_Operation) -> String {
+    if operation.hasRefreshResult {
+        return "size \(operation.refresh.size) (+\(operation.refresh.entered) −\(operation.refresh.exited))"
+    }
+    return operation.hasError ? operation.error.message : ""
 }

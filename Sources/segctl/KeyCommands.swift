@@ -15,9 +15,11 @@ extension Segctl {
             printTable(
                 ["KEY", "NAME", "PREFIX", "ROLES", "CREATED", "LAST USED", "EXPIRES", "REVOKED"],
                 keys.map {
-                    [shortID($0.name), $0.displayName, $0.displayPrefix, $0.roles.joined(separator: ","), show($0.createTime),
-                     show($0.lastUsedTime, set: $0.hasLastUsedTime), show($0.expireTime, set: $0.hasExpireTime),
-                     show($0.revokeTime, set: $0.hasRevokeTime)]
+                    [
+                        shortID($0.name), $0.displayName, $0.displayPrefix, $0.roles.joined(separator: ","), show($0.createTime),
+                        show($0.lastUsedTime, set: $0.hasLastUsedTime), show($0.expireTime, set: $0.hasExpireTime),
+                        show($0.revokeTime, set: $0.hasRevokeTime),
+                    ]
                 })
         }
 
@@ -73,7 +75,12 @@ extension Segctl {
                         var token = ""
                         repeat {
                             let page = try await client.access.listApiKeys(
-                                .with { $0.parent = tenant; $0.showRevoked = all; $0.pageToken = token; $0.pageSize = 500 },
+                                .with {
+                                    $0.parent = tenant
+                                    $0.showRevoked = all
+                                    $0.pageToken = token
+                                    $0.pageSize = 500
+                                },
                                 metadata: client.metadata)
                             keys += page.apiKeys
                             token = page.nextPageToken

@@ -16,12 +16,18 @@ extension Segctl {
                 let response = try await connection.withConnection { client in
                     let tenant = try await client.callerTenant()
                     return try await client.membership.checkMembership(
-                        .with { $0.parent = tenant; $0.userID = user; $0.segments = segments.map { Segments.name(tenant, $0) } }, metadata: client.metadata)
+                        .with {
+                            $0.parent = tenant
+                            $0.userID = user
+                            $0.segments = segments.map { Segments.name(tenant, $0) }
+                        }, metadata: client.metadata)
                 }
                 if connection.json { return try printJSON(response) }
-                printTable(["SEGMENT", "MEMBER", "SINCE"], response.results.map {
-                    [shortID($0.segment), $0.member ? "yes" : "no", $0.hasEnterTime ? timeText($0.enterTime) : ""]
-                })
+                printTable(
+                    ["SEGMENT", "MEMBER", "SINCE"],
+                    response.results.map {
+                        [shortID($0.segment), $0.member ? "yes" : "no", $0.hasEnterTime ? timeText($0.enterTime) : ""]
+                    })
             }
         }
     }
@@ -36,7 +42,11 @@ extension Segctl.Users {
             try await runCommand {
                 let response = try await connection.withConnection { client in
                     let tenant = try await client.callerTenant()
-                    return try await client.membership.listUserSegments(.with { $0.parent = tenant; $0.userID = user }, metadata: client.metadata)
+                    return try await client.membership.listUserSegments(
+                        .with {
+                            $0.parent = tenant
+                            $0.userID = user
+                        }, metadata: client.metadata)
                 }
                 if connection.json { return try printJSON(response) }
                 if response.memberships.isEmpty { return print("\(user) is in no segment") }
@@ -59,16 +69,19 @@ extension Segctl.Segments {
             try await runCommand {
                 let inspection = try await connection.withConnection { client in
                     let tenant = try await client.callerTenant()
-                    return try await client.segments.inspectSegment(.with {
-                        $0.name = Segctl.Segments.name(tenant, id)
-                        $0.sampleSize = sample
-                        $0.breakdownAttribute = attribute ?? ""
-                        if let other { $0.overlapSegment = Segctl.Segments.name(tenant, other) }
-                    }, metadata: client.metadata)
+                    return try await client.segments.inspectSegment(
+                        .with {
+                            $0.name = Segctl.Segments.name(tenant, id)
+                            $0.sampleSize = sample
+                            $0.breakdownAttribute = attribute ?? ""
+                            if let other { $0.overlapSegment = Segctl.Segments.name(tenant, other) }
+                        }, metadata: client.metadata)
                 }
                 if connection.json { return try printJSON(inspection) }
                 let segment = inspection.segment
-                print("\(shortID(segment.name)): \(inspection.count) members (\("\(segment.state)".lowercased()); last refresh \(segment.hasLastRefresh ? timeText(segment.lastRefresh.time) + " " + segment.lastRefresh.outcome : "never"))")
+                print(
+                    "\(shortID(segment.name)): \(inspection.count) members (\("\(segment.state)".lowercased()); last refresh \(segment.hasLastRefresh ? timeText(segment.lastRefresh.time) + " " + segment.lastRefresh.outcome : "never"))"
+                )
                 print("rule     \(segment.rule.text)")
                 if !inspection.sampleUserIds.isEmpty { print("sample   \(inspection.sampleUserIds.joined(separator: ", "))") }
                 if !inspection.sizeHistory.isEmpty {
@@ -81,14 +94,18 @@ extension Segctl.Segments {
                 }
                 if inspection.hasOverlap {
                     let overlap = inspection.overlap
-                    print("overlap with \(shortID(overlap.segment)): both \(overlap.both), only this \(overlap.onlyThis), only the other \(overlap.onlyOther)")
+                    print(
+                        "overlap with \(shortID(overlap.segment)): both \(overlap.both), only this \(overlap.onlyThis), only the other \(overlap.onlyOther)"
+                    )
                 }
                 if !inspection.breakdown.isEmpty {
                     let top = max(inspection.breakdown.map(\.count).max() ?? 1, 1)
                     print("by \(attribute ?? ""):")
-                    printTable(["VALUE", "MEMBERS", ""], inspection.breakdown.map {
-                        [$0.value, String($0.count), String(repeating: "█", count: max(1, Int(20 * Double($0.count) / Double(top))))]
-                    })
+                    printTable(
+                        ["VALUE", "MEMBERS", ""],
+                        inspection.breakdown.map {
+                            [$0.value, String($0.count), String(repeating: "█", count: max(1, Int(20 * Double($0.count) / Double(top))))]
+                        })
                 }
             }
         }
@@ -104,7 +121,8 @@ extension Segctl.Segments {
                 try await connection.withConnection { client in
                     let tenant = try await client.callerTenant()
                     let request = ClientRequest(
-                        message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Segctl.Segments.name(tenant, id) }, metadata: client.metadata)
+                        message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Segctl.Segments.name(tenant, id) },
+                        metadata: client.metadata)
                     try await client.membership.streamSegmentMembers(request: request) { response in
                         for try await chunk in response.messages where !chunk.userIds.isEmpty {
                             print(chunk.userIds.joined(separator: "\n"))

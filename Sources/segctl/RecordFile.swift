@@ -126,7 +126,8 @@ struct RecordFile {
     }
 
     func event(_ index: Int) throws -> Segmentd_V1_Event {
-        let object = try object(index), line = lineNumber(index)
+        let object = try object(index)
+        let line = lineNumber(index)
         return try .with {
             $0.userID = Self.string(object, "user_id")
             $0.name = Self.string(object, "name")
@@ -137,19 +138,25 @@ struct RecordFile {
     }
 
     func profile(_ index: Int) throws -> Segmentd_V1_Profile {
-        let object = try object(index), line = lineNumber(index)
+        let object = try object(index)
+        let line = lineNumber(index)
         return try .with {
             $0.userID = Self.string(object, "user_id")
             $0.attributes = try Self.values(object["attributes"], line: line)
             if case .object(let location)? = object["last_location"],
-               let latitude = Self.number(location, "latitude"), let longitude = Self.number(location, "longitude") {
-                $0.lastLocation = .with { $0.latitude = latitude; $0.longitude = longitude }
+                let latitude = Self.number(location, "latitude"), let longitude = Self.number(location, "longitude")
+            {
+                $0.lastLocation = .with {
+                    $0.latitude = latitude
+                    $0.longitude = longitude
+                }
             }
         }
     }
 
     func response(_ index: Int) throws -> Segmentd_V1_CampaignResponse {
-        let object = try object(index), line = lineNumber(index)
+        let object = try object(index)
+        let line = lineNumber(index)
         let kinds: [String: Segmentd_V1_ResponseKind] = ["received": .received, "opened": .opened, "clicked": .clicked, "converted": .converted]
         guard let kind = kinds[Self.string(object, "kind").lowercased()] else {
             throw BadLine(line: line, reason: "kind must be received, opened, clicked or converted")
@@ -163,13 +170,17 @@ struct RecordFile {
     }
 
     func location(_ index: Int) throws -> Segmentd_V1_LocationUpdate {
-        let object = try object(index), line = lineNumber(index)
+        let object = try object(index)
+        let line = lineNumber(index)
         guard let latitude = Self.number(object, "latitude"), let longitude = Self.number(object, "longitude") else {
             throw BadLine(line: line, reason: "latitude and longitude must be numbers")
         }
         return try .with {
             $0.userID = Self.string(object, "user_id")
-            $0.point = .with { $0.latitude = latitude; $0.longitude = longitude }
+            $0.point = .with {
+                $0.latitude = latitude
+                $0.longitude = longitude
+            }
             if let time = try Self.time(object, "time", line: line) { $0.time = time }
         }
     }
@@ -177,15 +188,27 @@ struct RecordFile {
 
 /// Any JSON value, decoded without Foundation's number/bool ambiguity.
 enum JSONValue: Decodable {
-    case string(String), number(Double), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case array([JSONValue])
+    case object([String: JSONValue])
+    case null
 
     init(from decoder: any Swift.Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let flag = try? container.decode(Bool.self) { self = .bool(flag) }
-        else if let number = try? container.decode(Double.self) { self = .number(number) }
-        else if let text = try? container.decode(String.self) { self = .string(text) }
-        else if let items = try? container.decode([JSONValue].self) { self = .array(items) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let items = try? container.decode([JSONValue].self) {
+            self = .array(items)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 }

@@ -28,7 +28,11 @@ extension Segctl {
                         var token = ""
                         repeat {
                             let page = try await client.access.listRoles(
-                                .with { $0.parent = tenant; $0.pageToken = token; $0.pageSize = 500 }, metadata: client.metadata)
+                                .with {
+                                    $0.parent = tenant
+                                    $0.pageToken = token
+                                    $0.pageSize = 500
+                                }, metadata: client.metadata)
                             roles += page.roles
                             token = page.nextPageToken
                         } while !token.isEmpty
@@ -111,7 +115,8 @@ extension Segctl {
                                 $0.role.displayName = displayName ?? ""
                                 $0.role.description_p = description ?? ""
                                 $0.role.permissions = permissions
-                                $0.updateMask.paths = (permissions.isEmpty ? [] : ["permissions"])
+                                $0.updateMask.paths =
+                                    (permissions.isEmpty ? [] : ["permissions"])
                                     + (displayName == nil ? [] : ["display_name"]) + (description == nil ? [] : ["description"])
                             }, metadata: client.metadata)
                     }

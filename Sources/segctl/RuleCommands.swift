@@ -40,11 +40,17 @@ extension Segctl {
             for diagnostic in diagnostics {
                 let severity = diagnostic.severity == .error ? "error" : "warning"
                 var line = "\(severity): "
-                if diagnostic.line > 0 { line += "line \(diagnostic.line), column \(diagnostic.column): " } else if !diagnostic.path.isEmpty { line += "\(diagnostic.path): " }
+                if diagnostic.line > 0 {
+                    line += "line \(diagnostic.line), column \(diagnostic.column): "
+                } else if !diagnostic.path.isEmpty {
+                    line += "\(diagnostic.path): "
+                }
                 line += diagnostic.message
                 if !diagnostic.expected.isEmpty { line += " (expected \(diagnostic.expected.joined(separator: ", ")))" }
                 print(line)
-                if !diagnostic.excerpt.isEmpty { print(diagnostic.excerpt.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")) }
+                if !diagnostic.excerpt.isEmpty {
+                    print(diagnostic.excerpt.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+                }
             }
         }
 
@@ -60,7 +66,11 @@ extension Segctl {
                 try await runCommand {
                     let response = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.rules.checkRule(.with { $0.parent = tenant; $0.rule = definition }, metadata: client.metadata)
+                        return try await client.rules.checkRule(
+                            .with {
+                                $0.parent = tenant
+                                $0.rule = definition
+                            }, metadata: client.metadata)
                     }
                     valid = response.valid
                     if connection.json { return try printJSON(response) }
@@ -86,7 +96,11 @@ extension Segctl {
                     let response = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.rules.previewRule(
-                            .with { $0.parent = tenant; $0.rule = definition; $0.sampleSize = sample }, metadata: client.metadata)
+                            .with {
+                                $0.parent = tenant
+                                $0.rule = definition
+                                $0.sampleSize = sample
+                            }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(response) }
                     print(response.rule.text)
@@ -110,7 +124,11 @@ extension Segctl {
                     let response = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.rules.explainMembership(
-                            .with { $0.parent = tenant; $0.rule = definition; $0.userID = user }, metadata: client.metadata)
+                            .with {
+                                $0.parent = tenant
+                                $0.rule = definition
+                                $0.userID = user
+                            }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(response) }
                     print("\(user) is \(response.member ? "" : "not ")matched at \(show(response.evaluateTime))")

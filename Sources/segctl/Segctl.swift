@@ -13,7 +13,10 @@ struct Segctl: AsyncParsableCommand {
             ($SEGMENTD_HOME, default ./.segmentd): on the server's machine no setting is needed.
             """,
         version: ClientVersion.current,
-        subcommands: [Health.self, WhoAmI.self, Version.self, Tenants.self, Keys.self, Roles.self, Audit.self, Ingest.self, Tags.self, Users.self, Rules.self, Segments.self, ReadyToUse.self, Jobs.self, Check.self, Demo.self]
+        subcommands: [
+            Health.self, WhoAmI.self, Version.self, Tenants.self, Keys.self, Roles.self, Audit.self, Ingest.self, Tags.self, Users.self, Rules.self,
+            Segments.self, ReadyToUse.self, Jobs.self, Check.self, Demo.self,
+        ]
     )
 }
 

@@ -11,7 +11,8 @@ extension Segctl {
             discussion: "Segments are named like queries (cart_abandoners_24h); rules are written as in docs/rules.md.",
             subcommands: [
                 Create.self, Get.self, List.self, Update.self, Delete.self, Undelete.self, Duplicate.self,
-                Refresh.self, History.self, Inspect.self, Members.self, Export.self, Pause.self, Resume.self, Revisions.self, Rollback.self, Explain.self,
+                Refresh.self, History.self, Inspect.self, Members.self, Export.self, Pause.self, Resume.self, Revisions.self, Rollback.self,
+                Explain.self,
                 Import.self, Push.self, Sync.self, Train.self, Model.self,
             ])
 
@@ -36,20 +37,28 @@ extension Segctl {
             }
             if text.hasPrefix("daily:") {
                 let parts = text.dropFirst(6).split(separator: "@", maxSplits: 1)
-                return .with { $0.daily = .with { daily in
-                    daily.timeOfDay = String(parts.first ?? "03:00")
-                    daily.timeZone = parts.count > 1 ? String(parts[1]) : ""
-                } }
+                return .with {
+                    $0.daily = .with { daily in
+                        daily.timeOfDay = String(parts.first ?? "03:00")
+                        daily.timeZone = parts.count > 1 ? String(parts[1]) : ""
+                    }
+                }
             }
             throw ValidationError("--schedule: manual, every:6h or daily:03:00[@Europe/Istanbul]")
         }
 
         static func render(_ segments: [Segmentd_V1_Segment], json: Bool) throws {
             if json { return try printJSON(segments) }
-            printTable(["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "DEFINITION"], segments.map {
-                [shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size), scheduleText($0.schedule),
-                 $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision), definitionText($0)]
-            })
+            printTable(
+                ["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "DEFINITION"],
+                segments.map {
+                    [
+                        shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size),
+                        scheduleText($0.schedule),
+                        $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision),
+                        definitionText($0),
+                    ]
+                })
         }
 
         /// The rule, the connector's source or what is predicted, in one line.
@@ -58,7 +67,8 @@ extension Segctl {
             case .connector:
                 let connector = segment.connector
                 switch connector.source {
-                case .pull: return "pull \(connector.pull.format) from \(connector.pull.url)" + (connector.pull.authHeaderSet ? " (with an auth header)" : "")
+                case .pull:
+                    return "pull \(connector.pull.format) from \(connector.pull.url)" + (connector.pull.authHeaderSet ? " (with an auth header)" : "")
                 case .file: return "connector: uploaded files"
                 default: return "connector: pushed by the sync API"
                 }
@@ -84,7 +94,11 @@ extension Segctl {
                 lines.append(("last refresh", "\(timeText(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
                 if segment.kind == .connector {
                     let refresh = segment.lastRefresh
-                    lines.append(("connector", "\(refresh.connectorCount) ids sent, \(refresh.matchedCount) matched known users, \(refresh.connectorCount - refresh.matchedCount) unknown"))
+                    lines.append(
+                        (
+                            "connector",
+                            "\(refresh.connectorCount) ids sent, \(refresh.matchedCount) matched known users, \(refresh.connectorCount - refresh.matchedCount) unknown"
+                        ))
                 }
             }
             if segment.curation.readyToUse {
@@ -109,16 +123,22 @@ extension Segctl {
             @Option(name: .customLong("connector"), help: "A connector segment's source: push, file or pull.") var connector: String?
             @Option(name: .customLong("url"), help: "For --connector pull: the CSV or NDJSON file's http(s) URL.") var url: String?
             @Option(name: .customLong("format"), help: "For --connector pull: csv or ndjson (default csv).") var format: String?
-            @Option(name: .customLong("auth-header-file"), help: "For --connector pull: a file holding the Authorization header value (never shown again).") var authHeaderFile: String?
-            @Option(name: .customLong("timeout-seconds"), help: "For --connector pull: give up after this long (default 60).") var timeoutSeconds: Int64?
+            @Option(
+                name: .customLong("auth-header-file"),
+                help: "For --connector pull: a file holding the Authorization header value (never shown again).") var authHeaderFile: String?
+            @Option(name: .customLong("timeout-seconds"), help: "For --connector pull: give up after this long (default 60).") var timeoutSeconds:
+                Int64?
             @Option(name: .customLong("max-bytes"), help: "For --connector pull: refuse larger files (default 100 MiB).") var maxBytes: Int64?
             @Option(name: .customLong("predict"), help: "A predictive segment's goal: convert or churn.") var predict: String?
-            @Option(name: .customLong("event"), help: "For --predict: the event to convert on, or whose stop is churn (default app_open).") var event: String?
+            @Option(name: .customLong("event"), help: "For --predict: the event to convert on, or whose stop is churn (default app_open).") var event:
+                String?
             @Option(name: .customLong("horizon-days"), help: "For --predict: within how many days (1-90, default 14).") var horizonDays: Int32?
-            @Option(name: .customLong("bucket"), help: "For --predict: which users are members: high, medium or low (default high).") var bucket: String?
+            @Option(name: .customLong("bucket"), help: "For --predict: which users are members: high, medium or low (default high).") var bucket:
+                String?
             @Option(name: .customLong("display-name")) var displayName: String?
             @Option(name: .customLong("description")) var description: String?
-            @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).") var schedule: String?
+            @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).")
+            var schedule: String?
             @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
 
             func validate() throws {
@@ -127,7 +147,9 @@ extension Segctl {
                 }
                 if connector != nil, !["push", "file", "pull"].contains(connector!) { throw ValidationError("--connector: push, file or pull") }
                 if connector == "pull" && url == nil { throw ValidationError("--connector pull needs --url") }
-                if connector != "pull" && (url != nil || authHeaderFile != nil) { throw ValidationError("--url and --auth-header-file go with --connector pull") }
+                if connector != "pull" && (url != nil || authHeaderFile != nil) {
+                    throw ValidationError("--url and --auth-header-file go with --connector pull")
+                }
                 if let predict, !["convert", "churn"].contains(predict) { throw ValidationError("--predict: convert or churn") }
                 if predict == "convert" && event == nil { throw ValidationError("--predict convert needs --event (such as purchase)") }
                 if let bucket, !["high", "medium", "low"].contains(bucket) { throw ValidationError("--bucket: high, medium or low") }
@@ -137,48 +159,51 @@ extension Segctl {
                 let parsedSchedule = try schedule.map(Segments.parseSchedule)
                 var authHeader = ""
                 if let authHeaderFile {
-                    guard let text = try? String(contentsOfFile: authHeaderFile, encoding: .utf8) else { throw ValidationError("cannot read \(authHeaderFile)") }
+                    guard let text = try? String(contentsOfFile: authHeaderFile, encoding: .utf8) else {
+                        throw ValidationError("cannot read \(authHeaderFile)")
+                    }
                     authHeader = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 }
                 try await runCommand {
                     let segment = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.segments.createSegment(.with {
-                            $0.parent = tenant
-                            $0.segmentID = id
-                            $0.validateOnly = validateOnly
-                            $0.segment = .with { segment in
-                                if let rule {
-                                    segment.kind = .ruleBased
-                                    segment.rule = .with { $0.text = rule }
-                                } else if let connector {
-                                    segment.kind = .connector
-                                    segment.connector = .with {
-                                        $0.source = connector == "pull" ? .pull : connector == "file" ? .file : .push
-                                        if let url {
-                                            $0.pull = .with { pull in
-                                                pull.url = url
-                                                pull.format = format ?? "csv"
-                                                pull.authHeader = authHeader
-                                                if let timeoutSeconds { pull.timeout = .init(seconds: timeoutSeconds, nanos: 0) }
-                                                pull.maxBytes = maxBytes ?? 0
+                        return try await client.segments.createSegment(
+                            .with {
+                                $0.parent = tenant
+                                $0.segmentID = id
+                                $0.validateOnly = validateOnly
+                                $0.segment = .with { segment in
+                                    if let rule {
+                                        segment.kind = .ruleBased
+                                        segment.rule = .with { $0.text = rule }
+                                    } else if let connector {
+                                        segment.kind = .connector
+                                        segment.connector = .with {
+                                            $0.source = connector == "pull" ? .pull : connector == "file" ? .file : .push
+                                            if let url {
+                                                $0.pull = .with { pull in
+                                                    pull.url = url
+                                                    pull.format = format ?? "csv"
+                                                    pull.authHeader = authHeader
+                                                    if let timeoutSeconds { pull.timeout = .init(seconds: timeoutSeconds, nanos: 0) }
+                                                    pull.maxBytes = maxBytes ?? 0
+                                                }
                                             }
                                         }
+                                    } else if let predict {
+                                        segment.kind = .predictive
+                                        segment.predictive = .with {
+                                            $0.goal = predict == "churn" ? .churn : .convert
+                                            $0.event = event ?? ""
+                                            $0.horizonDays = horizonDays ?? 0
+                                            $0.bucket = bucket == "low" ? .low : bucket == "medium" ? .medium : .high
+                                        }
                                     }
-                                } else if let predict {
-                                    segment.kind = .predictive
-                                    segment.predictive = .with {
-                                        $0.goal = predict == "churn" ? .churn : .convert
-                                        $0.event = event ?? ""
-                                        $0.horizonDays = horizonDays ?? 0
-                                        $0.bucket = bucket == "low" ? .low : bucket == "medium" ? .medium : .high
-                                    }
+                                    segment.displayName = displayName ?? ""
+                                    segment.description_p = description ?? ""
+                                    if let parsedSchedule { segment.schedule = parsedSchedule }
                                 }
-                                segment.displayName = displayName ?? ""
-                                segment.description_p = description ?? ""
-                                if let parsedSchedule { segment.schedule = parsedSchedule }
-                            }
-                        }, metadata: client.metadata)
+                            }, metadata: client.metadata)
                     }
                     try Segments.show(segment, json: connection.json)
                 }
@@ -214,11 +239,16 @@ extension Segctl {
                         var all: [Segmentd_V1_Segment] = []
                         var token = ""
                         repeat {
-                            let page = try await client.segments.listSegments(.with {
-                                $0.parent = tenant; $0.pageToken = token; $0.pageSize = 1000
-                                $0.query = query ?? ""; $0.readyToUse = readyToUse; $0.showDeleted = deleted
-                                if paused { $0.state = .paused }
-                            }, metadata: client.metadata)
+                            let page = try await client.segments.listSegments(
+                                .with {
+                                    $0.parent = tenant
+                                    $0.pageToken = token
+                                    $0.pageSize = 1000
+                                    $0.query = query ?? ""
+                                    $0.readyToUse = readyToUse
+                                    $0.showDeleted = deleted
+                                    if paused { $0.state = .paused }
+                                }, metadata: client.metadata)
                             all += page.segments
                             token = page.nextPageToken
                         } while !token.isEmpty
@@ -249,17 +279,18 @@ extension Segctl {
                 try await runCommand {
                     let segment = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.segments.updateSegment(.with {
-                            $0.updateMask = .with { $0.paths = paths }
-                            $0.segment = .with { segment in
-                                segment.name = Segments.name(tenant, id)
-                                segment.etag = etag ?? ""
-                                if let rule { segment.rule = .with { $0.text = rule } }
-                                segment.displayName = displayName ?? ""
-                                segment.description_p = description ?? ""
-                                if let parsedSchedule { segment.schedule = parsedSchedule }
-                            }
-                        }, metadata: client.metadata)
+                        return try await client.segments.updateSegment(
+                            .with {
+                                $0.updateMask = .with { $0.paths = paths }
+                                $0.segment = .with { segment in
+                                    segment.name = Segments.name(tenant, id)
+                                    segment.etag = etag ?? ""
+                                    if let rule { segment.rule = .with { $0.text = rule } }
+                                    segment.displayName = displayName ?? ""
+                                    segment.description_p = description ?? ""
+                                    if let parsedSchedule { segment.schedule = parsedSchedule }
+                                }
+                            }, metadata: client.metadata)
                     }
                     try Segments.show(segment, json: connection.json)
                 }
@@ -284,7 +315,9 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in try await client.segments.deleteSegment(.with { $0.name = name }, metadata: client.metadata) }
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.deleteSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
             }
         }
 
@@ -293,7 +326,9 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in try await client.segments.undeleteSegment(.with { $0.name = name }, metadata: client.metadata) }
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.undeleteSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
             }
         }
 
@@ -305,7 +340,11 @@ extension Segctl {
             func run() async throws {
                 let newID = newID
                 try await Segments.act(connection, id) { client, name in
-                    try await client.segments.duplicateSegment(.with { $0.name = name; $0.newSegmentID = newID }, metadata: client.metadata)
+                    try await client.segments.duplicateSegment(
+                        .with {
+                            $0.name = name
+                            $0.newSegmentID = newID
+                        }, metadata: client.metadata)
                 }
             }
         }
@@ -315,7 +354,9 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in try await client.segments.pauseSegment(.with { $0.name = name }, metadata: client.metadata) }
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.pauseSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
             }
         }
 
@@ -324,7 +365,9 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in try await client.segments.resumeSegment(.with { $0.name = name }, metadata: client.metadata) }
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.resumeSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
             }
         }
 
@@ -336,12 +379,22 @@ extension Segctl {
                 try await runCommand {
                     let revisions = try await connection.withConnection { client in
                         let name = Segments.name(try await client.callerTenant(), id)
-                        return try await client.segments.listSegmentRevisions(.with { $0.parent = name; $0.pageSize = 500 }, metadata: client.metadata).revisions
+                        return try await client.segments.listSegmentRevisions(
+                            .with {
+                                $0.parent = name
+                                $0.pageSize = 500
+                            }, metadata: client.metadata
+                        ).revisions
                     }
                     if connection.json { return try printJSON(revisions) }
-                    printTable(["REV", "TIME", "ACTOR", "CHANGED", "RULE"], revisions.map {
-                        [String($0.revision), timeText($0.createTime), shortID($0.actor), $0.changedFields.joined(separator: ","), $0.snapshot.rule.text]
-                    })
+                    printTable(
+                        ["REV", "TIME", "ACTOR", "CHANGED", "RULE"],
+                        revisions.map {
+                            [
+                                String($0.revision), timeText($0.createTime), shortID($0.actor), $0.changedFields.joined(separator: ","),
+                                $0.snapshot.rule.text,
+                            ]
+                        })
                 }
             }
         }
@@ -354,7 +407,11 @@ extension Segctl {
             func run() async throws {
                 let revision = revision
                 try await Segments.act(connection, id) { client, name in
-                    try await client.segments.rollbackSegment(.with { $0.name = name; $0.revision = revision }, metadata: client.metadata)
+                    try await client.segments.rollbackSegment(
+                        .with {
+                            $0.name = name
+                            $0.revision = revision
+                        }, metadata: client.metadata)
                 }
             }
         }
@@ -370,7 +427,11 @@ extension Segctl {
                     let response = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.rules.explainMembership(
-                            .with { $0.parent = tenant; $0.segment = Segments.name(tenant, id); $0.userID = user }, metadata: client.metadata)
+                            .with {
+                                $0.parent = tenant
+                                $0.segment = Segments.name(tenant, id)
+                                $0.userID = user
+                            }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(response) }
                     if response.hasPrediction {
@@ -382,8 +443,9 @@ extension Segctl {
                         }
                         return
                     }
-                    print("\(user) \(response.member ? "matches" : "does not match") \(id) now (\(timeText(response.evaluateTime)))"
-                        + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
+                    print(
+                        "\(user) \(response.member ? "matches" : "does not match") \(id) now (\(timeText(response.evaluateTime)))"
+                            + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
                     Rules.printTree(response.root, indent: 0)
                 }
             }
@@ -405,7 +467,13 @@ extension Segctl {
             func run() async throws {
                 let (category, position, note) = (category, position, note)
                 try await Segments.act(connection, id) { client, name in
-                    try await client.segments.pinSegment(.with { $0.name = name; $0.category = category; $0.position = position; $0.note = note }, metadata: client.metadata)
+                    try await client.segments.pinSegment(
+                        .with {
+                            $0.name = name
+                            $0.category = category
+                            $0.position = position
+                            $0.note = note
+                        }, metadata: client.metadata)
                 }
             }
         }
@@ -415,7 +483,9 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in try await client.segments.unpinSegment(.with { $0.name = name }, metadata: client.metadata) }
+                try await Segments.act(connection, id) { client, name in
+                    try await client.segments.unpinSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
             }
         }
 
@@ -428,13 +498,19 @@ extension Segctl {
                     let segments = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.segments.listReadyToUseSegments(
-                            .with { $0.parent = tenant; $0.category = category; $0.pageSize = 1000 }, metadata: client.metadata
+                            .with {
+                                $0.parent = tenant
+                                $0.category = category
+                                $0.pageSize = 1000
+                            }, metadata: client.metadata
                         ).segments
                     }
                     if connection.json { return try printJSON(segments) }
-                    printTable(["CATEGORY", "#", "SEGMENT", "SIZE", "NOTE"], segments.map {
-                        [$0.curation.category, String($0.curation.position), shortID($0.name), String($0.size), $0.curation.note]
-                    })
+                    printTable(
+                        ["CATEGORY", "#", "SEGMENT", "SIZE", "NOTE"],
+                        segments.map {
+                            [$0.curation.category, String($0.curation.position), shortID($0.name), String($0.size), $0.curation.note]
+                        })
                 }
             }
         }

@@ -11,8 +11,9 @@ extension Segctl {
 
         static func render(_ tags: [Segmentd_V1_Tag], json: Bool) throws {
             if json { return try printJSON(tags) }
-            printTable(["TAG", "DISPLAY NAME", "USERS", "CREATED"],
-                       tags.map { [shortID($0.name), $0.displayName, String($0.userCount), show($0.createTime)] })
+            printTable(
+                ["TAG", "DISPLAY NAME", "USERS", "CREATED"],
+                tags.map { [shortID($0.name), $0.displayName, String($0.userCount), show($0.createTime)] })
         }
 
         struct List: AsyncParsableCommand {
@@ -25,7 +26,12 @@ extension Segctl {
                         var tags: [Segmentd_V1_Tag] = []
                         var token = ""
                         repeat {
-                            let page = try await client.tags.listTags(.with { $0.parent = tenant; $0.pageToken = token; $0.pageSize = 1000 }, metadata: client.metadata)
+                            let page = try await client.tags.listTags(
+                                .with {
+                                    $0.parent = tenant
+                                    $0.pageToken = token
+                                    $0.pageSize = 1000
+                                }, metadata: client.metadata)
                             tags += page.tags
                             token = page.nextPageToken
                         } while !token.isEmpty
@@ -47,7 +53,12 @@ extension Segctl {
                     let created = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.tags.createTag(
-                            .with { $0.parent = tenant; $0.tagID = tag; $0.tag.displayName = displayName ?? ""; $0.tag.description_p = description ?? "" },
+                            .with {
+                                $0.parent = tenant
+                                $0.tagID = tag
+                                $0.tag.displayName = displayName ?? ""
+                                $0.tag.description_p = description ?? ""
+                            },
                             metadata: client.metadata)
                     }
                     try Tags.render([created], json: connection.json)
@@ -64,7 +75,11 @@ extension Segctl {
                 try await runCommand {
                     let renamed = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.tags.renameTag(.with { $0.name = "\(tenant)/tags/\(tag)"; $0.newTagID = newTag }, metadata: client.metadata)
+                        return try await client.tags.renameTag(
+                            .with {
+                                $0.name = "\(tenant)/tags/\(tag)"
+                                $0.newTagID = newTag
+                            }, metadata: client.metadata)
                     }
                     try Tags.render([renamed], json: connection.json)
                 }
@@ -94,7 +109,8 @@ extension Segctl {
             func load() throws -> [String] {
                 var ids = users
                 if let usersFile {
-                    let text = usersFile == "-"
+                    let text =
+                        usersFile == "-"
                         ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
                         : try String(contentsOfFile: usersFile, encoding: .utf8)
                     ids += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -114,21 +130,30 @@ extension Segctl {
             static func change(connection: ConnectionOptions, tags: [String], ids: [String], remove: Bool) async throws {
                 guard !tags.isEmpty else { throw ValidationError("give --tag") }
                 try await runCommand {
-                    var changed: Int64 = 0, unchanged: Int64 = 0
+                    var changed: Int64 = 0
+                    var unchanged: Int64 = 0
                     try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         for start in stride(from: 0, to: ids.count, by: 10_000) {
                             let chunk = Array(ids[start..<min(start + 10_000, ids.count)])
-                            let request = Segmentd_V1_TagAssignmentRequest.with { $0.parent = tenant; $0.tags = tags; $0.userIds = chunk }
-                            let response = remove
+                            let request = Segmentd_V1_TagAssignmentRequest.with {
+                                $0.parent = tenant
+                                $0.tags = tags
+                                $0.userIds = chunk
+                            }
+                            let response =
+                                remove
                                 ? try await client.tags.unassignTags(request, metadata: client.metadata)
                                 : try await client.tags.assignTags(request, metadata: client.metadata)
                             changed += response.changed
                             unchanged += response.unchanged
                         }
                     }
-                    if connection.json { printJSON(["changed": changed, "unchanged": unchanged]) }
-                    else { print("\(changed) \(remove ? "removed" : "added"), \(unchanged) already so") }
+                    if connection.json {
+                        printJSON(["changed": changed, "unchanged": unchanged])
+                    } else {
+                        print("\(changed) \(remove ? "removed" : "added"), \(unchanged) already so")
+                    }
                 }
             }
         }
@@ -152,7 +177,11 @@ extension Segctl {
                         var token = ""
                         repeat {
                             let page = try await client.tags.listTagUsers(
-                                .with { $0.name = "\(tenant)/tags/\(tag)"; $0.pageToken = token; $0.pageSize = 10_000 }, metadata: client.metadata)
+                                .with {
+                                    $0.name = "\(tenant)/tags/\(tag)"
+                                    $0.pageToken = token
+                                    $0.pageSize = 10_000
+                                }, metadata: client.metadata)
                             for user in page.userIds { print(user) }
                             token = page.nextPageToken
                         } while !token.isEmpty

@@ -29,7 +29,11 @@ extension Segctl {
                         var token = ""
                         repeat {
                             let page = try await client.tenants.listTenants(
-                                .with { $0.showDisabled = all; $0.pageToken = token; $0.pageSize = 500 }, metadata: client.metadata)
+                                .with {
+                                    $0.showDisabled = all
+                                    $0.pageToken = token
+                                    $0.pageSize = 500
+                                }, metadata: client.metadata)
                             tenants += page.tenants
                             token = page.nextPageToken
                         } while !token.isEmpty

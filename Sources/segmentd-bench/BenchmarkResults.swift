@@ -40,7 +40,8 @@ struct BenchmarkReport: Codable {
     static func machine() -> [String: String] {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let memory = ProcessInfo.processInfo.physicalMemory
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        let cpu =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
         return ["cores": String(cores), "memory_gib": String(format: "%.1f", Double(memory) / 1_073_741_824), "cpu": cpu]
@@ -61,7 +62,8 @@ struct BenchmarkReport: Codable {
     /// Merges `result` into the files under `directory` (the repository root).
     static func record(_ result: BenchmarkResult, command: String, directory: String) throws {
         let jsonPath = directory + "/benchmarks/results.json"
-        var report = (try? JSONDecoder().decode(BenchmarkReport.self, from: Data(contentsOf: URL(fileURLWithPath: jsonPath))))
+        var report =
+            (try? JSONDecoder().decode(BenchmarkReport.self, from: Data(contentsOf: URL(fileURLWithPath: jsonPath))))
             ?? BenchmarkReport(machine: [:], commit: "", command: "", results: [])
         report.machine = machine()
         report.commit = commit()
@@ -97,10 +99,11 @@ struct BenchmarkReport: Codable {
             let details = result.details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
             // Rates read best whole; scores such as an AUC need their decimals.
             let format = result.ours < 10 ? "%.4f" : "%.0f"
-            lines.append(String(
-                format: "| %@ | \(format) %@ | \(format) %@ (%@) | %.2f× | %@ | %@ | %@ | %@ |", result.scenario, result.ours, result.unit,
-                result.reference, result.unit, result.referenceName, result.ratio, result.target, result.peakMemory,
-                measuredBy(result), details))
+            lines.append(
+                String(
+                    format: "| %@ | \(format) %@ | \(format) %@ (%@) | %.2f× | %@ | %@ | %@ | %@ |", result.scenario, result.ours, result.unit,
+                    result.reference, result.unit, result.referenceName, result.ratio, result.target, result.peakMemory,
+                    measuredBy(result), details))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -115,8 +118,8 @@ struct BenchmarkReport: Codable {
 /// Peak resident memory of a process (VmHWM), in MiB.
 func peakResidentMiB(pid: Int32) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kib = Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "")
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kib = Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "")
     else { return nil }
     return kib / 1024
 }

@@ -11,7 +11,8 @@ struct DemoDataOptions: ParsableArguments {
         var size: DemoDataGenerator.Size { self == .quick ? .quick : .standard }
     }
 
-    @Option(help: "The data set: quick (100k users, 25 days, 4 event types, ≈ 2M events) or standard (1M users, 90 days, 20 event types, ≈ 20M events).")
+    @Option(
+        help: "The data set: quick (100k users, 25 days, 4 event types, ≈ 2M events) or standard (1M users, 90 days, 20 event types, ≈ 20M events).")
     var size: Preset = .quick
     @Option(help: "Demo users (overrides the size's).") var users: Int?
     @Option(help: "Days of demo data, ending today (overrides the size's).") var days: Int?
@@ -37,8 +38,10 @@ struct DemoDataOptions: ParsableArguments {
         let segctl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("segctl").path
         try PredictiveBenchmark.runTool(
             segctl,
-            ["demo", "seed", "--users", String(data.users), "--days", String(data.days), "--event-types", String(data.eventTypes),
-             "--activity", String(data.activity)],
+            [
+                "demo", "seed", "--users", String(data.users), "--days", String(data.days), "--event-types", String(data.eventTypes),
+                "--activity", String(data.activity),
+            ],
             environment: ["SEGMENTD_HOME": home])
     }
 

@@ -3,10 +3,10 @@ import Foundation
 import GRPCCore
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
-import SegmentDomain
 
 /// Scenario "export": a segment of N members with two attributes exported to
 /// CSV through the export operation and downloaded over TLS, against psql's
@@ -34,9 +34,13 @@ struct ExportBenchmark: AsyncParsableCommand {
 
         print("creating \(members) users with profiles…")
         try await SegmentdConnection.with(settings) { connection in
-            _ = try await connection.segments.createSegment(.with {
-                $0.parent = tenant; $0.segmentID = "bench_export"; $0.segment.rule.text = "has tag bench"; $0.segment.schedule.manual = true
-            }, metadata: connection.metadata)
+            _ = try await connection.segments.createSegment(
+                .with {
+                    $0.parent = tenant
+                    $0.segmentID = "bench_export"
+                    $0.segment.rule.text = "has tag bench"
+                    $0.segment.schedule.manual = true
+                }, metadata: connection.metadata)
         }
         try await admin.withSingleConnection(logger: logger) { connection in
             for sql in [
@@ -60,9 +64,11 @@ struct ExportBenchmark: AsyncParsableCommand {
         let output = NSTemporaryDirectory() + "segmentd-bench-export.csv"
         let started = ContinuousClock.now
         let (rows, bytes, jobSeconds, downloadSeconds) = try await SegmentdConnection.with(settings) { connection -> (Int64, Int64, Double, Double) in
-            let operation = try await connection.segments.exportSegment(.with {
-                $0.name = "\(tenant)/segments/bench_export"; $0.attributes = ["tier", "city"]
-            }, metadata: connection.metadata)
+            let operation = try await connection.segments.exportSegment(
+                .with {
+                    $0.name = "\(tenant)/segments/bench_export"
+                    $0.attributes = ["tier", "city"]
+                }, metadata: connection.metadata)
             let final = try await connection.wait(operation: operation.name)
             guard final.state == .succeeded else { throw ValidationError("the export ended \(final.state): \(final.error.message)") }
             let jobSeconds = final.endTime.date.timeIntervalSince(final.startTime.date)
@@ -70,7 +76,8 @@ struct ExportBenchmark: AsyncParsableCommand {
             FileManager.default.createFile(atPath: output, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
             defer { try? handle.close() }
-            let request = ClientRequest(message: Segmentd_V1_DownloadExportRequest.with { $0.name = final.export.export }, metadata: connection.metadata)
+            let request = ClientRequest(
+                message: Segmentd_V1_DownloadExportRequest.with { $0.name = final.export.export }, metadata: connection.metadata)
             try await connection.segments.downloadExport(request: request) { response in
                 for try await chunk in response.messages { try handle.write(contentsOf: chunk.data) }
             }
@@ -83,7 +90,8 @@ struct ExportBenchmark: AsyncParsableCommand {
         print("COPY TO STDOUT through psql…")
         let copyStarted = ContinuousClock.now
         let copyBytes = try Self.psqlCopy(
-            home: home, sql: """
+            home: home,
+            sql: """
                 COPY (SELECT u.external_id AS user_id, coalesce(p.attributes ->> 'tier', '') AS tier, coalesce(p.attributes ->> 'city', '') AS city
                       FROM segment_members m JOIN users u USING (tenant_id, user_index)
                       LEFT JOIN profiles p USING (tenant_id, user_index)
@@ -91,12 +99,17 @@ struct ExportBenchmark: AsyncParsableCommand {
                 TO STDOUT WITH (FORMAT csv, HEADER)
                 """, output: NSTemporaryDirectory() + "segmentd-bench-copy.csv")
         let copySeconds = Self.seconds(ContinuousClock.now - copyStarted)
-        let apiRate = Double(members) / apiSeconds, copyRate = Double(members) / copySeconds
-        print(String(format: "API: %.1f s (%.0f rows/s, %lld bytes); COPY: %.1f s (%.0f rows/s, %lld bytes); ratio %.2f",
-                     apiSeconds, apiRate, bytes, copySeconds, copyRate, copyBytes, apiRate / copyRate))
-        var details = ["members": String(members), "api_seconds": String(format: "%.1f", apiSeconds),
-                       "copy_seconds": String(format: "%.1f", copySeconds), "bytes": String(bytes),
-                       "export_job_seconds": String(format: "%.1f", jobSeconds), "download_seconds": String(format: "%.1f", downloadSeconds)]
+        let apiRate = Double(members) / apiSeconds
+        let copyRate = Double(members) / copySeconds
+        print(
+            String(
+                format: "API: %.1f s (%.0f rows/s, %lld bytes); COPY: %.1f s (%.0f rows/s, %lld bytes); ratio %.2f",
+                apiSeconds, apiRate, bytes, copySeconds, copyRate, copyBytes, apiRate / copyRate))
+        var details = [
+            "members": String(members), "api_seconds": String(format: "%.1f", apiSeconds),
+            "copy_seconds": String(format: "%.1f", copySeconds), "bytes": String(bytes),
+            "export_job_seconds": String(format: "%.1f", jobSeconds), "download_seconds": String(format: "%.1f", downloadSeconds),
+        ]
         if let rssBefore { details["segmentd_rss_before_mib"] = String(format: "%.0f", rssBefore) }
         if let peakBefore { details["segmentd_peak_before_export_mib"] = String(format: "%.0f", peakBefore) }
         if let peakAfter { details["segmentd_peak_after_export_mib"] = String(format: "%.0f", peakAfter) }
@@ -111,7 +124,8 @@ struct ExportBenchmark: AsyncParsableCommand {
 
     /// Runs psql as the postgres user's socket client; returns the bytes written.
     static func psqlCopy(home: String, sql: String, output: String) throws -> Int64 {
-        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().reversed()
+        let candidates =
+            (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().reversed()
             .map { "/usr/lib/postgresql/\($0)/bin/psql" } ?? []
         guard let psql = (candidates + ["/usr/bin/psql"]).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ValidationError("psql not found")
@@ -141,8 +155,8 @@ struct ExportBenchmark: AsyncParsableCommand {
 /// A memory field of /proc/<pid>/status in MiB (`VmRSS:`, `VmHWM:`).
 func residentMiB(pid: Int32, field: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
-          let kib = Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "")
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+        let kib = Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "")
     else { return nil }
     return kib / 1024
 }

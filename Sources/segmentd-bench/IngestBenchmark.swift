@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
-import SegmentDomain
 
 /// Scenario "ingest": events/s through the public API (gRPC + TLS, batches of
 /// 1,000) against a plain `COPY` of the same rows into the same table, with
@@ -71,7 +71,12 @@ struct IngestBenchmark: AsyncParsableCommand {
                     let batch = batches[next]
                     next += 1
                     group.addTask {
-                        try await connection.ingestion.ingestEvents(.with { $0.parent = tenant; $0.events = batch }, metadata: connection.metadata).accepted
+                        try await connection.ingestion.ingestEvents(
+                            .with {
+                                $0.parent = tenant
+                                $0.events = batch
+                            }, metadata: connection.metadata
+                        ).accepted
                     }
                 }
                 while let done = try await group.next() {
@@ -80,7 +85,12 @@ struct IngestBenchmark: AsyncParsableCommand {
                         let batch = batches[next]
                         next += 1
                         group.addTask {
-                            try await connection.ingestion.ingestEvents(.with { $0.parent = tenant; $0.events = batch }, metadata: connection.metadata).accepted
+                            try await connection.ingestion.ingestEvents(
+                                .with {
+                                    $0.parent = tenant
+                                    $0.events = batch
+                                }, metadata: connection.metadata
+                            ).accepted
                         }
                     }
                 }
@@ -98,7 +108,8 @@ struct IngestBenchmark: AsyncParsableCommand {
         let logger = Logger(label: "bench")
         let admin = DatabaseSettings.unixSocket(directory: home + "/postgres/run", username: "postgres", database: "segmentd")
         let copySeconds = try await admin.withSingleConnection(logger: logger) { connection in
-            try await connection.query("INSERT INTO tenants (tenant_id, display_name) VALUES ('bench-copy', 'COPY reference') ON CONFLICT DO NOTHING", logger: logger)
+            try await connection.query(
+                "INSERT INTO tenants (tenant_id, display_name) VALUES ('bench-copy', 'COPY reference') ON CONFLICT DO NOTHING", logger: logger)
             try await connection.query("DELETE FROM events WHERE tenant_id = 'bench-copy'", logger: logger)
             let copyStart = ContinuousClock.now
             try await connection.copyFrom(
@@ -108,7 +119,9 @@ struct IngestBenchmark: AsyncParsableCommand {
                 var buffer = ByteBuffer()
                 for index in 0..<events {
                     let row = row(index, anchor: anchor)
-                    buffer.writeString("bench-copy\t\(formatter.string(from: row.time))\t\(row.messageID)\t\(row.user + 1)\t\(row.name)\t{\"amount\": \(row.amount), \"category\": \"\(row.category)\"}\n")
+                    buffer.writeString(
+                        "bench-copy\t\(formatter.string(from: row.time))\t\(row.messageID)\t\(row.user + 1)\t\(row.name)\t{\"amount\": \(row.amount), \"category\": \"\(row.category)\"}\n"
+                    )
                     if buffer.readableBytes > 1 << 20 {
                         try await writer.write(buffer)
                         buffer.clear()

@@ -45,10 +45,15 @@ struct MembershipBenchmark: AsyncParsableCommand {
         let segments = shapes.map { "\(tenant)/segments/bench_\($0.id)" }
         try await SegmentdConnection.with(settings) { connection in
             for (id, rule) in shapes {
-                _ = try? await connection.segments.createSegment(.with {
-                    $0.parent = tenant; $0.segmentID = "bench_\(id)"; $0.segment.rule.text = rule; $0.segment.schedule.manual = true
-                }, metadata: connection.metadata)
-                let operation = try await connection.segments.refreshSegment(.with { $0.name = "\(tenant)/segments/bench_\(id)" }, metadata: connection.metadata)
+                _ = try? await connection.segments.createSegment(
+                    .with {
+                        $0.parent = tenant
+                        $0.segmentID = "bench_\(id)"
+                        $0.segment.rule.text = rule
+                        $0.segment.schedule.manual = true
+                    }, metadata: connection.metadata)
+                let operation = try await connection.segments.refreshSegment(
+                    .with { $0.name = "\(tenant)/segments/bench_\(id)" }, metadata: connection.metadata)
                 _ = try await connection.wait(operation: operation.name)
             }
         }
@@ -64,7 +69,11 @@ struct MembershipBenchmark: AsyncParsableCommand {
         let checkMembership: @Sendable (SegmentdConnection, UInt64) async throws -> Void = { connection, random in
             let user = DemoDataGenerator.userID(Int(random % UInt64(userCount)))
             _ = try await connection.membership.checkMembership(
-                .with { $0.parent = tenant; $0.userID = user; $0.segments = segments }, metadata: connection.metadata)
+                .with {
+                    $0.parent = tenant
+                    $0.userID = user
+                    $0.segments = segments
+                }, metadata: connection.metadata)
         }
         _ = try await measure(settings, seconds: warmupSeconds, checkMembership)
         let check = try await measure(settings, seconds: seconds, checkMembership)
@@ -80,7 +89,8 @@ struct MembershipBenchmark: AsyncParsableCommand {
         if let pid, let peak = peakResidentMiB(pid: pid) { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "membership" + demo.scenarioSuffix, unit: "calls/s", ours: check.qps, reference: empty.qps, referenceName: "grpc.health.v1 Check on the same server",
+                scenario: "membership" + demo.scenarioSuffix, unit: "calls/s", ours: check.qps, reference: empty.qps,
+                referenceName: "grpc.health.v1 Check on the same server",
                 ratio: check.qps / empty.qps, target: "≥ 0.9× the empty RPC's QPS (issue 9)", details: details),
             command: command, directory: repository)
         print(String(format: "ratio %.2f×", check.qps / empty.qps))
@@ -132,7 +142,8 @@ struct MembershipBenchmark: AsyncParsableCommand {
         let elapsed = ExportBenchmark.seconds(ContinuousClock.now - started)
         let sorted = collector.latencies.withLock { $0 }.sorted()
         func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        return Measurement(calls: sorted.count, seconds: elapsed, p50: percentile(0.5), p99: percentile(0.99), errors: collector.errors.load(ordering: .relaxed))
+        return Measurement(
+            calls: sorted.count, seconds: elapsed, p50: percentile(0.5), p99: percentile(0.99), errors: collector.errors.load(ordering: .relaxed))
     }
 
     /// Latencies and errors gathered from every worker.

@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import GRPCCore
 import Logging
+import SegmentDomain
 import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
-import SegmentDomain
 
 /// Scenario "predictive": model quality, not speed. The demo data set (whose
 /// users each have a fixed activity rate drawn once — the planted signal —
@@ -42,23 +42,33 @@ struct PredictiveBenchmark: AsyncParsableCommand {
         print("training in segmentd…")
         let started = ContinuousClock.now
         let card = try await SegmentdConnection.with(settings) { connection -> Segmentd_V1_ModelCard in
-            _ = try await connection.segments.createSegment(.with {
-                $0.parent = tenant
-                $0.segmentID = "bench_likely_buyers"
-                $0.segment = .with {
-                    $0.kind = .predictive
-                    $0.predictive = .with { $0.goal = .convert; $0.event = "purchase"; $0.horizonDays = Int32(horizonDays); $0.bucket = .high }
-                    $0.schedule.manual = true
-                }
-            }, metadata: connection.metadata)
-            let operation = try await connection.predictive.trainModel(.with { $0.segment = "\(tenant)/segments/bench_likely_buyers" }, metadata: connection.metadata)
+            _ = try await connection.segments.createSegment(
+                .with {
+                    $0.parent = tenant
+                    $0.segmentID = "bench_likely_buyers"
+                    $0.segment = .with {
+                        $0.kind = .predictive
+                        $0.predictive = .with {
+                            $0.goal = .convert
+                            $0.event = "purchase"
+                            $0.horizonDays = Int32(horizonDays)
+                            $0.bucket = .high
+                        }
+                        $0.schedule.manual = true
+                    }
+                }, metadata: connection.metadata)
+            let operation = try await connection.predictive.trainModel(
+                .with { $0.segment = "\(tenant)/segments/bench_likely_buyers" }, metadata: connection.metadata)
             let final = try await connection.wait(operation: operation.name)
             guard final.state == .succeeded else { throw ValidationError("training ended \(final.state): \(final.error.message)") }
-            return try await connection.predictive.getModelCard(.with { $0.name = "\(tenant)/segments/bench_likely_buyers/model" }, metadata: connection.metadata)
+            return try await connection.predictive.getModelCard(
+                .with { $0.name = "\(tenant)/segments/bench_likely_buyers/model" }, metadata: connection.metadata)
         }
         let trainSeconds = ExportBenchmark.seconds(ContinuousClock.now - started)
-        print(String(format: "segmentd: holdout AUC %.4f (%lld users trained on, %lld positive, %lld scored) in %.1f s",
-                     card.holdoutAuc, card.trainingUsers, card.positiveUsers, card.scoredUsers, trainSeconds))
+        print(
+            String(
+                format: "segmentd: holdout AUC %.4f (%lld users trained on, %lld positive, %lld scored) in %.1f s",
+                card.holdoutAuc, card.trainingUsers, card.positiveUsers, card.scoredUsers, trainSeconds))
 
         print("writing the same feature rows for scikit-learn…")
         let csv = NSTemporaryDirectory() + "segmentd-bench-features.csv"
@@ -75,13 +85,18 @@ struct PredictiveBenchmark: AsyncParsableCommand {
             let (_, model, _) = try await store.model(tenant: tenantID, segmentID: "bench_likely_buyers")
             let settings = PredictiveSettings(goal: .convert, event: "purchase", horizonDays: horizonDays, bucket: .high)
             let population = try await store.population(tenant: tenantID, spec: model.spec, settings: settings, cutoff: card.cutoffTime.date)
-            let sample = population.users > Int64(TrainHandler.maxTrainingUsers) ? max(1, Int64(TrainHandler.maxTrainingUsers) * 1000 / population.users) : nil
+            let sample =
+                population.users > Int64(TrainHandler.maxTrainingUsers) ? max(1, Int64(TrainHandler.maxTrainingUsers) * 1000 / population.users) : nil
             FileManager.default.createFile(atPath: csv, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: csv))
             try handle.write(contentsOf: Data((["user_index", "holdout", "label"] + model.spec.names).joined(separator: ",").appending("\n").utf8))
             var count = 0
-            try await store.rows(tenant: tenantID, spec: model.spec, settings: settings, cutoff: card.cutoffTime.date, withLabel: true, samplePerMille: sample) { row in
-                let line = ([String(row.userIndex), TrainHandler.isHoldout(row.userIndex) ? "1" : "0", row.label ? "1" : "0"] + row.features.map { String($0) })
+            try await store.rows(
+                tenant: tenantID, spec: model.spec, settings: settings, cutoff: card.cutoffTime.date, withLabel: true, samplePerMille: sample
+            ) { row in
+                let line =
+                    ([String(row.userIndex), TrainHandler.isHoldout(row.userIndex) ? "1" : "0", row.label ? "1" : "0"]
+                    + row.features.map { String($0) })
                     .joined(separator: ",") + "\n"
                 try handle.write(contentsOf: Data(line.utf8))
                 count += 1
@@ -93,16 +108,19 @@ struct PredictiveBenchmark: AsyncParsableCommand {
         print("\(rows) rows; running scikit-learn…")
         let output = try Self.runTool(python, [repository + "/benchmarks/predictive_reference.py", csv], environment: [:])
         guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let lr = json["logistic_regression_auc"] as? Double, let hgb = json["hist_gradient_boosting_auc"] as? Double
+            let lr = json["logistic_regression_auc"] as? Double, let hgb = json["hist_gradient_boosting_auc"] as? Double
         else { throw ValidationError("unexpected output from the reference script: \(output)") }
         let best = max(lr, hgb)
-        print(String(format: "scikit-learn: LogisticRegression %.4f, HistGradientBoosting %.4f; segmentd %.4f (%+.4f against the better)",
-                     lr, hgb, card.holdoutAuc, card.holdoutAuc - best))
+        print(
+            String(
+                format: "scikit-learn: LogisticRegression %.4f, HistGradientBoosting %.4f; segmentd %.4f (%+.4f against the better)",
+                lr, hgb, card.holdoutAuc, card.holdoutAuc - best))
         var details = [
             "users": String(users), "days": String(days), "horizon_days": String(horizonDays), "feature_rows": String(rows),
             "features": String(card.weights.count), "training_users": String(card.trainingUsers), "positive_users": String(card.positiveUsers),
             "sklearn_logistic_regression_auc": String(format: "%.4f", lr), "sklearn_hist_gradient_boosting_auc": String(format: "%.4f", hgb),
-            "difference_to_better": String(format: "%+.4f", card.holdoutAuc - best), "segmentd_train_and_score_seconds": String(format: "%.1f", trainSeconds),
+            "difference_to_better": String(format: "%+.4f", card.holdoutAuc - best),
+            "segmentd_train_and_score_seconds": String(format: "%.1f", trainSeconds),
             "sklearn_versions": json["versions"] as? String ?? "",
         ]
         if let pid, let peak = peakResidentMiB(pid: pid) { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
@@ -123,7 +141,8 @@ struct PredictiveBenchmark: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: path.hasPrefix("/") ? path : "/usr/bin/env")
         process.arguments = path.hasPrefix("/") ? arguments : [path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()

@@ -59,9 +59,13 @@ struct RefreshBenchmark: AsyncParsableCommand {
         try await SegmentdConnection.with(settings) { connection in
             for (id, rule) in Self.suite {
                 let name = "\(tenant)/segments/bench_\(id)"
-                _ = try? await connection.segments.createSegment(.with {
-                    $0.parent = tenant; $0.segmentID = "bench_\(id)"; $0.segment.rule.text = rule; $0.segment.schedule.manual = true
-                }, metadata: connection.metadata)
+                _ = try? await connection.segments.createSegment(
+                    .with {
+                        $0.parent = tenant
+                        $0.segmentID = "bench_\(id)"
+                        $0.segment.rule.text = rule
+                        $0.segment.schedule.manual = true
+                    }, metadata: connection.metadata)
                 var times: [Double] = []
                 var last = Segmentd_V1_Operation()
                 for _ in 0..<repeats {
@@ -77,7 +81,11 @@ struct RefreshBenchmark: AsyncParsableCommand {
                 let selectMilliseconds = try ExportBenchmark.psqlScalar(
                     home: home, sql: "SELECT coalesce(result ->> 'select_ms', '?') FROM jobs WHERE tenant_id = '\(tenantID)' AND job_id = \(jobID)")
                 selectShares.append("\(id.prefix(3)) \(selectMilliseconds)/\(last.refresh.durationMs)")
-                let request = ClientRequest(message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = name; $0.chunkSize = 10_000 }, metadata: connection.metadata)
+                let request = ClientRequest(
+                    message: Segmentd_V1_StreamSegmentMembersRequest.with {
+                        $0.segment = name
+                        $0.chunkSize = 10_000
+                    }, metadata: connection.metadata)
                 let ids = try await connection.membership.streamSegmentMembers(request: request) { response in
                     var ids: [String] = []
                     for try await chunk in response.messages { ids += chunk.userIds }
@@ -96,10 +104,19 @@ struct RefreshBenchmark: AsyncParsableCommand {
         let t = "'\(tenantID)'"
         for (file, sql) in [
             ("users", "SELECT user_index, external_id FROM users WHERE tenant_id = \(t)"),
-            ("events", "SELECT user_index, event_name, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), properties::text FROM events WHERE tenant_id = \(t)"),
+            (
+                "events",
+                "SELECT user_index, event_name, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), properties::text FROM events WHERE tenant_id = \(t)"
+            ),
             ("profiles", "SELECT user_index, attributes::text, last_latitude, last_longitude FROM profiles WHERE tenant_id = \(t)"),
-            ("responses", "SELECT user_index, campaign_id, kind, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaign_responses WHERE tenant_id = \(t)"),
-            ("campaigns", "SELECT campaign_id, to_char(first_send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaigns WHERE tenant_id = \(t)"),
+            (
+                "responses",
+                "SELECT user_index, campaign_id, kind, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaign_responses WHERE tenant_id = \(t)"
+            ),
+            (
+                "campaigns",
+                "SELECT campaign_id, to_char(first_send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaigns WHERE tenant_id = \(t)"
+            ),
             ("tags", "SELECT tag_id, user_index FROM user_tags WHERE tenant_id = \(t)"),
         ] {
             _ = try ExportBenchmark.psqlCopy(home: home, sql: "COPY (\(sql)) TO STDOUT WITH (FORMAT csv, HEADER)", output: "\(data)/\(file).csv")
@@ -117,28 +134,33 @@ struct RefreshBenchmark: AsyncParsableCommand {
         var rows: [(id: String, ours: Double, theirs: Double)] = []
         for (id, _) in Self.suite {
             guard let theirs = reference[id] as? [String: Any], let count = theirs["count"] as? Int, let sha = theirs["sha256"] as? String,
-                  let seconds = theirs["seconds"] as? Double, let mine = ours[id]
+                let seconds = theirs["seconds"] as? Double, let mine = ours[id]
             else { throw ValidationError("\(id) is missing from a result") }
             if count != mine.count || sha != mine.sha256 { mismatches.append("\(id): segmentd \(mine.count) members, DuckDB \(count)") }
             rows.append((id, mine.seconds, seconds))
-            print(String(format: "  %@: segmentd %.3f s, DuckDB %.3f s (%.2f×) — %d members %@", id, mine.seconds, seconds, seconds / mine.seconds,
-                         count, count == mine.count && sha == mine.sha256 ? "identical" : "DIFFERENT"))
+            print(
+                String(
+                    format: "  %@: segmentd %.3f s, DuckDB %.3f s (%.2f×) — %d members %@", id, mine.seconds, seconds, seconds / mine.seconds,
+                    count, count == mine.count && sha == mine.sha256 ? "identical" : "DIFFERENT"))
         }
         guard mismatches.isEmpty else {
             throw ValidationError("the member sets differ, so no time counts:\n" + mismatches.joined(separator: "\n") + "\n(data kept in \(data))")
         }
-        let oursMedian = Self.median(rows.map(\.ours)), theirsMedian = Self.median(rows.map(\.theirs))
+        let oursMedian = Self.median(rows.map(\.ours))
+        let theirsMedian = Self.median(rows.map(\.theirs))
         var details = demo.details.merging([
             "events": events, "rules": String(rows.count), "repeats": String(repeats),
             "members_identical": "all \(rows.count) (count and SHA-256)", "duckdb": reference["versions"] as? String ?? "",
             "duckdb_load_seconds": String(format: "%.1f", reference["load_seconds"] as? Double ?? 0),
             "per_rule_select_ms_of_total_ms": selectShares.joined(separator: ", "),
-            "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(separator: ", "),
+            "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(
+                separator: ", "),
         ]) { ours, _ in ours }
         if let peak { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "refresh" + demo.scenarioSuffix, unit: "s (median rule)", ours: oursMedian, reference: theirsMedian, referenceName: "DuckDB, 2 threads",
+                scenario: "refresh" + demo.scenarioSuffix, unit: "s (median rule)", ours: oursMedian, reference: theirsMedian,
+                referenceName: "DuckDB, 2 threads",
                 ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule (issue 9)", details: details),
             command: command, directory: repository)
         print(String(format: "median rule: segmentd %.3f s, DuckDB %.3f s: %.2f×", oursMedian, theirsMedian, theirsMedian / oursMedian))
@@ -152,9 +174,13 @@ struct RefreshBenchmark: AsyncParsableCommand {
             for index in 0..<many {
                 let shape = shapes[index % shapes.count]
                 let id = "bench_many_\(index)"
-                _ = try? await connection.segments.createSegment(.with {
-                    $0.parent = tenant; $0.segmentID = id; $0.segment.rule.text = shape.rule; $0.segment.schedule.manual = true
-                }, metadata: connection.metadata)
+                _ = try? await connection.segments.createSegment(
+                    .with {
+                        $0.parent = tenant
+                        $0.segmentID = id
+                        $0.segment.rule.text = shape.rule
+                        $0.segment.schedule.manual = true
+                    }, metadata: connection.metadata)
                 names.append("\(tenant)/segments/\(id)")
             }
             let started = ContinuousClock.now
@@ -169,13 +195,19 @@ struct RefreshBenchmark: AsyncParsableCommand {
         guard failed == 0 else { throw ValidationError("\(failed) of \(many) refreshes failed") }
         // DuckDB's figure: the same 100 rules one after another, from the suite's per-rule times.
         let duckdbSeconds = (0..<many).reduce(0.0) { total, index in total + (rows.first { $0.id == shapes[index % shapes.count].id }?.theirs ?? 0) }
-        print(String(format: "%d segments in %.1f s (%.1f segments/s); DuckDB computes the same rules one by one in %.1f s", many, wall, Double(many) / wall, duckdbSeconds))
-        var manyDetails = ["segments": String(many), "wall_seconds": String(format: "%.1f", wall), "events": events,
-                           "duckdb_sequential_seconds": String(format: "%.1f", duckdbSeconds)].merging(demo.details) { ours, _ in ours }
+        print(
+            String(
+                format: "%d segments in %.1f s (%.1f segments/s); DuckDB computes the same rules one by one in %.1f s", many, wall,
+                Double(many) / wall, duckdbSeconds))
+        var manyDetails = [
+            "segments": String(many), "wall_seconds": String(format: "%.1f", wall), "events": events,
+            "duckdb_sequential_seconds": String(format: "%.1f", duckdbSeconds),
+        ].merging(demo.details) { ours, _ in ours }
         if let pid, let peak = peakResidentMiB(pid: pid) { manyDetails["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
         try BenchmarkReport.record(
             BenchmarkResult(
-                scenario: "refresh_many" + demo.scenarioSuffix, unit: "segments/s", ours: Double(many) / wall, reference: Double(many) / max(duckdbSeconds, 0.001),
+                scenario: "refresh_many" + demo.scenarioSuffix, unit: "segments/s", ours: Double(many) / wall,
+                reference: Double(many) / max(duckdbSeconds, 0.001),
                 referenceName: "DuckDB, the same rules one after another", ratio: duckdbSeconds / wall,
                 target: "wall time and segments/s (issue 9)", details: manyDetails),
             command: command, directory: repository)

@@ -4,8 +4,8 @@ import Logging
 import Metrics
 import Prometheus
 import SegmentDomain
-import SegmentdApp
 import SegmentServer
+import SegmentdApp
 
 @main
 struct Segmentd: AsyncParsableCommand {

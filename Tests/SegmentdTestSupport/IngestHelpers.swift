@@ -2,10 +2,10 @@ import Foundation
 import GRPCCore
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
-import SegmentDomain
 
 extension Segmentd_V1_Value {
     public static func string(_ value: String) -> Self { .with { $0.stringValue = value } }
@@ -34,7 +34,8 @@ extension TestDatabase {
         try await superuser.withSingleConnection(logger: Logger(label: "test.sql")) { connection in
             var values: [T] = []
             for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.sql"))
-                .decode(T.self) { values.append(value) }
+                .decode(T.self)
+            { values.append(value) }
             return values
         }
     }

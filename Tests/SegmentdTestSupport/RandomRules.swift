@@ -88,13 +88,17 @@ public struct RandomRules {
         case 2: return .attribute(AttributeCondition(attribute: pick(vocabulary.attributes), test: valueTest(numeric: chance(0.5))))
         case 3:
             let campaign: CampaignSelector = chance(0.3) ? .last : chance(0.5) ? .any : .campaign(pick(vocabulary.campaigns))
-            return .response(ResponseCondition(
-                kind: pick(ResponseKind.allCases), negated: chance(0.3), campaign: campaign, window: chance(0.5) ? window() : nil))
+            return .response(
+                ResponseCondition(
+                    kind: pick(ResponseKind.allCases), negated: chance(0.3), campaign: campaign, window: chance(0.5) ? window() : nil))
         case 4: return .tag(TagCondition(tag: pick(vocabulary.tags), negated: chance(0.3)))
         case 5:
             let place: Place
             switch int(0...3) {
-            case 0: place = .within(latitude: Double(int(-900...900)) / 10, longitude: Double(int(-1800...1800)) / 10, meters: pick([500, 1000, 2500, 10_000, 1234.5]))
+            case 0:
+                place = .within(
+                    latitude: Double(int(-900...900)) / 10, longitude: Double(int(-1800...1800)) / 10,
+                    meters: pick([500, 1000, 2500, 10_000, 1234.5]))
             case 1: place = .city(pick(vocabulary.cities))
             case 2: place = .country(pick(vocabulary.countries))
             default: place = .anywhere

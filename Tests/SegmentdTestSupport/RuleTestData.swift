@@ -61,7 +61,11 @@ public struct RuleTestData: Sendable {
             if chance(0.8) { attributes["tier"] = .with { $0.stringValue = pick(["gold", "silver", "bronze", "Gold", "gold "]) } }
             if chance(0.8) { attributes["age"] = .with { $0.numberValue = Double(int(16...70)) + (chance(0.2) ? 0.5 : 0) } }
             if chance(0.7) { attributes["signed_up_at"] = .with { $0.timestampValue = .init(date: past()) } }
-            if chance(0.6) { attributes["interests"] = .with { $0.stringListValue = .with { $0.values = (0..<int(0...3)).map { _ in pick(["books", "shoes", "gold", "EUR"]) } } } }
+            if chance(0.6) {
+                attributes["interests"] = .with {
+                    $0.stringListValue = .with { $0.values = (0..<int(0...3)).map { _ in pick(["books", "shoes", "gold", "EUR"]) } }
+                }
+            }
             if chance(0.5) { attributes["newsletter"] = .with { $0.boolValue = chance(0.5) } }
             if chance(0.5) { attributes["nickname"] = .with { $0.stringValue = pick(["EUR", "Ed", "UR", "", "é", "e\u{301}"]) } }
             let city = pick(Self.cities)
@@ -72,23 +76,28 @@ public struct RuleTestData: Sendable {
             if chance(0.8) { attributes["time_zone"] = .with { $0.stringValue = pick(Self.zones) } }
             let hasProfile = !attributes.isEmpty || chance(0.5)
             if hasProfile {
-                profiles.append(.with {
-                    $0.userID = user
-                    $0.attributes = attributes
-                    if chance(0.5) {
-                        $0.lastLocation = .with {
-                            $0.latitude = city.latitude + Double(int(-50...50)) / 100
-                            $0.longitude = city.longitude + Double(int(-50...50)) / 100
+                profiles.append(
+                    .with {
+                        $0.userID = user
+                        $0.attributes = attributes
+                        if chance(0.5) {
+                            $0.lastLocation = .with {
+                                $0.latitude = city.latitude + Double(int(-50...50)) / 100
+                                $0.longitude = city.longitude + Double(int(-50...50)) / 100
+                            }
                         }
-                    }
-                })
+                    })
             }
             if chance(0.3) {
-                locations.append(.with {
-                    $0.userID = user
-                    $0.point = .with { $0.latitude = city.latitude + Double(int(-20...20)) / 100; $0.longitude = city.longitude }
-                    $0.time = .init(date: past())
-                })
+                locations.append(
+                    .with {
+                        $0.userID = user
+                        $0.point = .with {
+                            $0.latitude = city.latitude + Double(int(-20...20)) / 100
+                            $0.longitude = city.longitude
+                        }
+                        $0.time = .init(date: past())
+                    })
             }
             for _ in 0..<(chance(0.15) ? 0 : int(1...14)) {
                 let name = pick(Self.events)
@@ -98,13 +107,14 @@ public struct RuleTestData: Sendable {
                     if chance(0.8) { properties["currency"] = .with { $0.stringValue = pick(["EUR", "USD", "TRY"]) } }
                     if chance(0.3) { properties["quantity"] = .with { $0.numberValue = Double(int(1...5)) } }
                 }
-                events.append(.with {
-                    $0.userID = user
-                    $0.name = name
-                    $0.time = .init(date: past())
-                    $0.messageID = "m\(events.count)"
-                    $0.properties = properties
-                })
+                events.append(
+                    .with {
+                        $0.userID = user
+                        $0.name = name
+                        $0.time = .init(date: past())
+                        $0.messageID = "m\(events.count)"
+                        $0.properties = properties
+                    })
             }
             for campaign in Self.campaigns where chance(0.5) {
                 var kinds: [Segmentd_V1_ResponseKind] = [.received]
@@ -114,12 +124,13 @@ public struct RuleTestData: Sendable {
                 if chance(0.1) { kinds = [.opened] }  // An open without a recorded send.
                 let base = past()
                 for (offset, kind) in kinds.enumerated() {
-                    responses.append(.with {
-                        $0.userID = user
-                        $0.campaignID = campaign
-                        $0.kind = kind
-                        $0.time = .init(date: base.addingTimeInterval(Double(offset) * 600))
-                    })
+                    responses.append(
+                        .with {
+                            $0.userID = user
+                            $0.campaignID = campaign
+                            $0.kind = kind
+                            $0.time = .init(date: base.addingTimeInterval(Double(offset) * 600))
+                        })
                 }
             }
             for tag in Self.tags where chance(0.3) { tagged[tag, default: []].append(user) }

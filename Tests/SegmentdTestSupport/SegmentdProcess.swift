@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SegmentdClient
+import Synchronization
 
 /// A `segmentd` child process, for tests of the real binary: startup, signals,
 /// the embedded database, several replicas on one database.
@@ -68,7 +68,7 @@ public final class SegmentdProcess: Sendable {
                 throw TestSetupError("segmentd exited with \(exitStatus.withLock { $0 } ?? -1):\n\(log)")
             }
             if let file = try? ClientSettings.File.read(home + "/" + ClientSettings.File.fileName),
-               !file.address.hasSuffix(":0"), log.contains("health=SERVING")
+                !file.address.hasSuffix(":0"), log.contains("health=SERVING")
             {
                 return ClientSettings(address: file.address, caPath: file.ca, apiKey: file.apiKey)
             }
@@ -127,7 +127,8 @@ public enum CommandLineTool {
         process.environment = env
         let directory = try TestEnvironment.temporaryDirectory("sgdcmd")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let outPath = directory + "/out", errPath = directory + "/err"
+        let outPath = directory + "/out"
+        let errPath = directory + "/err"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// A fresh database on the test cluster, owned by the owner role, so each test
 /// runs against an empty schema in any order.

@@ -2,13 +2,13 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SegmentDomain
 import SegmentEngine
 import SegmentServer
-import SegmentdApp
 import SegmentStore
+import SegmentdApp
 import SegmentdClient
 import ServiceLifecycle
-import SegmentDomain
 
 /// An in-process segmentd on an ephemeral port with real TLS and a fresh
 /// database: migrated, bootstrapped and SERVING.
@@ -87,8 +87,9 @@ public struct TestServer: Sendable {
                 let port = try await server.listeningPort
                 try await ServerRoleCheck.verify(database)
                 try await useCases.ingestStore.preparePartitions()
-                guard let credentials = try await Bootstrapper(database: database, logger: logger)
-                    .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
+                guard
+                    let credentials = try await Bootstrapper(database: database, logger: logger)
+                        .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
                 else { throw TestSetupError("a fresh database was already bootstrapped") }
                 server.health.set(.serving)
                 let testServer = TestServer(

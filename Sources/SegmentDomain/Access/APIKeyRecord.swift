@@ -26,7 +26,10 @@ public struct APIKeyRecord: Sendable, Equatable {
         ]
     }
 
-    package init(tenantID: TenantID, keyID: String, displayName: String, displayPrefix: String, roles: [String], createdAt: Date, createdBy: String, expiresAt: Date?, revokedAt: Date?, lastUsedAt: Date?, replacedBy: String?, etag: Int64) {
+    package init(
+        tenantID: TenantID, keyID: String, displayName: String, displayPrefix: String, roles: [String], createdAt: Date, createdBy: String,
+        expiresAt: Date?, revokedAt: Date?, lastUsedAt: Date?, replacedBy: String?, etag: Int64
+    ) {
         self.tenantID = tenantID
         self.keyID = keyID
         self.displayName = displayName

@@ -17,7 +17,10 @@ public struct AuditEventRecord: Sendable, Equatable {
     public let hash: String
     public let previousHash: String
 
-    package init(tenantID: TenantID, sequence: Int64, time: Date, actor: AuditActor, action: String, resource: String, result: String, before: String?, after: String?, hash: String, previousHash: String) {
+    package init(
+        tenantID: TenantID, sequence: Int64, time: Date, actor: AuditActor, action: String, resource: String, result: String, before: String?,
+        after: String?, hash: String, previousHash: String
+    ) {
         self.tenantID = tenantID
         self.sequence = sequence
         self.time = time

@@ -9,7 +9,6 @@ public struct CatalogAttribute: Sendable {
     public let firstSeen: Date
     public let lastSeen: Date
 
-
     package init(key: String, type: ValueType, count: Int64, firstSeen: Date, lastSeen: Date) {
         self.key = key
         self.type = type

@@ -8,7 +8,6 @@ public struct CatalogCampaign: Sendable {
     public let lastSeen: Date
     public let counts: [String: Int64]
 
-
     package init(id: String, firstSend: Date?, lastSeen: Date, counts: [String: Int64]) {
         self.id = id
         self.firstSend = firstSend

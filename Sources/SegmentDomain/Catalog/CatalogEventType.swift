@@ -9,7 +9,6 @@ public struct CatalogEventType: Sendable {
     public let lastSeen: Date
     public let properties: [(key: String, type: ValueType)]
 
-
     package init(name: String, count: Int64, firstSeen: Date, lastSeen: Date, properties: [(key: String, type: ValueType)]) {
         self.name = name
         self.count = count

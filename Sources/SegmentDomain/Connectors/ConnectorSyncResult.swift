@@ -29,8 +29,12 @@ public struct ConnectorSyncResult: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case connectorCount = "connector_count", matchedCount = "matched_count", unmatchedCount = "unmatched_count"
-        case unmatchedSample = "unmatched_sample", size, entered, exited, notModified = "not_modified"
+        case connectorCount = "connector_count"
+        case matchedCount = "matched_count"
+        case unmatchedCount = "unmatched_count"
+        case unmatchedSample = "unmatched_sample"
+        case size, entered, exited
+        case notModified = "not_modified"
     }
 
     /// How many unmatched ids a result lists.

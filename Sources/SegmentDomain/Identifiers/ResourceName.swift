@@ -22,7 +22,7 @@ public enum ResourceName {
     public static func user(_ name: String, field: String, for principal: Principal) throws -> (tenant: TenantID, userID: String) {
         let parts = name.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "users",
-              !parts[3].isEmpty
+            !parts[3].isEmpty
         else { throw DomainError.invalid(field, "expected tenants/{tenant}/users/{user_id}, got '\(name)'") }
         guard tenant == principal.tenantID else { throw DomainError.notFound(name) }
         return (tenant, String(parts[3]))
@@ -34,7 +34,7 @@ public enum ResourceName {
     ) throws -> (tenant: TenantID, id: String) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])),
-              parts[2] == collection, !parts[3].isEmpty, parts[3].count <= 100
+            parts[2] == collection, !parts[3].isEmpty, parts[3].count <= 100
         else {
             throw DomainError.invalid(field, "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
         }
@@ -48,7 +48,8 @@ public enum ResourceName {
         _ name: String, _ collection: String, idName: String? = "id", field: String, for principal: Principal
     ) throws -> (tenant: TenantID, segment: String, id: String?) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        let expected = idName.map { "tenants/{tenant}/segments/{segment}/\(collection)/{\($0)}" } ?? "tenants/{tenant}/segments/{segment}/\(collection)"
+        let expected =
+            idName.map { "tenants/{tenant}/segments/{segment}/\(collection)/{\($0)}" } ?? "tenants/{tenant}/segments/{segment}/\(collection)"
         guard parts.count == (idName == nil ? 5 : 6), parts[4] == collection, idName == nil || !parts[5].isEmpty else {
             throw DomainError.invalid(field, "expected \(expected), got '\(name.prefix(200))'")
         }
@@ -61,7 +62,7 @@ public enum ResourceName {
     public static func segment(_ name: String) -> (tenant: TenantID, segment: String)? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])), parts[2] == "segments",
-              !parts[3].isEmpty
+            !parts[3].isEmpty
         else { return nil }
         return (tenant, String(parts[3]))
     }

@@ -54,7 +54,10 @@ package struct IngestValidator {
             case .number(let number) where !number.isFinite:
                 violations.append(.init(index: index, field: "\(field).\(key)", reason: "numbers must be finite"))
             case .list(let items) where items.count > limits.listItems || items.contains { $0.count > limits.stringValueLength }:
-                violations.append(.init(index: index, field: "\(field).\(key)", reason: "lists hold at most \(limits.listItems) strings of at most \(limits.stringValueLength) characters"))
+                violations.append(
+                    .init(
+                        index: index, field: "\(field).\(key)",
+                        reason: "lists hold at most \(limits.listItems) strings of at most \(limits.stringValueLength) characters"))
             default:
                 break
             }

@@ -66,7 +66,11 @@ public struct JobRecord: Sendable, Equatable {
     /// The id of the segment the job works on (every kind targets a segment).
     public var segmentID: String { ResourceName.segment(target)?.segment ?? "" }
 
-    package init(tenantID: TenantID, jobID: Int64, kind: JobKind, target: String, args: [String: String], state: JobState, attempt: Int, maxAttempts: Int, runAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, progress: JobProgress, result: JobResult?, errors: [JobError], creator: String, createdAt: Date, startedAt: Date?, finishedAt: Date?) {
+    package init(
+        tenantID: TenantID, jobID: Int64, kind: JobKind, target: String, args: [String: String], state: JobState, attempt: Int, maxAttempts: Int,
+        runAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, progress: JobProgress, result: JobResult?, errors: [JobError],
+        creator: String, createdAt: Date, startedAt: Date?, finishedAt: Date?
+    ) {
         self.tenantID = tenantID
         self.jobID = jobID
         self.kind = kind

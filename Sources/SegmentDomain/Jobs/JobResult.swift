@@ -88,7 +88,10 @@ public struct RefreshResult: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case size, entered, exited, durationMilliseconds = "duration_ms", selectMilliseconds = "select_ms", skipped, worker
+        case size, entered, exited
+        case durationMilliseconds = "duration_ms"
+        case selectMilliseconds = "select_ms"
+        case skipped, worker
         case evaluatedAt = "evaluated_at"
     }
 }
@@ -184,7 +187,12 @@ public struct TrainResult: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, algorithm, holdoutAUC = "holdout_auc", trainingUsers = "training_users", scoredUsers = "scored_users"
-        case size, entered, exited, durationMilliseconds = "duration_ms", worker
+        case model, algorithm
+        case holdoutAUC = "holdout_auc"
+        case trainingUsers = "training_users"
+        case scoredUsers = "scored_users"
+        case size, entered, exited
+        case durationMilliseconds = "duration_ms"
+        case worker
     }
 }

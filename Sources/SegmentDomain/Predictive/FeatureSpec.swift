@@ -22,7 +22,10 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
     /// Most profile attributes of each type.
     public static let maxAttributes = 10
 
-    public init(events: [String], monetary: [String: String] = [:], numberAttributes: [String] = [], boolAttributes: [String] = [], timeAttributes: [String] = []) {
+    public init(
+        events: [String], monetary: [String: String] = [:], numberAttributes: [String] = [], boolAttributes: [String] = [],
+        timeAttributes: [String] = []
+    ) {
         self.events = events
         self.monetary = monetary
         self.numberAttributes = numberAttributes
@@ -31,7 +34,10 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case events, monetary, numberAttributes = "number_attributes", boolAttributes = "bool_attributes", timeAttributes = "time_attributes"
+        case events, monetary
+        case numberAttributes = "number_attributes"
+        case boolAttributes = "bool_attributes"
+        case timeAttributes = "time_attributes"
     }
 
     /// Feature names in column order (`purchase.log_count_30d`, `profile.age`); `log_` marks ln(1 + x).

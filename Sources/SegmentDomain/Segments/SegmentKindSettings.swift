@@ -54,14 +54,17 @@ public struct PullSettings: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, format, timeoutSeconds = "timeout_seconds", maxBytes = "max_bytes"
+        case url, format
+        case timeoutSeconds = "timeout_seconds"
+        case maxBytes = "max_bytes"
     }
 
     public func validated() throws -> PullSettings {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = parsed.host, !host.isEmpty, url.utf8.count <= 2048
+            let host = parsed.host, !host.isEmpty, url.utf8.count <= 2048
         else {
-            throw DomainError.invalid("segment.connector.pull.url", "an http:// or https:// URL with a host (at most 2048 bytes), got '\(url.prefix(100))'")
+            throw DomainError.invalid(
+                "segment.connector.pull.url", "an http:// or https:// URL with a host (at most 2048 bytes), got '\(url.prefix(100))'")
         }
         guard parsed.user == nil && parsed.password == nil else {
             throw DomainError.invalid("segment.connector.pull.url", "no credentials in the URL; set auth_header instead (it is never returned)")
@@ -105,7 +108,9 @@ public struct PredictiveSettings: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case goal, event, horizonDays = "horizon_days", bucket
+        case goal, event
+        case horizonDays = "horizon_days"
+        case bucket
     }
 
     public func validated() throws -> PredictiveSettings {

@@ -3,7 +3,8 @@ import SegmentRules
 
 /// The kinds of segment.
 public enum SegmentKind: String, Sendable, CaseIterable {
-    case ruleBased = "rule_based", connector, predictive
+    case ruleBased = "rule_based"
+    case connector, predictive
 }
 
 /// Whether schedules refresh a segment.
@@ -41,7 +42,9 @@ public struct SegmentRefreshStatus: Sendable, Equatable {
     public var connectorCount: Int64?
     public var matchedCount: Int64?
 
-    package init(time: Date, outcome: String, error: String?, durationMilliseconds: Int64?, jobID: Int64?, connectorCount: Int64?, matchedCount: Int64?) {
+    package init(
+        time: Date, outcome: String, error: String?, durationMilliseconds: Int64?, jobID: Int64?, connectorCount: Int64?, matchedCount: Int64?
+    ) {
         self.time = time
         self.outcome = outcome
         self.error = error
@@ -83,7 +86,11 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case displayName = "display_name", description, ruleText = "rule_text", ruleAST = "rule_ast", ruleDescription = "rule_description"
+        case displayName = "display_name"
+        case description
+        case ruleText = "rule_text"
+        case ruleAST = "rule_ast"
+        case ruleDescription = "rule_description"
         case schedule, connector, predictive
     }
 
@@ -170,7 +177,11 @@ public struct SegmentRecord: Sendable, Equatable {
         return fields
     }
 
-    package init(tenantID: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String], state: SegmentState, curation: SegmentCuration, size: Int64, lastRefresh: SegmentRefreshStatus?, nextRefreshAt: Date?, revision: Int64, etag: Int64, creator: String, createdAt: Date, updatedAt: Date, deletedAt: Date?, purgeAt: Date?, pullAuthHeaderSet: Bool) {
+    package init(
+        tenantID: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String], state: SegmentState,
+        curation: SegmentCuration, size: Int64, lastRefresh: SegmentRefreshStatus?, nextRefreshAt: Date?, revision: Int64, etag: Int64,
+        creator: String, createdAt: Date, updatedAt: Date, deletedAt: Date?, purgeAt: Date?, pullAuthHeaderSet: Bool
+    ) {
         self.tenantID = tenantID
         self.segmentID = segmentID
         self.kind = kind

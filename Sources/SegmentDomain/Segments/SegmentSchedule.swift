@@ -58,7 +58,8 @@ public struct SegmentSchedule: Sendable, Equatable, Codable {
     // MARK: Stored form
 
     private enum Keys: String, CodingKey {
-        case cadence, hours, time, zone, afterDependencies = "after_dependencies"
+        case cadence, hours, time, zone
+        case afterDependencies = "after_dependencies"
     }
 
     public init(from decoder: any Swift.Decoder) throws {

@@ -19,7 +19,8 @@ public struct TenantRecord: Sendable, Equatable {
         ["display_name": .string(displayName), "state": .string(state), "time_zone": .string(timeZone)]
     }
 
-    package init(id: TenantID, displayName: String, state: String, timeZone: String, isPlatform: Bool, createdAt: Date, updatedAt: Date, etag: Int64) {
+    package init(id: TenantID, displayName: String, state: String, timeZone: String, isPlatform: Bool, createdAt: Date, updatedAt: Date, etag: Int64)
+    {
         self.id = id
         self.displayName = displayName
         self.state = state

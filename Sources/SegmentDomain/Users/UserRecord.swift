@@ -13,7 +13,10 @@ public struct UserRecord: Sendable {
     public let tags: [String]
     public let recentEvents: [StoredEvent]
 
-    package init(userID: String, firstSeen: Date, attributesJSON: String, attributeTypes: [String: ValueType], lastLocation: (latitude: Double, longitude: Double, time: Date)?, profileUpdated: Date?, tags: [String], recentEvents: [StoredEvent]) {
+    package init(
+        userID: String, firstSeen: Date, attributesJSON: String, attributeTypes: [String: ValueType],
+        lastLocation: (latitude: Double, longitude: Double, time: Date)?, profileUpdated: Date?, tags: [String], recentEvents: [StoredEvent]
+    ) {
         self.userID = userID
         self.firstSeen = firstSeen
         self.attributesJSON = attributesJSON

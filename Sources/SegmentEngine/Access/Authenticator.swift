@@ -1,7 +1,7 @@
 import Logging
+import SegmentDomain
 import SegmentStore
 import Synchronization
-import SegmentDomain
 
 /// Turns an API key from request metadata into a ``Principal``.
 ///

@@ -92,7 +92,8 @@ public struct MemberListParser: Sendable {
                 return nil
             }
             guard fields.count == 1 else {
-                throw ParseError(line: line, message: "\(fields.count) columns and no user_id header: name the id column user_id, or send one id per line")
+                throw ParseError(
+                    line: line, message: "\(fields.count) columns and no user_id header: name the id column user_id, or send one id per line")
             }
             column = 0
         }

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// Pulls a PULL connector's file (CSV or NDJSON of user ids) over HTTP(S) and
 /// makes its ids the membership: a conditional GET (ETag / Last-Modified of
@@ -71,7 +71,9 @@ public struct PullHandler: JobHandler {
                 "GET \(Self.redacted(settings.url)) answered \(response.status.code) \(response.status.reasonPhrase)")
         }
         if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxBytes {
-            throw DomainError(.failedPrecondition, "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
+            throw DomainError(
+                .failedPrecondition,
+                "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
         }
         let audit = AuditContext(
             tenant: job.tenantID, actor: AuditActor(name: "system"), action: "segmentd.system/PullConnector", resultCode: { _ in "INTERNAL" })

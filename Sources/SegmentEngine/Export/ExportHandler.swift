@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// Writes a segment's members to a CSV or NDJSON file in the export directory.
 ///
@@ -48,7 +48,7 @@ public struct ExportHandler: JobHandler {
             try? FileManager.default.removeItem(atPath: "\(folder)/\(file)")
         }
         guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forWritingAtPath: temporary)
+            let handle = FileHandle(forWritingAtPath: temporary)
         else { throw DomainError(.internalError, "cannot create \(temporary)") }
         let writer = ExportWriter(handle: handle)
         var moved = false
@@ -71,9 +71,11 @@ public struct ExportHandler: JobHandler {
             if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
             try FileManager.default.moveItem(atPath: temporary, toPath: final)
             moved = true
-            try await store.finish(job, worker: worker, result: ExportResult(
-                export: "tenants/\(job.tenantID)/exports/\(job.jobID)", rows: Int64(writer.rows), bytes: Int64(writer.bytes),
-                sha256: writer.digest, format: format, file: fileName, worker: worker))
+            try await store.finish(
+                job, worker: worker,
+                result: ExportResult(
+                    export: "tenants/\(job.tenantID)/exports/\(job.jobID)", rows: Int64(writer.rows), bytes: Int64(writer.bytes),
+                    sha256: writer.digest, format: format, file: fileName, worker: worker))
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(atPath: temporary)

@@ -1,5 +1,5 @@
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// Runs jobs of one kind. `run` finishes the job itself (inside the
 /// transaction that does the work, so a rescued attempt cannot commit); it

@@ -93,7 +93,8 @@ public final class JobWorker: Service, Sendable {
             wake.finish()
         }
         // In a task of its own: the hand-back must run even when this task was cancelled.
-        let source = self.queue, workerID = self.id
+        let source = self.queue
+        let workerID = self.id
         if let released = try? await Task(operation: { try await source.release(worker: workerID) }).value, released > 0 {
             logger.notice("handed running jobs back to the queue", metadata: ["jobs": "\(released)"])
         }
@@ -243,10 +244,12 @@ public final class JobWorker: Service, Sendable {
             let permanent = domainError.map { $0.code == .failedPrecondition || $0.code == .invalidArgument } ?? false
             let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: !permanent)
             await handler.failed(job, message: message)
-            logger.warning("job attempt failed", metadata: [
-                "job": "\(job.name)", "attempt": "\(job.attempt)", "now": "\(state.map(\.rawValue) ?? "lost")",
-                "error": "\(String(reflecting: error))",
-            ])
+            logger.warning(
+                "job attempt failed",
+                metadata: [
+                    "job": "\(job.name)", "attempt": "\(job.attempt)", "now": "\(state.map(\.rawValue) ?? "lost")",
+                    "error": "\(String(reflecting: error))",
+                ])
         }
     }
 

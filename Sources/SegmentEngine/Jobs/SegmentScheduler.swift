@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import SegmentDomain
 import SegmentStore
 import ServiceLifecycle
-import SegmentDomain
 
 /// Enqueues scheduled refreshes (every N hours, daily at a time in a zone) as
 /// segments come due — paused and deleted segments are skipped —, purges

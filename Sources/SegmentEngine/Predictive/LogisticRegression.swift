@@ -49,7 +49,12 @@ public struct LogisticRegression: Sendable, Equatable {
         for row in rows { for j in 0..<d { means[j] += row[j] } }
         for j in 0..<d { means[j] /= Double(max(n, 1)) }
         var variances = [Double](repeating: 0, count: d)
-        for row in rows { for j in 0..<d { let c = row[j] - means[j]; variances[j] += c * c } }
+        for row in rows {
+            for j in 0..<d {
+                let c = row[j] - means[j]
+                variances[j] += c * c
+            }
+        }
         for j in 0..<d {
             let sd = (variances[j] / Double(max(n, 1))).squareRoot()
             scales[j] = sd > 1e-12 ? sd : 1

@@ -20,7 +20,8 @@ public enum ModelMetrics {
             for k in i...j where labels[order[k]] { rankSum += averageRank }
             i = j + 1
         }
-        let p = Double(positives), n = Double(negatives)
+        let p = Double(positives)
+        let n = Double(negatives)
         return (rankSum - p * (p + 1) / 2) / (p * n)
     }
 

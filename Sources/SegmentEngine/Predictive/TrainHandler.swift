@@ -1,6 +1,6 @@
 import Foundation
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// Trains a predictive segment's model and scores every user in its population.
 ///
@@ -43,13 +43,20 @@ public struct TrainHandler: JobHandler {
     public static func checkData(users: Int64, positives: Int64, settings: PredictiveSettings) throws {
         let goal = settings.goal == .convert ? "performed \(settings.event)" : "stopped performing \(settings.event)"
         guard users >= minimumUsers else {
-            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: \(users) users have activity before the training cutoff; a model needs at least \(minimumUsers)")
+            throw DomainError(
+                .failedPrecondition,
+                "INSUFFICIENT_DATA: \(users) users have activity before the training cutoff; a model needs at least \(minimumUsers)")
         }
         guard positives >= minimumPerClass else {
-            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: \(positives) of \(users) users \(goal) within \(settings.horizonDays) days after the training cutoff; a model needs at least \(minimumPerClass)")
+            throw DomainError(
+                .failedPrecondition,
+                "INSUFFICIENT_DATA: \(positives) of \(users) users \(goal) within \(settings.horizonDays) days after the training cutoff; a model needs at least \(minimumPerClass)"
+            )
         }
         guard users - positives >= minimumPerClass else {
-            throw DomainError(.failedPrecondition, "INSUFFICIENT_DATA: all but \(users - positives) of \(users) users \(goal); a model needs at least \(minimumPerClass) of each")
+            throw DomainError(
+                .failedPrecondition,
+                "INSUFFICIENT_DATA: all but \(users - positives) of \(users) users \(goal); a model needs at least \(minimumPerClass) of each")
         }
     }
 
@@ -57,7 +64,9 @@ public struct TrainHandler: JobHandler {
         let started = ContinuousClock.now
         let segmentID = job.segmentID
         let (segment, settings) = try await store.settings(tenant: job.tenantID, segmentID: segmentID)
-        guard segment.state == .active else { throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to train it") }
+        guard segment.state == .active else {
+            throw DomainError(.failedPrecondition, "\(segment.name) is \(segment.state.rawValue): resume it to train it")
+        }
         let now = store.now
         let (trainingCutoff, scoringCutoff) = Self.cutoffs(now: now, horizonDays: settings.horizonDays)
         let spec = try await store.featureSpec(tenant: job.tenantID, settings: settings)
@@ -65,9 +74,12 @@ public struct TrainHandler: JobHandler {
         try Self.checkData(users: population.users, positives: population.positives, settings: settings)
         let sample = population.users > Int64(Self.maxTrainingUsers) ? max(1, Int64(Self.maxTrainingUsers) * 1000 / population.users) : nil
 
-        var trainRows: [[Double]] = [], trainLabels: [Bool] = []
-        var holdoutRows: [[Double]] = [], holdoutLabels: [Bool] = []
-        try await store.rows(tenant: job.tenantID, spec: spec, settings: settings, cutoff: trainingCutoff, withLabel: true, samplePerMille: sample) { row in
+        var trainRows: [[Double]] = []
+        var trainLabels: [Bool] = []
+        var holdoutRows: [[Double]] = []
+        var holdoutLabels: [Bool] = []
+        try await store.rows(tenant: job.tenantID, spec: spec, settings: settings, cutoff: trainingCutoff, withLabel: true, samplePerMille: sample) {
+            row in
             if Self.isHoldout(row.userIndex) {
                 holdoutRows.append(row.features)
                 holdoutLabels.append(row.label)
@@ -83,7 +95,8 @@ public struct TrainHandler: JobHandler {
         let auc = ModelMetrics.auc(scores: holdoutScores, labels: holdoutLabels) ?? 0.5
         try Task.checkCancellation()
 
-        var users: [Int64] = [], scores: [Double] = []
+        var users: [Int64] = []
+        var scores: [Double] = []
         try await store.rows(tenant: job.tenantID, spec: spec, settings: settings, cutoff: scoringCutoff, withLabel: false) { row in
             users.append(row.userIndex)
             scores.append(model.probability(row.features))

@@ -70,9 +70,10 @@ public struct SegmentRefresher: Sendable {
             let connectorCount = segment.kind == .connector ? try await transaction.connectorCount(of: segment.segmentID) : nil
             try await transaction.recordRefresh(
                 change, of: segment, by: job, now: now, durationMilliseconds: Self.milliseconds(since: started), connectorCount: connectorCount)
-            return try await finish(Outcome(
-                size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
-                selectMilliseconds: change.selectMilliseconds))
+            return try await finish(
+                Outcome(
+                    size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
+                    selectMilliseconds: change.selectMilliseconds))
         }
     }
 

@@ -52,11 +52,12 @@ public struct PredictiveModels: Sendable {
         let stored = try await store.score(tenant: tenant, segmentID: segment.segmentID, userIndex: userIndex)
         let features = try await store.features(tenant: tenant, spec: model.spec, settings: settings, cutoff: scoredAt, userIndex: userIndex)
         let names = model.spec.names
-        let contributions = features.map { values in
-            zip(names.indices, model.regression.contributions(values)).map { index, contribution in
-                PredictionExplanation.Contribution(feature: names[index], value: values[index], contribution: contribution)
-            }.sorted { abs($0.contribution) > abs($1.contribution) }
-        } ?? []
+        let contributions =
+            features.map { values in
+                zip(names.indices, model.regression.contributions(values)).map { index, contribution in
+                    PredictionExplanation.Contribution(feature: names[index], value: values[index], contribution: contribution)
+                }.sorted { abs($0.contribution) > abs($1.contribution) }
+            } ?? []
         let member = stored?.bucket == settings.bucket.rawValue
         let goal = settings.goal == .convert ? "perform \(settings.event)" : "stop performing \(settings.event)"
         let observed: String
@@ -64,7 +65,8 @@ public struct PredictiveModels: Sendable {
             observed = String(
                 format: "score %.3f: %@ (high ≥ %.3f, medium ≥ %.3f)", stored.score, stored.bucket, card.highThreshold, card.mediumThreshold)
         } else {
-            observed = settings.goal == .churn
+            observed =
+                settings.goal == .churn
                 ? "not scored: no \(settings.event) in the \(max(30, settings.horizonDays)) days before the last scoring"
                 : "not scored: no activity in the year before the last scoring"
         }

@@ -45,7 +45,10 @@ public indirect enum Rule: Hashable, Sendable, Codable {
 
 /// Units of relative time.
 public enum TimeUnit: String, Hashable, Sendable, Codable, CaseIterable {
-    case minutes = "m", hours = "h", days = "d", weeks = "w"
+    case minutes = "m"
+    case hours = "h"
+    case days = "d"
+    case weeks = "w"
 
     /// Seconds in one unit.
     public var seconds: Int64 {
@@ -73,8 +76,10 @@ public struct RelativeTime: Hashable, Sendable, Codable {
 /// Calendar periods relative to evaluation time.
 public enum CalendarPeriod: String, Hashable, Sendable, Codable, CaseIterable {
     case today, yesterday
-    case thisWeek = "this week", lastWeek = "last week"
-    case thisMonth = "this month", lastMonth = "last month"
+    case thisWeek = "this week"
+    case lastWeek = "last week"
+    case thisMonth = "this month"
+    case lastMonth = "last month"
 }
 
 /// Whose midnight counts for calendar windows.

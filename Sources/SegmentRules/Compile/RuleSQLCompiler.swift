@@ -63,14 +63,16 @@ public struct RuleSQLCompiler {
         switch rule {
         case .all(let children):
             let sets = children.map { compile($0) }
-            let positives = sets.filter(\.positive).map(\.sql), negatives = sets.filter { !$0.positive }.map(\.sql)
+            let positives = sets.filter(\.positive).map(\.sql)
+            let negatives = sets.filter { !$0.positive }.map(\.sql)
             if positives.isEmpty { return UserSet(sql: Self.combine(negatives, "UNION"), positive: false) }
             var sql = Self.combine(positives, "INTERSECT")
             if !negatives.isEmpty { sql = "(\(sql))\nEXCEPT\n(\(Self.combine(negatives, "UNION")))" }
             return UserSet(sql: sql, positive: true)
         case .any(let children):
             let sets = children.map { compile($0) }
-            let positives = sets.filter(\.positive).map(\.sql), negatives = sets.filter { !$0.positive }.map(\.sql)
+            let positives = sets.filter(\.positive).map(\.sql)
+            let negatives = sets.filter { !$0.positive }.map(\.sql)
             if negatives.isEmpty { return UserSet(sql: Self.combine(positives, "UNION"), positive: true) }
             var sql = Self.combine(negatives, "INTERSECT")
             if !positives.isEmpty { sql = "(\(sql))\nEXCEPT\n(\(Self.combine(positives, "UNION")))" }
@@ -342,14 +344,15 @@ public struct RuleSQLCompiler {
     /// whose value fails it.
     private mutating func grouped(_ scope: String, _ value: String, _ comparison: Comparison, holdsWithoutData: Bool) -> UserSet {
         if holdsWithoutData {
-            return UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(self.comparison(value, comparison)))", positive: false)
+            return UserSet(
+                sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING NOT (\(self.comparison(value, comparison)))", positive: false)
         }
         return UserSet(sql: "SELECT e.user_index \(scope) GROUP BY e.user_index HAVING \(self.comparison(value, comparison))", positive: true)
     }
 
     private mutating func behavior(_ condition: BehaviorCondition) -> UserSet {
         if case .aggregate(let function, let property, let compared) = condition.measure,
-           (catalog.properties[condition.event] ?? [:])[property] != .number
+            (catalog.properties[condition.event] ?? [:])[property] != .number
         {
             // No numeric values: the sum is 0, the others do not exist.
             let set = UserSet.empty(positive: !(function == .sum && compared.holds(0)))
@@ -401,7 +404,8 @@ public struct RuleSQLCompiler {
         case .any: break
         }
         if let window = condition.window { conditions.append(self.window(window, column: "r.time", user: "r.user_index")) }
-        let set = UserSet(sql: "SELECT DISTINCT r.user_index FROM campaign_responses r WHERE " + conditions.joined(separator: " AND "), positive: true)
+        let set = UserSet(
+            sql: "SELECT DISTINCT r.user_index FROM campaign_responses r WHERE " + conditions.joined(separator: " AND "), positive: true)
         return condition.negated ? set.negated : set
     }
 
@@ -412,8 +416,11 @@ public struct RuleSQLCompiler {
             conditions.append("p.last_location_at IS NOT NULL")
         case .within(let latitude, let longitude, let meters):
             // The evaluator's haversine, operation for operation, so both agree at the edge.
-            let lat = bind(.float8(latitude)), lon = bind(.float8(longitude)), k = bind(.float8(Double.pi / 180))
-            let dp = "((\(lat) - p.last_latitude) * \(k) / 2)", dl = "((\(lon) - p.last_longitude) * \(k) / 2)"
+            let lat = bind(.float8(latitude))
+            let lon = bind(.float8(longitude))
+            let k = bind(.float8(Double.pi / 180))
+            let dp = "((\(lat) - p.last_latitude) * \(k) / 2)"
+            let dl = "((\(lon) - p.last_longitude) * \(k) / 2)"
             let a = "(sin(\(dp)) * sin(\(dp)) + cos(p.last_latitude * \(k)) * cos(\(lat) * \(k)) * sin(\(dl)) * sin(\(dl)))"
             conditions.append("p.last_latitude IS NOT NULL AND p.last_location_at IS NOT NULL")
             conditions.append("2 * \(bind(.float8(RuleSemantics.earthRadius))) * asin(least(1, sqrt(\(a)))) <= \(bind(.float8(meters)))")

@@ -89,7 +89,8 @@ public enum RuleRestatement {
             }
             return "who have \(name) \(condition.event).\(property)\(scope) \(condition.negated ? "not " : "")\(compared(comparison))"
         case .first(let when):
-            return "who \(condition.negated ? "did not " : "")first perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
+            return
+                "who \(condition.negated ? "did not " : "")first perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
         case .last(let when):
             return "who \(condition.negated ? "did not " : "")last perform\(condition.negated ? "" : "ed") \(condition.event)\(scope) \(window(when))"
         }
@@ -179,7 +180,8 @@ public enum RuleRestatement {
 
     static func window(_ window: TimeWindow) -> String {
         switch window {
-        case .last(let duration): return duration.amount == 1 ? "in the last \(String(duration.unit.words.dropLast()))" : "in the last \(words(duration))"
+        case .last(let duration):
+            return duration.amount == 1 ? "in the last \(String(duration.unit.words.dropLast()))" : "in the last \(words(duration))"
         case .since(let date): return "since " + RulePrinter.time(date)
         case .before(let date): return "before " + RulePrinter.time(date)
         case .between(let start, let end): return "between \(RulePrinter.time(start)) and \(RulePrinter.time(end))"

@@ -18,7 +18,7 @@ public struct EvaluationContext: Sendable {
     /// The time zone calendar windows use for a user.
     public func timeZone(_ source: TimeZoneSource, attributes: [String: RuleValue]) -> TimeZone {
         guard source == .user, case .string(let name)? = attributes[RuleSemantics.timeZoneAttribute],
-              let zone = TimeZone(identifier: name)
+            let zone = TimeZone(identifier: name)
         else { return tenantTimeZone }
         return zone
     }
@@ -74,7 +74,8 @@ public enum RuleSemantics {
     /// round the same way and agree at the edge of the circle.
     public static func distance(from lat1: Double, _ lon1: Double, to lat2: Double, _ lon2: Double) -> Double {
         let k = Double.pi / 180
-        let dp = (lat2 - lat1) * k / 2, dl = (lon2 - lon1) * k / 2
+        let dp = (lat2 - lat1) * k / 2
+        let dl = (lon2 - lon1) * k / 2
         let a = sin(dp) * sin(dp) + cos(lat1 * k) * cos(lat2 * k) * sin(dl) * sin(dl)
         return 2 * earthRadius * asin(min(1, a.squareRoot()))
     }

@@ -28,7 +28,8 @@ public struct RuleEvaluator: Sendable {
             let failed = parts.filter { !$0.result }.count
             return Explanation(
                 text: RuleText.print(rule), result: failed == 0,
-                observed: failed == 0 ? "all \(parts.count) conditions hold"
+                observed: failed == 0
+                    ? "all \(parts.count) conditions hold"
                     : "\(failed) of \(parts.count) condition\(parts.count == 1 ? "" : "s") \(failed == 1 ? "does" : "do") not hold",
                 children: parts)
         case .any(let children):
@@ -36,7 +37,8 @@ public struct RuleEvaluator: Sendable {
             let held = parts.filter(\.result).count
             return Explanation(
                 text: RuleText.print(rule), result: held > 0,
-                observed: held > 0 ? "\(held) of \(parts.count) condition\(parts.count == 1 ? "" : "s") \(held == 1 ? "holds" : "hold")"
+                observed: held > 0
+                    ? "\(held) of \(parts.count) condition\(parts.count == 1 ? "" : "s") \(held == 1 ? "holds" : "hold")"
                     : "none of \(parts.count) condition\(parts.count == 1 ? "" : "s") holds",
                 children: parts)
         case .not(let child):
@@ -97,13 +99,15 @@ public struct RuleEvaluator: Sendable {
             }
             let value = RuleSemantics.aggregate(function, values)
             held = value.map(comparison.holds) ?? false
-            observed = "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed \(RuleRestatement.needed(comparison))"
+            observed =
+                "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed \(RuleRestatement.needed(comparison))"
         case .first(let window), .last(let window):
             let isFirst: Bool
             if case .first = condition.measure { isFirst = true } else { isFirst = false }
             let time = isFirst ? events.map(\.time).min() : events.map(\.time).max()
             held = time.map { context.contains(window, $0, attributes: facts.attributes) } ?? false
-            observed = "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed \(RuleRestatement.window(window))"
+            observed =
+                "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed \(RuleRestatement.window(window))"
         }
         return (held != condition.negated, observed)
     }

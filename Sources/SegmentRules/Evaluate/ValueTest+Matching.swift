@@ -54,7 +54,8 @@ extension ValueTest {
     static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
 
     static func bytes(_ text: String, contain needle: String) -> Bool {
-        let haystack = Array(text.utf8), pattern = Array(needle.utf8)
+        let haystack = Array(text.utf8)
+        let pattern = Array(needle.utf8)
         guard !pattern.isEmpty else { return true }
         guard pattern.count <= haystack.count else { return false }
         for start in 0...(haystack.count - pattern.count) where haystack[start] == pattern[0] {

@@ -108,7 +108,7 @@ struct RuleLexer {
             while Self.isDigit(peek()) { position += 1 }
         }
         if let e = peek(), e == "e" || e == "E",
-           Self.isDigit(peek(1)) || ((peek(1) == "+" || peek(1) == "-") && Self.isDigit(peek(2)))
+            Self.isDigit(peek(1)) || ((peek(1) == "+" || peek(1) == "-") && Self.isDigit(peek(2)))
         {
             position += 2
             while Self.isDigit(peek()) { position += 1 }
@@ -211,12 +211,13 @@ struct RuleLexer {
                 let hexStart = position
                 while let h = peek(), Self.isHexDigit(h), position - hexStart < 8 { position += 1 }
                 guard peek() == "}", let value = UInt32(string(hexStart..<position), radix: 16),
-                      let scalar = Unicode.Scalar(value)
+                    let scalar = Unicode.Scalar(value)
                 else { throw error("write unicode escapes as \\u{hex} with a valid code point", at: hexStart - 3) }
                 position += 1
                 out.unicodeScalars.append(scalar)
             default:
-                throw error("unknown escape '\\\(escaped.escaped(asASCII: false))'", at: position - 2, expected: ["\\n", "\\t", "\\\"", "\\\\", "\\u{…}"])
+                throw error(
+                    "unknown escape '\\\(escaped.escaped(asASCII: false))'", at: position - 2, expected: ["\\n", "\\t", "\\\"", "\\\\", "\\u{…}"])
             }
         }
     }

@@ -132,8 +132,12 @@ struct RuleParser {
             }
             return word == "all" ? .all(children) : .any(children)
         case "did": return try behavior()
-        case "sum", "avg", "min", "max" where isSymbol("(", 1): return try aggregate(negated: false)
-        case "first", "last" where self.word(1) == "time": return try occurrence(negated: false)
+        case "sum", "avg", "min",
+            "max" where isSymbol("(", 1):
+            return try aggregate(negated: false)
+        case "first",
+            "last" where self.word(1) == "time":
+            return try occurrence(negated: false)
         case "profile": return try attribute()
         case "has": return try tagCondition()
         case "in":
@@ -192,11 +196,21 @@ struct RuleParser {
 
     private mutating func literal() throws(RuleSyntaxError) -> Literal {
         switch current.kind {
-        case .string(let value): advance(); return .string(value)
-        case .number(let value): advance(); return .number(value)
-        case .time(let value): advance(); return .time(value)
-        case .word("true"): advance(); return .bool(true)
-        case .word("false"): advance(); return .bool(false)
+        case .string(let value):
+            advance()
+            return .string(value)
+        case .number(let value):
+            advance()
+            return .number(value)
+        case .time(let value):
+            advance()
+            return .time(value)
+        case .word("true"):
+            advance()
+            return .bool(true)
+        case .word("false"):
+            advance()
+            return .bool(false)
         default: throw unexpected(["a string", "a number", "true", "false", "a time"])
         }
     }
@@ -284,12 +298,28 @@ struct RuleParser {
         case "today", "yesterday", "this", "last":
             let period: CalendarPeriod
             switch (word(), word(1)) {
-            case ("today", _): period = .today; advance()
-            case ("yesterday", _): period = .yesterday; advance()
-            case ("this", "week"): period = .thisWeek; advance(); advance()
-            case ("this", "month"): period = .thisMonth; advance(); advance()
-            case ("last", "week"): period = .lastWeek; advance(); advance()
-            case ("last", "month"): period = .lastMonth; advance(); advance()
+            case ("today", _):
+                period = .today
+                advance()
+            case ("yesterday", _):
+                period = .yesterday
+                advance()
+            case ("this", "week"):
+                period = .thisWeek
+                advance()
+                advance()
+            case ("this", "month"):
+                period = .thisMonth
+                advance()
+                advance()
+            case ("last", "week"):
+                period = .lastWeek
+                advance()
+                advance()
+            case ("last", "month"):
+                period = .lastMonth
+                advance()
+                advance()
             default:
                 advance()
                 throw unexpected(["'week'", "'month'"])
@@ -399,8 +429,9 @@ struct RuleParser {
         let window = atWindow ? try self.window() : nil
         let filters = try whereClause()
         let comparison = try numberComparison()
-        return .behavior(BehaviorCondition(
-            event: event, negated: negated, window: window, filters: filters, measure: .aggregate(function, property: property, comparison)))
+        return .behavior(
+            BehaviorCondition(
+                event: event, negated: negated, window: window, filters: filters, measure: .aggregate(function, property: property, comparison)))
     }
 
     /// `= 5`, `!= 5`, `< 5`, `<= 5`, `> 5`, `>= 5`, `between 1 and 5`.
@@ -436,8 +467,9 @@ struct RuleParser {
         let filters = try whereClause()
         try expect("was")
         let when = try self.window()
-        return .behavior(BehaviorCondition(
-            event: event, negated: negated, window: window, filters: filters, measure: first ? .first(when) : .last(when)))
+        return .behavior(
+            BehaviorCondition(
+                event: event, negated: negated, window: window, filters: filters, measure: first ? .first(when) : .last(when)))
     }
 
     // MARK: Profile
@@ -453,24 +485,57 @@ struct RuleParser {
     private mutating func valueTest() throws(RuleSyntaxError) -> ValueTest {
         if case .symbol(let symbol) = current.kind {
             switch symbol {
-            case "=": advance(); return .equals(try literal())
-            case "!=": advance(); return .notEquals(try literal())
-            case "<": advance(); return .less(try literal())
-            case "<=": advance(); return .lessOrEqual(try literal())
-            case ">": advance(); return .greater(try literal())
-            case ">=": advance(); return .greaterOrEqual(try literal())
+            case "=":
+                advance()
+                return .equals(try literal())
+            case "!=":
+                advance()
+                return .notEquals(try literal())
+            case "<":
+                advance()
+                return .less(try literal())
+            case "<=":
+                advance()
+                return .lessOrEqual(try literal())
+            case ">":
+                advance()
+                return .greater(try literal())
+            case ">=":
+                advance()
+                return .greaterOrEqual(try literal())
             default: break
             }
         }
         switch (word(), word(1)) {
-        case ("in", _): advance(); return .isIn(try literalList())
-        case ("not", "in"): advance(); advance(); return .notIn(try literalList())
-        case ("contains", "any"): advance(); advance(); return .containsAny(try stringList())
-        case ("contains", "all"): advance(); advance(); return .containsAll(try stringList())
-        case ("contains", _): advance(); return .contains(try literal())
-        case ("starts", "with"): advance(); advance(); return .startsWith(try string())
-        case ("ends", "with"): advance(); advance(); return .endsWith(try string())
-        case ("exists", _): advance(); return .exists
+        case ("in", _):
+            advance()
+            return .isIn(try literalList())
+        case ("not", "in"):
+            advance()
+            advance()
+            return .notIn(try literalList())
+        case ("contains", "any"):
+            advance()
+            advance()
+            return .containsAny(try stringList())
+        case ("contains", "all"):
+            advance()
+            advance()
+            return .containsAll(try stringList())
+        case ("contains", _):
+            advance()
+            return .contains(try literal())
+        case ("starts", "with"):
+            advance()
+            advance()
+            return .startsWith(try string())
+        case ("ends", "with"):
+            advance()
+            advance()
+            return .endsWith(try string())
+        case ("exists", _):
+            advance()
+            return .exists
         case ("is", "not"):
             advance()
             advance()
@@ -507,8 +572,14 @@ struct RuleParser {
         advance()
         let campaign: CampaignSelector
         switch word() {
-        case "last": advance(); try expect("campaign"); campaign = .last
-        case "any": advance(); try expect("campaign"); campaign = .any
+        case "last":
+            advance()
+            try expect("campaign")
+            campaign = .last
+        case "any":
+            advance()
+            try expect("campaign")
+            campaign = .any
         case "campaign":
             advance()
             switch current.kind {

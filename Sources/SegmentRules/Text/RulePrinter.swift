@@ -187,7 +187,8 @@ enum RulePrinter {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             case _ where Character(scalar) == delimiter: out += "\\" + String(delimiter)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.properties.generalCategory == .format
+            case _
+            where scalar.value < 0x20 || scalar.value == 0x7F || scalar.properties.generalCategory == .format
                 || scalar.properties.generalCategory == .lineSeparator || scalar.properties.generalCategory == .paragraphSeparator:
                 out += "\\u{" + String(scalar.value, radix: 16) + "}"
             default: out.unicodeScalars.append(scalar)

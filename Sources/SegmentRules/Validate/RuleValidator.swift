@@ -66,8 +66,11 @@ public struct RuleValidator {
         case .response(let condition):
             let here = Self.join(path, "response")
             if case .campaign(let id) = condition.campaign {
-                if id.isEmpty || id.count > 128 { error(here, "a campaign id is 1-128 characters") }
-                else if !catalog.campaigns.contains(id) { warning(here, "no response to campaign \(RulePrinter.string(id)) has been recorded yet") }
+                if id.isEmpty || id.count > 128 {
+                    error(here, "a campaign id is 1-128 characters")
+                } else if !catalog.campaigns.contains(id) {
+                    warning(here, "no response to campaign \(RulePrinter.string(id)) has been recorded yet")
+                }
             }
             if let window = condition.window { self.window(window, path: Self.join(here, "window")) }
         case .tag(let condition):
@@ -99,7 +102,9 @@ public struct RuleValidator {
         switch condition.measure {
         case .count(let comparison):
             self.comparison(comparison, path: Self.join(path, "count"))
-            if case .between(let low, let high) = comparison, low > high { warning(Self.join(path, "count"), "between \(RulePrinter.number(low)) and \(RulePrinter.number(high)) is empty") }
+            if case .between(let low, let high) = comparison, low > high {
+                warning(Self.join(path, "count"), "between \(RulePrinter.number(low)) and \(RulePrinter.number(high)) is empty")
+            }
         case .aggregate(_, let property, let comparison):
             let here = Self.join(path, "aggregate")
             guard name(property, "property", here) else { return }
@@ -107,7 +112,9 @@ public struct RuleValidator {
             switch types[property] {
             case .number?: break
             case let other?:
-                error(here, "\(condition.event).\(property) is a \(Self.describe(other)), not a number: it cannot be summed or averaged", kind: .typeMismatch)
+                error(
+                    here, "\(condition.event).\(property) is a \(Self.describe(other)), not a number: it cannot be summed or averaged",
+                    kind: .typeMismatch)
             case nil: if known { warning(here, "\(condition.event) events have never had the property \(property)") }
             }
         case .first(let window), .last(let window):
@@ -134,8 +141,11 @@ public struct RuleValidator {
     }
 
     private mutating func duration(_ duration: RelativeTime, path: String) {
-        if duration.amount <= 0 { error(path, "a duration must be positive") }
-        else if duration.amount > limits.maxDurationSeconds / duration.unit.seconds { error(path, "a duration may be at most ten years") }
+        if duration.amount <= 0 {
+            error(path, "a duration must be positive")
+        } else if duration.amount > limits.maxDurationSeconds / duration.unit.seconds {
+            error(path, "a duration may be at most ten years")
+        }
     }
 
     private mutating func location(_ condition: LocationCondition, path: String) {

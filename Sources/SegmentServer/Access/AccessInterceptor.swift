@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
 import Logging
-import SegmentEngine
 import SegmentDomain
+import SegmentEngine
 
 /// Authenticates and authorizes every call, in one place, from ``MethodPolicy``;
 /// records denied and unauthenticated calls in the audit log; and runs the
@@ -56,8 +56,9 @@ struct AccessInterceptor: ServerInterceptor {
             peer: context.remotePeer, userAgent: userAgent)
         if case .permission(let permission) = policy.requirement, !principal.has(permission) {
             await audit(
-                AuditEntry(actor: requestContext.auditActor, action: method, resource: "", result: "PERMISSION_DENIED",
-                           after: ["missing_permission": .string(permission.name)]),
+                AuditEntry(
+                    actor: requestContext.auditActor, action: method, resource: "", result: "PERMISSION_DENIED",
+                    after: ["missing_permission": .string(permission.name)]),
                 tenant: principal.tenantID)
             throw APIError.permissionDenied(permission)
         }

@@ -34,66 +34,88 @@ public struct MethodPolicy: Sendable, Equatable {
             for (method, policy) in entries { table["\(service)/\(method)"] = policy }
         }
         add("grpc.health.v1.Health", [("Check", .open), ("Watch", .open)])
-        add("segmentd.v1.TenantService", [
-            ("CreateTenant", .write(.tenantsManage)), ("GetTenant", .authenticated),
-            ("ListTenants", .read(.tenantsManage)), ("UpdateTenant", .write(.tenantsManage)),
-            ("DisableTenant", .write(.tenantsManage)), ("EnableTenant", .write(.tenantsManage)),
-        ])
-        add("segmentd.v1.AccessService", [
-            ("GetCallerIdentity", .authenticated), ("ListPermissions", .authenticated),
-            ("CreateApiKey", .write(.keysManage)), ("GetApiKey", .read(.keysManage)), ("ListApiKeys", .read(.keysManage)),
-            ("RevokeApiKey", .write(.keysManage)), ("RollApiKey", .write(.keysManage)),
-            ("CreateRole", .write(.rolesManage)), ("GetRole", .authenticated), ("ListRoles", .authenticated),
-            ("UpdateRole", .write(.rolesManage)), ("DeleteRole", .write(.rolesManage)),
-        ])
+        add(
+            "segmentd.v1.TenantService",
+            [
+                ("CreateTenant", .write(.tenantsManage)), ("GetTenant", .authenticated),
+                ("ListTenants", .read(.tenantsManage)), ("UpdateTenant", .write(.tenantsManage)),
+                ("DisableTenant", .write(.tenantsManage)), ("EnableTenant", .write(.tenantsManage)),
+            ])
+        add(
+            "segmentd.v1.AccessService",
+            [
+                ("GetCallerIdentity", .authenticated), ("ListPermissions", .authenticated),
+                ("CreateApiKey", .write(.keysManage)), ("GetApiKey", .read(.keysManage)), ("ListApiKeys", .read(.keysManage)),
+                ("RevokeApiKey", .write(.keysManage)), ("RollApiKey", .write(.keysManage)),
+                ("CreateRole", .write(.rolesManage)), ("GetRole", .authenticated), ("ListRoles", .authenticated),
+                ("UpdateRole", .write(.rolesManage)), ("DeleteRole", .write(.rolesManage)),
+            ])
         add("segmentd.v1.AuditService", [("ListAuditEvents", .read(.auditRead)), ("VerifyAuditChain", .read(.auditRead))])
-        add("segmentd.v1.IngestionService", [
-            ("UpsertProfiles", .write(.dataIngest)), ("IngestEvents", .write(.dataIngest)),
-            ("RecordCampaignResponses", .write(.dataIngest)), ("RecordLocations", .write(.dataIngest)),
-            ("StreamIngest", .write(.dataIngest)),
-        ])
+        add(
+            "segmentd.v1.IngestionService",
+            [
+                ("UpsertProfiles", .write(.dataIngest)), ("IngestEvents", .write(.dataIngest)),
+                ("RecordCampaignResponses", .write(.dataIngest)), ("RecordLocations", .write(.dataIngest)),
+                ("StreamIngest", .write(.dataIngest)),
+            ])
         add("segmentd.v1.UserService", [("GetUser", .read(.usersRead)), ("DeleteUser", .write(.dataIngest))])
-        add("segmentd.v1.TagService", [
-            ("CreateTag", .write(.tagsWrite)), ("GetTag", .read(.tagsRead)), ("ListTags", .read(.tagsRead)),
-            ("UpdateTag", .write(.tagsWrite)), ("RenameTag", .write(.tagsWrite)), ("DeleteTag", .write(.tagsWrite)),
-            ("AssignTags", .write(.tagsWrite)), ("UnassignTags", .write(.tagsWrite)), ("ListTagUsers", .read(.tagsRead)),
-        ])
-        add("segmentd.v1.CatalogService", [
-            ("ListEventTypes", .read(.usersRead)), ("ListAttributes", .read(.usersRead)), ("ListCampaigns", .read(.usersRead)),
-        ])
-        add("segmentd.v1.RuleService", [
-            ("CheckRule", .read(.segmentsRead)), ("PreviewRule", .read(.segmentsRead)),
-            ("ExplainMembership", .read(.usersRead)),
-        ])
-        add("segmentd.v1.SegmentService", [
-            ("CreateSegment", .write(.segmentsWrite)), ("GetSegment", .read(.segmentsRead)),
-            ("ListSegments", .read(.segmentsRead)), ("UpdateSegment", .write(.segmentsWrite)),
-            ("DeleteSegment", .write(.segmentsWrite)), ("UndeleteSegment", .write(.segmentsWrite)),
-            ("DuplicateSegment", .write(.segmentsWrite)), ("ListSegmentRevisions", .read(.segmentsRead)),
-            ("GetSegmentRevision", .read(.segmentsRead)), ("RollbackSegment", .write(.segmentsWrite)),
-            ("RefreshSegment", .write(.segmentsRefresh)), ("PauseSegment", .write(.segmentsPause)),
-            ("ResumeSegment", .write(.segmentsPause)), ("ListSegmentSizeHistory", .read(.segmentsRead)),
-            ("PinSegment", .write(.segmentsCurate)), ("UnpinSegment", .write(.segmentsCurate)),
-            ("ListReadyToUseSegments", .read(.segmentsRead)), ("InspectSegment", .read(.segmentsRead)),
-            ("ExportSegment", .write(.segmentsExport)), ("DownloadExport", .read(.segmentsExport)),
-        ])
-        add("segmentd.v1.OperationService", [
-            ("GetOperation", .read(.segmentsRead)), ("ListOperations", .read(.segmentsRead)),
-            ("CancelOperation", .write(.segmentsRefresh)), ("WaitOperation", .read(.segmentsRead)),
-        ])
-        add("segmentd.v1.MembershipService", [
-            ("CheckMembership", .read(.membershipCheck)), ("BatchCheckMembership", .read(.membershipCheck)),
-            ("ListUserSegments", .read(.usersRead)), ("StreamSegmentMembers", .read(.membershipCheck)),
-        ])
-        add("segmentd.v1.ConnectorService", [
-            ("AddMembers", .write(.connectorsManage)), ("RemoveMembers", .write(.connectorsManage)),
-            ("BeginReplace", .write(.connectorsManage)), ("StreamReplaceChunks", .write(.connectorsManage)),
-            ("CommitReplace", .write(.connectorsManage)), ("AbortReplace", .write(.connectorsManage)),
-            ("ImportMembers", .write(.connectorsManage)), ("SyncNow", .write(.connectorsManage)),
-        ])
-        add("segmentd.v1.PredictiveService", [
-            ("TrainModel", .write(.predictiveManage)), ("GetModelCard", .read(.segmentsRead)),
-        ])
+        add(
+            "segmentd.v1.TagService",
+            [
+                ("CreateTag", .write(.tagsWrite)), ("GetTag", .read(.tagsRead)), ("ListTags", .read(.tagsRead)),
+                ("UpdateTag", .write(.tagsWrite)), ("RenameTag", .write(.tagsWrite)), ("DeleteTag", .write(.tagsWrite)),
+                ("AssignTags", .write(.tagsWrite)), ("UnassignTags", .write(.tagsWrite)), ("ListTagUsers", .read(.tagsRead)),
+            ])
+        add(
+            "segmentd.v1.CatalogService",
+            [
+                ("ListEventTypes", .read(.usersRead)), ("ListAttributes", .read(.usersRead)), ("ListCampaigns", .read(.usersRead)),
+            ])
+        add(
+            "segmentd.v1.RuleService",
+            [
+                ("CheckRule", .read(.segmentsRead)), ("PreviewRule", .read(.segmentsRead)),
+                ("ExplainMembership", .read(.usersRead)),
+            ])
+        add(
+            "segmentd.v1.SegmentService",
+            [
+                ("CreateSegment", .write(.segmentsWrite)), ("GetSegment", .read(.segmentsRead)),
+                ("ListSegments", .read(.segmentsRead)), ("UpdateSegment", .write(.segmentsWrite)),
+                ("DeleteSegment", .write(.segmentsWrite)), ("UndeleteSegment", .write(.segmentsWrite)),
+                ("DuplicateSegment", .write(.segmentsWrite)), ("ListSegmentRevisions", .read(.segmentsRead)),
+                ("GetSegmentRevision", .read(.segmentsRead)), ("RollbackSegment", .write(.segmentsWrite)),
+                ("RefreshSegment", .write(.segmentsRefresh)), ("PauseSegment", .write(.segmentsPause)),
+                ("ResumeSegment", .write(.segmentsPause)), ("ListSegmentSizeHistory", .read(.segmentsRead)),
+                ("PinSegment", .write(.segmentsCurate)), ("UnpinSegment", .write(.segmentsCurate)),
+                ("ListReadyToUseSegments", .read(.segmentsRead)), ("InspectSegment", .read(.segmentsRead)),
+                ("ExportSegment", .write(.segmentsExport)), ("DownloadExport", .read(.segmentsExport)),
+            ])
+        add(
+            "segmentd.v1.OperationService",
+            [
+                ("GetOperation", .read(.segmentsRead)), ("ListOperations", .read(.segmentsRead)),
+                ("CancelOperation", .write(.segmentsRefresh)), ("WaitOperation", .read(.segmentsRead)),
+            ])
+        add(
+            "segmentd.v1.MembershipService",
+            [
+                ("CheckMembership", .read(.membershipCheck)), ("BatchCheckMembership", .read(.membershipCheck)),
+                ("ListUserSegments", .read(.usersRead)), ("StreamSegmentMembers", .read(.membershipCheck)),
+            ])
+        add(
+            "segmentd.v1.ConnectorService",
+            [
+                ("AddMembers", .write(.connectorsManage)), ("RemoveMembers", .write(.connectorsManage)),
+                ("BeginReplace", .write(.connectorsManage)), ("StreamReplaceChunks", .write(.connectorsManage)),
+                ("CommitReplace", .write(.connectorsManage)), ("AbortReplace", .write(.connectorsManage)),
+                ("ImportMembers", .write(.connectorsManage)), ("SyncNow", .write(.connectorsManage)),
+            ])
+        add(
+            "segmentd.v1.PredictiveService",
+            [
+                ("TrainModel", .write(.predictiveManage)), ("GetModelCard", .read(.segmentsRead)),
+            ])
         return table
     }()
 

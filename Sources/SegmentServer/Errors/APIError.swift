@@ -35,9 +35,11 @@ public struct APIError: Error, Sendable, RPCErrorConvertible {
     var status: GoogleRPCStatus {
         var details: [ErrorDetails] = [.errorInfo(reason: reason, domain: Self.domain, metadata: metadata)]
         if !fieldViolations.isEmpty {
-            details.append(.badRequest(violations: fieldViolations.map {
-                ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
-            }))
+            details.append(
+                .badRequest(
+                    violations: fieldViolations.map {
+                        ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
+                    }))
         }
         return GoogleRPCStatus(code: code, message: message, details: details)
     }

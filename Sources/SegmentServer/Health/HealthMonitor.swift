@@ -1,5 +1,5 @@
-import Synchronization
 import SegmentDomain
+import Synchronization
 
 /// The server's serving state, shared by the health service and the lifecycle.
 ///

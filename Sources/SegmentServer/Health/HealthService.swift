@@ -1,6 +1,6 @@
 import GRPCCore
-import SegmentdAPI
 import SegmentDomain
+import SegmentdAPI
 
 /// `grpc.health.v1.Health`: the standard health protocol, so stock checkers work.
 /// Answers for the server as a whole (empty service name) and for each service

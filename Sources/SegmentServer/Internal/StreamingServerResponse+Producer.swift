@@ -6,10 +6,11 @@ extension StreamingServerResponse {
     /// see the stream's end or errors, or run it with a task-local set. A
     /// rejected response is returned unchanged.
     func wrappingProducer(
-        _ wrap: @escaping @Sendable (
-            _ producer: @escaping @Sendable (RPCWriter<Message>) async throws -> Metadata,
-            _ writer: RPCWriter<Message>
-        ) async throws -> Metadata
+        _ wrap:
+            @escaping @Sendable (
+                _ producer: @escaping @Sendable (RPCWriter<Message>) async throws -> Metadata,
+                _ writer: RPCWriter<Message>
+            ) async throws -> Metadata
     ) -> Self {
         guard case .success(var contents) = accepted else { return self }
         let producer = contents.producer

@@ -1,7 +1,7 @@
 import Foundation
+import SegmentDomain
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
 
 extension Segmentd_V1_Tenant {
     init(_ record: TenantRecord) {

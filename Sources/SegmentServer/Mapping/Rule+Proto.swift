@@ -1,8 +1,8 @@
 import Foundation
+import SegmentDomain
 import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
 
 /// A rule AST from the wire that is not well-formed: which node, what is wrong.
 struct RuleConversionError: Error, Equatable {
@@ -22,8 +22,9 @@ enum RuleProtoMapping {
         case .not(let child): return .not(try rule(child, path: "\(path).not"))
         case .behavior(let condition): return .behavior(try behavior(condition, path: "\(path).behavior"))
         case .attribute(let condition):
-            return .attribute(AttributeCondition(
-                attribute: condition.attribute, test: try test(condition.test, path: "\(path).attribute.test")))
+            return .attribute(
+                AttributeCondition(
+                    attribute: condition.attribute, test: try test(condition.test, path: "\(path).attribute.test")))
         case .response(let condition):
             let kinds: [Segmentd_V1_ResponseKind: ResponseKind] = [
                 .received: .received, .opened: .opened, .clicked: .clicked, .converted: .converted,
@@ -35,9 +36,10 @@ enum RuleProtoMapping {
             case .lastCampaign: campaign = .last
             case .anyCampaign, .none: campaign = .any
             }
-            return .response(ResponseCondition(
-                kind: kind, negated: condition.negated, campaign: campaign,
-                window: try window(condition.hasWindow ? condition.window : nil, path: "\(path).response.window")))
+            return .response(
+                ResponseCondition(
+                    kind: kind, negated: condition.negated, campaign: campaign,
+                    window: try window(condition.hasWindow ? condition.window : nil, path: "\(path).response.window")))
         case .tag(let condition): return .tag(TagCondition(tag: condition.tag, negated: condition.negated))
         case .location(let condition):
             let place: Place
@@ -48,8 +50,9 @@ enum RuleProtoMapping {
             case .country(let country): place = .country(country)
             case .none: place = .anywhere
             }
-            return .location(LocationCondition(
-                place: place, seen: try window(condition.hasSeen ? condition.seen : nil, path: "\(path).location.seen")))
+            return .location(
+                LocationCondition(
+                    place: place, seen: try window(condition.hasSeen ? condition.seen : nil, path: "\(path).location.seen")))
         case .segment(let condition): return .segment(SegmentCondition(segment: condition.segment, negated: condition.negated))
         case .none: throw RuleConversionError(path: path, reason: "an empty rule node")
         }
@@ -226,7 +229,10 @@ enum RuleProtoMapping {
                     switch condition.place {
                     case .within(let latitude, let longitude, let meters):
                         $0.within = .with {
-                            $0.center = .with { $0.latitude = latitude; $0.longitude = longitude }
+                            $0.center = .with {
+                                $0.latitude = latitude
+                                $0.longitude = longitude
+                            }
                             $0.radiusMeters = meters
                         }
                     case .city(let city): $0.city = city
@@ -249,7 +255,12 @@ enum RuleProtoMapping {
             $0.event = condition.event
             $0.negated = condition.negated
             if let window = condition.window { $0.window = proto(window) }
-            $0.where = condition.filters.map { filter in .with { $0.property = filter.property; $0.test = proto(filter.test) } }
+            $0.where = condition.filters.map { filter in
+                .with {
+                    $0.property = filter.property
+                    $0.test = proto(filter.test)
+                }
+            }
             switch condition.measure {
             case .count(.greaterOrEqual(1)): break
             case .count(let comparison): $0.count = proto(comparison)
@@ -259,8 +270,16 @@ enum RuleProtoMapping {
                     $0.property = property
                     $0.comparison = proto(comparison)
                 }
-            case .first(let window): $0.occurrence = .with { $0.occurrence = .first; $0.window = proto(window) }
-            case .last(let window): $0.occurrence = .with { $0.occurrence = .last; $0.window = proto(window) }
+            case .first(let window):
+                $0.occurrence = .with {
+                    $0.occurrence = .first
+                    $0.window = proto(window)
+                }
+            case .last(let window):
+                $0.occurrence = .with {
+                    $0.occurrence = .last
+                    $0.window = proto(window)
+                }
             }
         }
     }
@@ -271,7 +290,11 @@ enum RuleProtoMapping {
             case .last(let relative): $0.last = proto(relative)
             case .since(let date): $0.since = .init(date: date)
             case .before(let date): $0.before = .init(date: date)
-            case .between(let start, let end): $0.between = .with { $0.start = .init(date: start); $0.end = .init(date: end) }
+            case .between(let start, let end):
+                $0.between = .with {
+                    $0.start = .init(date: start)
+                    $0.end = .init(date: end)
+                }
             case .calendar(let period, let zone):
                 $0.calendar = .with {
                     $0.period = proto(period)
@@ -329,13 +352,28 @@ enum RuleProtoMapping {
     static func proto(_ comparison: Comparison) -> Segmentd_V1_NumberComparison {
         .with {
             switch comparison {
-            case .equal(let value): $0.op = .equal; $0.value = value
-            case .notEqual(let value): $0.op = .notEqual; $0.value = value
-            case .less(let value): $0.op = .less; $0.value = value
-            case .lessOrEqual(let value): $0.op = .lessOrEqual; $0.value = value
-            case .greater(let value): $0.op = .greater; $0.value = value
-            case .greaterOrEqual(let value): $0.op = .greaterOrEqual; $0.value = value
-            case .between(let low, let high): $0.op = .between; $0.value = low; $0.upper = high
+            case .equal(let value):
+                $0.op = .equal
+                $0.value = value
+            case .notEqual(let value):
+                $0.op = .notEqual
+                $0.value = value
+            case .less(let value):
+                $0.op = .less
+                $0.value = value
+            case .lessOrEqual(let value):
+                $0.op = .lessOrEqual
+                $0.value = value
+            case .greater(let value):
+                $0.op = .greater
+                $0.value = value
+            case .greaterOrEqual(let value):
+                $0.op = .greaterOrEqual
+                $0.value = value
+            case .between(let low, let high):
+                $0.op = .between
+                $0.value = low
+                $0.upper = high
             }
         }
     }
@@ -355,24 +393,57 @@ enum RuleProtoMapping {
         .with {
             func strings(_ values: [String]) -> [Segmentd_V1_Value] { values.map { text in .with { $0.stringValue = text } } }
             switch test {
-            case .equals(let value): $0.op = .equals; $0.value = proto(value)
-            case .notEquals(let value): $0.op = .notEquals; $0.value = proto(value)
-            case .isIn(let values): $0.op = .in; $0.values = values.map(proto)
-            case .notIn(let values): $0.op = .notIn; $0.values = values.map(proto)
-            case .contains(let value): $0.op = .contains; $0.value = proto(value)
-            case .startsWith(let text): $0.op = .startsWith; $0.value = proto(.string(text))
-            case .endsWith(let text): $0.op = .endsWith; $0.value = proto(.string(text))
+            case .equals(let value):
+                $0.op = .equals
+                $0.value = proto(value)
+            case .notEquals(let value):
+                $0.op = .notEquals
+                $0.value = proto(value)
+            case .isIn(let values):
+                $0.op = .in
+                $0.values = values.map(proto)
+            case .notIn(let values):
+                $0.op = .notIn
+                $0.values = values.map(proto)
+            case .contains(let value):
+                $0.op = .contains
+                $0.value = proto(value)
+            case .startsWith(let text):
+                $0.op = .startsWith
+                $0.value = proto(.string(text))
+            case .endsWith(let text):
+                $0.op = .endsWith
+                $0.value = proto(.string(text))
             case .exists: $0.op = .exists
             case .notSet: $0.op = .notSet
-            case .less(let value): $0.op = .lessThan; $0.value = proto(value)
-            case .lessOrEqual(let value): $0.op = .atMost; $0.value = proto(value)
-            case .greater(let value): $0.op = .greaterThan; $0.value = proto(value)
-            case .greaterOrEqual(let value): $0.op = .atLeast; $0.value = proto(value)
-            case .between(let low, let high): $0.op = .inRange; $0.value = proto(low); $0.upper = proto(high)
-            case .containsAny(let values): $0.op = .containsAny; $0.values = strings(values)
-            case .containsAll(let values): $0.op = .containsAll; $0.values = strings(values)
-            case .moreThanAgo(let relative): $0.op = .moreThanAgo; $0.relative = proto(relative)
-            case .lessThanAgo(let relative): $0.op = .lessThanAgo; $0.relative = proto(relative)
+            case .less(let value):
+                $0.op = .lessThan
+                $0.value = proto(value)
+            case .lessOrEqual(let value):
+                $0.op = .atMost
+                $0.value = proto(value)
+            case .greater(let value):
+                $0.op = .greaterThan
+                $0.value = proto(value)
+            case .greaterOrEqual(let value):
+                $0.op = .atLeast
+                $0.value = proto(value)
+            case .between(let low, let high):
+                $0.op = .inRange
+                $0.value = proto(low)
+                $0.upper = proto(high)
+            case .containsAny(let values):
+                $0.op = .containsAny
+                $0.values = strings(values)
+            case .containsAll(let values):
+                $0.op = .containsAll
+                $0.values = strings(values)
+            case .moreThanAgo(let relative):
+                $0.op = .moreThanAgo
+                $0.relative = proto(relative)
+            case .lessThanAgo(let relative):
+                $0.op = .lessThanAgo
+                $0.relative = proto(relative)
             }
         }
     }

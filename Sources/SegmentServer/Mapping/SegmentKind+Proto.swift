@@ -1,7 +1,7 @@
 import Foundation
+import SegmentDomain
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
 
 /// Maps connector and predictive settings between the contract and the store.
 enum SegmentKindMapping {
@@ -11,12 +11,13 @@ enum SegmentKindMapping {
 
     /// The connector settings of a request, and its auth header (input only; nil when not sent).
     static func connector(_ proto: Segmentd_V1_ConnectorConfig) throws -> (ConnectorSettings, authHeader: String?) {
-        let source: ConnectorSettings.Source = switch proto.source {
-        case .unspecified, .push: .push
-        case .file: .file
-        case .pull: .pull
-        case .UNRECOGNIZED: throw DomainError.invalid("segment.connector.source", "PUSH, FILE or PULL")
-        }
+        let source: ConnectorSettings.Source =
+            switch proto.source {
+            case .unspecified, .push: .push
+            case .file: .file
+            case .pull: .pull
+            case .UNRECOGNIZED: throw DomainError.invalid("segment.connector.source", "PUSH, FILE or PULL")
+            }
         guard source == .pull else {
             guard !proto.hasPull else { throw DomainError.invalid("segment.connector.pull", "only a PULL connector has a URL") }
             return (ConnectorSettings(source: source), nil)
@@ -31,17 +32,19 @@ enum SegmentKindMapping {
     }
 
     static func predictive(_ proto: Segmentd_V1_PredictiveConfig) throws -> PredictiveSettings {
-        let goal: PredictiveSettings.Goal = switch proto.goal {
-        case .convert: .convert
-        case .churn: .churn
-        case .unspecified, .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.goal", "CONVERT or CHURN")
-        }
-        let bucket: PredictiveSettings.Bucket = switch proto.bucket {
-        case .unspecified, .high: .high
-        case .medium: .medium
-        case .low: .low
-        case .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.bucket", "HIGH, MEDIUM or LOW")
-        }
+        let goal: PredictiveSettings.Goal =
+            switch proto.goal {
+            case .convert: .convert
+            case .churn: .churn
+            case .unspecified, .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.goal", "CONVERT or CHURN")
+            }
+        let bucket: PredictiveSettings.Bucket =
+            switch proto.bucket {
+            case .unspecified, .high: .high
+            case .medium: .medium
+            case .low: .low
+            case .UNRECOGNIZED: throw DomainError.invalid("segment.predictive.bucket", "HIGH, MEDIUM or LOW")
+            }
         return try PredictiveSettings(
             goal: goal, event: proto.event, horizonDays: proto.horizonDays == 0 ? PredictiveSettings.defaultHorizonDays : Int(proto.horizonDays),
             bucket: bucket
@@ -56,7 +59,8 @@ enum SegmentKindMapping {
                     $0.url = pull.url
                     $0.format = pull.format
                     $0.authHeaderSet = authHeaderSet
-                    $0.timeout = .init(seconds: Int64(pull.timeoutSeconds), nanos: Int32((pull.timeoutSeconds - pull.timeoutSeconds.rounded(.down)) * 1e9))
+                    $0.timeout = .init(
+                        seconds: Int64(pull.timeoutSeconds), nanos: Int32((pull.timeoutSeconds - pull.timeoutSeconds.rounded(.down)) * 1e9))
                     $0.maxBytes = pull.maxBytes
                 }
             }

@@ -3,9 +3,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import SegmentDomain
 import ServiceLifecycle
 import Synchronization
-import SegmentDomain
 
 /// Serves the Prometheus text format at `GET /metrics` on its own port, bound
 /// to localhost unless configured otherwise.
@@ -61,7 +61,8 @@ private final class MetricsHandler: ChannelInboundHandler, Sendable {
         headers.add(name: "content-type", value: found ? "text/plain; version=0.0.4" : "text/plain")
         headers.add(name: "content-length", value: String(body.count))
         headers.add(name: "connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }

@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.AccessService`: the caller's identity, API keys and roles.
 struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {

@@ -1,7 +1,7 @@
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.AuditService`: reads and verifies the tenant's audit chain.
 struct AuditService: Segmentd_V1_AuditService.SimpleServiceProtocol {

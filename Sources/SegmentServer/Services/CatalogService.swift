@@ -1,10 +1,10 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
+import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
-import SegmentRules
 
 /// `segmentd.v1.CatalogService`: what the tenant has sent.
 struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
@@ -24,7 +24,8 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (types, next) = try await catalog.eventTypes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (types, next) = try await catalog.eventTypes(
+            tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.eventTypes = types.map { type in
                 .with {
@@ -33,7 +34,12 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
                     $0.count = type.count
                     $0.firstSeenTime = .init(date: type.firstSeen)
                     $0.lastSeenTime = .init(date: type.lastSeen)
-                    $0.properties = type.properties.map { property in .with { $0.key = property.key; $0.type = Self.wire(property.type) } }
+                    $0.properties = type.properties.map { property in
+                        .with {
+                            $0.key = property.key
+                            $0.type = Self.wire(property.type)
+                        }
+                    }
                 }
             }
             $0.nextPageToken = next ?? ""
@@ -44,7 +50,8 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (attributes, next) = try await catalog.attributes(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (attributes, next) = try await catalog.attributes(
+            tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.attributes = attributes.map { attribute in
                 .with {
@@ -65,7 +72,8 @@ struct CatalogService: Segmentd_V1_CatalogService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         let size = try ResourceName.pageSize(request.pageSize, default: 100, maximum: 1000)
-        let (campaigns, next) = try await catalog.campaigns(tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
+        let (campaigns, next) = try await catalog.campaigns(
+            tenant: tenant, pageSize: size, pageToken: request.pageToken.isEmpty ? nil : request.pageToken)
         return .with {
             $0.campaigns = campaigns.map { campaign in
                 .with {

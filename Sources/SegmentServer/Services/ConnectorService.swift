@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.ConnectorService`: membership of connector segments pushed in
 /// batches, in full-replace sessions and as uploaded files, and pulls on
@@ -34,8 +34,9 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
     func change(_ change: ConnectorChange, _ request: Segmentd_V1_ChangeMembersRequest) async throws -> Segmentd_V1_SyncResult {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
-        return SegmentKindMapping.proto(try await connectors.change(
-            change, tenant: tenant, segmentID: id, syncID: request.syncID, ids: request.userIds, audit: call.audit()))
+        return SegmentKindMapping.proto(
+            try await connectors.change(
+                change, tenant: tenant, segmentID: id, syncID: request.syncID, ids: request.userIds, audit: call.audit()))
     }
 
     func addMembers(request: Segmentd_V1_ChangeMembersRequest, context: ServerContext) async throws -> Segmentd_V1_SyncResult {
@@ -49,8 +50,9 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
     func beginReplace(request: Segmentd_V1_BeginReplaceRequest, context: ServerContext) async throws -> Segmentd_V1_ReplaceSession {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
-        return Self.proto(try await connectors.beginReplace(
-            tenant: tenant, segmentID: id, syncID: request.syncID, creator: call.principal.keyName, audit: call.audit()))
+        return Self.proto(
+            try await connectors.beginReplace(
+                tenant: tenant, segmentID: id, syncID: request.syncID, creator: call.principal.keyName, audit: call.audit()))
     }
 
     func streamReplaceChunks(
@@ -75,7 +77,11 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
         }
         guard let current else { throw DomainError.invalid("session", "the stream sent no chunks") }
         var staged: ReplaceSessionRecord
-        if let session { staged = session } else { staged = try await connectors.session(tenant: current.tenant, segmentID: current.segment, sessionID: current.id) }
+        if let session {
+            staged = session
+        } else {
+            staged = try await connectors.session(tenant: current.tenant, segmentID: current.segment, sessionID: current.id)
+        }
         try await connectors.auditStaging(staged, chunks: chunks, audit: call.audit(in: current.tenant))
         return Self.proto(staged)
     }

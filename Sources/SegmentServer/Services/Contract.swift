@@ -1,6 +1,6 @@
 import GRPCCore
-import SegmentdAPI
 import SegmentDomain
+import SegmentdAPI
 
 /// Every service and method of the v1 contract (proto-schema/), from the
 /// generated descriptors: the health service knows the services by it, and a

@@ -1,9 +1,9 @@
 import Foundation
 import GRPCCore
-import SegmentEngine
-import SegmentdAPI
 import SegmentDomain
+import SegmentEngine
 import SegmentRules
+import SegmentdAPI
 
 /// `segmentd.v1.IngestionService`: profiles, events, campaign responses and
 /// locations, in atomic batches; `StreamIngest` commits each streamed batch as it arrives.
@@ -107,9 +107,10 @@ struct IngestionService: Segmentd_V1_IngestionService.SimpleServiceProtocol {
                 violations.append(.init(index: index, field: "kind", reason: "one of RECEIVED, OPENED, CLICKED, CONVERTED"))
                 continue
             }
-            responses.append(ResponseInput(
-                userID: response.userID, campaignID: response.campaignID, kind: kind,
-                time: response.hasTime ? response.time.date : nil))
+            responses.append(
+                ResponseInput(
+                    userID: response.userID, campaignID: response.campaignID, kind: kind,
+                    time: response.hasTime ? response.time.date : nil))
         }
         return try await run("responses", violations) {
             try await ingestion.recordResponses(responses, tenant: tenant, audit: call.audit())
@@ -171,8 +172,10 @@ extension APIError {
     /// with a field violation for every bad record.
     static func rejected(_ rejection: BatchRejected, collection: String) -> APIError {
         let violations = rejection.violations.map { violation in
-            (field: violation.index >= 0 ? "\(collection)[\(violation.index)].\(violation.field)" : violation.field,
-             description: violation.reason)
+            (
+                field: violation.index >= 0 ? "\(collection)[\(violation.index)].\(violation.field)" : violation.field,
+                description: violation.reason
+            )
         }
         let first = violations.first.map { "\($0.field): \($0.description)" } ?? ""
         return APIError(

@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.MembershipService`: who is in a segment, for campaigns
 /// (targeting), journeys (audience) and analytics (filters).
@@ -71,11 +71,12 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
         try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in
-            try await response.write(.with {
-                $0.userIds = ids
-                $0.total = total
-                $0.snapshotTime = .init(date: snapshot)
-            })
+            try await response.write(
+                .with {
+                    $0.userIds = ids
+                    $0.total = total
+                    $0.snapshotTime = .init(date: snapshot)
+                })
         }
     }
 }

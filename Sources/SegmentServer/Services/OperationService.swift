@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.OperationService`: jobs (refreshes, and later exports, syncs
 /// and training) as operations a caller can get, list, cancel and wait on.
@@ -27,7 +27,11 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
             $0.kind = proto(job.kind)
             $0.state = states[job.state] ?? .unspecified
             $0.target = job.target
-            $0.progress = .with { $0.done = job.progress.done; $0.total = job.progress.total; $0.stage = job.progress.stage }
+            $0.progress = .with {
+                $0.done = job.progress.done
+                $0.total = job.progress.total
+                $0.stage = job.progress.stage
+            }
             $0.attempt = Int32(job.attempt)
             $0.maxAttempts = Int32(job.maxAttempts)
             $0.createTime = .init(date: job.createdAt)
@@ -35,7 +39,10 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
             if let started = job.startedAt { $0.startTime = .init(date: started) }
             if let finished = job.finishedAt { $0.endTime = .init(date: finished) }
             if let error = job.errors.last, job.state != .succeeded {
-                $0.error = .with { $0.code = error.code; $0.message = error.message }
+                $0.error = .with {
+                    $0.code = error.code
+                    $0.message = error.message
+                }
             }
             $0.creator = job.creator
             $0.done = job.state.isFinal

@@ -1,9 +1,9 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
 
 /// `segmentd.v1.PredictiveService`: training predictive segments' models and
 /// reading their cards.

@@ -1,10 +1,10 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
 
 /// `segmentd.v1.SegmentService`: the segment lifecycle, revisions, pause,
 /// ready-to-use curation, refresh, size history, inspect and export.
@@ -121,8 +121,9 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         if request.validateOnly {
             return Self.proto(try await segments.draft(input, kind: kind, segmentID: request.segmentID, tenant: tenant))
         }
-        return Self.proto(try await segments.create(
-            input, kind: kind, segmentID: request.segmentID, tenant: tenant, actor: call.principal.keyName, audit: call.audit()))
+        return Self.proto(
+            try await segments.create(
+                input, kind: kind, segmentID: request.segmentID, tenant: tenant, actor: call.principal.keyName, audit: call.audit()))
     }
 
     static func proto(_ draft: SegmentDraft) -> Segmentd_V1_Segment {
@@ -132,7 +133,9 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             $0.description_p = draft.definition.description
             $0.kind = kinds[draft.kind] ?? .ruleBased
             if let rule = RuleService.definition(draft.definition) { $0.rule = rule }
-            if let connector = draft.definition.connector { $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: draft.pullAuthHeaderSet) }
+            if let connector = draft.definition.connector {
+                $0.connector = SegmentKindMapping.proto(connector, authHeaderSet: draft.pullAuthHeaderSet)
+            }
             if let predictive = draft.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(draft.definition.schedule)
         }
@@ -168,9 +171,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let (tenant, id) = try ResourceName.child(request.segment.name, collection: "segments", field: "segment.name", for: call.principal)
         let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: Set(SegmentField.allCases.map(\.rawValue)))
         let fields = Set(paths.compactMap(SegmentField.init(rawValue:)))
-        return Self.proto(try await segments.update(
-            tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.segment.etag, field: "segment.etag"), fields: fields,
-            input: try Self.input(request.segment, fields: fields), actor: call.principal.keyName, audit: call.audit()))
+        return Self.proto(
+            try await segments.update(
+                tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.segment.etag, field: "segment.etag"), fields: fields,
+                input: try Self.input(request.segment, fields: fields), actor: call.principal.keyName, audit: call.audit()))
     }
 
     func deleteSegment(request: Segmentd_V1_DeleteSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -188,9 +192,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func duplicateSegment(request: Segmentd_V1_DuplicateSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await segments.duplicate(
-            tenant: tenant, segmentID: id, newSegmentID: request.newSegmentID, displayName: request.displayName, actor: call.principal.keyName,
-            audit: call.audit()))
+        return Self.proto(
+            try await segments.duplicate(
+                tenant: tenant, segmentID: id, newSegmentID: request.newSegmentID, displayName: request.displayName, actor: call.principal.keyName,
+                audit: call.audit()))
     }
 
     // MARK: Revisions
@@ -257,9 +262,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func rollbackSegment(request: Segmentd_V1_RollbackSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await segments.rollback(
-            tenant: tenant, segmentID: id, to: request.revision, etag: try ResourceName.etag(request.etag), actor: call.principal.keyName,
-            audit: call.audit()))
+        return Self.proto(
+            try await segments.rollback(
+                tenant: tenant, segmentID: id, to: request.revision, etag: try ResourceName.etag(request.etag), actor: call.principal.keyName,
+                audit: call.audit()))
     }
 
     // MARK: State and curation
@@ -279,9 +285,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func pinSegment(request: Segmentd_V1_PinSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return Self.proto(try await segments.pin(
-            tenant: tenant, segmentID: id, category: request.category, position: Int(request.position), note: request.note,
-            curator: call.principal.keyName, audit: call.audit()))
+        return Self.proto(
+            try await segments.pin(
+                tenant: tenant, segmentID: id, category: request.category, position: Int(request.position), note: request.note,
+                curator: call.principal.keyName, audit: call.audit()))
     }
 
     func unpinSegment(request: Segmentd_V1_UnpinSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -311,8 +318,9 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func refreshSegment(request: Segmentd_V1_RefreshSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return OperationService.proto(try await segments.requestRefresh(
-            tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
+        return OperationService.proto(
+            try await segments.requestRefresh(
+                tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 
     func listSegmentSizeHistory(
@@ -350,7 +358,12 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
             $0.segment = Self.proto(segment)
             $0.count = inspection.count
             $0.sampleUserIds = inspection.sample
-            $0.breakdown = inspection.breakdown.map { bucket in .with { $0.value = bucket.value; $0.count = bucket.count } }
+            $0.breakdown = inspection.breakdown.map { bucket in
+                .with {
+                    $0.value = bucket.value
+                    $0.count = bucket.count
+                }
+            }
             if let overlap = inspection.overlap {
                 $0.overlap = .with {
                     $0.segment = request.overlapSegment
@@ -375,8 +388,10 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func exportSegment(request: Segmentd_V1_ExportSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
-        return OperationService.proto(try await segments.export(
-            tenant: tenant, segmentID: id, format: request.format, attributes: request.attributes, creator: call.principal.keyName, audit: call.audit()))
+        return OperationService.proto(
+            try await segments.export(
+                tenant: tenant, segmentID: id, format: request.format, attributes: request.attributes, creator: call.principal.keyName,
+                audit: call.audit()))
     }
 
     /// Streams a finished export's file in chunks from `offset`, with its size and checksum.
@@ -386,12 +401,13 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let principal = try RequestContext.require().principal
         let (tenant, exportID) = try ResourceName.child(request.name, collection: "exports", field: "name", for: principal)
         try await segments.readExport(tenant: tenant, exportID: exportID, name: request.name, offset: request.offset) { result, data, offset in
-            try await response.write(.with {
-                $0.data = data
-                $0.offset = offset
-                $0.totalBytes = result.bytes
-                $0.sha256 = result.sha256
-            })
+            try await response.write(
+                .with {
+                    $0.data = data
+                    $0.offset = offset
+                    $0.totalBytes = result.bytes
+                    $0.sha256 = result.sha256
+                })
         }
     }
 }

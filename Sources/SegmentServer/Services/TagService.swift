@@ -1,7 +1,7 @@
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.TagService`: static labels and their users.
 struct TagService: Segmentd_V1_TagService.SimpleServiceProtocol {
@@ -21,9 +21,10 @@ struct TagService: Segmentd_V1_TagService.SimpleServiceProtocol {
     func createTag(request: Segmentd_V1_CreateTagRequest, context: ServerContext) async throws -> Segmentd_V1_Tag {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
-        return Self.proto(try await tags.create(
-            tenant: tenant, tagID: request.tagID, displayName: request.tag.displayName,
-            description: request.tag.description_p, audit: call.audit()))
+        return Self.proto(
+            try await tags.create(
+                tenant: tenant, tagID: request.tagID, displayName: request.tag.displayName,
+                description: request.tag.description_p, audit: call.audit()))
     }
 
     func getTag(request: Segmentd_V1_GetTagRequest, context: ServerContext) async throws -> Segmentd_V1_Tag {
@@ -47,10 +48,11 @@ struct TagService: Segmentd_V1_TagService.SimpleServiceProtocol {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.tag.name, collection: "tags", field: "tag.name", for: call.principal)
         let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: ["display_name", "description"])
-        return Self.proto(try await tags.update(
-            tenant: tenant, tagID: id, displayName: paths.contains("display_name") ? request.tag.displayName : nil,
-            description: paths.contains("description") ? request.tag.description_p : nil,
-            etag: try ResourceName.etag(request.tag.etag, field: "tag.etag"), audit: call.audit()))
+        return Self.proto(
+            try await tags.update(
+                tenant: tenant, tagID: id, displayName: paths.contains("display_name") ? request.tag.displayName : nil,
+                description: paths.contains("description") ? request.tag.description_p : nil,
+                etag: try ResourceName.etag(request.tag.etag, field: "tag.etag"), audit: call.audit()))
     }
 
     func renameTag(request: Segmentd_V1_RenameTagRequest, context: ServerContext) async throws -> Segmentd_V1_Tag {

@@ -1,7 +1,7 @@
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
 import SegmentdAPI
-import SegmentDomain
 
 /// `segmentd.v1.TenantService`: platform operators manage tenants; any key may
 /// read its own tenant.

@@ -1,10 +1,10 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentEngine
+import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
-import SegmentDomain
-import SegmentRules
 
 /// `segmentd.v1.UserService`: one user's data, and erasure.
 struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
@@ -26,7 +26,10 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
             $0.profile.userID = user.userID
             $0.profile.attributes = Self.values(user.attributesJSON, types: user.attributeTypes)
             if let location = user.lastLocation {
-                $0.profile.lastLocation = .with { $0.latitude = location.latitude; $0.longitude = location.longitude }
+                $0.profile.lastLocation = .with {
+                    $0.latitude = location.latitude
+                    $0.longitude = location.longitude
+                }
             }
             if let updated = user.profileUpdated { $0.profile.updateTime = .init(date: updated) }
             $0.recentEvents = user.recentEvents.map { event in
@@ -72,14 +75,22 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
 
     /// A JSON value as stored in a profile or event.
     enum StoredValue: Decodable {
-        case string(String), number(Double), bool(Bool), list([String])
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case list([String])
 
         init(from decoder: any Swift.Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let flag = try? container.decode(Bool.self) { self = .bool(flag) }
-            else if let number = try? container.decode(Double.self) { self = .number(number) }
-            else if let text = try? container.decode(String.self) { self = .string(text) }
-            else { self = .list(try container.decode([String].self)) }
+            if let flag = try? container.decode(Bool.self) {
+                self = .bool(flag)
+            } else if let number = try? container.decode(Double.self) {
+                self = .number(number)
+            } else if let text = try? container.decode(String.self) {
+                self = .string(text)
+            } else {
+                self = .list(try container.decode([String].self))
+            }
         }
     }
 }

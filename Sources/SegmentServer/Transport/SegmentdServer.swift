@@ -2,10 +2,10 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SegmentDomain
 import SegmentEngine
 import ServiceLifecycle
 import Synchronization
-import SegmentDomain
 
 /// The gRPC server: TLS only, every contract method registered, interceptors for
 /// metrics, error mapping and authentication. Runs as a `Service`; on graceful

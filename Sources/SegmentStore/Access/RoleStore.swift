@@ -25,7 +25,8 @@ public struct RoleStore: Sendable {
     /// Validates a custom role's id and permissions.
     static func validate(roleID: String?, displayName: String?, description: String?, permissions: [String]?, tenant: TenantID) throws {
         if let roleID {
-            let valid = roleID.count >= 2 && roleID.count <= 40 && roleID.first!.isLowercase && roleID.first!.isASCII
+            let valid =
+                roleID.count >= 2 && roleID.count <= 40 && roleID.first!.isLowercase && roleID.first!.isASCII
                 && roleID.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "_" }
             guard valid else {
                 throw DomainError.invalid("role_id", "2-40 of a-z, 0-9 and '_', starting with a letter")

@@ -57,7 +57,7 @@ public struct PrincipalStore: Sendable {
             return (result, custom)
         }
         guard let (displayName, displayPrefix, storedHash, roles, revoked, expired, state, isPlatform) = row,
-              APIKeySecret.constantTimeEqual(Array(storedHash.readableBytesView), hash)
+            APIKeySecret.constantTimeEqual(Array(storedHash.readableBytesView), hash)
         else { return .failure(.unknown) }
         if revoked { return .failure(.revoked) }
         if expired { return .failure(.expired) }

@@ -12,9 +12,6 @@ public struct CatalogStore: Sendable {
         self.database = database
     }
 
-
-
-
     static func after(_ token: String?) throws -> String? {
         try token.map { token in
             guard let parts = PageToken.decode(token), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
@@ -72,11 +69,14 @@ public struct CatalogStore: Sendable {
                 """, logger: database.logger)
             {
                 let columns = row.makeRandomAccess()
-                rows.append(CatalogCampaign(
-                    id: try columns[0].decode(String.self), firstSend: try columns[1].decode(Date?.self),
-                    lastSeen: try columns[2].decode(Date.self),
-                    counts: ["received": try columns[3].decode(Int64.self), "opened": try columns[4].decode(Int64.self),
-                             "clicked": try columns[5].decode(Int64.self), "converted": try columns[6].decode(Int64.self)]))
+                rows.append(
+                    CatalogCampaign(
+                        id: try columns[0].decode(String.self), firstSend: try columns[1].decode(Date?.self),
+                        lastSeen: try columns[2].decode(Date.self),
+                        counts: [
+                            "received": try columns[3].decode(Int64.self), "opened": try columns[4].decode(Int64.self),
+                            "clicked": try columns[5].decode(Int64.self), "converted": try columns[6].decode(Int64.self),
+                        ]))
             }
             return rows
         }

@@ -58,16 +58,21 @@ public struct ConnectorStore: Sendable {
     ) async throws -> SegmentRecord {
         let segment = try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
         guard segment.kind == .connector, let connector = segment.definition.connector else {
-            throw DomainError(.failedPrecondition, "\(segment.name) is a \(segment.kind.rawValue.replacingOccurrences(of: "_", with: "-")) segment, not a connector segment")
+            throw DomainError(
+                .failedPrecondition,
+                "\(segment.name) is a \(segment.kind.rawValue.replacingOccurrences(of: "_", with: "-")) segment, not a connector segment")
         }
         guard connector.source != .pull || allowPull else {
-            throw DomainError(.failedPrecondition, "\(segment.name) pulls its members from a URL; push or import into a PUSH or FILE connector (or call SyncNow)")
+            throw DomainError(
+                .failedPrecondition, "\(segment.name) pulls its members from a URL; push or import into a PUSH or FILE connector (or call SyncNow)")
         }
         try segment.requireActive(to: "sync it")
         return segment
     }
 
-    static func storedResult(segmentID: String, syncID: String, on connection: PostgresConnection, logger: Logger) async throws -> ConnectorSyncResult? {
+    static func storedResult(segmentID: String, syncID: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> ConnectorSyncResult?
+    {
         for try await text in try await connection.query(
             "SELECT result::text FROM connector_syncs WHERE segment_id = \(segmentID) AND sync_id = \(syncID)", logger: logger
         ).decode(String.self) {
@@ -89,15 +94,21 @@ public struct ConnectorStore: Sendable {
     }
 
     /// Counts `ids` matching known users and samples those that do not.
-    static func matching(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws -> (matched: Int64, unmatched: Int64, sample: [String]) {
-        var matched: Int64 = 0, unmatched: Int64 = 0, sample: [String] = []
+    static func matching(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws -> (
+        matched: Int64, unmatched: Int64, sample: [String]
+    ) {
+        var matched: Int64 = 0
+        var unmatched: Int64 = 0
+        var sample: [String] = []
         for try await (id, known) in try await connection.query(
             """
             SELECT x.id, u.user_index IS NOT NULL FROM unnest(\(ids)::text[]) AS x(id)
             LEFT JOIN users u ON u.external_id = x.id ORDER BY x.id
             """, logger: logger
         ).decode((String, Bool).self) {
-            if known { matched += 1 } else {
+            if known {
+                matched += 1
+            } else {
                 unmatched += 1
                 if sample.count < ConnectorSyncResult.sampleSize { sample.append(id) }
             }
@@ -146,11 +157,13 @@ public struct ConnectorStore: Sendable {
             let connectorCount = try await Self.connectorCount(segmentID: segmentID, on: connection, logger: logger)
             try await MembershipWriter.record(
                 written, segment: segment, now: now, durationMilliseconds: MembershipWriter.milliseconds(since: started), jobID: nil,
-                scheduled: false, connectorCount: connectorCount, matchedCount: written.size, creator: audit.actor.name, on: connection, logger: logger)
+                scheduled: false, connectorCount: connectorCount, matchedCount: written.size, creator: audit.actor.name, on: connection,
+                logger: logger)
             let result = ConnectorSyncResult(
                 connectorCount: Int64(ids.count), matchedCount: matched, unmatchedCount: unmatched, unmatchedSample: sample,
                 size: written.size, entered: written.entered, exited: written.exited)
-            try await Self.recordSync(result, operation: change.rawValue, tenant: tenant, segmentID: segmentID, syncID: syncID, now: now, on: connection, logger: logger)
+            try await Self.recordSync(
+                result, operation: change.rawValue, tenant: tenant, segmentID: segmentID, syncID: syncID, now: now, on: connection, logger: logger)
             auditRecord.after = result.auditFields
             return result
         }
@@ -161,7 +174,8 @@ public struct ConnectorStore: Sendable {
     static let sessionColumns = "tenant_id, session_id, segment_id, sync_id, mode, state, staged, expires_at"
 
     static func decodeSession(_ row: PostgresRow, now: Date) throws -> ReplaceSessionRecord {
-        let (tenant, id, segment, sync, mode, state, staged, expires) = try row.decode((String, Int64, String, String, String, String, Int64, Date).self)
+        let (tenant, id, segment, sync, mode, state, staged, expires) = try row.decode(
+            (String, Int64, String, String, String, String, Int64, Date).self)
         var resolved = ReplaceSessionRecord.State(rawValue: state) ?? .aborted
         if resolved == .open && expires <= now { resolved = .aborted }
         return ReplaceSessionRecord(
@@ -210,7 +224,8 @@ public struct ConnectorStore: Sendable {
                         expires_at = \(now.addingTimeInterval(Self.sessionLifetime))
                     WHERE session_id = \(existing.sessionID)
                     """, logger: logger)
-                return try await Self.fetchSession(existing.sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: false, on: connection, logger: logger)
+                return try await Self.fetchSession(
+                    existing.sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: false, on: connection, logger: logger)
             }
             for try await row in try await connection.query(
                 """
@@ -234,9 +249,12 @@ public struct ConnectorStore: Sendable {
         let now = clock()
         return try await database.withTenant(tenant) { connection in
             let logger = database.logger
-            let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
+            let session = try await Self.fetchSession(
+                sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
             guard session.state == .open else {
-                throw DomainError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): begin a new session")
+                throw DomainError(
+                    .failedPrecondition,
+                    "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): begin a new session")
             }
             if let sequence {
                 var fresh = false
@@ -244,7 +262,8 @@ public struct ConnectorStore: Sendable {
                     """
                     INSERT INTO replace_chunks (tenant_id, session_id, sequence) VALUES (\(tenant.rawValue), \(sessionID), \(sequence))
                     ON CONFLICT DO NOTHING RETURNING 1
-                    """, logger: logger) { fresh = true }
+                    """, logger: logger)
+                { fresh = true }
                 guard fresh else { return session }
             }
             var added: Int64 = 0
@@ -272,7 +291,8 @@ public struct ConnectorStore: Sendable {
     public func session(tenant: TenantID, segmentID: String, sessionID: Int64) async throws -> ReplaceSessionRecord {
         let now = clock()
         return try await database.withTenant(tenant) { connection in
-            try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: false, on: connection, logger: database.logger)
+            try await Self.fetchSession(
+                sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: false, on: connection, logger: database.logger)
         }
     }
 
@@ -286,12 +306,16 @@ public struct ConnectorStore: Sendable {
     ) async throws -> ConnectorSyncResult {
         let started = ContinuousClock.now
         let now = clock()
-        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID)") { connection, auditRecord in
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID)") {
+            connection, auditRecord in
             let logger = database.logger
             let segment = try await Self.lockConnector(segmentID, tenant: tenant, allowPull: allowPull, on: connection, logger: logger)
-            let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
+            let session = try await Self.fetchSession(
+                sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
             // A sync id already applied (by this session, or by another call with the same id) stands.
-            if session.state != .aborted, let stored = try await Self.storedResult(segmentID: segmentID, syncID: session.syncID, on: connection, logger: logger) {
+            if session.state != .aborted,
+                let stored = try await Self.storedResult(segmentID: segmentID, syncID: session.syncID, on: connection, logger: logger)
+            {
                 if session.state == .open {
                     try await connection.query("DELETE FROM replace_staging WHERE session_id = \(sessionID)", logger: logger)
                     try await connection.query("UPDATE replace_sessions SET state = 'committed' WHERE session_id = \(sessionID)", logger: logger)
@@ -300,9 +324,14 @@ public struct ConnectorStore: Sendable {
                 return stored
             }
             guard session.state == .open else {
-                throw DomainError(.failedPrecondition, "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): nothing was changed; begin a new session")
+                throw DomainError(
+                    .failedPrecondition,
+                    "\(session.name) is \(session.state.rawValue)\(session.expiresAt <= now ? " (expired)" : ""): nothing was changed; begin a new session"
+                )
             }
-            var matched: Int64 = 0, unmatched: Int64 = 0, sample: [String] = []
+            var matched: Int64 = 0
+            var unmatched: Int64 = 0
+            var sample: [String] = []
             for try await (known, unknown) in try await connection.query(
                 """
                 SELECT count(u.user_index)::int8, count(*) FILTER (WHERE u.user_index IS NULL)::int8 FROM replace_staging s
@@ -336,7 +365,8 @@ public struct ConnectorStore: Sendable {
                     SELECT \(tenant.rawValue), \(segmentID), external_id FROM replace_staging WHERE session_id = \(sessionID) ON CONFLICT DO NOTHING
                     """, logger: logger)
                 written = try await MembershipWriter.replace(
-                segmentID: segmentID, tenant: tenant, with: Self.matchedMembersSQL, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
+                    segmentID: segmentID, tenant: tenant, with: Self.matchedMembersSQL, bindings: bindings, now: now, jobID: jobID ?? 0,
+                    on: connection, logger: logger)
             case .add:
                 try await connection.query(
                     """
@@ -346,7 +376,8 @@ public struct ConnectorStore: Sendable {
                 bindings.append(sessionID)
                 written = try await MembershipWriter.change(
                     segmentID: segmentID, tenant: tenant,
-                    adding: "SELECT u.user_index FROM replace_staging s JOIN users u ON u.tenant_id = s.tenant_id AND u.external_id = s.external_id WHERE s.tenant_id = $1 AND s.session_id = $3",
+                    adding:
+                        "SELECT u.user_index FROM replace_staging s JOIN users u ON u.tenant_id = s.tenant_id AND u.external_id = s.external_id WHERE s.tenant_id = $1 AND s.session_id = $3",
                     removing: nil, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
             }
             let connectorCount = try await Self.connectorCount(segmentID: segmentID, on: connection, logger: logger)
@@ -366,7 +397,8 @@ public struct ConnectorStore: Sendable {
             try await connection.query("DELETE FROM replace_staging WHERE session_id = \(sessionID)", logger: logger)
             try await connection.query("DELETE FROM replace_chunks WHERE session_id = \(sessionID)", logger: logger)
             try await connection.query("UPDATE replace_sessions SET state = 'committed' WHERE session_id = \(sessionID)", logger: logger)
-            try await Self.recordSync(result, operation: operation, tenant: tenant, segmentID: segmentID, syncID: session.syncID, now: now, on: connection, logger: logger)
+            try await Self.recordSync(
+                result, operation: operation, tenant: tenant, segmentID: segmentID, syncID: session.syncID, now: now, on: connection, logger: logger)
             auditRecord.after = result.auditFields.merging(["sync_id": .string(session.syncID), "operation": .string(operation)]) { a, _ in a }
             return result
         }
@@ -375,9 +407,11 @@ public struct ConnectorStore: Sendable {
     /// Abandons an open session: its staged ids are dropped and nothing changes.
     public func abort(tenant: TenantID, segmentID: String, sessionID: Int64, audit: AuditContext) async throws -> ReplaceSessionRecord {
         let now = clock()
-        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID)") { connection, auditRecord in
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID)") {
+            connection, auditRecord in
             let logger = database.logger
-            let session = try await Self.fetchSession(sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
+            let session = try await Self.fetchSession(
+                sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)
             guard session.state != .committed else {
                 throw DomainError(.failedPrecondition, "\(session.name) is committed: its ids are the membership now")
             }
@@ -489,7 +523,8 @@ extension ConnectorStore {
                     next_refresh_at = CASE WHEN \(job.args["scheduled"] == "true") THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
-            try await JobQueue.complete(job, worker: worker, result: .sync(SyncResult(sync: result, worker: worker)), now: now, on: connection, logger: logger)
+            try await JobQueue.complete(
+                job, worker: worker, result: .sync(SyncResult(sync: result, worker: worker)), now: now, on: connection, logger: logger)
             return result
         }
     }
@@ -507,7 +542,9 @@ extension ConnectorStore {
     /// Finishes a sync job that had nothing to do (the segment was deleted, paused or changed kind).
     public func finishSkipped(_ job: JobRecord, worker: String, reason: String) async throws {
         try await database.withTenant(job.tenantID) { connection in
-            try await JobQueue.complete(job, worker: worker, result: .sync(SyncResult(sync: nil, skipped: reason, worker: worker)), now: clock(), on: connection, logger: database.logger)
+            try await JobQueue.complete(
+                job, worker: worker, result: .sync(SyncResult(sync: nil, skipped: reason, worker: worker)), now: clock(), on: connection,
+                logger: database.logger)
         }
     }
 }

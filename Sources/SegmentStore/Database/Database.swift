@@ -1,9 +1,9 @@
 import Logging
 import Metrics
 import PostgresNIO
+import SegmentDomain
 import ServiceLifecycle
 import Synchronization
-import SegmentDomain
 
 /// The server's connection pool, with tenant-scoped transactions.
 ///

@@ -59,7 +59,7 @@ public struct DatabaseSettings: Sendable, Equatable {
     /// Parses a `postgres://` or `postgresql://` URL.
     public init(url: String) throws {
         guard let components = URLComponents(string: url),
-              let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+            let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
         else {
             throw DomainError(.invalidArgument, "a database URL starts with postgres:// (got \(Self.redacted(url)))")
         }

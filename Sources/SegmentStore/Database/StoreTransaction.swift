@@ -42,8 +42,10 @@ extension StoreTransaction {
 
     /// What rules are compiled against: the tenant's catalog and time context at `now`.
     public func ruleEnvironment(now: Date) async throws -> (catalog: RuleCatalog, context: EvaluationContext) {
-        (try await RuleStore.catalog(on: connection, logger: logger),
-         try await RuleStore.context(tenant: tenant, now: now, on: connection, logger: logger))
+        (
+            try await RuleStore.catalog(on: connection, logger: logger),
+            try await RuleStore.context(tenant: tenant, now: now, on: connection, logger: logger)
+        )
     }
 
     /// Makes the segment's membership exactly the users `source` selects, writing only

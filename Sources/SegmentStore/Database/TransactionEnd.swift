@@ -1,5 +1,5 @@
-import Synchronization
 import SegmentDomain
+import Synchronization
 
 /// Work that must wait until the current transaction has ended, committed or
 /// rolled back — dropping in-memory copies of rows the transaction changed, so

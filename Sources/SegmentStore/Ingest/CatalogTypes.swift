@@ -14,7 +14,9 @@ enum CatalogTypes {
         on connection: PostgresConnection, logger: Logger
     ) async throws -> [String: ValueType] {
         guard !pairs.isEmpty else { return [:] }
-        let scopes = pairs.map(\.scope), keys = pairs.map(\.key), types = pairs.map(\.type.rawValue)
+        let scopes = pairs.map(\.scope)
+        let keys = pairs.map(\.key)
+        let types = pairs.map(\.type.rawValue)
         var stored: [String: ValueType] = [:]
         if attributes {
             try await connection.query(
@@ -68,9 +70,11 @@ enum CatalogTypes {
         for (index, record) in records.enumerated() {
             for (key, value) in record.values.sorted(by: { $0.key < $1.key }) {
                 if let type = stored[record.scope + "\u{1F}" + key], type != value.type {
-                    violations.append(.init(
-                        index: index, field: "\(field).\(key)",
-                        reason: "is \(type.rawValue)\(record.scope.isEmpty ? "" : " on \(record.scope)") but this value is \(value.type.rawValue)"))
+                    violations.append(
+                        .init(
+                            index: index, field: "\(field).\(key)",
+                            reason: "is \(type.rawValue)\(record.scope.isEmpty ? "" : " on \(record.scope)") but this value is \(value.type.rawValue)"
+                        ))
                 }
             }
         }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
 import SegmentDomain
+import Synchronization
 
 /// Writes the tenant's user data: profiles, events, campaign responses and
 /// locations. Each batch is validated whole, then written in one transaction
@@ -82,36 +82,38 @@ public final class IngestStore: Sendable {
         let reservation = try await users.reserve(ids, tenant: tenant)
         let typed = events.map { (scope: $0.name, values: $0.properties) }
 
-        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/events") { connection, record in
-            let logger = database.logger
-            let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
-            let stored = try await CatalogTypes.settle(
-                CatalogTypes.pairs(typed), attributes: false, tenant: tenant, on: connection, logger: logger)
-            let mismatches = CatalogTypes.mismatches(typed, stored: stored, field: "properties")
-            if !mismatches.isEmpty { throw BatchRejected(mismatches) }
+        return try await retryingConflicts {
+            try await database.audited(audit, resource: "tenants/\(tenant)/events") { connection, record in
+                let logger = database.logger
+                let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
+                let stored = try await CatalogTypes.settle(
+                    CatalogTypes.pairs(typed), attributes: false, tenant: tenant, on: connection, logger: logger)
+                let mismatches = CatalogTypes.mismatches(typed, stored: stored, field: "properties")
+                if !mismatches.isEmpty { throw BatchRejected(mismatches) }
 
-            // De-duplicate against every message id seen before.
-            var fresh = Set<String>()
-            for try await id in try await connection.query(
-                """
-                INSERT INTO event_message_ids (tenant_id, message_id)
-                SELECT \(tenant.rawValue), unnest(\(batch.map(\.2).sorted())::text[])
-                ON CONFLICT DO NOTHING RETURNING message_id
-                """, logger: logger
-            ).decode(String.self) {
-                fresh.insert(id)
+                // De-duplicate against every message id seen before.
+                var fresh = Set<String>()
+                for try await id in try await connection.query(
+                    """
+                    INSERT INTO event_message_ids (tenant_id, message_id)
+                    SELECT \(tenant.rawValue), unnest(\(batch.map(\.2).sorted())::text[])
+                    ON CONFLICT DO NOTHING RETURNING message_id
+                    """, logger: logger
+                ).decode(String.self) {
+                    fresh.insert(id)
+                }
+                let rows = batch.filter { fresh.contains($0.2) }
+                let duplicates = inBatchDuplicates + batch.count - rows.count
+                if !rows.isEmpty {
+                    try await Self.insertEvents(rows, indexes: indexes, tenant: tenant, on: connection, logger: logger)
+                }
+                record.after = [
+                    "accepted": .number(Double(rows.count)), "duplicates": .number(Double(duplicates)),
+                    "new_users": .number(Double(created)),
+                ]
+                return IngestResult(accepted: rows.count, duplicates: duplicates, newUsers: created)
             }
-            let rows = batch.filter { fresh.contains($0.2) }
-            let duplicates = inBatchDuplicates + batch.count - rows.count
-            if !rows.isEmpty {
-                try await Self.insertEvents(rows, indexes: indexes, tenant: tenant, on: connection, logger: logger)
-            }
-            record.after = [
-                "accepted": .number(Double(rows.count)), "duplicates": .number(Double(duplicates)),
-                "new_users": .number(Double(created)),
-            ]
-            return IngestResult(accepted: rows.count, duplicates: duplicates, newUsers: created)
-        } }
+        }
     }
 
     /// One rollup row's worth of a batch: per event, UTC day and user.
@@ -156,7 +158,8 @@ public final class IngestStore: Sendable {
             deltas[key] = delta
             let seen = catalog[event.name]
             catalog[event.name] = (
-                (seen?.count ?? 0) + 1, min(seen?.first ?? time, time), max(seen?.last ?? time, time))
+                (seen?.count ?? 0) + 1, min(seen?.first ?? time, time), max(seen?.last ?? time, time)
+            )
         }
         // Sorted, so concurrent batches lock rollup and catalog rows in the same order (no deadlocks).
         let groups = deltas.sorted { ($0.key.name, $0.key.day, $0.key.user) < ($1.key.name, $1.key.day, $1.key.user) }
@@ -234,57 +237,62 @@ public final class IngestStore: Sendable {
         let typed = profiles.map { (scope: "", values: $0.attributes) }
         let limit = limits.attributesPerProfile
 
-        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/profiles") { connection, record in
-            let logger = database.logger
-            let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
-            let stored = try await CatalogTypes.settle(
-                CatalogTypes.pairs(typed), attributes: true, tenant: tenant, on: connection, logger: logger)
-            let mismatches = CatalogTypes.mismatches(typed, stored: stored, field: "attributes")
-            if !mismatches.isEmpty { throw BatchRejected(mismatches) }
+        return try await retryingConflicts {
+            try await database.audited(audit, resource: "tenants/\(tenant)/profiles") { connection, record in
+                let logger = database.logger
+                let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
+                let stored = try await CatalogTypes.settle(
+                    CatalogTypes.pairs(typed), attributes: true, tenant: tenant, on: connection, logger: logger)
+                let mismatches = CatalogTypes.mismatches(typed, stored: stored, field: "attributes")
+                if !mismatches.isEmpty { throw BatchRejected(mismatches) }
 
-            let userIndexes = rows.map { indexes[$0.userID]! }
-            let attributes = rows.map(\.attributes.jsonText)
-            let latitudes = rows.map { $0.lastLocation?.latitude ?? .nan }
-            let longitudes = rows.map { $0.lastLocation?.longitude ?? .nan }
-            let replace = mode == .replace
-            var oversized: [Int64] = []
-            for try await (index, count) in try await connection.query(
-                """
-                INSERT INTO profiles AS p (tenant_id, user_index, attributes, last_latitude, last_longitude, last_location_at)
-                SELECT \(tenant.rawValue), u, a, NULLIF(lat, 'NaN'), NULLIF(lon, 'NaN'), CASE WHEN lat = 'NaN' THEN NULL ELSE \(now) END
-                FROM unnest(\(userIndexes)::int8[], \(attributes)::jsonb[], \(latitudes)::float8[], \(longitudes)::float8[]) AS x(u, a, lat, lon)
-                ON CONFLICT (tenant_id, user_index) DO UPDATE SET
-                    attributes = CASE WHEN \(replace) THEN excluded.attributes
-                                      ELSE (p.attributes || excluded.attributes) - \(removing)::text[] END,
-                    last_latitude = coalesce(excluded.last_latitude, p.last_latitude),
-                    last_longitude = coalesce(excluded.last_longitude, p.last_longitude),
-                    last_location_at = coalesce(excluded.last_location_at, p.last_location_at),
-                    updated_at = now()
-                RETURNING user_index, (SELECT count(*)::int FROM jsonb_object_keys(p.attributes))
-                """, logger: logger
-            ).decode((Int64, Int).self) where count > limit {
-                oversized.append(index)
-            }
-            if !oversized.isEmpty {
-                let positions = Dictionary(rows.enumerated().map { (indexes[$0.element.userID]!, $0.offset) }) { first, _ in first }
-                throw BatchRejected(
-                    oversized.map { RecordViolation(index: positions[$0] ?? -1, field: "attributes", reason: "the profile would have more than \(limit) attributes") },
-                    overLimit: true)
-            }
-            // Catalog counts: values received per attribute.
-            var counts: [String: Int64] = [:]
-            for profile in profiles { for key in profile.attributes.keys { counts[key, default: 0] += 1 } }
-            if !counts.isEmpty {
-                try await connection.query(
+                let userIndexes = rows.map { indexes[$0.userID]! }
+                let attributes = rows.map(\.attributes.jsonText)
+                let latitudes = rows.map { $0.lastLocation?.latitude ?? .nan }
+                let longitudes = rows.map { $0.lastLocation?.longitude ?? .nan }
+                let replace = mode == .replace
+                var oversized: [Int64] = []
+                for try await (index, count) in try await connection.query(
                     """
-                    UPDATE catalog_attributes c SET count = c.count + x.n, last_seen = now()
-                    FROM unnest(\(Array(counts.keys))::text[], \(Array(counts.values))::int8[]) AS x(k, n)
-                    WHERE c.attribute = x.k
-                    """, logger: logger)
+                    INSERT INTO profiles AS p (tenant_id, user_index, attributes, last_latitude, last_longitude, last_location_at)
+                    SELECT \(tenant.rawValue), u, a, NULLIF(lat, 'NaN'), NULLIF(lon, 'NaN'), CASE WHEN lat = 'NaN' THEN NULL ELSE \(now) END
+                    FROM unnest(\(userIndexes)::int8[], \(attributes)::jsonb[], \(latitudes)::float8[], \(longitudes)::float8[]) AS x(u, a, lat, lon)
+                    ON CONFLICT (tenant_id, user_index) DO UPDATE SET
+                        attributes = CASE WHEN \(replace) THEN excluded.attributes
+                                          ELSE (p.attributes || excluded.attributes) - \(removing)::text[] END,
+                        last_latitude = coalesce(excluded.last_latitude, p.last_latitude),
+                        last_longitude = coalesce(excluded.last_longitude, p.last_longitude),
+                        last_location_at = coalesce(excluded.last_location_at, p.last_location_at),
+                        updated_at = now()
+                    RETURNING user_index, (SELECT count(*)::int FROM jsonb_object_keys(p.attributes))
+                    """, logger: logger
+                ).decode((Int64, Int).self) where count > limit {
+                    oversized.append(index)
+                }
+                if !oversized.isEmpty {
+                    let positions = Dictionary(rows.enumerated().map { (indexes[$0.element.userID]!, $0.offset) }) { first, _ in first }
+                    throw BatchRejected(
+                        oversized.map {
+                            RecordViolation(
+                                index: positions[$0] ?? -1, field: "attributes", reason: "the profile would have more than \(limit) attributes")
+                        },
+                        overLimit: true)
+                }
+                // Catalog counts: values received per attribute.
+                var counts: [String: Int64] = [:]
+                for profile in profiles { for key in profile.attributes.keys { counts[key, default: 0] += 1 } }
+                if !counts.isEmpty {
+                    try await connection.query(
+                        """
+                        UPDATE catalog_attributes c SET count = c.count + x.n, last_seen = now()
+                        FROM unnest(\(Array(counts.keys))::text[], \(Array(counts.values))::int8[]) AS x(k, n)
+                        WHERE c.attribute = x.k
+                        """, logger: logger)
+                }
+                record.after = ["accepted": .number(Double(rows.count)), "new_users": .number(Double(created))]
+                return IngestResult(accepted: rows.count, duplicates: 0, newUsers: created)
             }
-            record.after = ["accepted": .number(Double(rows.count)), "new_users": .number(Double(created))]
-            return IngestResult(accepted: rows.count, duplicates: 0, newUsers: created)
-        } }
+        }
     }
 
     // MARK: Campaign responses
@@ -295,43 +303,45 @@ public final class IngestStore: Sendable {
         try IngestValidator(limits: limits, now: now).responses(responses)
         let ids = Set(responses.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
-        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/responses") { connection, record in
-            let logger = database.logger
-            let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
-            let userIndexes = responses.map { indexes[$0.userID]! }
-            let campaigns = responses.map(\.campaignID)
-            let kinds = responses.map(\.kind.rawValue)
-            let times = responses.map { $0.time ?? now }
-            var accepted = 0
-            for try await count in try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO campaign_responses (tenant_id, user_index, campaign_id, kind, time)
-                    SELECT \(tenant.rawValue), u, c, k, t
-                    FROM unnest(\(userIndexes)::int8[], \(campaigns)::text[], \(kinds)::text[], \(times)::timestamptz[]) AS x(u, c, k, t)
-                    ON CONFLICT DO NOTHING
-                    RETURNING campaign_id, kind, time
-                ), counted AS (
-                    INSERT INTO campaigns AS c (tenant_id, campaign_id, first_send_at, last_seen_at, received, opened, clicked, converted)
-                    SELECT \(tenant.rawValue), campaign_id, min(time) FILTER (WHERE kind = 'received'), max(time),
-                           count(*) FILTER (WHERE kind = 'received'), count(*) FILTER (WHERE kind = 'opened'),
-                           count(*) FILTER (WHERE kind = 'clicked'), count(*) FILTER (WHERE kind = 'converted')
-                    FROM inserted GROUP BY campaign_id
-                    ON CONFLICT (tenant_id, campaign_id) DO UPDATE SET
-                        first_send_at = least(c.first_send_at, excluded.first_send_at),
-                        last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at),
-                        received = c.received + excluded.received, opened = c.opened + excluded.opened,
-                        clicked = c.clicked + excluded.clicked, converted = c.converted + excluded.converted
-                    RETURNING 1
-                )
-                SELECT count(*)::int FROM inserted
-                """, logger: logger
-            ).decode(Int.self) {
-                accepted = count
+        return try await retryingConflicts {
+            try await database.audited(audit, resource: "tenants/\(tenant)/responses") { connection, record in
+                let logger = database.logger
+                let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
+                let userIndexes = responses.map { indexes[$0.userID]! }
+                let campaigns = responses.map(\.campaignID)
+                let kinds = responses.map(\.kind.rawValue)
+                let times = responses.map { $0.time ?? now }
+                var accepted = 0
+                for try await count in try await connection.query(
+                    """
+                    WITH inserted AS (
+                        INSERT INTO campaign_responses (tenant_id, user_index, campaign_id, kind, time)
+                        SELECT \(tenant.rawValue), u, c, k, t
+                        FROM unnest(\(userIndexes)::int8[], \(campaigns)::text[], \(kinds)::text[], \(times)::timestamptz[]) AS x(u, c, k, t)
+                        ON CONFLICT DO NOTHING
+                        RETURNING campaign_id, kind, time
+                    ), counted AS (
+                        INSERT INTO campaigns AS c (tenant_id, campaign_id, first_send_at, last_seen_at, received, opened, clicked, converted)
+                        SELECT \(tenant.rawValue), campaign_id, min(time) FILTER (WHERE kind = 'received'), max(time),
+                               count(*) FILTER (WHERE kind = 'received'), count(*) FILTER (WHERE kind = 'opened'),
+                               count(*) FILTER (WHERE kind = 'clicked'), count(*) FILTER (WHERE kind = 'converted')
+                        FROM inserted GROUP BY campaign_id
+                        ON CONFLICT (tenant_id, campaign_id) DO UPDATE SET
+                            first_send_at = least(c.first_send_at, excluded.first_send_at),
+                            last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at),
+                            received = c.received + excluded.received, opened = c.opened + excluded.opened,
+                            clicked = c.clicked + excluded.clicked, converted = c.converted + excluded.converted
+                        RETURNING 1
+                    )
+                    SELECT count(*)::int FROM inserted
+                    """, logger: logger
+                ).decode(Int.self) {
+                    accepted = count
+                }
+                record.after = ["accepted": .number(Double(accepted)), "duplicates": .number(Double(responses.count - accepted))]
+                return IngestResult(accepted: accepted, duplicates: responses.count - accepted, newUsers: created)
             }
-            record.after = ["accepted": .number(Double(accepted)), "duplicates": .number(Double(responses.count - accepted))]
-            return IngestResult(accepted: accepted, duplicates: responses.count - accepted, newUsers: created)
-        } }
+        }
     }
 
     // MARK: Locations
@@ -342,41 +352,43 @@ public final class IngestStore: Sendable {
         try IngestValidator(limits: limits, now: now).locations(locations)
         let ids = Set(locations.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
-        return try await retryingConflicts { try await database.audited(audit, resource: "tenants/\(tenant)/locations") { connection, record in
-            let logger = database.logger
-            let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
-            let userIndexes = locations.map { indexes[$0.userID]! }
-            let latitudes = locations.map(\.latitude)
-            let longitudes = locations.map(\.longitude)
-            let times = locations.map { $0.time ?? now }
-            var accepted = 0
-            for try await count in try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO locations (tenant_id, user_index, time, latitude, longitude)
-                    SELECT \(tenant.rawValue), u, t, la, lo
-                    FROM unnest(\(userIndexes)::int8[], \(times)::timestamptz[], \(latitudes)::float8[], \(longitudes)::float8[]) AS x(u, t, la, lo)
-                    ON CONFLICT DO NOTHING
-                    RETURNING user_index, time, latitude, longitude
-                ), latest AS (
-                    SELECT DISTINCT ON (user_index) user_index, time, latitude, longitude FROM inserted ORDER BY user_index, time DESC
-                ), moved AS (
-                    INSERT INTO profiles AS p (tenant_id, user_index, last_latitude, last_longitude, last_location_at)
-                    SELECT \(tenant.rawValue), user_index, latitude, longitude, time FROM latest
-                    ON CONFLICT (tenant_id, user_index) DO UPDATE SET
-                        last_latitude = excluded.last_latitude, last_longitude = excluded.last_longitude,
-                        last_location_at = excluded.last_location_at
-                    WHERE p.last_location_at IS NULL OR p.last_location_at < excluded.last_location_at
-                    RETURNING 1
-                )
-                SELECT count(*)::int FROM inserted
-                """, logger: logger
-            ).decode(Int.self) {
-                accepted = count
+        return try await retryingConflicts {
+            try await database.audited(audit, resource: "tenants/\(tenant)/locations") { connection, record in
+                let logger = database.logger
+                let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
+                let userIndexes = locations.map { indexes[$0.userID]! }
+                let latitudes = locations.map(\.latitude)
+                let longitudes = locations.map(\.longitude)
+                let times = locations.map { $0.time ?? now }
+                var accepted = 0
+                for try await count in try await connection.query(
+                    """
+                    WITH inserted AS (
+                        INSERT INTO locations (tenant_id, user_index, time, latitude, longitude)
+                        SELECT \(tenant.rawValue), u, t, la, lo
+                        FROM unnest(\(userIndexes)::int8[], \(times)::timestamptz[], \(latitudes)::float8[], \(longitudes)::float8[]) AS x(u, t, la, lo)
+                        ON CONFLICT DO NOTHING
+                        RETURNING user_index, time, latitude, longitude
+                    ), latest AS (
+                        SELECT DISTINCT ON (user_index) user_index, time, latitude, longitude FROM inserted ORDER BY user_index, time DESC
+                    ), moved AS (
+                        INSERT INTO profiles AS p (tenant_id, user_index, last_latitude, last_longitude, last_location_at)
+                        SELECT \(tenant.rawValue), user_index, latitude, longitude, time FROM latest
+                        ON CONFLICT (tenant_id, user_index) DO UPDATE SET
+                            last_latitude = excluded.last_latitude, last_longitude = excluded.last_longitude,
+                            last_location_at = excluded.last_location_at
+                        WHERE p.last_location_at IS NULL OR p.last_location_at < excluded.last_location_at
+                        RETURNING 1
+                    )
+                    SELECT count(*)::int FROM inserted
+                    """, logger: logger
+                ).decode(Int.self) {
+                    accepted = count
+                }
+                record.after = ["accepted": .number(Double(accepted))]
+                return IngestResult(accepted: accepted, duplicates: locations.count - accepted, newUsers: created)
             }
-            record.after = ["accepted": .number(Double(accepted))]
-            return IngestResult(accepted: accepted, duplicates: locations.count - accepted, newUsers: created)
-        } }
+        }
     }
 }
 

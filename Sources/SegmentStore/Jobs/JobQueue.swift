@@ -144,11 +144,12 @@ public struct JobQueue: Sendable {
         var bindings = ownedBindings(job, worker: worker)
         bindings.append(result.jsonText)
         bindings.append(now)
-        let rows = try await connection.query(PostgresQuery(
-            unsafeSQL: """
-                UPDATE jobs SET state = 'succeeded', result = $5::jsonb, finished_at = $6, lease_owner = NULL, lease_expires_at = NULL
-                WHERE \(owned()) AND NOT cancel_requested RETURNING 1
-                """, binds: bindings), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    UPDATE jobs SET state = 'succeeded', result = $5::jsonb, finished_at = $6, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE \(owned()) AND NOT cancel_requested RETURNING 1
+                    """, binds: bindings), logger: logger)
         var updated = false
         for try await _ in rows { updated = true }
         guard updated else { throw DomainError(.conflict, "job \(job.jobID) attempt \(job.attempt) no longer owns the job, or it was cancelled") }
@@ -168,18 +169,19 @@ public struct JobQueue: Sendable {
             bindings.append(retry)
             bindings.append(runAt)
             bindings.append(now)
-            let rows = try await connection.query(PostgresQuery(
-                unsafeSQL: """
-                    UPDATE jobs j SET errors = j.errors || $5::jsonb, lease_owner = NULL, lease_expires_at = NULL,
-                        state = CASE WHEN NOT $6 THEN 'failed'
-                                     WHEN EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id AND p.unique_key = j.unique_key
-                                                  AND p.state IN ('queued', 'retrying')) THEN 'cancelled'
-                                     ELSE 'retrying' END,
-                        run_at = CASE WHEN $6 THEN $7 ELSE j.run_at END,
-                        finished_at = CASE WHEN $6 THEN NULL ELSE $8 END
-                    WHERE \(Self.owned("j"))
-                    RETURNING j.state
-                    """, binds: bindings), logger: database.logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE jobs j SET errors = j.errors || $5::jsonb, lease_owner = NULL, lease_expires_at = NULL,
+                            state = CASE WHEN NOT $6 THEN 'failed'
+                                         WHEN EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id AND p.unique_key = j.unique_key
+                                                      AND p.state IN ('queued', 'retrying')) THEN 'cancelled'
+                                         ELSE 'retrying' END,
+                            run_at = CASE WHEN $6 THEN $7 ELSE j.run_at END,
+                            finished_at = CASE WHEN $6 THEN NULL ELSE $8 END
+                        WHERE \(Self.owned("j"))
+                        RETURNING j.state
+                        """, binds: bindings), logger: database.logger)
             for try await state in rows.decode(String.self) { return JobState(rawValue: state) }
             return nil
         }
@@ -191,11 +193,12 @@ public struct JobQueue: Sendable {
         try await asWorker { connection in
             var bindings = Self.ownedBindings(job, worker: worker)
             bindings.append(now)
-            try await connection.query(PostgresQuery(
-                unsafeSQL: """
-                    UPDATE jobs SET state = 'cancelled', finished_at = $5, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE \(Self.owned())
-                    """, binds: bindings), logger: database.logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE jobs SET state = 'cancelled', finished_at = $5, lease_owner = NULL, lease_expires_at = NULL
+                        WHERE \(Self.owned())
+                        """, binds: bindings), logger: database.logger)
         }
     }
 

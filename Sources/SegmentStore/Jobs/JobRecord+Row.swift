@@ -28,7 +28,8 @@ extension JobRecord {
             attempt: Int(try r["attempt"].decode(Int32.self)), maxAttempts: Int(try r["max_attempts"].decode(Int32.self)),
             runAt: try r["run_at"].decode(Date.self), leaseOwner: try r["lease_owner"].decode(String?.self),
             leaseExpiresAt: try r["lease_expires_at"].decode(Date?.self), cancelRequested: try r["cancel_requested"].decode(Bool.self),
-            progress: try json("progress", JobProgress.self) ?? JobProgress(), result: try r["result"].decode(String?.self).flatMap { JobResult.decode(kind: kind, json: $0) },
+            progress: try json("progress", JobProgress.self) ?? JobProgress(),
+            result: try r["result"].decode(String?.self).flatMap { JobResult.decode(kind: kind, json: $0) },
             errors: try json("errors", [JobError].self) ?? [], creator: try r["creator"].decode(String.self),
             createdAt: try r["created_at"].decode(Date.self), startedAt: try r["started_at"].decode(Date?.self),
             finishedAt: try r["finished_at"].decode(Date?.self))

@@ -56,7 +56,8 @@ public struct ExportStore: Sendable {
             switch format {
             case .csv: expression = fields.joined(separator: " || ',' || ")
             case .ndjson:
-                expression = "'{\"user_id\":' || to_json(u.external_id)::text || ',\"attributes\":' || "
+                expression =
+                    "'{\"user_id\":' || to_json(u.external_id)::text || ',\"attributes\":' || "
                     + "jsonb_strip_nulls(jsonb_build_object(\(pairs.joined(separator: ", "))))::text || '}'"
             }
             let sql = """

@@ -98,7 +98,7 @@ extension MemberSetCache {
             guard listening, ticket == self.ticket(for: key), writing[key] == nil else { return false }
             if let old = sets.removeValue(forKey: key) { members -= old.indexes.count }
             while members + set.indexes.count > configuration.maxMembers,
-                  let oldest = sets.min(by: { $0.value.loadedAt < $1.value.loadedAt })?.key
+                let oldest = sets.min(by: { $0.value.loadedAt < $1.value.loadedAt })?.key
             {
                 drop(oldest)
             }

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Metrics
 import PostgresNIO
-import Synchronization
 import SegmentDomain
+import Synchronization
 
 /// Segment member sets held in memory, so a membership check is a binary search
 /// instead of a database transaction (DESIGN.md: "member sets cached in memory
@@ -57,7 +57,8 @@ public final class MemberSetCache: Sendable {
         let loadedAt: ContinuousClock.Instant
 
         func enteredAt(_ index: Int64) -> Date? {
-            var low = 0, high = indexes.count
+            var low = 0
+            var high = indexes.count
             while low < high {
                 let middle = (low + high) / 2
                 if indexes[middle] < index { low = middle + 1 } else { high = middle }
@@ -241,7 +242,8 @@ public final class MemberSetCache: Sendable {
         guard let tenant = TenantID(key.tenant) else { return }
         do {
             let loaded: MemberSet? = try await database.withTenant(tenant) { connection in
-                var size: Int64 = 0, exists = false
+                var size: Int64 = 0
+                var exists = false
                 for try await (count, live) in try await connection.query(
                     """
                     SELECT (SELECT count(*) FROM segment_members WHERE segment_id = \(key.segment))::int8,
@@ -280,7 +282,8 @@ public final class MemberSetCache: Sendable {
             let users: [String: Int64]? = try await database.withTenant(tenant) { connection in
                 var count: Int64 = 0
                 for try await found in try await connection.query("SELECT count(*)::int8 FROM users", logger: database.logger)
-                    .decode(Int64.self) { count = found }
+                    .decode(Int64.self)
+                { count = found }
                 guard count <= room else { return nil }
                 var users: [String: Int64] = [:]
                 users.reserveCapacity(Int(count))

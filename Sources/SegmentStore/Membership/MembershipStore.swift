@@ -174,7 +174,9 @@ public struct MembershipStore: Sendable {
     }
 
     /// External ids of the first `limit` users (by index) of a segment's members or last changes.
-    static func ids(_ source: SampleSource, _ segmentID: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [String] {
+    static func ids(_ source: SampleSource, _ segmentID: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String]
+    {
         var bindings = PostgresBindings()
         bindings.append(segmentID)
         bindings.append(Int64(limit))
@@ -188,12 +190,13 @@ public struct MembershipStore: Sendable {
             condition = " AND m.change = $3"
         }
         var ids: [String] = []
-        for try await id in try await connection.query(PostgresQuery(
-            unsafeSQL: """
-                SELECT u.external_id FROM \(table) m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
-                WHERE m.segment_id = $1\(condition) ORDER BY m.user_index LIMIT $2
-                """,
-            binds: bindings), logger: logger
+        for try await id in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT u.external_id FROM \(table) m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
+                    WHERE m.segment_id = $1\(condition) ORDER BY m.user_index LIMIT $2
+                    """,
+                binds: bindings), logger: logger
         ).decode(String.self) {
             ids.append(id)
         }

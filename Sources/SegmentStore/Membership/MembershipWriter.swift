@@ -117,7 +117,8 @@ enum MembershipWriter {
             SELECT (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8, (SELECT count(*) FROM changes)::int8
             """
         try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
-        var entered: Int64 = 0, exited: Int64 = 0
+        var entered: Int64 = 0
+        var exited: Int64 = 0
         for try await (e, x, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
             .decode((Int64, Int64, Int64).self)
         {

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import SegmentDomain
 
 /// One numbered schema change, applied once, in order, in one transaction.

@@ -1,4 +1,5 @@
 import SegmentDomain
+
 /// Splits a SQL script into statements.
 ///
 /// PostgresNIO speaks only the extended query protocol, which takes one statement
@@ -23,23 +24,32 @@ enum SQLScript {
             let next: Character? = index + 1 < chars.count ? chars[index + 1] : nil
             switch char {
             case "-" where next == "-":
-                while index < chars.count && chars[index] != "\n" { current.append(chars[index]); index += 1 }
+                while index < chars.count && chars[index] != "\n" {
+                    current.append(chars[index])
+                    index += 1
+                }
                 continue
             case "/" where next == "*":
                 while index < chars.count && !(chars[index] == "*" && index + 1 < chars.count && chars[index + 1] == "/") {
-                    current.append(chars[index]); index += 1
+                    current.append(chars[index])
+                    index += 1
                 }
-                current.append("*/"); index += 2
+                current.append("*/")
+                index += 2
                 continue
             case "'", "\"":
-                current.append(char); index += 1
+                current.append(char)
+                index += 1
                 while index < chars.count {
                     current.append(chars[index])
                     if chars[index] == char {
                         if index + 1 < chars.count && chars[index + 1] == char {
-                            current.append(char); index += 2; continue
+                            current.append(char)
+                            index += 2
+                            continue
                         }
-                        index += 1; break
+                        index += 1
+                        break
                     }
                     index += 1
                 }
@@ -57,14 +67,18 @@ enum SQLScript {
                         if chars[index] == "$" && index + tagChars.count <= chars.count
                             && Array(chars[index..<index + tagChars.count]) == tagChars
                         {
-                            current += tag; index += tagChars.count; break
+                            current += tag
+                            index += tagChars.count
+                            break
                         }
-                        current.append(chars[index]); index += 1
+                        current.append(chars[index])
+                        index += 1
                     }
                     continue
                 }
             case ";":
-                flush(); index += 1
+                flush()
+                index += 1
                 continue
             default:
                 break

@@ -79,7 +79,9 @@ struct FeatureQuery {
         aggregates.append("count(DISTINCT day) FILTER (WHERE day >= \(cd) - 30) AS active_30")
         aggregates.append("min(first_at) AS first_at")
         aggregates.append("sum(count) FILTER (WHERE event_name = \(goal) AND day >= \(cd) - \(churnDays)::int) AS goal_recent")
-        features += ["ln(1 + coalesce(c.received, 0))", "ln(1 + coalesce(c.opened, 0))", "ln(1 + coalesce(c.clicked, 0))", "ln(1 + coalesce(c.converted, 0))"]
+        features += [
+            "ln(1 + coalesce(c.received, 0))", "ln(1 + coalesce(c.opened, 0))", "ln(1 + coalesce(c.clicked, 0))", "ln(1 + coalesce(c.converted, 0))",
+        ]
         features += ["b.active_30::float8", "least(365, extract(epoch FROM \(cutoffTime) - b.first_at) / 86400)"]
         for attribute in spec.numberAttributes {
             let key = bind(attribute)
@@ -91,7 +93,8 @@ struct FeatureQuery {
         }
         for attribute in spec.timeAttributes {
             let key = bind(attribute)
-            features.append("""
+            features.append(
+                """
                 coalesce(least(3650, greatest(-3650, extract(epoch FROM \(cutoffTime) - \
                 CASE WHEN jsonb_typeof(p.attributes -> \(key)) = 'string' THEN (p.attributes ->> \(key))::timestamptz END) / 86400)), 0)
                 """)

@@ -74,32 +74,39 @@ public struct PredictiveStore: Sendable {
         try await database.withTenantSnapshot(tenant) { connection in
             var query = FeatureQuery(spec: spec, settings: settings, cutoff: cutoff, tenant: tenant)
             let sql = query.sql(withLabel: withLabel, samplePerMille: samplePerMille)
-            for try await (user, features, label) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: query.bindings), logger: database.logger)
-                .decode((Int64, [Double], Bool).self)
-            {
+            for try await (user, features, label) in try await connection.query(
+                PostgresQuery(unsafeSQL: sql, binds: query.bindings), logger: database.logger
+            )
+            .decode((Int64, [Double], Bool).self) {
                 try await body(FeatureRow(userIndex: user, features: features, label: label))
             }
         }
     }
 
     /// How many users the population has at `cutoff`, and how many of them reach the goal (for the data check).
-    public func population(tenant: TenantID, spec: FeatureSpec, settings: PredictiveSettings, cutoff: Date) async throws -> (users: Int64, positives: Int64) {
+    public func population(tenant: TenantID, spec: FeatureSpec, settings: PredictiveSettings, cutoff: Date) async throws -> (
+        users: Int64, positives: Int64
+    ) {
         try await database.withTenant(tenant) { connection in
             var query = FeatureQuery(spec: FeatureSpec(events: [settings.event]), settings: settings, cutoff: cutoff, tenant: tenant)
             let sql = "SELECT count(*)::int8, count(*) FILTER (WHERE l)::int8 FROM (\(query.sql(withLabel: true))) AS x(u, f, l)"
             for try await counts in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: query.bindings), logger: database.logger)
-                .decode((Int64, Int64).self) { return counts }
+                .decode((Int64, Int64).self)
+            { return counts }
             return (0, 0)
         }
     }
 
     /// One user's features at `cutoff` (nil when the user is outside the population).
-    public func features(tenant: TenantID, spec: FeatureSpec, settings: PredictiveSettings, cutoff: Date, userIndex: Int64) async throws -> [Double]? {
+    public func features(tenant: TenantID, spec: FeatureSpec, settings: PredictiveSettings, cutoff: Date, userIndex: Int64) async throws -> [Double]?
+    {
         try await database.withTenant(tenant) { connection in
             var query = FeatureQuery(spec: spec, settings: settings, cutoff: cutoff, tenant: tenant)
             let sql = query.sql(withLabel: false, user: userIndex)
-            for try await (_, features, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: query.bindings), logger: database.logger)
-                .decode((Int64, [Double], Bool).self) { return features }
+            for try await (_, features, _) in try await connection.query(
+                PostgresQuery(unsafeSQL: sql, binds: query.bindings), logger: database.logger
+            )
+            .decode((Int64, [Double], Bool).self) { return features }
             return nil
         }
     }
@@ -115,7 +122,9 @@ public struct PredictiveStore: Sendable {
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
             let segment = try await SegmentStore.fetch(segmentID, tenant: job.tenantID, on: connection, logger: logger, lock: true)
-            guard let settings = segment.definition.predictive else { throw DomainError(.failedPrecondition, "\(segment.name) is not predictive any more") }
+            guard let settings = segment.definition.predictive else {
+                throw DomainError(.failedPrecondition, "\(segment.name) is not predictive any more")
+            }
             try await connection.query(
                 """
                 INSERT INTO predictive_models (tenant_id, segment_id, card, model, trained_at, scored_at)
@@ -141,7 +150,8 @@ public struct PredictiveStore: Sendable {
             bindings.append(segmentID)
             bindings.append(settings.bucket.rawValue)
             let change = try await MembershipWriter.replace(
-                segmentID: segmentID, tenant: job.tenantID, with: "SELECT user_index FROM predictive_scores WHERE tenant_id = $1 AND segment_id = $2 AND bucket = $3",
+                segmentID: segmentID, tenant: job.tenantID,
+                with: "SELECT user_index FROM predictive_scores WHERE tenant_id = $1 AND segment_id = $2 AND bucket = $3",
                 bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
             let milliseconds = MembershipWriter.milliseconds(since: startedAt)
             try await MembershipWriter.record(
@@ -149,10 +159,11 @@ public struct PredictiveStore: Sendable {
                 creator: job.creator, on: connection, logger: logger)
             try await JobQueue.complete(
                 job, worker: worker,
-                result: .train(TrainResult(
-                    model: "\(segment.name)/model", algorithm: card.algorithm, holdoutAUC: (card.holdoutAUC * 10_000).rounded() / 10_000,
-                    trainingUsers: Int64(card.trainingUsers), scoredUsers: Int64(card.scoredUsers), size: change.size,
-                    entered: change.entered, exited: change.exited, durationMilliseconds: milliseconds, worker: worker)),
+                result: .train(
+                    TrainResult(
+                        model: "\(segment.name)/model", algorithm: card.algorithm, holdoutAUC: (card.holdoutAUC * 10_000).rounded() / 10_000,
+                        trainingUsers: Int64(card.trainingUsers), scoredUsers: Int64(card.scoredUsers), size: change.size,
+                        entered: change.entered, exited: change.exited, durationMilliseconds: milliseconds, worker: worker)),
                 now: now, on: connection, logger: logger)
             return (change.size, change.entered, change.exited)
         }
@@ -166,7 +177,10 @@ public struct PredictiveStore: Sendable {
                 "SELECT card::text, model::text, scored_at FROM predictive_models WHERE segment_id = \(segmentID)", logger: database.logger
             ).decode((String, String, Date).self) {
                 let decoder = JSONDecoder()
-                return (try decoder.decode(ModelCardRecord.self, from: Data(card.utf8)), try decoder.decode(StoredModel.self, from: Data(model.utf8)), scoredAt)
+                return (
+                    try decoder.decode(ModelCardRecord.self, from: Data(card.utf8)), try decoder.decode(StoredModel.self, from: Data(model.utf8)),
+                    scoredAt
+                )
             }
             throw DomainError(.notFound, "tenants/\(tenant)/segments/\(segmentID)/model not found: the segment has not been trained yet (TrainModel)")
         }

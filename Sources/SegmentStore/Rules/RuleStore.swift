@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SegmentRules
 import SegmentDomain
+import SegmentRules
 
 /// Evaluates rules against a tenant's data: the catalog and context they are
 /// compiled with, member sets through the SQL compiler, and one user's facts
@@ -125,11 +125,17 @@ public struct RuleStore: Sendable {
             let logger = database.logger
             let catalog = try await Self.catalog(on: connection, logger: logger)
             let evaluation: EvaluationContext
-            if let context { evaluation = context } else { evaluation = try await Self.context(tenant: tenant, now: now, on: connection, logger: logger) }
+            if let context {
+                evaluation = context
+            } else {
+                evaluation = try await Self.context(tenant: tenant, now: now, on: connection, logger: logger)
+            }
             let compiled = RuleSQLCompiler.compile(rule, tenant: tenant.rawValue, catalog: catalog, context: evaluation)
             try await limitTime(on: connection)
             var indexes: [Int64] = []
-            for try await index in try await run("SELECT user_index FROM (\(compiled.sql)) m ORDER BY 1", compiled.parameters, on: connection).decode(Int64.self) {
+            for try await index in try await run("SELECT user_index FROM (\(compiled.sql)) m ORDER BY 1", compiled.parameters, on: connection).decode(
+                Int64.self)
+            {
                 indexes.append(index)
             }
             return indexes

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SegmentRules
 import SegmentDomain
+import SegmentRules
 
 /// Loads what the single-user evaluator needs about users, typed through the
 /// catalog (a timestamp is a string in JSON; the catalog says it is a time).
@@ -86,7 +86,10 @@ struct UserFactsLoader {
 
 /// A stored attribute or property value as JSON has it.
 enum StoredJSONValue: Decodable {
-    case string(String), number(Double), bool(Bool), list([String])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case list([String])
 
     init(from decoder: any Swift.Decoder) throws {
         let container = try decoder.singleValueContainer()

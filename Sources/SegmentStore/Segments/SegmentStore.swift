@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SegmentRules
 import SegmentDomain
+import SegmentRules
 
 /// Segments: definitions with revisions, soft deletion, pause/resume and
 /// ready-to-use curation. Every change is audited in its own transaction.
@@ -56,7 +56,9 @@ public struct SegmentStore: Sendable {
     public func list(tenant: TenantID, filter: SegmentFilter, pageSize: Int, pageToken: String?) async throws -> ([SegmentRecord], String?) {
         var after = ""
         if let pageToken {
-            guard let parts = PageToken.decode(pageToken), parts.count == 1 else { throw DomainError.invalid("page_token", "not a token from this list") }
+            guard let parts = PageToken.decode(pageToken), parts.count == 1 else {
+                throw DomainError.invalid("page_token", "not a token from this list")
+            }
             after = parts[0]
         }
         return try await database.withTenant(tenant) { connection in
@@ -76,7 +78,8 @@ public struct SegmentStore: Sendable {
                 add({ "strpos(lower(segment_id || ' ' || display_name || ' ' || description), lower(\($0))) > 0" }, text)
             }
             bindings.append(Int64(pageSize + 1))
-            let sql = "SELECT \(SegmentRecord.columns) FROM segments WHERE \(conditions.joined(separator: " AND ")) ORDER BY segment_id LIMIT $\(bindings.count)"
+            let sql =
+                "SELECT \(SegmentRecord.columns) FROM segments WHERE \(conditions.joined(separator: " AND ")) ORDER BY segment_id LIMIT $\(bindings.count)"
             var records: [SegmentRecord] = []
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: database.logger) {
                 records.append(try SegmentRecord.decode(row.makeRandomAccess()))
@@ -160,11 +163,14 @@ public struct SegmentStore: Sendable {
                             \(actor), \(now), \(now), \(definition.schedule.next(after: now)))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw DomainError(.alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
+                throw DomainError(
+                    .alreadyExists, "tenants/\(tenant)/segments/\(segmentID) already exists (perhaps deleted: undelete it or pick another id)")
             }
             try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
-            let fields = kind == .ruleBased ? ["display_name", "description", "rule", "schedule"]
+            let fields =
+                kind == .ruleBased
+                ? ["display_name", "description", "rule", "schedule"]
                 : ["display_name", "description", kind == .connector ? "connector" : "predictive", "schedule"]
             try await Self.appendRevision(record, actor: actor, changed: fields, on: connection, logger: logger)
             auditRecord.after = record.auditFields
@@ -181,7 +187,8 @@ public struct SegmentStore: Sendable {
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
             if let etag, etag != current.etag {
-                throw DomainError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
+                throw DomainError(
+                    .conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
             }
             var definition = current.definition
             change(&definition)
@@ -268,8 +275,9 @@ public struct SegmentStore: Sendable {
                 """, logger: database.logger
             ).decode((Int64, Date, String, [String], String).self) {
                 let definition = try JSONDecoder().decode(SegmentDefinition.self, from: Data(snapshot.utf8))
-                revisions.append(SegmentRevisionRecord(
-                    segmentID: segmentID, revision: revision, createdAt: created, actor: actor, changedFields: changed, definition: definition))
+                revisions.append(
+                    SegmentRevisionRecord(
+                        segmentID: segmentID, revision: revision, createdAt: created, actor: actor, changedFields: changed, definition: definition))
             }
             return revisions
         }
@@ -282,13 +290,16 @@ public struct SegmentStore: Sendable {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
-            if let etag, etag != current.etag { throw DomainError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read; get it again") }
+            if let etag, etag != current.etag {
+                throw DomainError(.conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read; get it again")
+            }
             var dependents: [String] = []
             for try await id in try await connection.query(
                 "SELECT segment_id FROM segments WHERE deleted_at IS NULL AND \(segmentID) = ANY(refs) ORDER BY 1", logger: logger
             ).decode(String.self) { dependents.append(id) }
             guard dependents.isEmpty else {
-                throw DomainError(.failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
+                throw DomainError(
+                    .failedPrecondition, "segments \(dependents.joined(separator: ", ")) reference \(segmentID): change their rules first")
             }
             let now = clock()
             try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
@@ -357,7 +368,10 @@ public struct SegmentStore: Sendable {
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
-            auditRecord.after = ["ready_to_use": .bool(pin), "category": .string(record.curation.category), "position": .number(Double(position)), "note": .string(record.curation.note)]
+            auditRecord.after = [
+                "ready_to_use": .bool(pin), "category": .string(record.curation.category), "position": .number(Double(position)),
+                "note": .string(record.curation.note),
+            ]
             return record
         }
     }

@@ -152,7 +152,8 @@ public struct TagStore: Sendable {
             let logger = database.logger
             var existing = Set<String>()
             for try await tag in try await connection.query("SELECT tag_id FROM tags WHERE tag_id = ANY(\(tags))", logger: logger)
-                .decode(String.self) { existing.insert(tag) }
+                .decode(String.self)
+            { existing.insert(tag) }
             if let missing = tags.first(where: { !existing.contains($0) }) {
                 throw DomainError(.notFound, "tenants/\(tenant)/tags/\(missing) not found")
             }

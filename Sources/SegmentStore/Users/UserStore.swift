@@ -31,7 +31,10 @@ public struct UserStore: Sendable {
                 let columns = row.makeRandomAccess()
                 attributes = try columns[0].decode(String.self)
                 if let lat = try columns[1].decode(Double?.self), let lon = try columns[2].decode(Double?.self),
-                   let at = try columns[3].decode(Date?.self) { location = (lat, lon, at) }
+                    let at = try columns[3].decode(Date?.self)
+                {
+                    location = (lat, lon, at)
+                }
                 updated = try columns[4].decode(Date.self)
             }
             var types: [String: ValueType] = [:]
@@ -74,14 +77,20 @@ public struct UserStore: Sendable {
             try await MemberSetCache.usersWillChange(tenant: tenant, on: connection, logger: logger)
             var removed: [String: Int64] = [:]
             let statements: [(String, PostgresQuery)] = [
-                ("event_message_ids", """
+                (
+                    "event_message_ids",
+                    """
                     WITH gone AS (DELETE FROM event_message_ids m USING events e
                                   WHERE e.user_index = \(index) AND m.message_id = e.message_id RETURNING 1)
                     SELECT count(*)::int8 FROM gone
-                    """),
+                    """
+                ),
                 ("events", "WITH gone AS (DELETE FROM events WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("event_rollups", "WITH gone AS (DELETE FROM event_rollups WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
-                ("responses", "WITH gone AS (DELETE FROM campaign_responses WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
+                (
+                    "responses",
+                    "WITH gone AS (DELETE FROM campaign_responses WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"
+                ),
                 ("locations", "WITH gone AS (DELETE FROM locations WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("tags", "WITH gone AS (DELETE FROM user_tags WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("memberships", "WITH gone AS (DELETE FROM segment_members WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import SegmentStore
 import SegmentDomain
+import SegmentStore
 
 /// A PostgreSQL cluster that segmentd runs itself under its data directory, for
 /// the one-command default.
@@ -79,16 +79,18 @@ public struct EmbeddedPostgres: Sendable {
             if ProcessRunner.status(asPostgresUser(["/usr/bin/test", "-w", configuration.directory])) != 0 {
                 throw DomainError(
                     .misconfigured,
-                    "the \(configuration.systemUser) user cannot reach \(configuration.directory): a parent directory is not searchable; put SEGMENTD_HOME elsewhere (for example under /var/lib)")
+                    "the \(configuration.systemUser) user cannot reach \(configuration.directory): a parent directory is not searchable; put SEGMENTD_HOME elsewhere (for example under /var/lib)"
+                )
             }
         }
 
         if !fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             logger.notice("initializing the embedded PostgreSQL", metadata: ["directory": "\(dataDirectory)"])
-            try ProcessRunner.run(asPostgresUser([
-                bin + "/initdb", "-D", dataDirectory, "-U", Self.superuser, "--auth=trust",
-                "-E", "UTF8", "--no-locale",
-            ]))
+            try ProcessRunner.run(
+                asPostgresUser([
+                    bin + "/initdb", "-D", dataDirectory, "-U", Self.superuser, "--auth=trust",
+                    "-E", "UTF8", "--no-locale",
+                ]))
             let settings = """
 
                 # segmentd: embedded cluster, Unix socket only.
@@ -112,11 +114,13 @@ public struct EmbeddedPostgres: Sendable {
             try? fileManager.removeItem(atPath: socketPath)
             logger.info("starting the embedded PostgreSQL")
             do {
-                try ProcessRunner.run(asPostgresUser([
-                    bin + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-w", "-t", "120", "start",
-                ]))
+                try ProcessRunner.run(
+                    asPostgresUser([
+                        bin + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-w", "-t", "120", "start",
+                    ]))
             } catch let failure as ProcessRunner.Failure {
-                let tail = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5)
+                let tail =
+                    (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5)
                     .joined(separator: "\n") ?? ""
                 throw DomainError(
                     .unavailable, "the embedded PostgreSQL did not start: \(failure.output) \(tail)", cause: failure)

@@ -60,7 +60,10 @@ struct JobWorkerTests {
 
     /// A handler whose work the test releases: it announces its start, then waits for the test's word.
     final class ControlledHandler: JobHandler {
-        enum Outcome: Sendable { case succeed, fail(any Error) }
+        enum Outcome: Sendable {
+            case succeed
+            case fail(any Error)
+        }
         let kind = JobKind.refresh
         let source: RecordingSource
         let started: AsyncStream<Int64>.Continuation
@@ -184,10 +187,11 @@ struct JobWorkerTests {
         #expect(await fixture.nextStart() == 5)
         fixture.outcomes.yield(.fail(DomainError(.unavailable, "the source answered 503")))
         try await drained.value
-        #expect(fixture.source.log == [
-            "claim 4", "run 4", "renew 4", "fail 4 INVALID_ARGUMENT permanent",
-            "claim 5", "run 5", "renew 5", "fail 5 UNAVAILABLE retryable",
-        ])
+        #expect(
+            fixture.source.log == [
+                "claim 4", "run 4", "renew 4", "fail 4 INVALID_ARGUMENT permanent",
+                "claim 5", "run 5", "renew 5", "fail 5 UNAVAILABLE retryable",
+            ])
         #expect(fixture.handler.failures.withLock { $0 } == [4, 5])
     }
 

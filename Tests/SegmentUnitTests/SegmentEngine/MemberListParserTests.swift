@@ -1,7 +1,7 @@
 import Foundation
+import SegmentDomain
 import SegmentEngine
 import Testing
-import SegmentDomain
 
 @Suite("Member lists: CSV and NDJSON of user ids, fed in pieces")
 struct MemberListParserTests {

@@ -1,17 +1,20 @@
 import Foundation
+import SegmentDomain
 import SegmentEngine
 import SegmentdClient
 import Testing
-import SegmentDomain
 
 @Suite("Predictive models: logistic regression, AUC, calibration, quantiles")
 struct ModelTests {
     /// Two informative features, one noise feature, one constant column.
     static func data(count: Int, seed: UInt64) -> ([[Double]], [Bool]) {
         var random = SplitMix64(seed: seed)
-        var rows: [[Double]] = [], labels: [Bool] = []
+        var rows: [[Double]] = []
+        var labels: [Bool] = []
         for _ in 0..<count {
-            let a = random.unit() * 4 - 2, b = random.unit() * 10, noise = random.unit()
+            let a = random.unit() * 4 - 2
+            let b = random.unit() * 10
+            let noise = random.unit()
             let p = 1 / (1 + exp(-(1.5 * a - 0.3 * b + 1)))
             rows.append([a, b, noise, 7])
             labels.append(random.unit() < p)

@@ -13,7 +13,8 @@ struct RuleEvaluatorTests {
         let testCase = try #require(BoundaryCases.all.first { $0.name == name })
         let rule = try RuleText.parse(testCase.rule)
         let evaluator = RuleEvaluator(context: Self.context)
-        #expect(evaluator.matches(rule, testCase.facts) == testCase.expected, "\(testCase.rule)\n\(evaluator.explain(rule, testCase.facts).rendered())")
+        #expect(
+            evaluator.matches(rule, testCase.facts) == testCase.expected, "\(testCase.rule)\n\(evaluator.explain(rule, testCase.facts).rendered())")
         #expect(evaluator.explain(rule, testCase.facts).result == testCase.expected)
     }
 
@@ -29,9 +30,11 @@ struct RuleEvaluatorTests {
     }
 
     @Test func restatementsReadAsSentences() throws {
-        #expect(RuleRestatement.describe(try RuleText.parse("did add_to_cart in last 24h and not did purchase in last 24h"))
-            == "Users who performed add_to_cart in the last 24 hours and who did not perform purchase in the last 24 hours")
-        #expect(RuleRestatement.describe(try RuleText.parse("profile.tier in [\"gold\", \"platinum\"] or has tag vip"))
-            == "Users whose tier is one of \"gold\", \"platinum\" or who have the tag vip")
+        #expect(
+            RuleRestatement.describe(try RuleText.parse("did add_to_cart in last 24h and not did purchase in last 24h"))
+                == "Users who performed add_to_cart in the last 24 hours and who did not perform purchase in the last 24 hours")
+        #expect(
+            RuleRestatement.describe(try RuleText.parse("profile.tier in [\"gold\", \"platinum\"] or has tag vip"))
+                == "Users whose tier is one of \"gold\", \"platinum\" or who have the tag vip")
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import SegmentDomain
 import SegmentRules
 import SegmentdAPI
 import Testing
+
 @testable import SegmentServer
-import SegmentDomain
 
 @Suite("The rule AST on the wire")
 struct RuleProtoMappingTests {
@@ -13,13 +14,17 @@ struct RuleProtoMappingTests {
     static let everything = Rule.all([
         .behavior(BehaviorCondition(event: "add_to_cart", window: .last(RelativeTime(24, .hours)))),
         .not(.behavior(BehaviorCondition(event: "purchase", negated: true, window: .since(day)))),
-        .behavior(BehaviorCondition(
-            event: "app_open", window: .calendar(.thisWeek, .user), measure: .count(.greaterOrEqual(3)))),
-        .behavior(BehaviorCondition(
-            event: "purchase", window: .between(day, day.addingTimeInterval(86_400)),
-            filters: [PropertyFilter(property: "amount", test: .greater(.number(100))),
-                      PropertyFilter(property: "currency", test: .equals(.string("EUR")))],
-            measure: .aggregate(.sum, property: "amount", .between(500, 1000)))),
+        .behavior(
+            BehaviorCondition(
+                event: "app_open", window: .calendar(.thisWeek, .user), measure: .count(.greaterOrEqual(3)))),
+        .behavior(
+            BehaviorCondition(
+                event: "purchase", window: .between(day, day.addingTimeInterval(86_400)),
+                filters: [
+                    PropertyFilter(property: "amount", test: .greater(.number(100))),
+                    PropertyFilter(property: "currency", test: .equals(.string("EUR"))),
+                ],
+                measure: .aggregate(.sum, property: "amount", .between(500, 1000)))),
         .behavior(BehaviorCondition(event: "signup", measure: .first(.before(day)))),
         .behavior(BehaviorCondition(event: "purchase", measure: .last(.last(RelativeTime(7, .days))))),
         .any([
@@ -68,7 +73,14 @@ struct RuleProtoMappingTests {
             try RuleProtoMapping.rule(empty)
         }
         let badRange = Segmentd_V1_Rule.with {
-            $0.behavior = .with { $0.event = "x"; $0.count = .with { $0.op = .between; $0.value = 5; $0.upper = 1 } }
+            $0.behavior = .with {
+                $0.event = "x"
+                $0.count = .with {
+                    $0.op = .between
+                    $0.value = 5
+                    $0.upper = 1
+                }
+            }
         }
         #expect(throws: RuleConversionError(path: "rule.ast.behavior.count", reason: "the lower bound is above the upper")) {
             try RuleProtoMapping.rule(badRange)
@@ -76,8 +88,15 @@ struct RuleProtoMappingTests {
         let twoMeasures = Segmentd_V1_Rule.with {
             $0.behavior = .with {
                 $0.event = "x"
-                $0.count = .with { $0.op = .equal; $0.value = 1 }
-                $0.aggregate = .with { $0.function = .sum; $0.property = "a"; $0.comparison = .with { $0.op = .greater } }
+                $0.count = .with {
+                    $0.op = .equal
+                    $0.value = 1
+                }
+                $0.aggregate = .with {
+                    $0.function = .sum
+                    $0.property = "a"
+                    $0.comparison = .with { $0.op = .greater }
+                }
             }
         }
         #expect(throws: RuleConversionError.self) { try RuleProtoMapping.rule(twoMeasures) }

@@ -7,43 +7,67 @@ import Testing
 struct RuleTextTests {
     /// The examples of issue 5 and the docs parse to the intended trees.
     @Test(arguments: [
-        ("did add_to_cart in last 24h and not did purchase in last 24h",
-         Rule.all([
-            .behavior(BehaviorCondition(event: "add_to_cart", window: .last(RelativeTime(24, .hours)))),
-            .not(.behavior(BehaviorCondition(event: "purchase", window: .last(RelativeTime(24, .hours))))),
-         ])),
-        ("did app_open at least 3 times in last 7d",
-         .behavior(BehaviorCondition(event: "app_open", window: .last(RelativeTime(7, .days)), measure: .count(.greaterOrEqual(3))))),
-        ("sum(purchase.amount) in last 30d >= 500",
-         .behavior(BehaviorCondition(
-            event: "purchase", window: .last(RelativeTime(30, .days)), measure: .aggregate(.sum, property: "amount", .greaterOrEqual(500))))),
-        ("profile.tier in [\"gold\", \"platinum\"] and profile.language = \"tr\"",
-         .all([
-            .attribute(AttributeCondition(attribute: "tier", test: .isIn([.string("gold"), .string("platinum")]))),
-            .attribute(AttributeCondition(attribute: "language", test: .equals(.string("tr")))),
-         ])),
+        (
+            "did add_to_cart in last 24h and not did purchase in last 24h",
+            Rule.all([
+                .behavior(BehaviorCondition(event: "add_to_cart", window: .last(RelativeTime(24, .hours)))),
+                .not(.behavior(BehaviorCondition(event: "purchase", window: .last(RelativeTime(24, .hours))))),
+            ])
+        ),
+        (
+            "did app_open at least 3 times in last 7d",
+            .behavior(BehaviorCondition(event: "app_open", window: .last(RelativeTime(7, .days)), measure: .count(.greaterOrEqual(3))))
+        ),
+        (
+            "sum(purchase.amount) in last 30d >= 500",
+            .behavior(
+                BehaviorCondition(
+                    event: "purchase", window: .last(RelativeTime(30, .days)), measure: .aggregate(.sum, property: "amount", .greaterOrEqual(500))))
+        ),
+        (
+            "profile.tier in [\"gold\", \"platinum\"] and profile.language = \"tr\"",
+            .all([
+                .attribute(AttributeCondition(attribute: "tier", test: .isIn([.string("gold"), .string("platinum")]))),
+                .attribute(AttributeCondition(attribute: "language", test: .equals(.string("tr")))),
+            ])
+        ),
         ("not clicked last campaign", .response(ResponseCondition(kind: .clicked, negated: true, campaign: .last))),
         ("has tag vip", .tag(TagCondition(tag: "vip"))),
         ("within 10km of (41.01, 28.97)", .location(LocationCondition(place: .within(latitude: 41.01, longitude: 28.97, meters: 10_000)))),
         ("in segment high_value_buyers_30d", .segment(SegmentCondition(segment: "high_value_buyers_30d"))),
-        ("did purchase where amount > 100 and currency = \"EUR\"",
-         .behavior(BehaviorCondition(event: "purchase", filters: [
-            PropertyFilter(property: "amount", test: .greater(.number(100))),
-            PropertyFilter(property: "currency", test: .equals(.string("EUR"))),
-         ]))),
-        ("did purchase where amount > 100 and has tag vip",
-         .all([
-            .behavior(BehaviorCondition(event: "purchase", filters: [PropertyFilter(property: "amount", test: .greater(.number(100)))])),
-            .tag(TagCondition(tag: "vip")),
-         ])),
-        ("did app_open at least 3 times this week in user time zone",
-         .behavior(BehaviorCondition(event: "app_open", window: .calendar(.thisWeek, .user), measure: .count(.greaterOrEqual(3))))),
-        ("profile.signed_up_at more than 30 days ago",
-         .attribute(AttributeCondition(attribute: "signed_up_at", test: .moreThanAgo(RelativeTime(30, .days))))),
-        ("last time did purchase was before 2026-01-01",
-         .behavior(BehaviorCondition(event: "purchase", measure: .last(.before(Date(timeIntervalSince1970: 1_767_225_600)))))),
-        ("a or b".replacingOccurrences(of: "a", with: "has tag a").replacingOccurrences(of: " b", with: " has tag b"),
-         .any([.tag(TagCondition(tag: "a")), .tag(TagCondition(tag: "b"))])),
+        (
+            "did purchase where amount > 100 and currency = \"EUR\"",
+            .behavior(
+                BehaviorCondition(
+                    event: "purchase",
+                    filters: [
+                        PropertyFilter(property: "amount", test: .greater(.number(100))),
+                        PropertyFilter(property: "currency", test: .equals(.string("EUR"))),
+                    ]))
+        ),
+        (
+            "did purchase where amount > 100 and has tag vip",
+            .all([
+                .behavior(BehaviorCondition(event: "purchase", filters: [PropertyFilter(property: "amount", test: .greater(.number(100)))])),
+                .tag(TagCondition(tag: "vip")),
+            ])
+        ),
+        (
+            "did app_open at least 3 times this week in user time zone",
+            .behavior(BehaviorCondition(event: "app_open", window: .calendar(.thisWeek, .user), measure: .count(.greaterOrEqual(3))))
+        ),
+        (
+            "profile.signed_up_at more than 30 days ago",
+            .attribute(AttributeCondition(attribute: "signed_up_at", test: .moreThanAgo(RelativeTime(30, .days))))
+        ),
+        (
+            "last time did purchase was before 2026-01-01",
+            .behavior(BehaviorCondition(event: "purchase", measure: .last(.before(Date(timeIntervalSince1970: 1_767_225_600)))))
+        ),
+        (
+            "a or b".replacingOccurrences(of: "a", with: "has tag a").replacingOccurrences(of: " b", with: " has tag b"),
+            .any([.tag(TagCondition(tag: "a")), .tag(TagCondition(tag: "b"))])
+        ),
         ("location seen in last 7d", .location(LocationCondition(place: .anywhere, seen: .last(RelativeTime(7, .days))))),
         ("# comment\nhas tag vip # trailing", .tag(TagCondition(tag: "vip"))),
     ])
@@ -52,7 +76,9 @@ struct RuleTextTests {
     }
 
     @Test func andBindsTighterThanOrAndParenthesesKeepGroups() throws {
-        let a = Rule.tag(TagCondition(tag: "a")), b = Rule.tag(TagCondition(tag: "b")), c = Rule.tag(TagCondition(tag: "c"))
+        let a = Rule.tag(TagCondition(tag: "a"))
+        let b = Rule.tag(TagCondition(tag: "b"))
+        let c = Rule.tag(TagCondition(tag: "c"))
         #expect(try RuleText.parse("has tag a or has tag b and has tag c") == .any([a, .all([b, c])]))
         #expect(try RuleText.parse("(has tag a and has tag b) and has tag c") == .all([.all([a, b]), c]))
         #expect(try RuleText.parse("has tag a and has tag b and has tag c") == .all([a, b, c]))

@@ -15,36 +15,60 @@ struct RuleValidatorTests {
     }
 
     @Test func typeMismatchesAreErrorsNamingTheAttributeAndItsType() throws {
-        #expect(try Self.diagnostics("profile.age = \"old\"") == ["error: attribute: profile.age is a number; compare it with a number, not a string"])
-        #expect(try Self.diagnostics("profile.interests = \"books\"") == ["error: attribute: profile.interests is a string list; use contains, contains any or contains all"])
-        #expect(try Self.diagnostics("profile.tier more than 3d ago") == ["error: attribute: profile.tier is a string; more than … ago and less than … ago apply to timestamps"])
-        #expect(try Self.diagnostics("sum(purchase.currency) > 3") == ["error: behavior.aggregate: purchase.currency is a string, not a number: it cannot be summed or averaged"])
-        #expect(try Self.diagnostics("did purchase where amount starts with \"1\"") == ["error: behavior.where[0]: purchase.amount is a number; starts with and ends with apply to strings"])
+        #expect(
+            try Self.diagnostics("profile.age = \"old\"") == ["error: attribute: profile.age is a number; compare it with a number, not a string"])
+        #expect(
+            try Self.diagnostics("profile.interests = \"books\"") == [
+                "error: attribute: profile.interests is a string list; use contains, contains any or contains all"
+            ])
+        #expect(
+            try Self.diagnostics("profile.tier more than 3d ago") == [
+                "error: attribute: profile.tier is a string; more than … ago and less than … ago apply to timestamps"
+            ])
+        #expect(
+            try Self.diagnostics("sum(purchase.currency) > 3") == [
+                "error: behavior.aggregate: purchase.currency is a string, not a number: it cannot be summed or averaged"
+            ])
+        #expect(
+            try Self.diagnostics("did purchase where amount starts with \"1\"") == [
+                "error: behavior.where[0]: purchase.amount is a number; starts with and ends with apply to strings"
+            ])
         #expect(try Self.diagnostics("profile.signed_up_at > 2026-01-01 and profile.age between 1 and 2 and profile.newsletter = true").isEmpty)
     }
 
     @Test func unknownNamesAreWarnings() throws {
-        #expect(try Self.diagnostics("did refund or has tag gold or profile.shoe_size > 3 or clicked campaign x or in segment nope") == [
-            "warning: any[0].behavior: no refund event has been received yet",
-            "warning: any[1].tag: there is no tag gold yet",
-            "warning: any[2].attribute: no profile has the attribute shoe_size yet",
-            "warning: any[3].response: no response to campaign \"x\" has been recorded yet",
-            "warning: any[4].segment: segment nope has no members yet",
-        ])
+        #expect(
+            try Self.diagnostics("did refund or has tag gold or profile.shoe_size > 3 or clicked campaign x or in segment nope") == [
+                "warning: any[0].behavior: no refund event has been received yet",
+                "warning: any[1].tag: there is no tag gold yet",
+                "warning: any[2].attribute: no profile has the attribute shoe_size yet",
+                "warning: any[3].response: no response to campaign \"x\" has been recorded yet",
+                "warning: any[4].segment: segment nope has no members yet",
+            ])
     }
 
     @Test func malformedValuesAndLimitsAreErrors() throws {
-        #expect(try Self.diagnostics("did `Bad Name`") == ["error: behavior: \"Bad Name\" is not a valid event name: 1-64 characters of a-z, 0-9 and _, starting with a letter"])
+        #expect(
+            try Self.diagnostics("did `Bad Name`") == [
+                "error: behavior: \"Bad Name\" is not a valid event name: 1-64 characters of a-z, 0-9 and _, starting with a letter"
+            ])
         #expect(try Self.diagnostics("did purchase in last 0d") == ["error: behavior.window: a duration must be positive"])
-        #expect(try Self.diagnostics("did purchase between 2026-02-01 and 2026-01-01").first?.hasPrefix("error: behavior.window: the window's start") == true)
-        #expect(try Self.diagnostics("within 0km of (91, 0)") == [
-            "error: location: the latitude must be between -90 and 90", "error: location: the radius must be more than 0 m and at most 20,000 km",
-        ])
+        #expect(
+            try Self.diagnostics("did purchase between 2026-02-01 and 2026-01-01").first?.hasPrefix("error: behavior.window: the window's start")
+                == true)
+        #expect(
+            try Self.diagnostics("within 0km of (91, 0)") == [
+                "error: location: the latitude must be between -90 and 90", "error: location: the radius must be more than 0 m and at most 20,000 km",
+            ])
         let wide = Rule.any((0..<600).map { _ in .tag(TagCondition(tag: "vip")) })
-        #expect(RuleValidator.validate(wide, catalog: Self.catalog).map(\.description) == ["error: the rule has 601 conditions and groups; the limit is 500"])
+        #expect(
+            RuleValidator.validate(wide, catalog: Self.catalog).map(\.description) == [
+                "error: the rule has 601 conditions and groups; the limit is 500"
+            ])
         var deep = Rule.tag(TagCondition(tag: "vip"))
         for _ in 0..<40 { deep = .not(deep) }
-        #expect(RuleValidator.validate(deep, catalog: Self.catalog).map(\.description) == ["error: the rule is nested 41 levels deep; the limit is 32"])
+        #expect(
+            RuleValidator.validate(deep, catalog: Self.catalog).map(\.description) == ["error: the rule is nested 41 levels deep; the limit is 32"])
     }
 
     @Test func segmentCyclesAreNamed() {
@@ -58,16 +82,25 @@ struct RuleValidatorTests {
     /// Every value and name is a bound parameter: over thousands of random rules
     /// with hostile names and values, the SQL text holds only the compiler's own words.
     @Test func compiledSQLHoldsNoValueFromTheRule() {
-        let context = EvaluationContext(now: Date(timeIntervalSince1970: 1_790_000_000), tenantTimeZone: TimeZone(identifier: "Europe/Istanbul")!, lastCampaign: "last'one")
+        let context = EvaluationContext(
+            now: Date(timeIntervalSince1970: 1_790_000_000), tenantTimeZone: TimeZone(identifier: "Europe/Istanbul")!, lastCampaign: "last'one")
         let hostileCatalog = RuleCatalog(
-            attributes: Dictionary(uniqueKeysWithValues: RandomRules.Vocabulary.hostile.attributes.enumerated().map { ($1, ValueType.allCases[$0 % 5]) }),
-            properties: Dictionary(uniqueKeysWithValues: RandomRules.Vocabulary.hostile.events.map { event in
-                (event, Dictionary(uniqueKeysWithValues: (RandomRules.Vocabulary.hostile.numericProperties.map { ($0, ValueType.number) }
-                    + RandomRules.Vocabulary.hostile.stringProperties.map { ($0, ValueType.string) }).map { ($0.0, $0.1) }))
-            }))
+            attributes: Dictionary(
+                uniqueKeysWithValues: RandomRules.Vocabulary.hostile.attributes.enumerated().map { ($1, ValueType.allCases[$0 % 5]) }),
+            properties: Dictionary(
+                uniqueKeysWithValues: RandomRules.Vocabulary.hostile.events.map { event in
+                    (
+                        event,
+                        Dictionary(
+                            uniqueKeysWithValues: (RandomRules.Vocabulary.hostile.numericProperties.map { ($0, ValueType.number) }
+                                + RandomRules.Vocabulary.hostile.stringProperties.map { ($0, ValueType.string) }).map { ($0.0, $0.1) })
+                    )
+                }))
         // The compiler's own quoted words.
-        let allowed: Set<String> = ["'number'", "'string'", "'boolean'", "'array'", "'ABCDEFGHIJKLMNOPQRSTUVWXYZ'", "'abcdefghijklmnopqrstuvwxyz'",
-                                    "'day'", "'week'", "'month'", "'1 day'", "'1 week'", "'1 month'", "'UTC'", "'s'", "'n'", "'mn'", "'mx'"]
+        let allowed: Set<String> = [
+            "'number'", "'string'", "'boolean'", "'array'", "'ABCDEFGHIJKLMNOPQRSTUVWXYZ'", "'abcdefghijklmnopqrstuvwxyz'",
+            "'day'", "'week'", "'month'", "'1 day'", "'1 week'", "'1 month'", "'UTC'", "'s'", "'n'", "'mn'", "'mx'",
+        ]
         for seed in UInt64(1)...2000 {
             var generator = RandomRules(seed: seed)
             let rule = generator.rule()

@@ -1,6 +1,7 @@
-import Testing
-@testable import SegmentStore
 import SegmentDomain
+import Testing
+
+@testable import SegmentStore
 
 @Suite("API key format")
 struct APIKeySecretTests {

@@ -105,7 +105,8 @@ struct MemberSetCacheStateTests {
     @Test("the budget: the oldest sets make room; a set over it is declined and not retried until it changes or ages")
     func budget() {
         var state = Self.state(maxMembers: 4, maxAge: .seconds(60))
-        let a = Key(tenant: "acme", segment: "a"), b = Key(tenant: "acme", segment: "b")
+        let a = Key(tenant: "acme", segment: "a")
+        let b = Key(tenant: "acme", segment: "b")
         let r0_14 = state.store(Self.set([1, 2, 3], at: Self.start), for: a, ticket: state.ticket(for: a))
         #expect(r0_14)
         let r0_15 = state.store(Self.set([4, 5], at: Self.start + .seconds(1)), for: b, ticket: state.ticket(for: b))

@@ -1,7 +1,7 @@
 import Foundation
+import SegmentDomain
 import SegmentStore
 import Testing
-import SegmentDomain
 
 @Suite("The README's role matrix is the code's")
 struct RoleMatrixDocumentationTests {

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import SegmentStore
 import SegmentDomain
 import SegmentRules
+import Testing
+
+@testable import SegmentStore
 
 @Suite("Splitting migration scripts into statements")
 struct SQLScriptTests {

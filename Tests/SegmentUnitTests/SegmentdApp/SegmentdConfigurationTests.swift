@@ -54,8 +54,9 @@ struct SegmentdConfigurationTests {
         }
         #expect(message([:], file: path) == "invalid --config / SEGMENTD_CONFIG: unknown key 'lisen' in \(path)")
         #expect(message(["listen": "localhost"]) == "invalid --listen / SEGMENTD_LISTEN: expected IP:port, got 'localhost'")
-        #expect(message([:], environment: ["SEGMENTD_DB_POOL_SIZE": "0"])
-            == "invalid --db-pool-size / SEGMENTD_DB_POOL_SIZE: expected a whole number in 1...500, got '0'")
+        #expect(
+            message([:], environment: ["SEGMENTD_DB_POOL_SIZE": "0"])
+                == "invalid --db-pool-size / SEGMENTD_DB_POOL_SIZE: expected a whole number in 1...500, got '0'")
         #expect(message(["log_level": "loud"]) == "invalid --log-level / SEGMENTD_LOG_LEVEL: unknown level 'loud'")
     }
 }

@@ -1,13 +1,13 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
+import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import SwiftProtobuf
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 @Suite("Connector segments: pushed batches, replace sessions, file imports, scheduled pulls", .timeLimit(.minutes(5)))
 struct ConnectorTests {
@@ -17,28 +17,35 @@ struct ConnectorTests {
 
     /// Users u0…u9 exist (profiles).
     static func seedUsers(_ connection: SegmentdConnection, count: Int = 10) async throws {
-        _ = try await connection.ingestion.upsertProfiles(.with {
-            $0.parent = parent
-            $0.profiles = (0..<count).map { index in .with { $0.userID = "u\(index)"; $0.attributes = ["tier": .string(index < 3 ? "gold" : "silver")] } }
-        }, metadata: connection.metadata)
+        _ = try await connection.ingestion.upsertProfiles(
+            .with {
+                $0.parent = parent
+                $0.profiles = (0..<count).map { index in
+                    .with {
+                        $0.userID = "u\(index)"
+                        $0.attributes = ["tier": .string(index < 3 ? "gold" : "silver")]
+                    }
+                }
+            }, metadata: connection.metadata)
     }
 
     static func createConnector(
         _ connection: SegmentdConnection, _ id: String, source: Segmentd_V1_ConnectorConfig.Source = .push,
         pull: Segmentd_V1_PullSource? = nil
     ) async throws -> Segmentd_V1_Segment {
-        try await connection.segments.createSegment(.with {
-            $0.parent = parent
-            $0.segmentID = id
-            $0.segment = .with { segment in
-                segment.kind = .connector
-                segment.connector = .with {
-                    $0.source = source
-                    if let pull { $0.pull = pull }
+        try await connection.segments.createSegment(
+            .with {
+                $0.parent = parent
+                $0.segmentID = id
+                $0.segment = .with { segment in
+                    segment.kind = .connector
+                    segment.connector = .with {
+                        $0.source = source
+                        if let pull { $0.pull = pull }
+                    }
+                    segment.schedule = .with { $0.manual = true }
                 }
-                segment.schedule = .with { $0.manual = true }
-            }
-        }, metadata: connection.metadata)
+            }, metadata: connection.metadata)
     }
 
     static func members(_ server: TestServer, _ id: String) async throws -> [String] {
@@ -49,8 +56,14 @@ struct ConnectorTests {
             """)
     }
 
-    static func add(_ connection: SegmentdConnection, _ id: String, _ sync: String, _ users: [String], remove: Bool = false) async throws -> Segmentd_V1_SyncResult {
-        let request = Segmentd_V1_ChangeMembersRequest.with { $0.segment = name(id); $0.syncID = sync; $0.userIds = users }
+    static func add(_ connection: SegmentdConnection, _ id: String, _ sync: String, _ users: [String], remove: Bool = false) async throws
+        -> Segmentd_V1_SyncResult
+    {
+        let request = Segmentd_V1_ChangeMembersRequest.with {
+            $0.segment = name(id)
+            $0.syncID = sync
+            $0.userIds = users
+        }
         return remove
             ? try await connection.connectors.removeMembers(request, metadata: connection.metadata)
             : try await connection.connectors.addMembers(request, metadata: connection.metadata)
@@ -85,11 +98,16 @@ struct ConnectorTests {
                 #expect(segment.lastRefresh.outcome == "succeeded")
 
                 // A user the connector named before they existed enters on the next refresh.
-                _ = try await connection.ingestion.upsertProfiles(.with { $0.parent = Self.parent; $0.profiles = [.with { $0.userID = "ghost-2" }] }, metadata: connection.metadata)
+                _ = try await connection.ingestion.upsertProfiles(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.profiles = [.with { $0.userID = "ghost-2" }]
+                    }, metadata: connection.metadata)
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("crm_vips") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await Self.members(server, "crm_vips") == ["ghost-2", "u0", "u2"])
-                let history = try await connection.segments.listSegmentSizeHistory(.with { $0.name = Self.name("crm_vips") }, metadata: connection.metadata)
+                let history = try await connection.segments.listSegmentSizeHistory(
+                    .with { $0.name = Self.name("crm_vips") }, metadata: connection.metadata)
                 #expect(history.points.map(\.size) == [3, 2, 3])
 
                 // Errors: too many ids, no sync id, not a connector, unknown segment; nothing changes.
@@ -107,10 +125,11 @@ struct ConnectorTests {
             }
             let audit = try await AuditLogTests.events(server).filter { $0.resource == Self.name("crm_vips") }
             let outcomes = audit.map { "\($0.action.split(separator: "/").last ?? "") \($0.result)" }
-            #expect(outcomes == [
-                "CreateSegment OK", "AddMembers OK", "AddMembers OK", "RemoveMembers OK", "RefreshSegment OK", "PauseSegment OK",
-                "AddMembers FAILED_PRECONDITION",
-            ])
+            #expect(
+                outcomes == [
+                    "CreateSegment OK", "AddMembers OK", "AddMembers OK", "RemoveMembers OK", "RefreshSegment OK", "PauseSegment OK",
+                    "AddMembers FAILED_PRECONDITION",
+                ])
         }
     }
 
@@ -124,18 +143,39 @@ struct ConnectorTests {
                 _ = try await Self.add(connection, "audience", "initial", ["u0", "u1", "u2"])
 
                 let session = try await connection.connectors.beginReplace(
-                    .with { $0.segment = Self.name("audience"); $0.syncID = "full-7" }, metadata: connection.metadata)
+                    .with {
+                        $0.segment = Self.name("audience")
+                        $0.syncID = "full-7"
+                    }, metadata: connection.metadata)
                 #expect(session.state == "open" && session.staged == 0 && session.name.hasPrefix(Self.name("audience") + "/replaceSessions/"))
                 // Beginning again with the same sync id resumes the same session.
                 let again = try await connection.connectors.beginReplace(
-                    .with { $0.segment = Self.name("audience"); $0.syncID = "full-7" }, metadata: connection.metadata)
+                    .with {
+                        $0.segment = Self.name("audience")
+                        $0.syncID = "full-7"
+                    }, metadata: connection.metadata)
                 #expect(again.name == session.name)
 
                 let staged = try await connection.connectors.streamReplaceChunks(metadata: connection.metadata) { writer in
-                    try await writer.write(.with { $0.session = session.name; $0.sequence = 0; $0.userIds = ["u2", "u3"] })
-                    try await writer.write(.with { $0.session = session.name; $0.sequence = 1; $0.userIds = ["u4", "nobody"] })
+                    try await writer.write(
+                        .with {
+                            $0.session = session.name
+                            $0.sequence = 0
+                            $0.userIds = ["u2", "u3"]
+                        })
+                    try await writer.write(
+                        .with {
+                            $0.session = session.name
+                            $0.sequence = 1
+                            $0.userIds = ["u4", "nobody"]
+                        })
                     // A resent chunk (same sequence) is ignored.
-                    try await writer.write(.with { $0.session = session.name; $0.sequence = 1; $0.userIds = ["u9"] })
+                    try await writer.write(
+                        .with {
+                            $0.session = session.name
+                            $0.sequence = 1
+                            $0.userIds = ["u9"]
+                        })
                 }
                 #expect(staged.staged == 4)
                 // Nothing is visible before the commit.
@@ -146,28 +186,49 @@ struct ConnectorTests {
                 #expect(committed.size == 3 && committed.entered == 2 && committed.exited == 2)
                 #expect(try await Self.members(server, "audience") == ["u2", "u3", "u4"])
                 // Committing twice (a retry) returns the same result.
-                #expect(try await connection.connectors.commitReplace(.with { $0.session = session.name }, metadata: connection.metadata) == committed)
-                #expect(await Self.code {
-                    _ = try await connection.connectors.abortReplace(.with { $0.session = session.name }, metadata: connection.metadata)
-                }.0 == .failedPrecondition)
+                #expect(
+                    try await connection.connectors.commitReplace(.with { $0.session = session.name }, metadata: connection.metadata) == committed)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.connectors.abortReplace(.with { $0.session = session.name }, metadata: connection.metadata)
+                    }.0 == .failedPrecondition)
 
                 // An aborted session changes nothing, and cannot be committed.
                 let aborted = try await connection.connectors.beginReplace(
-                    .with { $0.segment = Self.name("audience"); $0.syncID = "full-8" }, metadata: connection.metadata)
+                    .with {
+                        $0.segment = Self.name("audience")
+                        $0.syncID = "full-8"
+                    }, metadata: connection.metadata)
                 _ = try await connection.connectors.streamReplaceChunks(metadata: connection.metadata) { writer in
-                    try await writer.write(.with { $0.session = aborted.name; $0.sequence = 0; $0.userIds = ["u7"] })
+                    try await writer.write(
+                        .with {
+                            $0.session = aborted.name
+                            $0.sequence = 0
+                            $0.userIds = ["u7"]
+                        })
                 }
-                #expect(try await connection.connectors.abortReplace(.with { $0.session = aborted.name }, metadata: connection.metadata).state == "aborted")
-                #expect(await Self.code {
-                    _ = try await connection.connectors.commitReplace(.with { $0.session = aborted.name }, metadata: connection.metadata)
-                }.0 == .failedPrecondition)
+                #expect(
+                    try await connection.connectors.abortReplace(.with { $0.session = aborted.name }, metadata: connection.metadata).state
+                        == "aborted")
+                #expect(
+                    await Self.code {
+                        _ = try await connection.connectors.commitReplace(.with { $0.session = aborted.name }, metadata: connection.metadata)
+                    }.0 == .failedPrecondition)
                 #expect(try await Self.members(server, "audience") == ["u2", "u3", "u4"])
 
                 // An abandoned session expires: its ids are dropped by the sweep and it cannot commit.
                 let abandoned = try await connection.connectors.beginReplace(
-                    .with { $0.segment = Self.name("audience"); $0.syncID = "full-9" }, metadata: connection.metadata)
+                    .with {
+                        $0.segment = Self.name("audience")
+                        $0.syncID = "full-9"
+                    }, metadata: connection.metadata)
                 _ = try await connection.connectors.streamReplaceChunks(metadata: connection.metadata) { writer in
-                    try await writer.write(.with { $0.session = abandoned.name; $0.sequence = 0; $0.userIds = ["u8"] })
+                    try await writer.write(
+                        .with {
+                            $0.session = abandoned.name
+                            $0.sequence = 0
+                            $0.userIds = ["u8"]
+                        })
                 }
                 clock.advance(by: ConnectorStore.sessionLifetime + 1)
                 #expect(try await server.server.segmentStore.connectors.abortExpiredSessions() == 1)
@@ -180,21 +241,33 @@ struct ConnectorTests {
 
                 // A session reusing the sync id of an applied batch changes nothing: that sync stands.
                 let reused = try await connection.connectors.beginReplace(
-                    .with { $0.segment = Self.name("audience"); $0.syncID = "initial" }, metadata: connection.metadata)
+                    .with {
+                        $0.segment = Self.name("audience")
+                        $0.syncID = "initial"
+                    }, metadata: connection.metadata)
                 _ = try await connection.connectors.streamReplaceChunks(metadata: connection.metadata) { writer in
-                    try await writer.write(.with { $0.session = reused.name; $0.sequence = 0; $0.userIds = ["u9"] })
+                    try await writer.write(
+                        .with {
+                            $0.session = reused.name
+                            $0.sequence = 0
+                            $0.userIds = ["u9"]
+                        })
                 }
                 let reusedResult = try await connection.connectors.commitReplace(.with { $0.session = reused.name }, metadata: connection.metadata)
                 #expect(reusedResult.size == 3 && reusedResult.entered == 3, "the first result of sync 'initial'")
                 #expect(try await Self.members(server, "audience") == ["u2", "u3", "u4"])
 
                 // Session names are checked: other tenants' and malformed names are NOT_FOUND / INVALID_ARGUMENT.
-                #expect(await Self.code {
-                    _ = try await connection.connectors.commitReplace(.with { $0.session = "tenants/other/segments/audience/replaceSessions/1" }, metadata: connection.metadata)
-                }.0 == .notFound)
-                #expect(await Self.code {
-                    _ = try await connection.connectors.commitReplace(.with { $0.session = "tenants/acme/segments/audience" }, metadata: connection.metadata)
-                }.0 == .invalidArgument)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.connectors.commitReplace(
+                            .with { $0.session = "tenants/other/segments/audience/replaceSessions/1" }, metadata: connection.metadata)
+                    }.0 == .notFound)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.connectors.commitReplace(
+                            .with { $0.session = "tenants/acme/segments/audience" }, metadata: connection.metadata)
+                    }.0 == .invalidArgument)
             }
         }
     }
@@ -208,15 +281,16 @@ struct ConnectorTests {
             var offset = 0
             repeat {
                 let end = min(offset + pieceSize, bytes.count)
-                try await writer.write(.with {
-                    if offset == 0 {
-                        $0.segment = name(id)
-                        $0.format = format
-                        $0.replace = replace
-                        $0.syncID = sync
-                    }
-                    $0.data = Data(bytes[offset..<end])
-                })
+                try await writer.write(
+                    .with {
+                        if offset == 0 {
+                            $0.segment = name(id)
+                            $0.format = format
+                            $0.replace = replace
+                            $0.syncID = sync
+                        }
+                        $0.data = Data(bytes[offset..<end])
+                    })
                 offset = end
             } while offset < bytes.count
         }
@@ -272,19 +346,30 @@ struct ConnectorTests {
                 try await Self.seedUsers(connection)
                 _ = try await Self.createConnector(connection, "synced")
                 _ = try await Self.add(connection, "synced", "s1", ["u0", "u1", "u5"])
-                _ = try await SegmentLifecycleTests.create(connection, "gold_synced", "in segment synced and profile.tier = \"gold\"", schedule: .with { $0.manual = true })
+                _ = try await SegmentLifecycleTests.create(
+                    connection, "gold_synced", "in segment synced and profile.tier = \"gold\"", schedule: .with { $0.manual = true })
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("gold_synced") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await Self.members(server, "gold_synced") == ["u0", "u1"])
 
                 let check = try await connection.membership.checkMembership(
-                    .with { $0.parent = Self.parent; $0.userID = "u5"; $0.segments = [Self.name("synced"), Self.name("gold_synced")] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u5"
+                        $0.segments = [Self.name("synced"), Self.name("gold_synced")]
+                    }, metadata: connection.metadata)
                 #expect(check.results.map(\.member) == [true, false])
                 let inspection = try await connection.segments.inspectSegment(
-                    .with { $0.name = Self.name("synced"); $0.breakdownAttribute = "tier" }, metadata: connection.metadata)
+                    .with {
+                        $0.name = Self.name("synced")
+                        $0.breakdownAttribute = "tier"
+                    }, metadata: connection.metadata)
                 #expect(inspection.count == 3 && inspection.breakdown.map { "\($0.value)=\($0.count)" } == ["gold=2", "silver=1"])
                 let pinned = try await connection.segments.pinSegment(
-                    .with { $0.name = Self.name("synced"); $0.category = "CRM" }, metadata: connection.metadata)
+                    .with {
+                        $0.name = Self.name("synced")
+                        $0.category = "CRM"
+                    }, metadata: connection.metadata)
                 #expect(pinned.curation.readyToUse && pinned.kind == .connector)
 
                 let operation = try await connection.segments.exportSegment(.with { $0.name = Self.name("synced") }, metadata: connection.metadata)
@@ -293,9 +378,10 @@ struct ConnectorTests {
                 #expect(done.state == .succeeded && done.export.rows == 3)
 
                 // Deleting a referenced connector is refused like any referenced segment.
-                #expect(await Self.code {
-                    _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("synced") }, metadata: connection.metadata)
-                }.0 == .failedPrecondition)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("synced") }, metadata: connection.metadata)
+                    }.0 == .failedPrecondition)
             }
         }
     }

@@ -1,5 +1,7 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
+import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
@@ -7,8 +9,6 @@ import SegmentdTestSupport
 import SwiftProtobuf
 import Synchronization
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 @Suite("Scheduled pulls: conditional GETs, limits, timeouts, a secret auth header", .timeLimit(.minutes(5)))
 struct PullTests {
@@ -21,24 +21,25 @@ struct PullTests {
         _ connection: SegmentdConnection, _ id: String, url: String, format: String = "csv", authHeader: String = "", timeout: Int64 = 0,
         maxBytes: Int64 = 0, schedule: Segmentd_V1_Schedule = .with { $0.manual = true }
     ) async throws -> Segmentd_V1_Segment {
-        try await connection.segments.createSegment(.with {
-            $0.parent = parent
-            $0.segmentID = id
-            $0.segment = .with { segment in
-                segment.kind = .connector
-                segment.connector = .with {
-                    $0.source = .pull
-                    $0.pull = .with {
-                        $0.url = url
-                        $0.format = format
-                        $0.authHeader = authHeader
-                        if timeout > 0 { $0.timeout = .init(seconds: timeout, nanos: 0) }
-                        $0.maxBytes = maxBytes
+        try await connection.segments.createSegment(
+            .with {
+                $0.parent = parent
+                $0.segmentID = id
+                $0.segment = .with { segment in
+                    segment.kind = .connector
+                    segment.connector = .with {
+                        $0.source = .pull
+                        $0.pull = .with {
+                            $0.url = url
+                            $0.format = format
+                            $0.authHeader = authHeader
+                            if timeout > 0 { $0.timeout = .init(seconds: timeout, nanos: 0) }
+                            $0.maxBytes = maxBytes
+                        }
                     }
+                    segment.schedule = schedule
                 }
-                segment.schedule = schedule
-            }
-        }, metadata: connection.metadata)
+            }, metadata: connection.metadata)
     }
 
     static func sync(_ server: TestServer, _ connection: SegmentdConnection, _ id: String) async throws -> Segmentd_V1_Operation {
@@ -77,18 +78,27 @@ struct PullTests {
                 #expect(try await ConnectorTests.members(server, "partner") == ["u0", "u1"])
 
                 let segment = try await connection.segments.getSegment(.with { $0.name = Self.name("partner") }, metadata: connection.metadata)
-                #expect(segment.lastRefresh.outcome == "succeeded" && segment.lastRefresh.connectorCount == 3 && segment.lastRefresh.matchedCount == 2)
+                #expect(
+                    segment.lastRefresh.outcome == "succeeded" && segment.lastRefresh.connectorCount == 3 && segment.lastRefresh.matchedCount == 2)
                 #expect(segment.connector.pull.authHeaderSet && segment.connector.pull.authHeader.isEmpty)
 
                 // Updating the URL keeps the stored header; an update of the header is audited without it.
-                _ = try await connection.segments.updateSegment(.with {
-                    $0.updateMask = .with { $0.paths = ["connector"] }
-                    $0.segment = .with {
-                        $0.name = Self.name("partner")
-                        $0.connector = .with { $0.source = .pull; $0.pull = .with { $0.url = http.url + "/v2.csv"; $0.authHeader = "Bearer rotated-99" } }
-                    }
-                }, metadata: connection.metadata)
-                let revisions = try await connection.segments.listSegmentRevisions(.with { $0.parent = Self.name("partner") }, metadata: connection.metadata)
+                _ = try await connection.segments.updateSegment(
+                    .with {
+                        $0.updateMask = .with { $0.paths = ["connector"] }
+                        $0.segment = .with {
+                            $0.name = Self.name("partner")
+                            $0.connector = .with {
+                                $0.source = .pull
+                                $0.pull = .with {
+                                    $0.url = http.url + "/v2.csv"
+                                    $0.authHeader = "Bearer rotated-99"
+                                }
+                            }
+                        }
+                    }, metadata: connection.metadata)
+                let revisions = try await connection.segments.listSegmentRevisions(
+                    .with { $0.parent = Self.name("partner") }, metadata: connection.metadata)
                 #expect(revisions.revisions.first?.changedFields == ["connector"])
                 #expect(revisions.revisions.allSatisfy { $0.snapshot.connector.pull.authHeader.isEmpty })
                 _ = try await Self.sync(server, connection, "partner")
@@ -99,7 +109,10 @@ struct PullTests {
                 #expect(await Self.code { _ = try await ConnectorTests.add(connection, "partner", "s", ["u3"]) }.0 == .failedPrecondition)
                 // SyncNow of a segment that does not pull.
                 _ = try await ConnectorTests.createConnector(connection, "pushed")
-                #expect(await Self.code { _ = try await connection.connectors.syncNow(.with { $0.segment = Self.name("pushed") }, metadata: connection.metadata) }.0 == .failedPrecondition)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.connectors.syncNow(.with { $0.segment = Self.name("pushed") }, metadata: connection.metadata)
+                    }.0 == .failedPrecondition)
             }
             // The secret is nowhere the API shows: not in the audit log, not in operations.
             let audit = try await AuditLogTests.events(server)
@@ -141,24 +154,27 @@ struct PullTests {
                     ("/broken.csv", "csv", 0, 0, .retrying, "answered 500"),
                     ("/slow.csv", "csv", 0, 1, .retrying, "timed out"),
                 ] {
-                    _ = try await connection.segments.updateSegment(.with {
-                        $0.updateMask = .with { $0.paths = ["connector"] }
-                        $0.segment = .with {
-                            $0.name = Self.name("source")
-                            $0.connector = .with {
-                                $0.source = .pull
-                                $0.pull = .with {
-                                    $0.url = http.url + path
-                                    $0.format = format
-                                    $0.maxBytes = maxBytes
-                                    if timeout > 0 { $0.timeout = .init(seconds: timeout, nanos: 0) }
+                    _ = try await connection.segments.updateSegment(
+                        .with {
+                            $0.updateMask = .with { $0.paths = ["connector"] }
+                            $0.segment = .with {
+                                $0.name = Self.name("source")
+                                $0.connector = .with {
+                                    $0.source = .pull
+                                    $0.pull = .with {
+                                        $0.url = http.url + path
+                                        $0.format = format
+                                        $0.maxBytes = maxBytes
+                                        if timeout > 0 { $0.timeout = .init(seconds: timeout, nanos: 0) }
+                                    }
                                 }
                             }
-                        }
-                    }, metadata: connection.metadata)
+                        }, metadata: connection.metadata)
                     let operation = try await Self.sync(server, connection, "source")
                     #expect(operation.state == expectedState, "\(path): \(operation.state) \(operation.error.message)")
-                    #expect(operation.error.message.contains(message) || operation.error.message.contains("took longer"), "\(path): \(operation.error.message)")
+                    #expect(
+                        operation.error.message.contains(message) || operation.error.message.contains("took longer"),
+                        "\(path): \(operation.error.message)")
                     #expect(operation.attempt == 1)
                     #expect(try await ConnectorTests.members(server, "source") == ["u0", "u1"], "\(path)")
                     let segment = try await connection.segments.getSegment(.with { $0.name = Self.name("source") }, metadata: connection.metadata)
@@ -180,16 +196,23 @@ struct PullTests {
         try await TestServer.with(configure: { $0.clock = clock.now }) { server in
             try await server.connect { connection in
                 try await ConnectorTests.seedUsers(connection)
-                _ = try await Self.createPull(connection, "hourly", url: http.url + "/x.ndjson", format: "ndjson", schedule: .with { $0.everyHours = 1 })
+                _ = try await Self.createPull(
+                    connection, "hourly", url: http.url + "/x.ndjson", format: "ndjson", schedule: .with { $0.everyHours = 1 })
                 clock.advance(by: 3700)
                 #expect(try await server.server.segmentStore.enqueueDueRefreshes() == 1)
                 try await server.worker.drain()
                 #expect(try await ConnectorTests.members(server, "hourly") == ["u2"])
                 let operations = try await connection.operations.listOperations(
-                    .with { $0.parent = Self.parent; $0.target = Self.name("hourly") }, metadata: connection.metadata).operations
+                    .with {
+                        $0.parent = Self.parent
+                        $0.target = Self.name("hourly")
+                    }, metadata: connection.metadata
+                ).operations
                 #expect(operations.map(\.kind) == [.sync] && operations.first?.state == .succeeded)
 
-                for (url, format) in [("ftp://example.com/x.csv", "csv"), ("https://user:pw@example.com/x.csv", "csv"), ("not a url", "csv"), (http.url, "xml")] {
+                for (url, format) in [
+                    ("ftp://example.com/x.csv", "csv"), ("https://user:pw@example.com/x.csv", "csv"), ("not a url", "csv"), (http.url, "xml"),
+                ] {
                     let refused = await Self.code { _ = try await Self.createPull(connection, "bad", url: url, format: format) }
                     #expect(refused.0 == .invalidArgument, "\(url) \(format): \(refused.1)")
                 }

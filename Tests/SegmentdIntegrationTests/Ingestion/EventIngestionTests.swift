@@ -1,12 +1,12 @@
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Events: atomic, idempotent, validated batches with rollups and a catalog", .timeLimit(.minutes(5)))
 struct EventIngestionTests {
@@ -24,21 +24,34 @@ struct EventIngestionTests {
             }
             try await server.connect { connection in
                 let first = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/acme"; $0.events = events }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.events = events
+                    }, metadata: connection.metadata)
                 #expect(first.accepted == 50)
                 #expect(first.duplicates == 0)
                 #expect(first.newUsers == 10)
-                let rollupsBefore = try await server.database.scalar("SELECT md5(string_agg(r::text, ',' ORDER BY event_name, day, user_index)) FROM event_rollups r", as: String.self)
+                let rollupsBefore = try await server.database.scalar(
+                    "SELECT md5(string_agg(r::text, ',' ORDER BY event_name, day, user_index)) FROM event_rollups r", as: String.self)
                 let replay = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/acme"; $0.events = events }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.events = events
+                    }, metadata: connection.metadata)
                 #expect(replay.accepted == 0)
                 #expect(replay.duplicates == 50)
                 #expect(replay.newUsers == 0)
                 #expect(try await server.database.scalar("SELECT count(*) FROM events", as: Int.self) == [50])
-                #expect(try await server.database.scalar("SELECT md5(string_agg(r::text, ',' ORDER BY event_name, day, user_index)) FROM event_rollups r", as: String.self) == rollupsBefore)
+                #expect(
+                    try await server.database.scalar(
+                        "SELECT md5(string_agg(r::text, ',' ORDER BY event_name, day, user_index)) FROM event_rollups r", as: String.self)
+                        == rollupsBefore)
                 // The same message id twice within one batch is kept once.
                 let doubled = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/acme"; $0.events = [.make("u1", "app_open", id: "x"), .make("u1", "app_open", id: "x")] },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.events = [.make("u1", "app_open", id: "x"), .make("u1", "app_open", id: "x")]
+                    },
                     metadata: connection.metadata)
                 #expect(doubled.accepted == 1)
                 #expect(doubled.duplicates == 1)
@@ -51,18 +64,24 @@ struct EventIngestionTests {
         try await TestServer.with { server in
             try await server.connect { connection in
                 _ = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/acme"; $0.events = [.make("u1", "purchase", ["amount": .number(10)])] },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.events = [.make("u1", "purchase", ["amount": .number(10)])]
+                    },
                     metadata: connection.metadata)
                 let batch: [Segmentd_V1_Event] = [
-                    .make("u2", "purchase", ["amount": .number(5)]),                      // fine
-                    .make("u3", "purchase", ["amount": .string("five")]),                 // type mismatch
-                    .make("", "purchase"),                                                 // no user
-                    .make("u4", "Bad-Name"),                                               // name
-                    .make("u5", "view_item", at: now.addingTimeInterval(3600)),            // future
+                    .make("u2", "purchase", ["amount": .number(5)]),  // fine
+                    .make("u3", "purchase", ["amount": .string("five")]),  // type mismatch
+                    .make("", "purchase"),  // no user
+                    .make("u4", "Bad-Name"),  // name
+                    .make("u5", "view_item", at: now.addingTimeInterval(3600)),  // future
                 ]
                 do {
                     _ = try await connection.ingestion.ingestEvents(
-                        .with { $0.parent = "tenants/acme"; $0.events = batch }, metadata: connection.metadata)
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.events = batch
+                        }, metadata: connection.metadata)
                     Issue.record("expected INVALID_ARGUMENT")
                 } catch let error as RPCError {
                     #expect(error.code == .invalidArgument)
@@ -74,7 +93,10 @@ struct EventIngestionTests {
                 // Only the type mismatch left: found against the catalog, inside the transaction.
                 do {
                     _ = try await connection.ingestion.ingestEvents(
-                        .with { $0.parent = "tenants/acme"; $0.events = Array(batch.prefix(2)) }, metadata: connection.metadata)
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.events = Array(batch.prefix(2))
+                        }, metadata: connection.metadata)
                     Issue.record("expected INVALID_ARGUMENT")
                 } catch let error as RPCError {
                     let status = try #require(try error.unpackGoogleRPCStatus())
@@ -86,12 +108,19 @@ struct EventIngestionTests {
                 #expect(try await server.database.scalar("SELECT count(*) FROM users", as: Int.self) == [1], "no user of a rejected batch stays")
                 let tooMany = (0..<1001).map { Segmentd_V1_Event.make("u\($0)", "app_open") }
                 await #expect {
-                    try await connection.ingestion.ingestEvents(.with { $0.parent = "tenants/acme"; $0.events = tooMany }, metadata: connection.metadata)
+                    try await connection.ingestion.ingestEvents(
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.events = tooMany
+                        }, metadata: connection.metadata)
                 } throws: { ($0 as? RPCError)?.code == .resourceExhausted }
                 let manyProperties = Dictionary(uniqueKeysWithValues: (0..<51).map { ("p\($0)", Segmentd_V1_Value.number(1)) })
                 await #expect {
                     try await connection.ingestion.ingestEvents(
-                        .with { $0.parent = "tenants/acme"; $0.events = [.make("u1", "app_open", manyProperties)] }, metadata: connection.metadata)
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.events = [.make("u1", "app_open", manyProperties)]
+                        }, metadata: connection.metadata)
                 } throws: { ($0 as? RPCError)?.code == .invalidArgument }
             }
         }
@@ -111,14 +140,20 @@ struct EventIngestionTests {
                         if Bool.random(using: &generator) { properties["amount"] = .number(Double(Int.random(in: -50...500, using: &generator)) / 4) }
                         if Bool.random(using: &generator) { properties["qty"] = .number(Double(Int.random(in: 1...5, using: &generator))) }
                         properties["currency"] = .string(Bool.random(using: &generator) ? "EUR" : "TRY")
-                        events.append(.make("u\(Int.random(in: 0..<30, using: &generator))",
-                                            ["purchase", "app_open", "view_item"][Int.random(in: 0..<3, using: &generator)],
-                                            at: now.addingTimeInterval(-age), id: "b\(batch)-\(events.count)", properties))
+                        events.append(
+                            .make(
+                                "u\(Int.random(in: 0..<30, using: &generator))",
+                                ["purchase", "app_open", "view_item"][Int.random(in: 0..<3, using: &generator)],
+                                at: now.addingTimeInterval(-age), id: "b\(batch)-\(events.count)", properties))
                     }
                     // Replays of earlier events mixed in.
                     if batch > 0 { events += sent.shuffled(using: &generator).prefix(20) }
                     sent += events
-                    _ = try await connection.ingestion.ingestEvents(.with { $0.parent = "tenants/acme"; $0.events = events }, metadata: connection.metadata)
+                    _ = try await connection.ingestion.ingestEvents(
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.events = events
+                        }, metadata: connection.metadata)
                 }
             }
             let mismatches = try await server.database.scalar(
@@ -152,8 +187,10 @@ struct EventIngestionTests {
                 _ = try await connection.ingestion.ingestEvents(
                     .with {
                         $0.parent = "tenants/acme"
-                        $0.events = [.make("u1", "purchase", ["amount": .number(10), "currency": .string("EUR")]),
-                                     .make("u2", "purchase", ["coupon": .bool(true)]), .make("u2", "app_open")]
+                        $0.events = [
+                            .make("u1", "purchase", ["amount": .number(10), "currency": .string("EUR")]),
+                            .make("u2", "purchase", ["coupon": .bool(true)]), .make("u2", "app_open"),
+                        ]
                     }, metadata: connection.metadata)
                 let types = try await connection.catalog.listEventTypes(.with { $0.parent = "tenants/acme" }, metadata: connection.metadata)
                 #expect(types.eventTypes.map(\.event) == ["app_open", "purchase"])
@@ -171,7 +208,10 @@ struct EventIngestionTests {
             try await server.connect { connection in
                 let old = now.addingTimeInterval(-400 * 86_400)
                 _ = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/acme"; $0.events = [.make("u1", "app_open", at: old), .make("u1", "app_open")] },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.events = [.make("u1", "app_open", at: old), .make("u1", "app_open")]
+                    },
                     metadata: connection.metadata)
             }
             let inDefault = try await server.database.scalar("SELECT count(*)::int FROM events_default", as: Int.self)
@@ -186,4 +226,3 @@ struct EventIngestionTests {
         }
     }
 }
-

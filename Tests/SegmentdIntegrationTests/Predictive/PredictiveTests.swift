@@ -1,12 +1,12 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
+import SegmentEngine
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 @Suite("Predictive segments: training, scoring, buckets, explanations, model cards", .timeLimit(.minutes(5)))
 struct PredictiveTests {
@@ -19,10 +19,16 @@ struct PredictiveTests {
     /// in any two weeks); the rest rarely come back and seldom buy.
     static func seed(_ connection: SegmentdConnection, now: Date, users: Int = 300) async throws {
         var events: [Segmentd_V1_Event] = []
-        _ = try await connection.ingestion.upsertProfiles(.with {
-            $0.parent = parent
-            $0.profiles = (0..<users).map { index in .with { $0.userID = "p\(index)"; $0.attributes = ["age": .number(Double(20 + index % 40))] } }
-        }, metadata: connection.metadata)
+        _ = try await connection.ingestion.upsertProfiles(
+            .with {
+                $0.parent = parent
+                $0.profiles = (0..<users).map { index in
+                    .with {
+                        $0.userID = "p\(index)"
+                        $0.attributes = ["age": .number(Double(20 + index % 40))]
+                    }
+                }
+            }, metadata: connection.metadata)
         for index in 0..<users {
             var random = SplitMix64(seed: UInt64(index) &* 7919 &+ 17)
             let regular = index % 3 == 0
@@ -31,18 +37,21 @@ struct PredictiveTests {
                 let time = now.addingTimeInterval(-(random.unit() * 74 + 0.5) * 86_400)
                 events.append(.make("p\(index)", "app_open", at: time, id: "o-\(index)-\(session)"))
                 if random.unit() < (regular ? 0.5 : 0.15) {
-                    events.append(.make("p\(index)", "add_to_cart", at: time.addingTimeInterval(60), id: "c-\(index)-\(session)", ["price": .number(20)]))
+                    events.append(
+                        .make("p\(index)", "add_to_cart", at: time.addingTimeInterval(60), id: "c-\(index)-\(session)", ["price": .number(20)]))
                     if random.unit() < (regular ? 0.45 : 0.2) {
-                        events.append(.make("p\(index)", "purchase", at: time.addingTimeInterval(120), id: "b-\(index)-\(session)", ["amount": .number(40)]))
+                        events.append(
+                            .make("p\(index)", "purchase", at: time.addingTimeInterval(120), id: "b-\(index)-\(session)", ["amount": .number(40)]))
                     }
                 }
             }
         }
         for start in stride(from: 0, to: events.count, by: 1000) {
-            _ = try await connection.ingestion.ingestEvents(.with {
-                $0.parent = parent
-                $0.events = Array(events[start..<min(start + 1000, events.count)])
-            }, metadata: connection.metadata)
+            _ = try await connection.ingestion.ingestEvents(
+                .with {
+                    $0.parent = parent
+                    $0.events = Array(events[start..<min(start + 1000, events.count)])
+                }, metadata: connection.metadata)
         }
     }
 
@@ -50,20 +59,21 @@ struct PredictiveTests {
         _ connection: SegmentdConnection, _ id: String, goal: Segmentd_V1_PredictiveConfig.Goal = .convert, event: String = "purchase",
         bucket: Segmentd_V1_PredictiveConfig.Bucket = .high, schedule: Segmentd_V1_Schedule = .with { $0.manual = true }
     ) async throws -> Segmentd_V1_Segment {
-        try await connection.segments.createSegment(.with {
-            $0.parent = parent
-            $0.segmentID = id
-            $0.segment = .with { segment in
-                segment.kind = .predictive
-                segment.predictive = .with {
-                    $0.goal = goal
-                    $0.event = event
-                    $0.horizonDays = 14
-                    $0.bucket = bucket
+        try await connection.segments.createSegment(
+            .with {
+                $0.parent = parent
+                $0.segmentID = id
+                $0.segment = .with { segment in
+                    segment.kind = .predictive
+                    segment.predictive = .with {
+                        $0.goal = goal
+                        $0.event = event
+                        $0.horizonDays = 14
+                        $0.bucket = bucket
+                    }
+                    segment.schedule = schedule
                 }
-                segment.schedule = schedule
-            }
-        }, metadata: connection.metadata)
+            }, metadata: connection.metadata)
     }
 
     static func members(_ server: TestServer, _ id: String) async throws -> [Int] {
@@ -80,18 +90,22 @@ struct PredictiveTests {
                 try await Self.seed(connection, now: now)
                 let segment = try await Self.createPredictive(connection, "likely_buyers")
                 #expect(segment.kind == .predictive && segment.predictive.event == "purchase" && segment.predictive.horizonDays == 14)
-                #expect(await Self.code {
-                    _ = try await connection.predictive.getModelCard(.with { $0.name = Self.name("likely_buyers") + "/model" }, metadata: connection.metadata)
-                }.0 == .notFound)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.predictive.getModelCard(
+                            .with { $0.name = Self.name("likely_buyers") + "/model" }, metadata: connection.metadata)
+                    }.0 == .notFound)
 
-                let operation = try await connection.predictive.trainModel(.with { $0.segment = Self.name("likely_buyers") }, metadata: connection.metadata)
+                let operation = try await connection.predictive.trainModel(
+                    .with { $0.segment = Self.name("likely_buyers") }, metadata: connection.metadata)
                 #expect(operation.kind == .train)
                 try await server.worker.drain()
                 let done = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
                 #expect(done.state == .succeeded, "\(done.error.message)")
                 #expect(done.training.holdoutAuc > 0.8)
 
-                let card = try await connection.predictive.getModelCard(.with { $0.name = Self.name("likely_buyers") + "/model" }, metadata: connection.metadata)
+                let card = try await connection.predictive.getModelCard(
+                    .with { $0.name = Self.name("likely_buyers") + "/model" }, metadata: connection.metadata)
                 #expect(card.algorithm == "logistic_regression")
                 #expect(card.holdoutAuc > 0.8, "AUC \(card.holdoutAuc)")
                 #expect(card.trainingUsers > 180 && card.trainingUsers < 270 && card.positiveUsers > 0)
@@ -111,19 +125,29 @@ struct PredictiveTests {
 
                 let regular = members.first { $0 % 3 == 0 }!
                 let explained = try await connection.rules.explainMembership(
-                    .with { $0.parent = Self.parent; $0.segment = Self.name("likely_buyers"); $0.userID = "p\(regular)" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.segment = Self.name("likely_buyers")
+                        $0.userID = "p\(regular)"
+                    }, metadata: connection.metadata)
                 #expect(explained.member && explained.prediction.bucket == "high" && explained.prediction.score >= card.highThreshold)
                 #expect(explained.prediction.contributions.count == 5)
-                #expect(zip(explained.prediction.contributions, explained.prediction.contributions.dropFirst())
-                    .allSatisfy { abs($0.contribution) >= abs($1.contribution) })
+                #expect(
+                    zip(explained.prediction.contributions, explained.prediction.contributions.dropFirst())
+                        .allSatisfy { abs($0.contribution) >= abs($1.contribution) })
                 #expect(explained.root.observed.contains("high"))
                 let outsider = (0..<300).first { !members.contains($0) }!
                 let notMember = try await connection.rules.explainMembership(
-                    .with { $0.parent = Self.parent; $0.segment = Self.name("likely_buyers"); $0.userID = "p\(outsider)" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.segment = Self.name("likely_buyers")
+                        $0.userID = "p\(outsider)"
+                    }, metadata: connection.metadata)
                 #expect(!notMember.member && notMember.prediction.bucket != "high")
 
                 // The operation's result and the segment's status show the training.
-                let refreshed = try await connection.segments.getSegment(.with { $0.name = Self.name("likely_buyers") }, metadata: connection.metadata)
+                let refreshed = try await connection.segments.getSegment(
+                    .with { $0.name = Self.name("likely_buyers") }, metadata: connection.metadata)
                 #expect(refreshed.size == Int64(members.count) && refreshed.lastRefresh.outcome == "succeeded")
             }
         }
@@ -135,12 +159,14 @@ struct PredictiveTests {
         try await TestServer.with(configure: { $0.clock = clock.now }) { server in
             try await server.connect { connection in
                 try await Self.seed(connection, now: clock.now())
-                _ = try await Self.createPredictive(connection, "leaving", goal: .churn, event: "", bucket: .low, schedule: .with { $0.everyHours = 24 })
+                _ = try await Self.createPredictive(
+                    connection, "leaving", goal: .churn, event: "", bucket: .low, schedule: .with { $0.everyHours = 24 })
                 let segment = try await connection.segments.getSegment(.with { $0.name = Self.name("leaving") }, metadata: connection.metadata)
                 #expect(segment.predictive.event == "app_open")
                 _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("leaving") }, metadata: connection.metadata)
                 try await server.worker.drain()
-                let card = try await connection.predictive.getModelCard(.with { $0.name = Self.name("leaving") + "/model" }, metadata: connection.metadata)
+                let card = try await connection.predictive.getModelCard(
+                    .with { $0.name = Self.name("leaving") + "/model" }, metadata: connection.metadata)
                 #expect(card.config.goal == .churn && card.holdoutAuc > 0.6, "AUC \(card.holdoutAuc)")
                 // Churn scores only users active lately; the low bucket (least likely to leave) is about half of them.
                 #expect(card.scoredUsers > 100 && card.scoredUsers < 300)
@@ -151,7 +177,11 @@ struct PredictiveTests {
                 clock.advance(by: 25 * 3600)
                 #expect(try await server.server.segmentStore.enqueueDueRefreshes() == 1)
                 let operations = try await connection.operations.listOperations(
-                    .with { $0.parent = Self.parent; $0.target = Self.name("leaving") }, metadata: connection.metadata).operations
+                    .with {
+                        $0.parent = Self.parent
+                        $0.target = Self.name("leaving")
+                    }, metadata: connection.metadata
+                ).operations
                 #expect(operations.first?.kind == .train && operations.first?.state == .queued)
             }
         }
@@ -163,11 +193,15 @@ struct PredictiveTests {
             try await server.connect { connection in
                 try await Self.seed(connection, now: Date(), users: 30)
                 _ = try await Self.createPredictive(connection, "few", event: "purchase")
-                let few = await Self.code { _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("few") }, metadata: connection.metadata) }
+                let few = await Self.code {
+                    _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("few") }, metadata: connection.metadata)
+                }
                 #expect(few.0 == .failedPrecondition && few.2 == "INSUFFICIENT_DATA" && few.1.contains("at least 50"), "\(few)")
 
                 _ = try await Self.createPredictive(connection, "never", event: "subscribe")
-                let none = await Self.code { _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("never") }, metadata: connection.metadata) }
+                let none = await Self.code {
+                    _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("never") }, metadata: connection.metadata)
+                }
                 #expect(none.0 == .failedPrecondition && none.2 == "INSUFFICIENT_DATA")
 
                 // Through a refresh request the job fails once, with the reason, and is not retried.
@@ -180,10 +214,17 @@ struct PredictiveTests {
 
                 // Not predictive, not known, bad settings.
                 _ = try await SegmentLifecycleTests.create(connection, "rules", "did purchase", schedule: .with { $0.manual = true })
-                #expect(await Self.code { _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("rules") }, metadata: connection.metadata) }.0 == .failedPrecondition)
-                #expect(await Self.code { _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("nope") }, metadata: connection.metadata) }.0 == .notFound)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("rules") }, metadata: connection.metadata)
+                    }.0 == .failedPrecondition)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("nope") }, metadata: connection.metadata)
+                    }.0 == .notFound)
                 #expect(await Self.code { _ = try await Self.createPredictive(connection, "no_goal", goal: .unspecified) }.0 == .invalidArgument)
-                #expect(await Self.code { _ = try await Self.createPredictive(connection, "no_event", goal: .convert, event: "") }.0 == .invalidArgument)
+                #expect(
+                    await Self.code { _ = try await Self.createPredictive(connection, "no_event", goal: .convert, event: "") }.0 == .invalidArgument)
             }
         }
     }
@@ -196,10 +237,14 @@ struct PredictiveTests {
             }
             let analyst = try await server.createKey(roles: ["analyst"])
             try await server.connect(apiKey: analyst) { connection in
-                #expect(await Self.code { _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("p") }, metadata: connection.metadata) }.0 == .permissionDenied)
-                #expect(await Self.code {
-                    _ = try await connection.predictive.getModelCard(.with { $0.name = Self.name("p") + "/model" }, metadata: connection.metadata)
-                }.0 == .notFound)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.predictive.trainModel(.with { $0.segment = Self.name("p") }, metadata: connection.metadata)
+                    }.0 == .permissionDenied)
+                #expect(
+                    await Self.code {
+                        _ = try await connection.predictive.getModelCard(.with { $0.name = Self.name("p") + "/model" }, metadata: connection.metadata)
+                    }.0 == .notFound)
             }
         }
     }

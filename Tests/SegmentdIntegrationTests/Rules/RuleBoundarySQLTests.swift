@@ -1,12 +1,12 @@
 import Foundation
+import SegmentDomain
+import SegmentEngine
 import SegmentRules
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 /// The evaluator's hand-computed boundary table, run through ingestion and the SQL compiler.
 @Suite("Rules: boundary cases in SQL", .timeLimit(.minutes(5)))
@@ -21,7 +21,9 @@ struct RuleBoundarySQLTests {
         }
     }
 
-    static let kinds: [SegmentRules.ResponseKind: Segmentd_V1_ResponseKind] = [.received: .received, .opened: .opened, .clicked: .clicked, .converted: .converted]
+    static let kinds: [SegmentRules.ResponseKind: Segmentd_V1_ResponseKind] = [
+        .received: .received, .opened: .opened, .clicked: .clicked, .converted: .converted,
+    ]
 
     @Test("every boundary case chooses the same users in SQL as by hand")
     func boundaries() async throws {
@@ -30,30 +32,79 @@ struct RuleBoundarySQLTests {
             let users = [("campaign-fixture", BoundaryCases.campaignFixture)] + cases.enumerated().map { ("case-\($0.offset)", $0.element.facts) }
             try await server.connect { connection in
                 let parent = "tenants/\(server.tenant)"
-                var events: [Segmentd_V1_Event] = [], responses: [Segmentd_V1_CampaignResponse] = [], locations: [Segmentd_V1_LocationUpdate] = []
+                var events: [Segmentd_V1_Event] = []
+                var responses: [Segmentd_V1_CampaignResponse] = []
+                var locations: [Segmentd_V1_LocationUpdate] = []
                 var profiles: [Segmentd_V1_Profile] = []
                 for (user, facts) in users {
-                    profiles.append(.with { $0.userID = user; $0.attributes = facts.attributes.mapValues(Self.value) })
-                    for event in facts.events {
-                        events.append(.with {
-                            $0.userID = user; $0.name = event.name; $0.time = .init(date: event.time)
-                            $0.messageID = "\(user)-\(events.count)"; $0.properties = event.properties.mapValues(Self.value)
+                    profiles.append(
+                        .with {
+                            $0.userID = user
+                            $0.attributes = facts.attributes.mapValues(Self.value)
                         })
+                    for event in facts.events {
+                        events.append(
+                            .with {
+                                $0.userID = user
+                                $0.name = event.name
+                                $0.time = .init(date: event.time)
+                                $0.messageID = "\(user)-\(events.count)"
+                                $0.properties = event.properties.mapValues(Self.value)
+                            })
                     }
                     for response in facts.responses {
-                        responses.append(.with { $0.userID = user; $0.campaignID = response.campaign; $0.kind = Self.kinds[response.kind]!; $0.time = .init(date: response.time) })
+                        responses.append(
+                            .with {
+                                $0.userID = user
+                                $0.campaignID = response.campaign
+                                $0.kind = Self.kinds[response.kind]!
+                                $0.time = .init(date: response.time)
+                            })
                     }
                     if let last = facts.lastLocation {
-                        locations.append(.with { $0.userID = user; $0.point = .with { $0.latitude = last.latitude; $0.longitude = last.longitude }; $0.time = .init(date: last.time) })
+                        locations.append(
+                            .with {
+                                $0.userID = user
+                                $0.point = .with {
+                                    $0.latitude = last.latitude
+                                    $0.longitude = last.longitude
+                                }
+                                $0.time = .init(date: last.time)
+                            })
                     }
                 }
-                _ = try await connection.ingestion.upsertProfiles(.with { $0.parent = parent; $0.profiles = profiles }, metadata: connection.metadata)
-                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = parent; $0.events = events }, metadata: connection.metadata)
-                _ = try await connection.ingestion.recordCampaignResponses(.with { $0.parent = parent; $0.responses = responses }, metadata: connection.metadata)
-                _ = try await connection.ingestion.recordLocations(.with { $0.parent = parent; $0.locations = locations }, metadata: connection.metadata)
-                _ = try await connection.tags.createTag(.with { $0.parent = parent; $0.tagID = "vip" }, metadata: connection.metadata)
+                _ = try await connection.ingestion.upsertProfiles(
+                    .with {
+                        $0.parent = parent
+                        $0.profiles = profiles
+                    }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = parent
+                        $0.events = events
+                    }, metadata: connection.metadata)
+                _ = try await connection.ingestion.recordCampaignResponses(
+                    .with {
+                        $0.parent = parent
+                        $0.responses = responses
+                    }, metadata: connection.metadata)
+                _ = try await connection.ingestion.recordLocations(
+                    .with {
+                        $0.parent = parent
+                        $0.locations = locations
+                    }, metadata: connection.metadata)
+                _ = try await connection.tags.createTag(
+                    .with {
+                        $0.parent = parent
+                        $0.tagID = "vip"
+                    }, metadata: connection.metadata)
                 let vips = users.filter { $0.1.tags.contains("vip") }.map(\.0)
-                _ = try await connection.tags.assignTags(.with { $0.parent = parent; $0.tags = ["vip"]; $0.userIds = vips }, metadata: connection.metadata)
+                _ = try await connection.tags.assignTags(
+                    .with {
+                        $0.parent = parent
+                        $0.tags = ["vip"]
+                        $0.userIds = vips
+                    }, metadata: connection.metadata)
             }
             for (user, facts) in users where facts.segments.contains("high_value") {
                 _ = try await server.database.scalar(
@@ -69,7 +120,8 @@ struct RuleBoundarySQLTests {
             let stored = try await store.allFacts(tenant: server.tenant)
             for (index, testCase) in cases.enumerated() {
                 let rule = try RuleText.parse(testCase.rule)
-                let members = Set(try await store.memberIndexes(rule, tenant: server.tenant, context: context, now: BoundaryCases.now).compactMap { ids[$0] })
+                let members = Set(
+                    try await store.memberIndexes(rule, tenant: server.tenant, context: context, now: BoundaryCases.now).compactMap { ids[$0] })
                 #expect(members.contains("case-\(index)") == testCase.expected, "\(testCase.name): \(testCase.rule)")
                 // The facts as loaded back from PostgreSQL give the same answer.
                 let userIndex = try #require(ids.first { $0.value == "case-\(index)" }?.key)

@@ -1,12 +1,12 @@
 import Foundation
+import SegmentDomain
+import SegmentEngine
 import SegmentRules
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 /// The SQL compiler and the single-user evaluator are two implementations of
 /// one meaning; on seeded data and thousands of seeded random rules they must
@@ -22,25 +22,47 @@ struct RuleDifferentialTests {
             let parent = "tenants/\(server.tenant)"
             for chunk in stride(from: 0, to: data.profiles.count, by: 500) {
                 _ = try await connection.ingestion.upsertProfiles(
-                    .with { $0.parent = parent; $0.profiles = Array(data.profiles[chunk..<min(chunk + 500, data.profiles.count)]) },
+                    .with {
+                        $0.parent = parent
+                        $0.profiles = Array(data.profiles[chunk..<min(chunk + 500, data.profiles.count)])
+                    },
                     metadata: connection.metadata)
             }
             for chunk in stride(from: 0, to: data.events.count, by: 500) {
                 _ = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = parent; $0.events = Array(data.events[chunk..<min(chunk + 500, data.events.count)]) },
+                    .with {
+                        $0.parent = parent
+                        $0.events = Array(data.events[chunk..<min(chunk + 500, data.events.count)])
+                    },
                     metadata: connection.metadata)
             }
             for chunk in stride(from: 0, to: data.responses.count, by: 500) {
                 _ = try await connection.ingestion.recordCampaignResponses(
-                    .with { $0.parent = parent; $0.responses = Array(data.responses[chunk..<min(chunk + 500, data.responses.count)]) },
+                    .with {
+                        $0.parent = parent
+                        $0.responses = Array(data.responses[chunk..<min(chunk + 500, data.responses.count)])
+                    },
                     metadata: connection.metadata)
             }
             if !data.locations.isEmpty {
-                _ = try await connection.ingestion.recordLocations(.with { $0.parent = parent; $0.locations = data.locations }, metadata: connection.metadata)
+                _ = try await connection.ingestion.recordLocations(
+                    .with {
+                        $0.parent = parent
+                        $0.locations = data.locations
+                    }, metadata: connection.metadata)
             }
             for (tag, users) in data.tagged.sorted(by: { $0.key < $1.key }) {
-                _ = try await connection.tags.createTag(.with { $0.parent = parent; $0.tagID = tag }, metadata: connection.metadata)
-                _ = try await connection.tags.assignTags(.with { $0.parent = parent; $0.tags = [tag]; $0.userIds = users }, metadata: connection.metadata)
+                _ = try await connection.tags.createTag(
+                    .with {
+                        $0.parent = parent
+                        $0.tagID = tag
+                    }, metadata: connection.metadata)
+                _ = try await connection.tags.assignTags(
+                    .with {
+                        $0.parent = parent
+                        $0.tags = [tag]
+                        $0.userIds = users
+                    }, metadata: connection.metadata)
             }
         }
         for (segment, users) in data.members {
@@ -53,7 +75,8 @@ struct RuleDifferentialTests {
                 SELECT count(*)::int FROM added
                 """, as: Int.self)
         }
-        _ = try await server.database.scalar("UPDATE tenants SET time_zone = '\(tenantZone)' WHERE tenant_id = '\(server.tenant)' RETURNING 1", as: Int.self)
+        _ = try await server.database.scalar(
+            "UPDATE tenants SET time_zone = '\(tenantZone)' WHERE tenant_id = '\(server.tenant)' RETURNING 1", as: Int.self)
     }
 
     @Test("2,000 random rules on a seeded data set: identical member sets")
@@ -79,9 +102,11 @@ struct RuleDifferentialTests {
                 let swift = facts.filter { evaluator.matches(rule, $0.value) }.keys.sorted()
                 if !sql.isEmpty && sql.count < facts.count { nonTrivial += 1 }
                 guard sql == swift else {
-                    let onlySQL = Set(sql).subtracting(swift).sorted(), onlySwift = Set(swift).subtracting(sql).sorted()
+                    let onlySQL = Set(sql).subtracting(swift).sorted()
+                    let onlySwift = Set(swift).subtracting(sql).sorted()
                     let first = (onlySQL + onlySwift)[0]
-                    Issue.record("""
+                    Issue.record(
+                        """
                         data seed \(dataSeed), rule seed \(ruleSeed): member sets differ
                         rule: \(RuleText.print(rule))
                         only SQL: \(onlySQL.prefix(10).map { ids[$0] ?? "#\($0)" }); only evaluator: \(onlySwift.prefix(10).map { ids[$0] ?? "#\($0)" })
@@ -99,9 +124,10 @@ struct RuleDifferentialTests {
     static func externalIDs(_ server: TestServer) async throws -> [Int64: String] {
         let rows = try await server.database.scalar(
             "SELECT user_index::text || ' ' || external_id FROM users WHERE tenant_id = '\(server.tenant)'", as: String.self)
-        return Dictionary(uniqueKeysWithValues: rows.map { row in
-            let parts = row.split(separator: " ", maxSplits: 1)
-            return (Int64(parts[0])!, String(parts[1]))
-        })
+        return Dictionary(
+            uniqueKeysWithValues: rows.map { row in
+                let parts = row.split(separator: " ", maxSplits: 1)
+                return (Int64(parts[0])!, String(parts[1]))
+            })
     }
 }

@@ -1,15 +1,16 @@
 import Foundation
 import GRPCCore
 import GRPCProtobuf
-import SegmentRules
-@testable import SegmentServer
+import SegmentDomain
 import SegmentEngine
+import SegmentRules
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
+
+@testable import SegmentServer
 
 @Suite("RuleService: check, preview and explain over TLS", .timeLimit(.minutes(5)))
 struct RuleServiceTests {
@@ -21,7 +22,10 @@ struct RuleServiceTests {
         _ body: @Sendable (TestServer, SegmentdConnection) async throws -> Void
     ) async throws {
         let data = RuleTestData(seed: 7, users: 60, now: now)
-        try await TestServer.with(configure: { $0.clock = { now }; configure(&$0) }) { server in
+        try await TestServer.with(configure: {
+            $0.clock = { now }
+            configure(&$0)
+        }) { server in
             try await RuleDifferentialTests.load(data, into: server)
             try await server.connect { connection in try await body(server, connection) }
         }
@@ -33,7 +37,10 @@ struct RuleServiceTests {
     func check() async throws {
         try await Self.withData { _, connection in
             let ok = try await connection.rules.checkRule(
-                .with { $0.parent = Self.parent; $0.rule = Self.text("did  purchase at least 1 times in last 30 days and not has tag vip") },
+                .with {
+                    $0.parent = Self.parent
+                    $0.rule = Self.text("did  purchase at least 1 times in last 30 days and not has tag vip")
+                },
                 metadata: connection.metadata)
             #expect(ok.valid)
             #expect(ok.diagnostics.isEmpty)
@@ -42,7 +49,10 @@ struct RuleServiceTests {
             #expect(try RuleProtoMapping.rule(ok.rule.ast) == RuleText.parse(ok.rule.text))
 
             let syntax = try await connection.rules.checkRule(
-                .with { $0.parent = Self.parent; $0.rule = Self.text("did purchase in last 30d\nand profile.tier ==") }, metadata: connection.metadata)
+                .with {
+                    $0.parent = Self.parent
+                    $0.rule = Self.text("did purchase in last 30d\nand profile.tier ==")
+                }, metadata: connection.metadata)
             #expect(!syntax.valid)
             let error = try #require(syntax.diagnostics.first)
             #expect(error.severity == .error && error.line == 2 && error.column == 20)
@@ -50,7 +60,10 @@ struct RuleServiceTests {
             #expect(error.expected.contains("a string"))
 
             let typed = try await connection.rules.checkRule(
-                .with { $0.parent = Self.parent; $0.rule = Self.text("profile.tier > 3 or did purchase where currency = 5 or did nothing_like_it") },
+                .with {
+                    $0.parent = Self.parent
+                    $0.rule = Self.text("profile.tier > 3 or did purchase where currency = 5 or did nothing_like_it")
+                },
                 metadata: connection.metadata)
             #expect(!typed.valid)
             #expect(typed.diagnostics.map(\.severity) == [.error, .error, .warning])
@@ -74,7 +87,11 @@ struct RuleServiceTests {
                 "did app_open this week in user time zone or did not view_item",
             ] {
                 let response = try await connection.rules.previewRule(
-                    .with { $0.parent = Self.parent; $0.rule = Self.text(text); $0.sampleSize = 5 }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text(text)
+                        $0.sampleSize = 5
+                    }, metadata: connection.metadata)
                 let rule = try RuleText.parse(text)
                 let expected = facts.filter { RuleEvaluator(context: context).matches(rule, $0.value) }.keys.sorted()
                 #expect(response.count == Int64(expected.count), "\(text)")
@@ -86,7 +103,11 @@ struct RuleServiceTests {
 
             // Rules that cannot run are INVALID_ARGUMENT with the reason and where.
             do {
-                _ = try await connection.rules.previewRule(.with { $0.parent = Self.parent; $0.rule = Self.text("did purchase at least x times") }, metadata: connection.metadata)
+                _ = try await connection.rules.previewRule(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text("did purchase at least x times")
+                    }, metadata: connection.metadata)
                 Issue.record("expected INVALID_ARGUMENT")
             } catch let error as RPCError {
                 #expect(error.code == .invalidArgument)
@@ -95,7 +116,11 @@ struct RuleServiceTests {
                 #expect(info.metadata == ["line": "1", "column": "23"])
             }
             do {
-                _ = try await connection.rules.previewRule(.with { $0.parent = Self.parent; $0.rule = Self.text("profile.age = \"old\"") }, metadata: connection.metadata)
+                _ = try await connection.rules.previewRule(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text("profile.age = \"old\"")
+                    }, metadata: connection.metadata)
                 Issue.record("expected INVALID_ARGUMENT")
             } catch let error as RPCError {
                 let status = try #require(try error.unpackGoogleRPCStatus())
@@ -128,11 +153,19 @@ struct RuleServiceTests {
 
             await #expect(throws: RPCError.self) {
                 _ = try await connection.rules.explainMembership(
-                    .with { $0.parent = Self.parent; $0.rule = Self.text("has tag vip"); $0.userID = "nobody" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text("has tag vip")
+                        $0.userID = "nobody"
+                    }, metadata: connection.metadata)
             }
             do {
                 _ = try await connection.rules.explainMembership(
-                    .with { $0.parent = Self.parent; $0.rule = Self.text("has tag vip"); $0.userID = "nobody" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text("has tag vip")
+                        $0.userID = "nobody"
+                    }, metadata: connection.metadata)
             } catch let error as RPCError {
                 #expect(error.code == .notFound)
             }
@@ -151,7 +184,11 @@ struct RuleServiceTests {
                     "profile.tier = \(RuleText.print(.attribute(AttributeCondition(attribute: "x", test: .equals(.string(value))))).dropFirst("profile.x = ".count))",
                     "did purchase where currency starts with \"\(value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"",
                 ] where !value.contains("\u{0}") {
-                    let response = try await connection.rules.previewRule(.with { $0.parent = Self.parent; $0.rule = Self.text(text) }, metadata: connection.metadata)
+                    let response = try await connection.rules.previewRule(
+                        .with {
+                            $0.parent = Self.parent
+                            $0.rule = Self.text(text)
+                        }, metadata: connection.metadata)
                     #expect(response.count == 0, "\(text)")
                 }
                 // Names straight into the compiler (the validator would reject them first).
@@ -178,14 +215,22 @@ struct RuleServiceTests {
             // Hundreds of windowed scans: far more than a millisecond of work.
             let text = (0..<150).map { "did \(RuleTestData.events[$0 % 4]) at least \($0 % 5) times in last \($0 + 1)d" }.joined(separator: " or ")
             do {
-                _ = try await connection.rules.previewRule(.with { $0.parent = Self.parent; $0.rule = Self.text(text) }, metadata: connection.metadata)
+                _ = try await connection.rules.previewRule(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text(text)
+                    }, metadata: connection.metadata)
                 Issue.record("expected RESOURCE_EXHAUSTED")
             } catch let error as RPCError {
                 #expect(error.code == .resourceExhausted)
                 #expect(try error.unpackGoogleRPCStatus()?.details.compactMap(\.errorInfo).first?.reason == "EVALUATION_TIMEOUT")
             }
             // The server still answers (a check needs no evaluation, so the 1 ms budget does not apply).
-            let check = try await connection.rules.checkRule(.with { $0.parent = Self.parent; $0.rule = Self.text("has tag vip") }, metadata: connection.metadata)
+            let check = try await connection.rules.checkRule(
+                .with {
+                    $0.parent = Self.parent
+                    $0.rule = Self.text("has tag vip")
+                }, metadata: connection.metadata)
             #expect(check.valid)
         }
     }

@@ -2,14 +2,14 @@ import Foundation
 import GRPCCore
 import Logging
 import PostgresNIO
+import SegmentDomain
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 @Suite("API keys: create once, list, revoke, roll, expire; the revocation delay", .timeLimit(.minutes(5)))
 struct APIKeyTests {
@@ -52,7 +52,11 @@ struct APIKeyTests {
                 var token = ""
                 repeat {
                     let page = try await connection.access.listApiKeys(
-                        .with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = token }, metadata: connection.metadata)
+                        .with {
+                            $0.parent = "tenants/acme"
+                            $0.pageSize = 2
+                            $0.pageToken = token
+                        }, metadata: connection.metadata)
                     #expect(page.apiKeys.count <= 2)
                     names += page.apiKeys.map(\.displayName)
                     token = page.nextPageToken
@@ -70,7 +74,10 @@ struct APIKeyTests {
                 let active = try await connection.access.listApiKeys(.with { $0.parent = "tenants/acme" }, metadata: connection.metadata)
                 #expect(!active.apiKeys.contains { $0.name == first.name })
                 let all = try await connection.access.listApiKeys(
-                    .with { $0.parent = "tenants/acme"; $0.showRevoked = true }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.showRevoked = true
+                    }, metadata: connection.metadata)
                 #expect(all.apiKeys.contains { $0.name == first.name })
             }
         }
@@ -85,7 +92,10 @@ struct APIKeyTests {
             }
             let withGrace = try await server.connect { connection in
                 try await connection.access.rollApiKey(
-                    .with { $0.name = name; $0.gracePeriod.seconds = 3600 }, metadata: connection.metadata)
+                    .with {
+                        $0.name = name
+                        $0.gracePeriod.seconds = 3600
+                    }, metadata: connection.metadata)
             }
             #expect(withGrace.apiKey.displayName == "rolled")
             #expect(withGrace.apiKey.roles == ["viewer"])
@@ -129,7 +139,8 @@ struct APIKeyTests {
                 // Time passes (in the database): the key's expiry is now behind us.
                 let id = shortName(created.apiKey.name)
                 try await server.database.superuser.withSingleConnection(logger: Logger(label: "t")) { db in
-                    try await db.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE key_id = \(id)", logger: Logger(label: "t"))
+                    try await db.query(
+                        "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE key_id = \(id)", logger: Logger(label: "t"))
                 }
                 #expect(try await Self.whoami(server, created.secret) == .unauthenticated)
             }

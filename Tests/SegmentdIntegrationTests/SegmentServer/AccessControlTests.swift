@@ -1,11 +1,11 @@
 import GRPCCore
+import SegmentDomain
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Roles and permissions: one policy per method, enforced in one place", .timeLimit(.minutes(5)))
 struct AccessControlTests {
@@ -112,7 +112,8 @@ struct AccessControlTests {
             try await server.connect(apiKey: auditor) { connection in
                 let identity = try await connection.access.getCallerIdentity(.init(), metadata: connection.metadata)
                 #expect(identity.permissions == ["audit.read", "segments.read"])
-                let verify = try await RawCall.unary(connection, Segmentd_V1_AuditService.Method.VerifyAuditChain.descriptor,
+                let verify = try await RawCall.unary(
+                    connection, Segmentd_V1_AuditService.Method.VerifyAuditChain.descriptor,
                     message: try Segmentd_V1_VerifyAuditChainRequest.with { $0.parent = "tenants/acme" }.serializedBytes(), apiKey: auditor)
                 #expect(verify.code == nil)
                 let keys = try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.ListApiKeys.descriptor, apiKey: auditor)

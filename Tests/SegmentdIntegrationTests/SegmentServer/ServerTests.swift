@@ -1,13 +1,13 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
+import SegmentDomain
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("gRPC over TLS: health, authentication, the contract", .timeLimit(.minutes(5)))
 struct ServerTests {

@@ -1,13 +1,13 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
-import SegmentEngine
 
 @Suite("Tenants: platform operators create, list, rename, disable", .timeLimit(.minutes(5)))
 struct TenantTests {
@@ -40,7 +40,10 @@ struct TenantTests {
                 }
                 let badZone = try await RawCall.unary(
                     connection, Segmentd_V1_TenantService.Method.CreateTenant.descriptor,
-                    message: try Segmentd_V1_CreateTenantRequest.with { $0.tenantID = "zoned"; $0.tenant.timeZone = "Mars/Olympus" }.serializedBytes(),
+                    message: try Segmentd_V1_CreateTenantRequest.with {
+                        $0.tenantID = "zoned"
+                        $0.tenant.timeZone = "Mars/Olympus"
+                    }.serializedBytes(),
                     apiKey: server.platformKey)
                 #expect(badZone.code == .invalidArgument)
                 let list = try await connection.tenants.listTenants(.init(), metadata: connection.metadata)

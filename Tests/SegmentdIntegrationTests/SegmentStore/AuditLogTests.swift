@@ -2,13 +2,13 @@ import Foundation
 import GRPCCore
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("The audit log: one entry per change, in its transaction, hash-chained, append-only", .timeLimit(.minutes(5)))
 struct AuditLogTests {
@@ -20,7 +20,12 @@ struct AuditLogTests {
             var token = ""
             repeat {
                 let page = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.ascending = true; $0.pageSize = pageSize; $0.pageToken = token },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.ascending = true
+                        $0.pageSize = pageSize
+                        $0.pageToken = token
+                    },
                     metadata: connection.metadata)
                 events += page.auditEvents
                 token = page.nextPageToken
@@ -43,7 +48,11 @@ struct AuditLogTests {
                     for index in 0..<200 {
                         group.addTask {
                             _ = try await connection.access.createRole(
-                                .with { $0.parent = "tenants/acme"; $0.roleID = "role_\(index)"; $0.role.permissions = ["segments.read"] },
+                                .with {
+                                    $0.parent = "tenants/acme"
+                                    $0.roleID = "role_\(index)"
+                                    $0.role.permissions = ["segments.read"]
+                                },
                                 metadata: connection.metadata)
                         }
                     }
@@ -68,7 +77,11 @@ struct AuditLogTests {
                 var metadata = connection.metadata
                 metadata.addString("req-123", forKey: "x-request-id")
                 return try await connection.access.createApiKey(
-                    .with { $0.parent = "tenants/acme"; $0.apiKey.displayName = "ci"; $0.apiKey.roles = ["viewer"] },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.apiKey.displayName = "ci"
+                        $0.apiKey.roles = ["viewer"]
+                    },
                     metadata: metadata)
             }
             let events = try await Self.events(server)
@@ -98,11 +111,21 @@ struct AuditLogTests {
             }
             try await server.connect { connection in
                 let duplicate: [UInt8] = try Segmentd_V1_CreateRoleRequest.with {
-                    $0.parent = "tenants/acme"; $0.roleID = "dup"; $0.role.permissions = ["segments.read"]
+                    $0.parent = "tenants/acme"
+                    $0.roleID = "dup"
+                    $0.role.permissions = ["segments.read"]
                 }.serializedBytes()
-                #expect(try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.CreateRole.descriptor, message: duplicate, apiKey: server.ownerKey).code == nil)
-                #expect(try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.CreateRole.descriptor, message: duplicate, apiKey: server.ownerKey).code == .alreadyExists)
-                #expect(try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.ListApiKeys.descriptor, apiKey: "sgd_live_nonsense").code == .unauthenticated)
+                #expect(
+                    try await RawCall.unary(
+                        connection, Segmentd_V1_AccessService.Method.CreateRole.descriptor, message: duplicate, apiKey: server.ownerKey
+                    ).code == nil)
+                #expect(
+                    try await RawCall.unary(
+                        connection, Segmentd_V1_AccessService.Method.CreateRole.descriptor, message: duplicate, apiKey: server.ownerKey
+                    ).code == .alreadyExists)
+                #expect(
+                    try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.ListApiKeys.descriptor, apiKey: "sgd_live_nonsense").code
+                        == .unauthenticated)
             }
             let events = try await Self.events(server)
             let denied = events.filter { $0.result == "PERMISSION_DENIED" }
@@ -145,7 +168,9 @@ struct AuditLogTests {
                 let outcome = try await RawCall.unary(
                     connection, Segmentd_V1_AccessService.Method.CreateRole.descriptor,
                     message: try Segmentd_V1_CreateRoleRequest.with {
-                        $0.parent = "tenants/acme"; $0.roleID = "doomed"; $0.role.permissions = ["segments.read"]
+                        $0.parent = "tenants/acme"
+                        $0.roleID = "doomed"
+                        $0.role.permissions = ["segments.read"]
                     }.serializedBytes(), apiKey: server.ownerKey)
                 #expect(outcome.code == .internalError)
                 let role = try await RawCall.unary(
@@ -224,26 +249,49 @@ struct AuditLogTests {
             _ = try await server.createKey(roles: ["viewer"], name: "a")
             try await server.connect { connection in
                 _ = try await connection.access.createRole(
-                    .with { $0.parent = "tenants/acme"; $0.roleID = "r1"; $0.role.permissions = ["segments.read"] },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.roleID = "r1"
+                        $0.role.permissions = ["segments.read"]
+                    },
                     metadata: connection.metadata)
                 let byAction = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.action = "segmentd.v1.AccessService/Create*" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.action = "segmentd.v1.AccessService/Create*"
+                    }, metadata: connection.metadata)
                 #expect(byAction.auditEvents.map(\.action) == ["segmentd.v1.AccessService/CreateRole", "segmentd.v1.AccessService/CreateApiKey"])
                 let byResource = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.resource = "tenants/acme/roles/r1" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.resource = "tenants/acme/roles/r1"
+                    }, metadata: connection.metadata)
                 #expect(byResource.auditEvents.count == 1)
                 let bySystem = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.actor = "system" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.actor = "system"
+                    }, metadata: connection.metadata)
                 #expect(bySystem.auditEvents.map(\.action) == ["bootstrap"])
                 let future = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.startTime = .init(date: Date().addingTimeInterval(3600)) },
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.startTime = .init(date: Date().addingTimeInterval(3600))
+                    },
                     metadata: connection.metadata)
                 #expect(future.auditEvents.isEmpty)
                 let tail = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.afterSequence = 2; $0.ascending = true }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.afterSequence = 2
+                        $0.ascending = true
+                    }, metadata: connection.metadata)
                 #expect(tail.auditEvents.map(\.sequence) == [3])
                 let wildcardLiteral = try await connection.audit.listAuditEvents(
-                    .with { $0.parent = "tenants/acme"; $0.action = "%" }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.action = "%"
+                    }, metadata: connection.metadata)
                 #expect(wildcardLiteral.auditEvents.isEmpty, "% is matched literally, not as a LIKE wildcard")
             }
         }

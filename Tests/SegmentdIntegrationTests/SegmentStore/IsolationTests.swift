@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Tenant isolation enforced in PostgreSQL", .timeLimit(.minutes(5)))
 struct IsolationTests {
@@ -108,7 +108,8 @@ struct IsolationTests {
             let unscoped = try await pool.withConnection { connection in
                 var count = -1
                 for try await value in try await connection.query("SELECT count(*)::int FROM api_keys", logger: logger)
-                    .decode(Int.self) { count = value }
+                    .decode(Int.self)
+                { count = value }
                 return count
             }
             #expect(unscoped == 0)

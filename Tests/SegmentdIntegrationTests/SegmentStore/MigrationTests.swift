@@ -1,9 +1,9 @@
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Migrations, roles and row-level security", .timeLimit(.minutes(5)))
 struct MigrationTests {
@@ -18,7 +18,8 @@ struct MigrationTests {
         let versions = try await database.owner.withSingleConnection(logger: logger) { connection in
             var versions: [Int] = []
             for try await version in try await connection.query("SELECT version FROM schema_migrations ORDER BY 1", logger: logger)
-                .decode(Int.self) { versions.append(version) }
+                .decode(Int.self)
+            { versions.append(version) }
             return versions
         }
         #expect(versions == Migrations.all.map(\.version))
@@ -93,7 +94,8 @@ struct MigrationTests {
     static func count(_ sql: String, _ connection: PostgresConnection) async throws -> Int {
         var result = 0
         for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "count"))
-            .decode(Int.self) { result = value }
+            .decode(Int.self)
+        { result = value }
         return result
     }
 

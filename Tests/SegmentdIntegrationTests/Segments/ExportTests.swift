@@ -13,7 +13,11 @@ struct ExportTests {
     static let parent = "tenants/acme"
 
     static func download(_ connection: SegmentdConnection, _ name: String, offset: Int64 = 0) async throws -> (Data, String) {
-        let request = ClientRequest(message: Segmentd_V1_DownloadExportRequest.with { $0.name = name; $0.offset = offset }, metadata: connection.metadata)
+        let request = ClientRequest(
+            message: Segmentd_V1_DownloadExportRequest.with {
+                $0.name = name
+                $0.offset = offset
+            }, metadata: connection.metadata)
         return try await connection.segments.downloadExport(request: request) { response in
             var data = Data()
             var sha = ""
@@ -35,13 +39,28 @@ struct ExportTests {
                 try await MembershipTests.seed(server, connection)
                 // A value CSV must quote.
                 _ = try await connection.ingestion.upsertProfiles(
-                    .with { $0.parent = Self.parent; $0.profiles = [.with { $0.userID = "u4"; $0.attributes = ["tier": .string("x, \"y\"")] }] },
+                    .with {
+                        $0.parent = Self.parent
+                        $0.profiles = [
+                            .with {
+                                $0.userID = "u4"
+                                $0.attributes = ["tier": .string("x, \"y\"")]
+                            }
+                        ]
+                    },
                     metadata: connection.metadata)
                 _ = try await connection.segments.pauseSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
                 let csvOperation = try await connection.segments.exportSegment(
-                    .with { $0.name = "\(Self.parent)/segments/buyers"; $0.attributes = ["tier"] }, metadata: connection.metadata)
+                    .with {
+                        $0.name = "\(Self.parent)/segments/buyers"
+                        $0.attributes = ["tier"]
+                    }, metadata: connection.metadata)
                 let ndjsonOperation = try await connection.segments.exportSegment(
-                    .with { $0.name = "\(Self.parent)/segments/buyers"; $0.format = "ndjson"; $0.attributes = ["tier"] }, metadata: connection.metadata)
+                    .with {
+                        $0.name = "\(Self.parent)/segments/buyers"
+                        $0.format = "ndjson"
+                        $0.attributes = ["tier"]
+                    }, metadata: connection.metadata)
                 try await server.worker.drain()
 
                 let csv = try await connection.operations.getOperation(.with { $0.name = csvOperation.name }, metadata: connection.metadata)
@@ -55,28 +74,40 @@ struct ExportTests {
 
                 let ndjson = try await connection.operations.getOperation(.with { $0.name = ndjsonOperation.name }, metadata: connection.metadata)
                 let (ndjsonData, ndjsonSHA) = try await Self.download(connection, ndjson.export.export)
-                #expect(String(decoding: ndjsonData, as: UTF8.self) == """
-                    {"user_id":"u0","attributes":{"tier": "gold"}}
-                    {"user_id":"u2","attributes":{"tier": "gold"}}
-                    {"user_id":"u4","attributes":{"tier": "x, \\"y\\""}}
+                #expect(
+                    String(decoding: ndjsonData, as: UTF8.self) == """
+                        {"user_id":"u0","attributes":{"tier": "gold"}}
+                        {"user_id":"u2","attributes":{"tier": "gold"}}
+                        {"user_id":"u4","attributes":{"tier": "x, \\"y\\""}}
 
-                    """)
+                        """)
                 #expect(Self.hex(ndjsonData) == ndjsonSHA)
                 // No temporary file is left behind.
                 let files = try FileManager.default.contentsOfDirectory(atPath: Self.exportFolder(server))
-                #expect(files.sorted() == ["\(csvOperation.name.split(separator: "/").last!)-1.csv", "\(ndjsonOperation.name.split(separator: "/").last!)-1.ndjson"].sorted())
+                #expect(
+                    files.sorted()
+                        == ["\(csvOperation.name.split(separator: "/").last!)-1.csv", "\(ndjsonOperation.name.split(separator: "/").last!)-1.ndjson"]
+                        .sorted())
 
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers"; $0.format = "xml" }, metadata: connection.metadata)
-                }.0 == .invalidArgument)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.exportSegment(
+                            .with {
+                                $0.name = "\(Self.parent)/segments/buyers"
+                                $0.format = "xml"
+                            }, metadata: connection.metadata)
+                    }.0 == .invalidArgument)
                 #expect(await SegmentLifecycleTests.code { _ = try await Self.download(connection, "\(Self.parent)/exports/999") }.0 == .notFound)
             }
             // Who exported what, and how many rows.
             let audited = try await server.database.scalar(
                 "SELECT action || ' ' || coalesce(after ->> 'rows', after ->> 'format') FROM audit_events WHERE action LIKE '%Export%' ORDER BY sequence",
                 as: String.self)
-            #expect(audited == ["segmentd.v1.SegmentService/ExportSegment csv", "segmentd.v1.SegmentService/ExportSegment ndjson",
-                                "segmentd.jobs/Export 3", "segmentd.jobs/Export 3"])
+            #expect(
+                audited == [
+                    "segmentd.v1.SegmentService/ExportSegment csv", "segmentd.v1.SegmentService/ExportSegment ndjson",
+                    "segmentd.jobs/Export 3", "segmentd.jobs/Export 3",
+                ])
         }
     }
 
@@ -90,7 +121,8 @@ struct ExportTests {
                     // With the members table locked, the export waits inside its query.
                     try await lock.query("BEGIN", logger: logger)
                     try await lock.query("LOCK TABLE segment_members IN ACCESS EXCLUSIVE MODE", logger: logger)
-                    let operation = try await connection.segments.exportSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+                    let operation = try await connection.segments.exportSegment(
+                        .with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
                     try await RefreshWorkerProcessTests.waitFor(server.database, "SELECT bool_and(state = 'running') FROM jobs WHERE kind = 'export'")
                     let flagged = try await connection.operations.cancelOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
                     #expect(flagged.state == .running)

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
+import SegmentDomain
 import SegmentEngine
 import SegmentStore
 import SegmentdAPI
@@ -8,7 +9,6 @@ import SegmentdClient
 import SegmentdTestSupport
 import Synchronization
 import Testing
-import SegmentDomain
 
 @Suite("Job queue: leases, rescue, late workers, backoff, cancellation", .timeLimit(.minutes(5)))
 struct JobQueueTests {
@@ -19,7 +19,8 @@ struct JobQueueTests {
         let clock = ManualWallClock(Self.start)
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             let queue = server.server.jobQueue
-            let job = try await queue.enqueue(tenant: server.tenant, kind: .refresh, target: "tenants/acme/things/1", uniqueKey: "thing:1", creator: "test")
+            let job = try await queue.enqueue(
+                tenant: server.tenant, kind: .refresh, target: "tenants/acme/things/1", uniqueKey: "thing:1", creator: "test")
             #expect(job.state == .queued && job.attempt == 0)
             let claimedA = try await queue.claim(worker: "A", kinds: [.refresh], limit: 5, lease: .seconds(30))
             #expect(claimedA.map(\.jobID) == [job.jobID] && claimedA[0].attempt == 1 && claimedA[0].leaseOwner == "A")
@@ -92,7 +93,8 @@ struct JobQueueTests {
                 var configuration = JobWorker.Configuration()
                 configuration.lease = .seconds(3)
                 configuration.pollInterval = .milliseconds(100)
-                let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
+                let worker = JobWorker(
+                    queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
                 let running = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t2", uniqueKey: nil, creator: "test")
                 let task = Task { try await worker.run() }
                 // The worker picked it up.
@@ -117,7 +119,8 @@ struct JobQueueTests {
             let (started, startedSignal) = AsyncStream.makeStream(of: Int64.self)
             var configuration = JobWorker.Configuration()
             configuration.pollInterval = .milliseconds(100)
-            let worker = JobWorker(queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
+            let worker = JobWorker(
+                queue: queue, handlers: [BlockingHandler(started: startedSignal)], configuration: configuration, logger: Logger(label: "test"))
             let job = try await queue.enqueue(tenant: server.tenant, kind: .export, target: "t", uniqueKey: nil, creator: "test")
             let task = Task { try await worker.run() }
             var iterator = started.makeAsyncIterator()

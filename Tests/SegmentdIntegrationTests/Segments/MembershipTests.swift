@@ -1,11 +1,11 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Membership and inspect: what campaigns, journeys and analytics ask", .timeLimit(.minutes(5)))
 struct MembershipTests {
@@ -14,21 +14,32 @@ struct MembershipTests {
 
     /// u0…u5: even users buy; u0, u1, u2 are vip; tiers gold/silver/none.
     static func seed(_ server: TestServer, _ connection: SegmentdConnection) async throws {
-        _ = try await connection.ingestion.upsertProfiles(.with {
-            $0.parent = parent
-            $0.profiles = (0..<6).map { index in
-                .with {
-                    $0.userID = "u\(index)"
-                    if index < 4 { $0.attributes = ["tier": .string(index % 2 == 0 ? "gold" : "silver")] }
+        _ = try await connection.ingestion.upsertProfiles(
+            .with {
+                $0.parent = parent
+                $0.profiles = (0..<6).map { index in
+                    .with {
+                        $0.userID = "u\(index)"
+                        if index < 4 { $0.attributes = ["tier": .string(index % 2 == 0 ? "gold" : "silver")] }
+                    }
                 }
-            }
-        }, metadata: connection.metadata)
-        _ = try await connection.ingestion.ingestEvents(.with {
-            $0.parent = parent
-            $0.events = (0..<6).map { .make("u\($0)", $0 % 2 == 0 ? "purchase" : "app_open") }
-        }, metadata: connection.metadata)
-        _ = try await connection.tags.createTag(.with { $0.parent = parent; $0.tagID = "vip" }, metadata: connection.metadata)
-        _ = try await connection.tags.assignTags(.with { $0.parent = parent; $0.tags = ["vip"]; $0.userIds = ["u0", "u1", "u2"] }, metadata: connection.metadata)
+            }, metadata: connection.metadata)
+        _ = try await connection.ingestion.ingestEvents(
+            .with {
+                $0.parent = parent
+                $0.events = (0..<6).map { .make("u\($0)", $0 % 2 == 0 ? "purchase" : "app_open") }
+            }, metadata: connection.metadata)
+        _ = try await connection.tags.createTag(
+            .with {
+                $0.parent = parent
+                $0.tagID = "vip"
+            }, metadata: connection.metadata)
+        _ = try await connection.tags.assignTags(
+            .with {
+                $0.parent = parent
+                $0.tags = ["vip"]
+                $0.userIds = ["u0", "u1", "u2"]
+            }, metadata: connection.metadata)
         for (id, rule) in [("buyers", "did purchase"), ("vips", "has tag vip")] {
             _ = try await SegmentLifecycleTests.create(connection, id, rule, schedule: .with { $0.manual = true })
             _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name(id) }, metadata: connection.metadata)
@@ -42,32 +53,63 @@ struct MembershipTests {
             try await server.connect { connection in
                 try await Self.seed(server, connection)
                 let one = try await connection.membership.checkMembership(
-                    .with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [Self.name("buyers"), Self.name("vips")] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u0"
+                        $0.segments = [Self.name("buyers"), Self.name("vips")]
+                    }, metadata: connection.metadata)
                 #expect(one.results.map(\.member) == [true, true] && one.results.allSatisfy(\.hasEnterTime))
                 let batch = try await connection.membership.batchCheckMembership(
-                    .with { $0.parent = Self.parent; $0.userIds = ["u1", "u4", "stranger"]; $0.segments = [Self.name("buyers"), Self.name("vips")] },
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userIds = ["u1", "u4", "stranger"]
+                        $0.segments = [Self.name("buyers"), Self.name("vips")]
+                    },
                     metadata: connection.metadata)
                 #expect(batch.users.map { $0.results.map(\.member) } == [[false, true], [true, false], [false, false]])
-                let segments = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "u2" }, metadata: connection.metadata)
+                let segments = try await connection.membership.listUserSegments(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u2"
+                    }, metadata: connection.metadata)
                 #expect(segments.memberships.map(\.segment) == [Self.name("buyers"), Self.name("vips")])
 
                 // A paused segment answers with its last membership.
                 _ = try await connection.segments.pauseSegment(.with { $0.name = Self.name("vips") }, metadata: connection.metadata)
                 let paused = try await connection.membership.checkMembership(
-                    .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = [Self.name("vips")] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u1"
+                        $0.segments = [Self.name("vips")]
+                    }, metadata: connection.metadata)
                 #expect(paused.results.first?.member == true)
 
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.membership.checkMembership(
-                        .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = [Self.name("nope")] }, metadata: connection.metadata)
-                }.0 == .notFound)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "stranger" }, metadata: connection.metadata)
-                }.0 == .notFound)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.membership.checkMembership(
-                        .with { $0.parent = Self.parent; $0.userID = "u1"; $0.segments = ["tenants/other/segments/buyers"] }, metadata: connection.metadata)
-                }.0 == .notFound)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.membership.checkMembership(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.userID = "u1"
+                                $0.segments = [Self.name("nope")]
+                            }, metadata: connection.metadata)
+                    }.0 == .notFound)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.membership.listUserSegments(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.userID = "stranger"
+                            }, metadata: connection.metadata)
+                    }.0 == .notFound)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.membership.checkMembership(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.userID = "u1"
+                                $0.segments = ["tenants/other/segments/buyers"]
+                            }, metadata: connection.metadata)
+                    }.0 == .notFound)
             }
         }
     }
@@ -77,9 +119,13 @@ struct MembershipTests {
         try await TestServer.with { server in
             try await server.connect { connection in
                 try await Self.seed(server, connection)
-                var inspection = try await connection.segments.inspectSegment(.with {
-                    $0.name = Self.name("buyers"); $0.sampleSize = 2; $0.breakdownAttribute = "tier"; $0.overlapSegment = Self.name("vips")
-                }, metadata: connection.metadata)
+                var inspection = try await connection.segments.inspectSegment(
+                    .with {
+                        $0.name = Self.name("buyers")
+                        $0.sampleSize = 2
+                        $0.breakdownAttribute = "tier"
+                        $0.overlapSegment = Self.name("vips")
+                    }, metadata: connection.metadata)
                 #expect(inspection.count == 3)
                 #expect(inspection.sampleUserIds == ["u0", "u2"])
                 #expect(inspection.breakdown.map { "\($0.value)=\($0.count)" } == ["gold=2", "(not set)=1"])
@@ -88,7 +134,11 @@ struct MembershipTests {
                 #expect(inspection.enteredSample == ["u0", "u2"] && inspection.exitedSample.isEmpty)
 
                 // u1 buys, u4's purchase is erased: one enters, one exits.
-                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [.make("u1", "purchase")]
+                    }, metadata: connection.metadata)
                 _ = try await connection.users.deleteUser(.with { $0.name = "\(Self.parent)/users/u4" }, metadata: connection.metadata)
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
@@ -105,7 +155,11 @@ struct MembershipTests {
         try await TestServer.with { server in
             try await server.connect { connection in
                 try await Self.seed(server, connection)
-                let request = ClientRequest(message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Self.name("buyers"); $0.chunkSize = 1 }, metadata: connection.metadata)
+                let request = ClientRequest(
+                    message: Segmentd_V1_StreamSegmentMembersRequest.with {
+                        $0.segment = Self.name("buyers")
+                        $0.chunkSize = 1
+                    }, metadata: connection.metadata)
                 let (ids, totals) = try await connection.membership.streamSegmentMembers(request: request) { response in
                     var ids: [String] = []
                     var totals: Set<Int64> = []
@@ -117,7 +171,10 @@ struct MembershipTests {
                             first = false
                             // Everyone buys now; a refresh commits a larger membership while the stream is open.
                             _ = try await connection.ingestion.ingestEvents(
-                                .with { $0.parent = Self.parent; $0.events = ["u1", "u3", "u5"].map { .make($0, "purchase") } }, metadata: connection.metadata)
+                                .with {
+                                    $0.parent = Self.parent
+                                    $0.events = ["u1", "u3", "u5"].map { .make($0, "purchase") }
+                                }, metadata: connection.metadata)
                             _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                             try await server.worker.drain()
                         }
@@ -140,25 +197,42 @@ struct MembershipTests {
             let integration = try await server.createKey(roles: ["integration"], name: "integration")
             let buyers = Self.name("buyers")
             try await SegmentdConnection.with(server.settings(apiKey: viewer)) { connection in
-                _ = try await connection.membership.checkMembership(.with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [buyers] }, metadata: connection.metadata)
+                _ = try await connection.membership.checkMembership(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u0"
+                        $0.segments = [buyers]
+                    }, metadata: connection.metadata)
                 _ = try await connection.segments.inspectSegment(.with { $0.name = buyers }, metadata: connection.metadata)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.segments.exportSegment(.with { $0.name = buyers }, metadata: connection.metadata)
-                }.0 == .permissionDenied)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await ExportTests.download(connection, "\(Self.parent)/exports/1")
-                }.0 == .permissionDenied)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.membership.listUserSegments(.with { $0.parent = Self.parent; $0.userID = "u0" }, metadata: connection.metadata)
-                }.0 == .permissionDenied)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.exportSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                    }.0 == .permissionDenied)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await ExportTests.download(connection, "\(Self.parent)/exports/1")
+                    }.0 == .permissionDenied)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.membership.listUserSegments(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.userID = "u0"
+                            }, metadata: connection.metadata)
+                    }.0 == .permissionDenied)
             }
             try await SegmentdConnection.with(server.settings(apiKey: integration)) { connection in
                 let batch = try await connection.membership.batchCheckMembership(
-                    .with { $0.parent = Self.parent; $0.userIds = ["u0"]; $0.segments = [buyers] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userIds = ["u0"]
+                        $0.segments = [buyers]
+                    }, metadata: connection.metadata)
                 #expect(batch.users.first?.results.first?.member == true)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.segments.inspectSegment(.with { $0.name = buyers }, metadata: connection.metadata)
-                }.0 == .permissionDenied)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.inspectSegment(.with { $0.name = buyers }, metadata: connection.metadata)
+                    }.0 == .permissionDenied)
             }
         }
     }
@@ -178,22 +252,39 @@ struct MembershipTests {
                     _ = try await connection.membership.batchCheckMembership(oversized, metadata: connection.metadata)
                 }
                 #expect(tooMany.0 == .resourceExhausted && tooMany.2 == "LIMIT_EXCEEDED", "\(tooMany)")
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.membership.checkMembership(.with { $0.parent = Self.parent; $0.userID = "u0" }, metadata: connection.metadata)
-                }.0 == .invalidArgument)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.segments.inspectSegment(.with { $0.name = buyers; $0.overlapSegment = Self.name("nope") }, metadata: connection.metadata)
-                }.0 == .notFound)
-                #expect(await SegmentLifecycleTests.code {
-                    _ = try await connection.segments.exportSegment(.with { $0.name = buyers; $0.attributes = ["Not A Name"] }, metadata: connection.metadata)
-                }.0 == .invalidArgument)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.membership.checkMembership(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.userID = "u0"
+                            }, metadata: connection.metadata)
+                    }.0 == .invalidArgument)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.inspectSegment(
+                            .with {
+                                $0.name = buyers
+                                $0.overlapSegment = Self.name("nope")
+                            }, metadata: connection.metadata)
+                    }.0 == .notFound)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.exportSegment(
+                            .with {
+                                $0.name = buyers
+                                $0.attributes = ["Not A Name"]
+                            }, metadata: connection.metadata)
+                    }.0 == .invalidArgument)
                 // Not ready until its operation succeeded; offsets past the end are refused.
                 let operation = try await connection.segments.exportSegment(.with { $0.name = buyers }, metadata: connection.metadata)
                 let exportName = "\(Self.parent)/exports/\(operation.name.split(separator: "/").last!)"
                 let early = await SegmentLifecycleTests.code { _ = try await ExportTests.download(connection, exportName) }
                 #expect(early.0 == .failedPrecondition && early.1.contains("queued"), "\(early)")
                 try await server.worker.drain()
-                #expect(await SegmentLifecycleTests.code { _ = try await ExportTests.download(connection, exportName, offset: 1_000_000) }.0 == .invalidArgument)
+                #expect(
+                    await SegmentLifecycleTests.code { _ = try await ExportTests.download(connection, exportName, offset: 1_000_000) }.0
+                        == .invalidArgument)
                 let downloaded = try await ExportTests.download(connection, exportName)
                 #expect(String(decoding: downloaded.0, as: UTF8.self) == "user_id\nu0\nu2\nu4\n")
             }
@@ -218,7 +309,11 @@ struct MembershipTests {
                 let both = [Self.name("buyers"), Self.name("vips")]
                 func check(_ user: String, _ segments: [String] = both) async throws -> [Bool] {
                     try await connection.membership.checkMembership(
-                        .with { $0.parent = Self.parent; $0.userID = user; $0.segments = segments }, metadata: connection.metadata
+                        .with {
+                            $0.parent = Self.parent
+                            $0.userID = user
+                            $0.segments = segments
+                        }, metadata: connection.metadata
                     ).results.map(\.member)
                 }
                 try await Self.until("the cache listens") { cache.isServing }
@@ -235,13 +330,20 @@ struct MembershipTests {
                 #expect(cache.answeredFromMemory == hitsBefore + 6)
                 #expect(cache.setLoads == loadsBefore)
                 let enter = try await connection.membership.checkMembership(
-                    .with { $0.parent = Self.parent; $0.userID = "u0"; $0.segments = [Self.name("buyers")] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.userID = "u0"
+                        $0.segments = [Self.name("buyers")]
+                    }, metadata: connection.metadata)
                 #expect(enter.results.first?.hasEnterTime == true)
 
                 // A refresh that lets u1 and a user new since the ids were loaded in is seen by the very
                 // next check (no waiting for a notification).
                 _ = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase"), .make("u9", "purchase")] }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [.make("u1", "purchase"), .make("u9", "purchase")]
+                    }, metadata: connection.metadata)
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await check("u1") == [true, true])
@@ -286,9 +388,15 @@ struct MembershipTests {
                     let cache = server.server.memberSets
                     if budget > 0 { try await Self.until("the cache listens") { cache.isServing } }
                     for _ in 0..<3 {
-                        for (user, expected) in [("u0", [true, true]), ("u1", [false, true]), ("u4", [true, false]), ("stranger", [false, false])] {
+                        for (user, expected) in [
+                            ("u0", [true, true]), ("u1", [false, true]), ("u4", [true, false]), ("stranger", [false, false]),
+                        ] {
                             let results = try await connection.membership.checkMembership(
-                                .with { $0.parent = Self.parent; $0.userID = user; $0.segments = [Self.name("buyers"), Self.name("vips")] },
+                                .with {
+                                    $0.parent = Self.parent
+                                    $0.userID = user
+                                    $0.segments = [Self.name("buyers"), Self.name("vips")]
+                                },
                                 metadata: connection.metadata)
                             #expect(results.results.map(\.member) == expected, "\(user), budget \(budget)")
                         }

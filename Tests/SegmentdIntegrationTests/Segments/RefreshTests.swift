@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import SegmentDomain
 import SegmentEngine
 import SegmentRules
 import SegmentStore
@@ -8,7 +9,6 @@ import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("Refresh: one job per segment, membership by difference, history, pause, schedules", .timeLimit(.minutes(5)))
 struct RefreshTests {
@@ -29,15 +29,19 @@ struct RefreshTests {
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             try await server.connect { connection in
                 let now = clock.now()
-                _ = try await connection.ingestion.ingestEvents(.with {
-                    $0.parent = Self.parent
-                    $0.events = ["u1", "u2", "u3"].map { .make($0, "purchase", at: now.addingTimeInterval(-3600)) } + [.make("u4", "app_open", at: now)]
-                }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events =
+                            ["u1", "u2", "u3"].map { .make($0, "purchase", at: now.addingTimeInterval(-3600)) } + [.make("u4", "app_open", at: now)]
+                    }, metadata: connection.metadata)
                 _ = try await SegmentLifecycleTests.create(connection, "buyers", "did purchase in last 7d", schedule: .with { $0.manual = true })
 
                 let operations = try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<50 {
-                        group.addTask { try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata).name }
+                        group.addTask {
+                            try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata).name
+                        }
                     }
                     return try await group.reduce(into: Set<String>()) { $0.insert($1) }
                 }
@@ -61,20 +65,31 @@ struct RefreshTests {
 
                 // u1's purchase ages out, u4 buys: one exits, one enters.
                 clock.advance(by: 7 * 86_400 - 1800)
-                _ = try await connection.ingestion.ingestEvents(.with {
-                    $0.parent = Self.parent
-                    $0.events = [.make("u4", "purchase", at: clock.now()), .make("u2", "purchase", at: clock.now()), .make("u3", "purchase", at: clock.now())]
-                }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [
+                            .make("u4", "purchase", at: clock.now()), .make("u2", "purchase", at: clock.now()),
+                            .make("u3", "purchase", at: clock.now()),
+                        ]
+                    }, metadata: connection.metadata)
                 _ = try await server.database.scalar(
-                    "UPDATE events SET time = time - interval '1 day' WHERE user_index = (SELECT user_index FROM users WHERE external_id = 'u1') RETURNING 1", as: Int.self)
+                    "UPDATE events SET time = time - interval '1 day' WHERE user_index = (SELECT user_index FROM users WHERE external_id = 'u1') RETURNING 1",
+                    as: Int.self)
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await Self.members(server, "buyers") == ["u2", "u3", "u4"])
-                let history = try await connection.segments.listSegmentSizeHistory(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata).points
+                let history = try await connection.segments.listSegmentSizeHistory(
+                    .with { $0.name = Self.name("buyers") }, metadata: connection.metadata
+                ).points
                 #expect(history.map(\.size) == [3, 3])
                 #expect(history.map(\.entered) == [1, 3])
                 #expect(history.map(\.exited) == [1, 0])
-                let listed = try await connection.operations.listOperations(.with { $0.parent = Self.parent; $0.target = Self.name("buyers") }, metadata: connection.metadata)
+                let listed = try await connection.operations.listOperations(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.target = Self.name("buyers")
+                    }, metadata: connection.metadata)
                 #expect(listed.operations.count == 2 && listed.operations.allSatisfy { $0.state == .succeeded })
             }
         }
@@ -85,7 +100,11 @@ struct RefreshTests {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_795_617_000))
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             try await server.connect { connection in
-                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase", at: clock.now())] }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [.make("u1", "purchase", at: clock.now())]
+                    }, metadata: connection.metadata)
                 _ = try await SegmentLifecycleTests.create(connection, "buyers", "did purchase", schedule: .with { $0.everyHours = 6 })
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
@@ -115,11 +134,18 @@ struct RefreshTests {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_795_617_000))
         try await TestServer.with(configure: { $0.clock = { clock.now() } }) { server in
             try await server.connect { connection in
-                _ = try await connection.ingestion.ingestEvents(.with {
-                    $0.parent = Self.parent; $0.events = [.make("u1", "purchase", at: clock.now()), .make("u2", "app_open", at: clock.now())]
-                }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [.make("u1", "purchase", at: clock.now()), .make("u2", "app_open", at: clock.now())]
+                    }, metadata: connection.metadata)
                 _ = try await SegmentLifecycleTests.create(connection, "buyers", "did purchase", schedule: .with { $0.manual = true })
-                _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "not in segment buyers", schedule: .with { $0.manual = true; $0.afterDependencies = true })
+                _ = try await SegmentLifecycleTests.create(
+                    connection, "not_buyers", "not in segment buyers",
+                    schedule: .with {
+                        $0.manual = true
+                        $0.afterDependencies = true
+                    })
                 _ = try await connection.segments.refreshSegment(.with { $0.name = Self.name("buyers") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 #expect(try await Self.members(server, "buyers") == ["u1"])
@@ -131,7 +157,10 @@ struct RefreshTests {
                 #expect(try await server.server.segmentStore.purgeExpired() == 0)
                 clock.advance(by: 86_400 + 1)
                 #expect(try await server.server.segmentStore.purgeExpired() == 1)
-                #expect(await SegmentLifecycleTests.code { _ = try await connection.segments.getSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata) }.0 == .notFound)
+                #expect(
+                    await SegmentLifecycleTests.code {
+                        _ = try await connection.segments.getSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata)
+                    }.0 == .notFound)
                 #expect(try await Self.members(server, "not_buyers").isEmpty)
                 _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "has tag vip")
             }
@@ -142,12 +171,17 @@ struct RefreshTests {
     func failedRefresh() async throws {
         try await TestServer.with(configure: { $0.evaluationTimeout = .milliseconds(1) }) { server in
             try await server.connect { connection in
-                _ = try await connection.ingestion.ingestEvents(.with { $0.parent = Self.parent; $0.events = [.make("u1", "purchase")] }, metadata: connection.metadata)
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events = [.make("u1", "purchase")]
+                    }, metadata: connection.metadata)
                 // Hundreds of windowed scans: more than the 1 ms evaluation budget.
                 let rule = (0..<150).map { "did purchase at least \($0 % 5) times in last \($0 + 1)d" }.joined(separator: " or ")
                 _ = try await SegmentLifecycleTests.create(connection, "heavy", rule, schedule: .with { $0.manual = true })
                 _ = try await server.database.scalar(
-                    "INSERT INTO segment_members (tenant_id, segment_id, user_index) SELECT tenant_id, 'heavy', user_index FROM users RETURNING 1", as: Int.self)
+                    "INSERT INTO segment_members (tenant_id, segment_id, user_index) SELECT tenant_id, 'heavy', user_index FROM users RETURNING 1",
+                    as: Int.self)
                 let operation = try await connection.segments.refreshSegment(.with { $0.name = Self.name("heavy") }, metadata: connection.metadata)
                 try await server.worker.drain()
                 let failed = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)

@@ -16,11 +16,12 @@ struct RuleFormsTests {
     func storedForms() async throws {
         try await TestServer.with { server in
             try await server.connect { connection in
-                let created = try await connection.segments.createSegment(.with {
-                    $0.parent = Self.parent
-                    $0.segmentID = "recent_buyers"
-                    $0.segment.rule.text = "did  purchase at least 2 times in last 7 days"
-                }, metadata: connection.metadata)
+                let created = try await connection.segments.createSegment(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.segmentID = "recent_buyers"
+                        $0.segment.rule.text = "did  purchase at least 2 times in last 7 days"
+                    }, metadata: connection.metadata)
                 #expect(created.rule.text == "did purchase at least 2 times in last 7d")
                 let stored = try await server.database.scalar(
                     "SELECT rule_description || '|' || (rule_ast IS NOT NULL)::text FROM segments WHERE segment_id = 'recent_buyers'",
@@ -46,11 +47,12 @@ struct RuleFormsTests {
                 #expect(try await server.server.useCases.segments.fillMissingRuleForms().filled == 0)
 
                 // An update of the rule replaces all three forms.
-                let updated = try await connection.segments.updateSegment(.with {
-                    $0.segment.name = created.name
-                    $0.segment.rule.text = "has tag vip"
-                    $0.updateMask.paths = ["rule"]
-                }, metadata: connection.metadata)
+                let updated = try await connection.segments.updateSegment(
+                    .with {
+                        $0.segment.name = created.name
+                        $0.segment.rule.text = "has tag vip"
+                        $0.updateMask.paths = ["rule"]
+                    }, metadata: connection.metadata)
                 let after = try await connection.segments.getSegment(.with { $0.name = created.name }, metadata: connection.metadata)
                 #expect(after.rule == updated.rule && after.rule.text == "has tag vip" && after.rule.hasAst)
             }

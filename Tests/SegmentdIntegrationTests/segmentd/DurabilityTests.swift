@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import GRPCCore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
+import Synchronization
 import Testing
 
 @Suite("Durability of acknowledged batches", .serialized, .timeLimit(.minutes(10)))
@@ -24,7 +24,10 @@ struct DurabilityTests {
                         Segmentd_V1_Event.make("u\(index % 50)", "app_open", id: "b\(batch)-\(index)", ["n": .number(Double(index))])
                     }
                     _ = try await connection.ingestion.ingestEvents(
-                        .with { $0.parent = "tenants/default"; $0.events = events }, metadata: connection.metadata)
+                        .with {
+                            $0.parent = "tenants/default"
+                            $0.events = events
+                        }, metadata: connection.metadata)
                     acknowledged.append(batch)
                     if batch == 15 { killer.send(SIGKILL) }
                 }
@@ -52,7 +55,10 @@ struct DurabilityTests {
                     Segmentd_V1_Event.make("u\(index % 50)", "app_open", id: "b\(batch)-\(index)", ["n": .number(Double(index))])
                 }
                 let replay = try await connection.ingestion.ingestEvents(
-                    .with { $0.parent = "tenants/default"; $0.events = events }, metadata: connection.metadata)
+                    .with {
+                        $0.parent = "tenants/default"
+                        $0.events = events
+                    }, metadata: connection.metadata)
                 if replay.accepted != 0 { missing.append("batch \(batch): \(replay.accepted) events were lost") }
             }
             return missing

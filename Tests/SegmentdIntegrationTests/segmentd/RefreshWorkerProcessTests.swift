@@ -1,12 +1,12 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 /// Refresh workers in real segmentd processes sharing one database.
 @Suite("Refresh workers across processes", .serialized, .timeLimit(.minutes(10)))
@@ -15,9 +15,11 @@ struct RefreshWorkerProcessTests {
 
     /// Starts segmentd on `database` (migrating and bootstrapping when first).
     static func start(_ database: TestDatabase, home: String, extra: [String] = []) throws -> SegmentdProcess {
-        try SegmentdProcess(home: home, arguments: [
-            "--database-url", TestDatabase.url(database.app), "--migration-database-url", TestDatabase.url(database.owner),
-        ] + extra)
+        try SegmentdProcess(
+            home: home,
+            arguments: [
+                "--database-url", TestDatabase.url(database.app), "--migration-database-url", TestDatabase.url(database.owner),
+            ] + extra)
     }
 
     /// Holds `FOR UPDATE` locks on segment rows until `body` returns, so refreshes of them block mid-transaction.
@@ -28,7 +30,8 @@ struct RefreshWorkerProcessTests {
         return try await database.superuser.withSingleConnection(logger: logger) { connection in
             try await connection.query("BEGIN", logger: logger)
             try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT 1 FROM segments WHERE segment_id IN (\(segments.map { "'\($0)'" }.joined(separator: ","))) FOR UPDATE"),
+                PostgresQuery(
+                    unsafeSQL: "SELECT 1 FROM segments WHERE segment_id IN (\(segments.map { "'\($0)'" }.joined(separator: ","))) FOR UPDATE"),
                 logger: logger)
             do {
                 let result = try await body()
@@ -52,16 +55,21 @@ struct RefreshWorkerProcessTests {
     }
 
     static func createSegments(_ connection: SegmentdConnection, _ ids: [String]) async throws {
-        _ = try await connection.ingestion.ingestEvents(.with {
-            $0.parent = parent
-            $0.events = (0..<20).map { .make("u\($0)", $0 % 2 == 0 ? "purchase" : "app_open") }
-        }, metadata: connection.metadata)
-        for id in ids {
-            _ = try await connection.segments.createSegment(.with {
+        _ = try await connection.ingestion.ingestEvents(
+            .with {
                 $0.parent = parent
-                $0.segmentID = id
-                $0.segment = .with { $0.rule.text = "did purchase"; $0.schedule = .with { $0.manual = true } }
+                $0.events = (0..<20).map { .make("u\($0)", $0 % 2 == 0 ? "purchase" : "app_open") }
             }, metadata: connection.metadata)
+        for id in ids {
+            _ = try await connection.segments.createSegment(
+                .with {
+                    $0.parent = parent
+                    $0.segmentID = id
+                    $0.segment = .with {
+                        $0.rule.text = "did purchase"
+                        $0.schedule = .with { $0.manual = true }
+                    }
+                }, metadata: connection.metadata)
         }
     }
 
@@ -86,7 +94,8 @@ struct RefreshWorkerProcessTests {
         try await Self.holdingLocks(database, segments: Array(ids.prefix(4))) {
             for (index, id) in ids.prefix(4).enumerated() {
                 try await SegmentdConnection.with(index % 2 == 0 ? settings : secondSettings) { connection in
-                    _ = try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata)
+                    _ = try await connection.segments.refreshSegment(
+                        .with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata)
                 }
             }
             try await Self.waitFor(database, "SELECT count(*) = 4 AND count(DISTINCT lease_owner) = 2 FROM jobs WHERE state = 'running'")

@@ -1,9 +1,9 @@
 import Foundation
+import SegmentDomain
 import SegmentStore
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 @Suite("segctl tenants, keys, roles and audit against the real binary", .serialized, .timeLimit(.minutes(10)))
 struct SegctlAccessTests {
@@ -66,8 +66,9 @@ struct SegctlAccessTests {
         let rolled = try segctl(["keys", "roll", keyID, "--grace", "0", "--json"])
         #expect(rolled.status == 0, "\(rolled.stderr)")
         if let secret = ((try? Self.json(rolled)) as? [String: Any])?["secret"] as? String { secrets.append(secret) }
-        let newKeyID = try #require(((((try? Self.json(rolled)) as? [String: Any])?["api_key"] as? [String: Any])?["name"] as? String)?
-            .split(separator: "/").last.map(String.init))
+        let newKeyID = try #require(
+            ((((try? Self.json(rolled)) as? [String: Any])?["api_key"] as? [String: Any])?["name"] as? String)?
+                .split(separator: "/").last.map(String.init))
         #expect(try segctl(["keys", "revoke", newKeyID]).status == 0)
         #expect(try segctl(["roles", "delete", "exporter"]).status == 0)
 
@@ -83,8 +84,9 @@ struct SegctlAccessTests {
         #expect(verify.stdout.hasPrefix("OK:"))
 
         // A dump of the database (taken while the embedded PostgreSQL runs) holds no secret…
-        let bin = try #require(try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
-            .compactMap(Int.init).max().map { "/usr/lib/postgresql/\($0)/bin" })
+        let bin = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
+                .compactMap(Int.init).max().map { "/usr/lib/postgresql/\($0)/bin" })
         let dump = try CommandLineTool.run(
             bin + "/pg_dump", ["-h", home + "/postgres/run", "-U", "postgres", "--data-only", "segmentd"])
         #expect(dump.status == 0, "\(dump.stderr)")

@@ -54,13 +54,17 @@ struct SegctlSegmentKindsTests {
         #expect(trained.status == 0, "\(trained.stdout) \(trained.stderr)")
         let card = try segctl(["segments", "model", "likely_buyers"])
         #expect(card.status == 0, "\(card.stderr)")
-        for text in ["algorithm    logistic_regression", "holdout AUC", "calibration (holdout)", "weights (standardised features", "purchase.log_count_"] {
+        for text in [
+            "algorithm    logistic_regression", "holdout AUC", "calibration (holdout)", "weights (standardised features", "purchase.log_count_",
+        ] {
             #expect(card.stdout.contains(text), "\(text) in \(card.stdout)")
         }
         let members = try segctl(["segments", "members", "likely_buyers"])
         let member = try #require(members.stdout.split(separator: "\n").first.map(String.init), "\(members.stderr)")
         let explained = try segctl(["segments", "explain", "likely_buyers", "--user", member])
-        #expect(explained.status == 0 && explained.stdout.contains("is in likely_buyers") && explained.stdout.contains("strongest features"), "\(explained.stdout) \(explained.stderr)")
+        #expect(
+            explained.status == 0 && explained.stdout.contains("is in likely_buyers") && explained.stdout.contains("strongest features"),
+            "\(explained.stdout) \(explained.stderr)")
         let bogus = try segctl(["segments", "create", "x", "--predict", "convert"])
         #expect(bogus.status != 0 && bogus.stderr.contains("--predict convert needs --event"), "\(bogus.stderr)")
     }

@@ -1,19 +1,21 @@
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentStore
 import SegmentdAPI
 import SegmentdClient
 import SegmentdTestSupport
 import Testing
-import SegmentDomain
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite("The segmentd and segctl binaries", .serialized, .timeLimit(.minutes(10)))
 struct SegmentdProcessTests {
-    @Test("embedded default: one command gives a server that segctl reaches; metrics are served; SIGTERM during a call drains it, stops PostgreSQL and exits 0")
+    @Test(
+        "embedded default: one command gives a server that segctl reaches; metrics are served; SIGTERM during a call drains it, stops PostgreSQL and exits 0"
+    )
     func embeddedServerEndToEnd() async throws {
         let home = try TestEnvironment.temporaryDirectory("sgdhome")
         defer { try? FileManager.default.removeItem(atPath: home) }
