@@ -63,6 +63,15 @@ extension MemberSetCache {
             return (found, users)
         }
 
+        /// Whether every set of `segments` and the tenant's user ids are held (without queueing anything).
+        func holds(tenant: String, segments: [String]) -> Bool {
+            listening && users[tenant] != nil
+                && segments.allSatisfy { segment in
+                    let key = Key(tenant: tenant, segment: segment)
+                    return sets[key] != nil && writing[key] == nil
+                }
+        }
+
         /// Loads queued since the last call, each once, in the order they were asked for.
         private(set) var pending: [Load] = []
 

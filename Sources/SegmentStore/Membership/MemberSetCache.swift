@@ -73,6 +73,8 @@ public final class MemberSetCache: Sendable {
     private let loadRequests: AsyncStream<Load>.Continuation
     private let loadCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
+    private let notificationCount = Atomic<Int>(0)
+    private let waiters = Mutex<[(condition: @Sendable (Progress) -> Bool, continuation: CheckedContinuation<Void, Never>)]>([])
     private let userLoadCount = Atomic<Int>(0)
     private let hits = Counter(label: "segmentd_membership_cache_hits_total")
     private let misses = Counter(label: "segmentd_membership_cache_misses_total")
@@ -95,6 +97,55 @@ public final class MemberSetCache: Sendable {
 
     /// True while sets are served (the notification connection is up).
     public var isServing: Bool { state.withLock { $0.listening } }
+
+    /// Notifications applied so far (from this process's and other processes' transactions).
+    public var notificationsApplied: Int { notificationCount.load(ordering: .relaxed) }
+
+    /// Whether the sets of `segments` and the tenant's user ids are all held now.
+    public func holds(tenant: TenantID, segments: [String]) -> Bool {
+        state.withLock { $0.holds(tenant: tenant.rawValue, segments: segments) }
+    }
+
+    /// What a waiter can observe of the cache.
+    public struct Progress: Sendable {
+        public let isServing: Bool
+        public let setLoads: Int
+        public let userLoads: Int
+        public let notificationsApplied: Int
+    }
+
+    /// Returns once `condition` holds — checked now and after every change the cache
+    /// makes (listening, a load, a notification) — so callers await the event they
+    /// need instead of polling.
+    public func wait(until condition: @escaping @Sendable (Progress) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = waiters.withLock { waiters -> Bool in
+                if condition(progress) { return true }
+                waiters.append((condition, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private var progress: Progress {
+        Progress(isServing: isServing, setLoads: setLoads, userLoads: userLoads, notificationsApplied: notificationsApplied)
+    }
+
+    /// Wakes the waiters whose condition now holds.
+    private func changed() {
+        let ready = waiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            let now = progress
+            var ready: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard waiter.condition(now) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
 
     // MARK: Answering checks
 
@@ -180,7 +231,9 @@ public final class MemberSetCache: Sendable {
     /// Applies one NOTIFY payload.
     func apply(notification payload: String) {
         state.withLock { $0.apply(notification: payload) }
+        notificationCount.add(1, ordering: .relaxed)
         recordHeld()
+        changed()
     }
 
     private func recordHeld() {
@@ -218,6 +271,7 @@ public final class MemberSetCache: Sendable {
                         // Anything that changed before LISTEN took effect must not be served.
                         self.state.withLock { $0.startedListening() }
                         self.recordHeld()
+                        self.changed()
                         for try await notification in notifications {
                             self.apply(notification: notification.payload)
                         }
@@ -266,6 +320,7 @@ public final class MemberSetCache: Sendable {
             }
             guard let loaded else { return state.withLock { $0.decline(.members(key), now: configuration.now()) } }
             loadCount.add(1, ordering: .relaxed)
+            defer { changed() }
             state.withLock { _ = $0.store(loaded, for: key, ticket: ticket) }
             recordHeld()
         } catch {
@@ -296,6 +351,7 @@ public final class MemberSetCache: Sendable {
             }
             guard let users else { return state.withLock { $0.decline(.users(tenant: tenantID), now: configuration.now()) } }
             userLoadCount.add(1, ordering: .relaxed)
+            defer { changed() }
             state.withLock { _ = $0.storeUsers(users, tenant: tenantID, ticket: ticket) }
         } catch {
             database.logger.debug("could not load user ids", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])

@@ -291,15 +291,6 @@ struct MembershipTests {
         }
     }
 
-    /// Polls `condition` until it holds (a background load or a NOTIFY arriving), failing after `timeout`.
-    static func until(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw TestSetupError("timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     @Test("checks answer from member sets in memory, and every change is seen by the next check")
     func memberSetsInMemory() async throws {
         try await TestServer.with { server in
@@ -316,10 +307,10 @@ struct MembershipTests {
                         }, metadata: connection.metadata
                     ).results.map(\.member)
                 }
-                try await Self.until("the cache listens") { cache.isServing }
+                await cache.wait { $0.isServing }
                 // The first check reads the database and queues both sets; later ones answer from memory.
                 #expect(try await check("u0") == [true, true])
-                try await Self.until("both sets and the user ids are loaded") { cache.setLoads >= 2 && cache.userLoads >= 1 }
+                await cache.wait { $0.setLoads >= 2 && $0.userLoads >= 1 }
                 let hitsBefore = cache.answeredFromMemory
                 let loadsBefore = cache.setLoads
                 for _ in 0..<2 {
@@ -358,12 +349,12 @@ struct MembershipTests {
                 #expect(try await check("u1") == [true, true])
 
                 // Another replica's change reaches this one through the notification its transaction sends.
+                _ = try await check("u2")  // queues what the changes dropped
+                await cache.wait { _ in cache.holds(tenant: server.tenant, segments: ["buyers", "vips"]) }
                 let hitsAfterChanges = cache.answeredFromMemory
-                try await Self.until("both sets are held again") {
-                    _ = try await check("u2")
-                    return cache.answeredFromMemory > hitsAfterChanges
-                }
                 #expect(try await check("u5", [Self.name("vips")]) == [false])
+                #expect(cache.answeredFromMemory == hitsAfterChanges + 1)
+                let notificationsBefore = cache.notificationsApplied
                 _ = try await server.database.scalar(
                     """
                     WITH added AS (
@@ -372,7 +363,8 @@ struct MembershipTests {
                     ), notified AS (SELECT pg_notify('segmentd_membership', 'members acme vips'))
                     SELECT (SELECT count(*) FROM added)::int FROM notified
                     """, as: Int.self)
-                try await Self.until("the other replica's change is seen") { try await check("u5", [Self.name("vips")]) == [true] }
+                await cache.wait { $0.notificationsApplied > notificationsBefore }
+                #expect(try await check("u5", [Self.name("vips")]) == [true])
             }
         }
     }
@@ -386,7 +378,7 @@ struct MembershipTests {
                 try await server.connect { connection in
                     try await Self.seed(server, connection)
                     let cache = server.server.memberSets
-                    if budget > 0 { try await Self.until("the cache listens") { cache.isServing } }
+                    if budget > 0 { await cache.wait { $0.isServing } }
                     for _ in 0..<3 {
                         for (user, expected) in [
                             ("u0", [true, true]), ("u1", [false, true]), ("u4", [true, false]), ("stranger", [false, false]),
@@ -401,7 +393,7 @@ struct MembershipTests {
                             #expect(results.results.map(\.member) == expected, "\(user), budget \(budget)")
                         }
                     }
-                    if budget > 0 { try await Self.until("the user ids are loaded") { cache.userLoads >= 1 } }
+                    if budget > 0 { await cache.wait { $0.userLoads >= 1 } }
                     #expect(cache.setLoads == 0 && cache.answeredFromMemory == 0, "budget \(budget)")
                 }
             }

@@ -44,7 +44,9 @@ struct RefreshWorkerProcessTests {
         }
     }
 
-    /// Polls `condition` (a query returning one bool) until true or the deadline.
+    /// Polls `condition` (a query returning one bool) until true or the deadline. Only for states
+    /// the API has no event for (a job running in another process, locks held); completion is
+    /// awaited through WaitOperation.
     static func waitFor(_ database: TestDatabase, _ sql: String, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -91,21 +93,36 @@ struct RefreshWorkerProcessTests {
         try await SegmentdConnection.with(settings) { connection in try await Self.createSegments(connection, ids) }
         // With the first four segments locked, each process fills both of its worker slots with
         // blocked refreshes: the only way all four run at once is both processes taking work.
-        try await Self.holdingLocks(database, segments: Array(ids.prefix(4))) {
+        var operations = try await Self.holdingLocks(database, segments: Array(ids.prefix(4))) {
+            var started: [String] = []
             for (index, id) in ids.prefix(4).enumerated() {
-                try await SegmentdConnection.with(index % 2 == 0 ? settings : secondSettings) { connection in
-                    _ = try await connection.segments.refreshSegment(
-                        .with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata)
-                }
+                started.append(
+                    try await SegmentdConnection.with(index % 2 == 0 ? settings : secondSettings) { connection in
+                        try await connection.segments.refreshSegment(
+                            .with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata
+                        ).name
+                    })
             }
             try await Self.waitFor(database, "SELECT count(*) = 4 AND count(DISTINCT lease_owner) = 2 FROM jobs WHERE state = 'running'")
+            return started
         }
-        try await SegmentdConnection.with(secondSettings) { connection in
+        operations += try await SegmentdConnection.with(secondSettings) { connection in
+            var started: [String] = []
             for id in ids.dropFirst(4) {
-                _ = try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata)
+                started.append(
+                    try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/\(id)" }, metadata: connection.metadata)
+                        .name)
             }
+            return started
         }
-        try await Self.waitFor(database, "SELECT count(*) = 12 FROM jobs WHERE state = 'succeeded'")
+        // Each finishes (WaitOperation streams it to the end).
+        let all = operations
+        let states = try await SegmentdConnection.with(secondSettings) { connection in
+            var states: [Segmentd_V1_OperationState] = []
+            for operation in all { states.append(try await connection.wait(operation: operation).state) }
+            return states
+        }
+        #expect(states == Array(repeating: Segmentd_V1_OperationState.succeeded, count: 12))
         #expect(try await database.scalar("SELECT count(*)::int FROM jobs WHERE attempt <> 1 OR errors <> '[]'", as: Int.self) == [0])
         #expect(try await database.scalar("SELECT count(DISTINCT result ->> 'worker')::int FROM jobs", as: Int.self).first == 2)
         #expect(try await database.scalar("SELECT count(*)::int FROM segment_members", as: Int.self) == [12 * 10])
@@ -120,20 +137,23 @@ struct RefreshWorkerProcessTests {
         let settings = try await segmentd.waitUntilServing()
         try await SegmentdConnection.with(settings) { connection in try await Self.createSegments(connection, ["buyers"]) }
         let killed = segmentd
-        try await Self.holdingLocks(database, segments: ["buyers"]) {
-            try await SegmentdConnection.with(settings) { connection in
-                _ = try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+        let refresh = try await Self.holdingLocks(database, segments: ["buyers"]) {
+            let refresh = try await SegmentdConnection.with(settings) { connection in
+                try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
             }
             try await Self.waitFor(database, "SELECT bool_and(state = 'running') FROM jobs")
             killed.send(SIGKILL)
             #expect(try await killed.waitForExit() == 128 + SIGKILL)
+            return refresh
         }
         // Nothing of the interrupted refresh is visible.
         #expect(try await database.scalar("SELECT count(*)::int FROM segment_members", as: Int.self) == [0])
         segmentd = try Self.start(database, home: home, extra: ["--job-lease-seconds", "5"])
         defer { segmentd.stop() }
-        _ = try await segmentd.waitUntilServing()
-        try await Self.waitFor(database, "SELECT bool_and(state = 'succeeded') FROM jobs")
+        var restarted = try await segmentd.waitUntilServing()
+        restarted.apiKey = settings.apiKey
+        let finished = try await SegmentdConnection.with(restarted) { try await $0.wait(operation: refresh.name) }
+        #expect(finished.state == .succeeded)
         #expect(try await database.scalar("SELECT attempt::int FROM jobs", as: Int.self) == [2])
         #expect(try await database.scalar("SELECT errors -> 0 ->> 'code' FROM jobs", as: String.self) == ["LEASE_EXPIRED"])
         #expect(try await database.scalar("SELECT count(*)::int FROM segment_members", as: Int.self) == [10])
@@ -151,9 +171,11 @@ struct RefreshWorkerProcessTests {
         let settings = try await segmentd.waitUntilServing()
         try await SegmentdConnection.with(settings) { connection in
             try await Self.createSegments(connection, ["buyers"])
-            _ = try await connection.segments.refreshSegment(.with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+            let refresh = try await connection.segments.refreshSegment(
+                .with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+            let finished = try await connection.wait(operation: refresh.name)
+            #expect(finished.state == .succeeded)
         }
-        try await Self.waitFor(database, "SELECT bool_and(state = 'succeeded') FROM jobs")
         let killed = segmentd
         // With the members table locked, the export stops after creating its temporary file.
         let logger = Logger(label: "test.lock")
@@ -173,10 +195,7 @@ struct RefreshWorkerProcessTests {
         defer { segmentd.stop() }
         var restarted = try await segmentd.waitUntilServing()
         restarted.apiKey = settings.apiKey
-        try await Self.waitFor(database, "SELECT bool_and(state = 'succeeded') FROM jobs WHERE kind = 'export'")
-        let final = try await SegmentdConnection.with(restarted) { client in
-            try await client.operations.getOperation(.with { $0.name = operation.name }, metadata: client.metadata)
-        }
+        let final = try await SegmentdConnection.with(restarted) { try await $0.wait(operation: operation.name) }
         #expect(final.attempt == 2 && final.export.rows == 10)
         let folder = home + "/exports/default"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder)
