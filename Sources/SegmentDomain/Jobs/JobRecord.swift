@@ -43,7 +43,7 @@ public struct JobRecord: Sendable, Equatable {
     public let kind: JobKind
     /// The resource the job works on (`tenants/acme/segments/buyers`).
     public let target: String
-    public let args: [String: String]
+    public let args: JobArguments
     public let state: JobState
     public let attempt: Int
     public let maxAttempts: Int
@@ -67,7 +67,7 @@ public struct JobRecord: Sendable, Equatable {
     public var segmentID: String { ResourceName.segment(target)?.segment ?? "" }
 
     package init(
-        tenantID: TenantID, jobID: Int64, kind: JobKind, target: String, args: [String: String], state: JobState, attempt: Int, maxAttempts: Int,
+        tenantID: TenantID, jobID: Int64, kind: JobKind, target: String, args: JobArguments, state: JobState, attempt: Int, maxAttempts: Int,
         runAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, progress: JobProgress, result: JobResult?, errors: [JobError],
         creator: String, createdAt: Date, startedAt: Date?, finishedAt: Date?
     ) {

@@ -98,7 +98,7 @@ public struct PullHandler: JobHandler {
                 job: job, worker: worker, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
                 bytes: upload.bytes)
             _ = try await upload.commit(
-                operation: "pull", audit: audit, allowPull: true, jobID: job.jobID, scheduled: job.args["scheduled"] == "true", pull: completion)
+                operation: "pull", audit: audit, allowPull: true, jobID: job.jobID, scheduled: job.args.scheduled, pull: completion)
         } catch {
             await upload.abort(audit: audit)
             throw error

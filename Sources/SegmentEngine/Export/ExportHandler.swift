@@ -34,8 +34,8 @@ public struct ExportHandler: JobHandler {
     }
 
     public func run(_ job: JobRecord, worker: String) async throws {
-        let format = job.args["format"] == "ndjson" ? "ndjson" : "csv"
-        let attributes = (job.args["attributes"] ?? "").split(separator: ",").map(String.init)
+        let format = job.args.format == "ndjson" ? "ndjson" : "csv"
+        let attributes = job.args.attributes
         let segmentID = job.segmentID
         let fileName = Self.fileName(jobID: job.jobID, attempt: job.attempt, format: format)
         let final = Self.path(directory: directory, tenant: job.tenantID, fileName: fileName)

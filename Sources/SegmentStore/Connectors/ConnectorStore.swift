@@ -520,7 +520,7 @@ extension ConnectorStore {
                 """
                 UPDATE segments SET last_refresh_at = \(now), last_refresh_outcome = 'succeeded', last_refresh_error = NULL,
                     last_refresh_job = \(job.jobID), last_refresh_ms = 0,
-                    next_refresh_at = CASE WHEN \(job.args["scheduled"] == "true") THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
+                    next_refresh_at = CASE WHEN \(job.args.scheduled) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
             try await JobQueue.complete(

@@ -84,7 +84,7 @@ extension StoreTransaction {
         try await MembershipWriter.record(
             .init(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds),
             segment: segment, now: now, durationMilliseconds: durationMilliseconds, jobID: job.jobID,
-            scheduled: job.args["scheduled"] == "true", connectorCount: connectorCount, matchedCount: connectorCount.map { _ in change.size },
+            scheduled: job.args.scheduled, connectorCount: connectorCount, matchedCount: connectorCount.map { _ in change.size },
             creator: job.creator, on: connection, logger: logger)
     }
 

@@ -63,7 +63,6 @@ public final class IngestStore: Sendable {
     /// Appends events (and their rollups); duplicates of seen message ids are skipped.
     public func ingestEvents(_ events: [EventInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
         let now = clock()
-        try IngestValidator(limits: limits, now: now).events(events)
         // Normalize: default times and ids; keep the first of repeated message ids.
         var seenIDs = Set<String>()
         var batch: [(EventInput, Date, String)] = []
@@ -216,7 +215,6 @@ public final class IngestStore: Sendable {
         _ profiles: [ProfileInput], mode: ProfileUpsertMode, removing: [String], tenant: TenantID, audit: AuditContext
     ) async throws -> IngestResult {
         let now = clock()
-        try IngestValidator(limits: limits, now: now).profiles(profiles, removing: removing)
         // One row per user: later records of the same user win (per attribute when merging).
         var merged: [String: ProfileInput] = [:]
         var order: [String] = []
@@ -300,7 +298,6 @@ public final class IngestStore: Sendable {
     /// Records responses; the same (user, campaign, kind, time) twice is stored once.
     public func recordResponses(_ responses: [ResponseInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
         let now = clock()
-        try IngestValidator(limits: limits, now: now).responses(responses)
         let ids = Set(responses.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
         return try await retryingConflicts {
@@ -349,7 +346,6 @@ public final class IngestStore: Sendable {
     /// Records locations and moves each user's last location forward.
     public func recordLocations(_ locations: [LocationInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
         let now = clock()
-        try IngestValidator(limits: limits, now: now).locations(locations)
         let ids = Set(locations.map(\.userID))
         let reservation = try await users.reserve(ids, tenant: tenant)
         return try await retryingConflicts {

@@ -31,7 +31,7 @@ public struct JobQueue: Sendable {
     /// Adds a job, or returns the pending one with the same `uniqueKey` (so 50
     /// identical requests make one job). Call inside the tenant's transaction.
     public static func enqueue(
-        tenant: TenantID, kind: JobKind, target: String, args: [String: String] = [:], uniqueKey: String?, runAt: Date,
+        tenant: TenantID, kind: JobKind, target: String, args: JobArguments = JobArguments(), uniqueKey: String?, runAt: Date,
         maxAttempts: Int = 5, creator: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> (job: JobRecord, created: Bool) {
         // ON CONFLICT on the partial unique index leaves the existing pending job in place.
@@ -59,7 +59,7 @@ public struct JobQueue: Sendable {
 
     /// Enqueues in a transaction of its own (see the static form).
     public func enqueue(
-        tenant: TenantID, kind: JobKind, target: String, args: [String: String] = [:], uniqueKey: String?, maxAttempts: Int = 5,
+        tenant: TenantID, kind: JobKind, target: String, args: JobArguments = JobArguments(), uniqueKey: String?, maxAttempts: Int = 5,
         creator: String
     ) async throws -> JobRecord {
         let now = clock()

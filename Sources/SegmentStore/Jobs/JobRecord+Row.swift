@@ -23,7 +23,7 @@ extension JobRecord {
         return JobRecord(
             tenantID: TenantID(try r["tenant_id"].decode(String.self))!, jobID: try r["job_id"].decode(Int64.self),
             kind: kind, target: try r["target"].decode(String.self),
-            args: try json("args", [String: String].self) ?? [:],
+            args: try json("args", JobArguments.self) ?? JobArguments(),
             state: JobState(rawValue: try r["state"].decode(String.self)) ?? .failed,
             attempt: Int(try r["attempt"].decode(Int32.self)), maxAttempts: Int(try r["max_attempts"].decode(Int32.self)),
             runAt: try r["run_at"].decode(Date.self), leaseOwner: try r["lease_owner"].decode(String?.self),

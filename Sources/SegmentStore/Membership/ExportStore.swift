@@ -86,7 +86,7 @@ public struct ExportStore: Sendable {
             _ = try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
             let (job, _) = try await JobQueue.enqueue(
                 tenant: tenant, kind: .export, target: ResourceName.segmentName(tenant, segmentID),
-                args: ["format": format, "attributes": attributes.joined(separator: ",")], uniqueKey: nil, runAt: clock(),
+                args: JobArguments(format: format, attributes: attributes), uniqueKey: nil, runAt: clock(),
                 creator: creator, on: connection, logger: logger)
             record.after = ["operation": .string(job.name), "format": .string(format), "attributes": .strings(attributes)]
             return job

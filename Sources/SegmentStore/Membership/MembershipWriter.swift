@@ -164,7 +164,7 @@ enum MembershipWriter {
         ).decode(String.self) {
             _ = try await JobQueue.enqueue(
                 tenant: tenant, kind: .refresh, target: ResourceName.segmentName(tenant, dependent),
-                args: ["reason": "dependency \(segmentID)"], uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
+                args: JobArguments(reason: "dependency \(segmentID)"), uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
                 on: connection, logger: logger)
         }
     }

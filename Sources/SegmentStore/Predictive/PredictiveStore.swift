@@ -155,7 +155,7 @@ public struct PredictiveStore: Sendable {
                 bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
             let milliseconds = MembershipWriter.milliseconds(since: startedAt)
             try await MembershipWriter.record(
-                change, segment: segment, now: now, durationMilliseconds: milliseconds, jobID: job.jobID, scheduled: job.args["scheduled"] == "true",
+                change, segment: segment, now: now, durationMilliseconds: milliseconds, jobID: job.jobID, scheduled: job.args.scheduled,
                 creator: job.creator, on: connection, logger: logger)
             try await JobQueue.complete(
                 job, worker: worker,

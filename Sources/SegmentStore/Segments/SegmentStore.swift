@@ -399,7 +399,7 @@ extension SegmentStore {
                     let segmentID = segment.segmentID
                     let kind = JobKind.refreshing(segment.kind, segment.definition)
                     _ = try await JobQueue.enqueue(
-                        tenant: tenant, kind: kind, target: segment.name, args: ["scheduled": "true"],
+                        tenant: tenant, kind: kind, target: segment.name, args: JobArguments(scheduled: true),
                         uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
                     let next = segment.definition.schedule.next(after: now)
                     try await connection.query(

@@ -120,7 +120,7 @@ struct JobWorkerTests {
 
         func job(_ id: Int64) -> JobRecord {
             JobRecord(
-                tenantID: TenantID("acme")!, jobID: id, kind: .refresh, target: "tenants/acme/segments/s\(id)", args: [:], state: .running,
+                tenantID: TenantID("acme")!, jobID: id, kind: .refresh, target: "tenants/acme/segments/s\(id)", args: JobArguments(), state: .running,
                 attempt: 1, maxAttempts: 5, runAt: Date(timeIntervalSince1970: 0), leaseOwner: "w1", leaseExpiresAt: nil,
                 cancelRequested: false, progress: JobProgress(), result: nil, errors: [], creator: "test",
                 createdAt: Date(timeIntervalSince1970: 0), startedAt: nil, finishedAt: nil)
