@@ -34,3 +34,48 @@ extension Dictionary where Key == String, Value == RuleValue {
         return out
     }
 }
+
+extension Dictionary where Key == String, Value == RuleValue {
+    /// Reads back a JSON object written by ``jsonText``: strings become times where the
+    /// catalog types them as timestamps (`type` answers per key); everything else keeps its JSON type.
+    package init(storedJSON json: String, type: (String) -> ValueType?) throws {
+        let raw = try JSONDecoder().decode([String: StoredJSONValue].self, from: Data(json.utf8))
+        var values: [String: RuleValue] = [:]
+        for (key, value) in raw {
+            switch (value, type(key)) {
+            case (.string(let text), .timestamp?):
+                if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                    values[key] = .time(date)
+                } else if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
+                    values[key] = .time(date)
+                }  // Ingest enforces the type, so a timestamp always parses; anything else is no value.
+            case (.string(let text), _): values[key] = .string(text)
+            case (.number(let number), _): values[key] = .number(number)
+            case (.bool(let flag), _): values[key] = .bool(flag)
+            case (.list(let items), _): values[key] = .list(items)
+            }
+        }
+        self = values
+    }
+}
+
+/// A stored attribute or property value as JSON has it.
+private enum StoredJSONValue: Decodable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case list([String])
+
+    init(from decoder: any Swift.Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else {
+            self = .list(try container.decode([String].self))
+        }
+    }
+}

@@ -6,12 +6,12 @@ public struct StoredEvent: Sendable {
     public let name: String
     public let time: Date
     public let messageID: String
-    public let propertiesJSON: String
+    public let properties: [String: RuleValue]
 
-    package init(name: String, time: Date, messageID: String, propertiesJSON: String) {
+    package init(name: String, time: Date, messageID: String, properties: [String: RuleValue]) {
         self.name = name
         self.time = time
         self.messageID = messageID
-        self.propertiesJSON = propertiesJSON
+        self.properties = properties
     }
 }

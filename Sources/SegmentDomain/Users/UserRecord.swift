@@ -5,22 +5,20 @@ import SegmentRules
 public struct UserRecord: Sendable {
     public let userID: String
     public let firstSeen: Date
-    /// The profile's attributes as JSON text, with their catalog types.
-    public let attributesJSON: String
-    public let attributeTypes: [String: ValueType]
+    /// The profile's attributes, typed by the catalog.
+    public let attributes: [String: RuleValue]
     public let lastLocation: (latitude: Double, longitude: Double, time: Date)?
     public let profileUpdated: Date?
     public let tags: [String]
     public let recentEvents: [StoredEvent]
 
     package init(
-        userID: String, firstSeen: Date, attributesJSON: String, attributeTypes: [String: ValueType],
+        userID: String, firstSeen: Date, attributes: [String: RuleValue],
         lastLocation: (latitude: Double, longitude: Double, time: Date)?, profileUpdated: Date?, tags: [String], recentEvents: [StoredEvent]
     ) {
         self.userID = userID
         self.firstSeen = firstSeen
-        self.attributesJSON = attributesJSON
-        self.attributeTypes = attributeTypes
+        self.attributes = attributes
         self.lastLocation = lastLocation
         self.profileUpdated = profileUpdated
         self.tags = tags

@@ -1,5 +1,6 @@
 import Foundation
 import SegmentDomain
+import SegmentRules
 import SegmentdAPI
 import SwiftProtobuf
 
@@ -65,5 +66,19 @@ extension Segmentd_V1_AuditEvent {
         if let after = record.after, let parsed = try? Google_Protobuf_Struct(jsonString: after) { self.after = parsed }
         hash = record.hash
         previousHash = record.previousHash
+    }
+}
+
+extension Segmentd_V1_Value {
+    /// A stored attribute or property value.
+    init(_ value: RuleValue) {
+        self.init()
+        switch value {
+        case .string(let text): stringValue = text
+        case .number(let number): numberValue = number
+        case .bool(let flag): boolValue = flag
+        case .time(let date): timestampValue = .init(date: date)
+        case .list(let items): stringListValue = .with { $0.values = items }
+        }
     }
 }

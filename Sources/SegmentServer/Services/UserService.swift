@@ -24,7 +24,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
             $0.firstSeenTime = .init(date: user.firstSeen)
             $0.tags = user.tags
             $0.profile.userID = user.userID
-            $0.profile.attributes = Self.values(user.attributesJSON, types: user.attributeTypes)
+            $0.profile.attributes = user.attributes.mapValues(Segmentd_V1_Value.init)
             if let location = user.lastLocation {
                 $0.profile.lastLocation = .with {
                     $0.latitude = location.latitude
@@ -38,7 +38,7 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
                     $0.name = event.name
                     $0.time = .init(date: event.time)
                     $0.messageID = event.messageID
-                    $0.properties = Self.values(event.propertiesJSON, types: [:])
+                    $0.properties = event.properties.mapValues(Segmentd_V1_Value.init)
                 }
             }
         }
@@ -49,48 +49,5 @@ struct UserService: Segmentd_V1_UserService.SimpleServiceProtocol {
         let (tenant, userID) = try ResourceName.user(request.name, field: "name", for: call.principal)
         let removed = try await users.delete(tenant: tenant, userID: userID, audit: call.audit())
         return .with { $0.removed = removed }
-    }
-
-    /// Stored JSON back to typed values (timestamps by their catalog type).
-    static func values(_ json: String, types: [String: ValueType]) -> [String: Segmentd_V1_Value] {
-        guard let object = try? JSONDecoder().decode([String: StoredValue].self, from: Data(json.utf8)) else { return [:] }
-        var result: [String: Segmentd_V1_Value] = [:]
-        for (key, stored) in object {
-            var value = Segmentd_V1_Value()
-            switch stored {
-            case .string(let text):
-                if types[key] == .timestamp, let date = try? Date(text, strategy: .iso8601) {
-                    value.timestampValue = .init(date: date)
-                } else {
-                    value.stringValue = text
-                }
-            case .bool(let flag): value.boolValue = flag
-            case .number(let number): value.numberValue = number
-            case .list(let list): value.stringListValue = .with { $0.values = list }
-            }
-            result[key] = value
-        }
-        return result
-    }
-
-    /// A JSON value as stored in a profile or event.
-    enum StoredValue: Decodable {
-        case string(String)
-        case number(Double)
-        case bool(Bool)
-        case list([String])
-
-        init(from decoder: any Swift.Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let flag = try? container.decode(Bool.self) {
-                self = .bool(flag)
-            } else if let number = try? container.decode(Double.self) {
-                self = .number(number)
-            } else if let text = try? container.decode(String.self) {
-                self = .string(text)
-            } else {
-                self = .list(try container.decode([String].self))
-            }
-        }
     }
 }

@@ -55,10 +55,11 @@ public struct UserStore: Sendable {
                 WHERE user_index = \(index) ORDER BY time DESC LIMIT \(recentEvents)
                 """, logger: logger
             ).decode((String, Date, String, String).self) {
-                events.append(StoredEvent(name: name, time: time, messageID: messageID, propertiesJSON: properties))
+                let typed = try [String: RuleValue](storedJSON: properties) { _ in nil }
+                events.append(StoredEvent(name: name, time: time, messageID: messageID, properties: typed))
             }
             return UserRecord(
-                userID: userID, firstSeen: firstSeen, attributesJSON: attributes, attributeTypes: types,
+                userID: userID, firstSeen: firstSeen, attributes: try [String: RuleValue](storedJSON: attributes) { types[$0] },
                 lastLocation: location.map { (latitude: $0.0, longitude: $0.1, time: $0.2) }, profileUpdated: updated,
                 tags: tags, recentEvents: events)
         }
