@@ -59,6 +59,28 @@ public struct PullSettings: Sendable, Equatable, Codable {
         case maxBytes = "max_bytes"
     }
 
+    /// The URL's origin — scheme, host and port (80 and 443 by default) — which a stored
+    /// `Authorization` header is bound to: moving the URL to another origin drops it.
+    public var origin: String {
+        guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased() else { return url }
+        let port = parsed.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(parsed.host?.lowercased() ?? ""):\(port)"
+    }
+
+    /// The URL as readers see it (responses, the audit log, error messages): query values
+    /// and the fragment may carry tokens, so each value shows as `redacted` and the fragment is dropped.
+    /// A client that sends this form back unchanged keeps the real URL.
+    public var redactedURL: String {
+        guard var components = URLComponents(string: url) else { return "the source URL" }
+        if let items = components.queryItems, !items.isEmpty {
+            components.queryItems = items.map { URLQueryItem(name: $0.name, value: $0.value == nil ? nil : "redacted") }
+        }
+        components.fragment = nil
+        components.user = nil
+        components.password = nil
+        return components.string ?? "the source URL"
+    }
+
     public func validated() throws -> PullSettings {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = parsed.host, !host.isEmpty, url.utf8.count <= 2048

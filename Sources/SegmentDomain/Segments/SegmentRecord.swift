@@ -110,6 +110,13 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
         }
     }
 
+    /// The kind settings as the audit log records them: a pull URL's query values redacted.
+    package var redactedConfigJSON: String {
+        guard var connector, let pull = connector.pull else { return configJSON }
+        connector.pull?.url = pull.redactedURL
+        return KindConfig(connector: connector, predictive: nil).sortedJSON
+    }
+
     /// The rule's AST as stored beside its text.
     package var ruleASTJSON: String? {
         guard let ruleAST else { return nil }
@@ -168,7 +175,7 @@ public struct SegmentRecord: Sendable, Equatable {
             "schedule": .string(definition.schedule.jsonText), "state": .string(state.rawValue), "revision": .number(Double(revision)),
         ]
         if let rule = definition.ruleText { fields["rule"] = .string(rule) }
-        if definition.connector != nil || definition.predictive != nil { fields["config"] = .string(definition.configJSON) }
+        if definition.connector != nil || definition.predictive != nil { fields["config"] = .string(definition.redactedConfigJSON) }
         if curation.readyToUse {
             fields["ready_to_use"] = .bool(true)
             fields["category"] = .string(curation.category)

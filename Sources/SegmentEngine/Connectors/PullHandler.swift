@@ -109,12 +109,9 @@ public struct PullHandler: JobHandler {
         try? await connectors.recordPullFailure(job, message: message)
     }
 
-    /// The URL without its query string and fragment (they may carry tokens).
+    /// The URL without its query values and fragment (they may carry tokens).
     static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return "the source URL" }
-        if components.query != nil { components.query = "…" }
-        components.fragment = nil
-        return components.string ?? "the source URL"
+        PullSettings(url: url, format: "csv").redactedURL
     }
 
     /// An HTTP client error in words (no request headers in it).

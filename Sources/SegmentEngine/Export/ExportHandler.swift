@@ -71,6 +71,7 @@ public struct ExportHandler: JobHandler {
             if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
             try FileManager.default.moveItem(atPath: temporary, toPath: final)
             moved = true
+            try Self.syncDirectory(folder)
             try await store.finish(
                 job, worker: worker,
                 result: ExportResult(
@@ -86,4 +87,12 @@ public struct ExportHandler: JobHandler {
     }
 
     public func failed(_ job: JobRecord, message: String) async {}
+
+    /// Flushes a directory's entries to disk, so a rename into it survives a crash.
+    static func syncDirectory(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { throw DomainError(.internalError, "cannot open the export directory to sync it") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw DomainError(.internalError, "cannot sync the export directory") }
+    }
 }

@@ -243,7 +243,9 @@ public final class JobWorker: Service, Sendable {
             // Bad input and unmet preconditions (too little data, a file over its limit) fail the same way every time.
             let permanent = domainError.map { $0.code == .failedPrecondition || $0.code == .invalidArgument } ?? false
             let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: !permanent)
-            await handler.failed(job, message: message)
+            // Only an attempt that still owned the job records its failure on the resource: a stale
+            // one must not mark a segment failed after a newer attempt succeeded.
+            if state != nil { await handler.failed(job, message: message) }
             logger.warning(
                 "job attempt failed",
                 metadata: [

@@ -154,7 +154,14 @@ public struct SegmentCommands: Sendable {
                 if fields.contains(.description) { definition.description = input.description }
                 newRule?.apply(to: &definition)
                 if let newSchedule { definition.schedule = newSchedule }
-                if fields.contains(.connector) { definition.connector = input.connector }
+                if fields.contains(.connector) {
+                    var connector = input.connector
+                    // The URL as it was shown (its query values redacted) keeps the stored one.
+                    if let current = definition.connector?.pull, connector?.pull?.url == current.redactedURL {
+                        connector?.pull?.url = current.url
+                    }
+                    definition.connector = connector
+                }
                 if fields.contains(.predictive) { definition.predictive = input.predictive }
             },
             references: newRule?.references, pullAuthHeader: pullAuthHeader, actor: actor, audit: audit)

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Logging
 import SegmentDomain
@@ -8,6 +9,10 @@ import SegmentDomain
 ///
 /// grpc-swift wraps a non-RPC error thrown at an inner interceptor level as an
 /// UNKNOWN `RPCError` whose cause is the original; that cause is mapped here too.
+///
+/// Every call gets its request id here (the client's `x-request-id`, or a new
+/// one, passed on to the inner interceptors): an INTERNAL error carries it in its
+/// message and details, and its log line too, so an operator finds the cause.
 struct ErrorMappingInterceptor: ServerInterceptor {
     let logger: Logger
 
@@ -17,18 +22,27 @@ struct ErrorMappingInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         let method = context.descriptor.fullyQualifiedMethod
-        let logger = self.logger
+        var request = request
+        let requestID: String
+        if let sent = AccessInterceptor.firstString(request.metadata, "x-request-id"), !sent.isEmpty {
+            requestID = String(sent.prefix(100))
+        } else {
+            requestID = UUID().uuidString.lowercased()
+            request.metadata.addString(requestID, forKey: "x-request-id")
+        }
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(requestID)"
         do {
-            var response = try await next(request, context).wrappingProducer { producer, writer in
-                do { return try await producer(writer) } catch { throw Self.map(error, method: method, logger: logger) }
+            var response = try await next(request, context).wrappingProducer { [logger] producer, writer in
+                do { return try await producer(writer) } catch { throw Self.map(error, method: method, requestID: requestID, logger: logger) }
             }
             if case .failure(let error) = response.accepted, error.code == .unknown, let cause = error.cause {
                 // An inner interceptor level already wrapped a domain error as UNKNOWN; map the original.
-                response.accepted = .failure(Self.rpcError(Self.map(cause, method: method, logger: logger)))
+                response.accepted = .failure(Self.rpcError(Self.map(cause, method: method, requestID: requestID, logger: logger)))
             }
             return response
         } catch {
-            throw Self.map(error, method: method, logger: logger)
+            throw Self.map(error, method: method, requestID: requestID, logger: logger)
         }
     }
 
@@ -38,10 +52,12 @@ struct ErrorMappingInterceptor: ServerInterceptor {
         return RPCError(code: .internalError, message: "internal error")
     }
 
-    static func map(_ error: any Error, method: String, logger: Logger) -> any Error {
+    static func map(_ error: any Error, method: String, requestID: String, logger: Logger) -> any Error {
         if error is RPCError { return error }
-        let mapped = APIError(mapping: error)
+        var mapped = APIError(mapping: error)
         if mapped.code == .internalError {
+            mapped.message = "internal error (request id \(requestID))"
+            mapped.metadata["request_id"] = requestID
             logger.error(
                 "unmapped error", metadata: ["method": "\(method)", "error": "\(String(reflecting: error))"])
         } else if !(error is APIError) {

@@ -9,7 +9,8 @@ enum SegmentKindMapping {
     static let goals: [PredictiveSettings.Goal: Segmentd_V1_PredictiveConfig.Goal] = [.convert: .convert, .churn: .churn]
     static let buckets: [PredictiveSettings.Bucket: Segmentd_V1_PredictiveConfig.Bucket] = [.high: .high, .medium: .medium, .low: .low]
 
-    /// The connector settings of a request, and its auth header (input only; nil when not sent).
+    /// The connector settings of a request, and its auth header (input only): the header sent; empty
+    /// (clear it) when `auth_header_set` is sent with no header; nil (keep the stored one) otherwise.
     static func connector(_ proto: Segmentd_V1_ConnectorConfig) throws -> (ConnectorSettings, authHeader: String?) {
         let source: ConnectorSettings.Source =
             switch proto.source {
@@ -28,7 +29,8 @@ enum SegmentKindMapping {
         let settings = try PullSettings(
             url: pull.url, format: pull.format, timeoutSeconds: timeout, maxBytes: pull.maxBytes == 0 ? PullSettings.defaultMaxBytes : pull.maxBytes
         ).validated()
-        return (ConnectorSettings(source: .pull, pull: settings), pull.authHeader.isEmpty ? nil : pull.authHeader)
+        let header: String? = !pull.authHeader.isEmpty ? pull.authHeader : pull.authHeaderSet ? "" : nil
+        return (ConnectorSettings(source: .pull, pull: settings), header)
     }
 
     static func predictive(_ proto: Segmentd_V1_PredictiveConfig) throws -> PredictiveSettings {
@@ -56,7 +58,7 @@ enum SegmentKindMapping {
             $0.source = sources[settings.source] ?? .push
             if let pull = settings.pull {
                 $0.pull = .with {
-                    $0.url = pull.url
+                    $0.url = pull.redactedURL
                     $0.format = pull.format
                     $0.authHeaderSet = authHeaderSet
                     $0.timeout = .init(

@@ -12,16 +12,6 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
     let connectors: ConnectorCommands
     let segments: SegmentCommands
 
-    static func proto(_ session: ReplaceSessionRecord) -> Segmentd_V1_ReplaceSession {
-        .with {
-            $0.name = session.name
-            $0.syncID = session.syncID
-            $0.staged = session.staged
-            $0.state = session.state.rawValue
-            $0.expireTime = .init(date: session.expiresAt)
-        }
-    }
-
     /// `tenants/{t}/segments/{s}/replaceSessions/{id}`.
     static func sessionName(_ name: String, field: String, principal: Principal) throws -> (TenantID, String, Int64) {
         let (tenant, segment, number) = try ResourceName.underSegment(name, "replaceSessions", field: field, for: principal)

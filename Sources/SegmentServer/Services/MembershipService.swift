@@ -20,14 +20,6 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         }
     }
 
-    static func proto(_ membership: SegmentMembership, tenant: TenantID) -> Segmentd_V1_MembershipResult {
-        .with {
-            $0.segment = "tenants/\(tenant)/segments/\(membership.segmentID)"
-            $0.member = membership.member
-            if let entered = membership.enteredAt { $0.enterTime = .init(date: entered) }
-        }
-    }
-
     func checkMembership(request: Segmentd_V1_CheckMembershipRequest, context: ServerContext) async throws -> Segmentd_V1_CheckMembershipResponse {
         let principal = try RequestContext.require().principal
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)

@@ -7,17 +7,6 @@ import SegmentdAPI
 struct TagService: Segmentd_V1_TagService.SimpleServiceProtocol {
     let tags: Tagging
 
-    static func proto(_ tag: TagRecord) -> Segmentd_V1_Tag {
-        .with {
-            $0.name = tag.name
-            $0.displayName = tag.displayName
-            $0.description_p = tag.description
-            $0.userCount = tag.userCount
-            $0.createTime = .init(date: tag.createdAt)
-            $0.etag = String(tag.etag)
-        }
-    }
-
     func createTag(request: Segmentd_V1_CreateTagRequest, context: ServerContext) async throws -> Segmentd_V1_Tag {
         let call = try RequestContext.require()
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)

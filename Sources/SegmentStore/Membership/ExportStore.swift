@@ -19,8 +19,12 @@ public struct ExportStore: Sendable {
     }
 
     /// SQL for one CSV field (RFC 4180: quoted when it holds a comma, a quote or a line break).
+    /// A value a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or
+    /// a carriage return) gets a leading `'`, so opening the file runs nothing (docs/exports.md).
     static func csvField(_ expression: String) -> String {
-        "(CASE WHEN \(expression) ~ '[\",\\r\\n]' THEN '\"' || replace(\(expression), '\"', '\"\"') || '\"' ELSE \(expression) END)"
+        let neutral =
+            "(CASE WHEN left(\(expression), 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || \(expression) ELSE \(expression) END)"
+        return "(CASE WHEN \(neutral) ~ '[\",\\r\\n]' THEN '\"' || replace(\(neutral), '\"', '\"\"') || '\"' ELSE \(neutral) END)"
     }
 
     /// Members per chunk (users whose indexes share a block of this size).

@@ -83,6 +83,9 @@ extension MemberSetCache {
         private mutating func queue(_ load: Load, now: ContinuousClock.Instant) {
             if let declined = declined[load], now - declined < configuration.maxAge { return }
             declined[load] = nil
+            // Checks naming many segments that do not exist must not grow the queue without bound:
+            // past the limit a set is simply answered by the database.
+            guard queued.count < configuration.maxQueuedLoads else { return }
             if queued.insert(load).inserted { pending.append(load) }
         }
 
@@ -98,7 +101,11 @@ extension MemberSetCache {
         mutating func finished(_ load: Load) { queued.remove(load) }
 
         /// A load found too much, or no segment: not tried again before `maxAge` or a change.
-        mutating func decline(_ load: Load, now: ContinuousClock.Instant) { declined[load] = now }
+        mutating func decline(_ load: Load, now: ContinuousClock.Instant) {
+            // Bounded too: forgetting declines only means a load may be tried once more.
+            if declined.count >= configuration.maxQueuedLoads * 10 { declined.removeAll() }
+            declined[load] = now
+        }
 
         /// Keeps a loaded set unless it changed since its ticket was issued, making room by
         /// dropping the oldest sets. Returns whether it was kept.

@@ -31,6 +31,8 @@ public final class MemberSetCache: Sendable {
         /// A set older than this is loaded again: bounds how long a change made
         /// outside segmentd (by hand, in SQL) can go unseen.
         public var maxAge: Duration = .seconds(600)
+        /// Loads waiting at most (each set or tenant's ids once); declined loads remembered: ten times this.
+        public var maxQueuedLoads: Int = 1000
         /// The time source for ages; tests inject one.
         public var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
         public init() {}

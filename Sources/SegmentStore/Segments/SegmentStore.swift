@@ -202,6 +202,11 @@ public struct SegmentStore: Sendable {
                 try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
                 // The header is secret: the audit entry says only that it changed.
                 auditRecord.after = ["auth_header_changed": .bool(true)]
+            } else if let old = current.definition.connector?.pull, old.origin != definition.connector?.pull?.origin {
+                // The header was given for the old origin: it is never sent anywhere else. A new one
+                // for the new origin must come with the change.
+                try await Self.storeAuthHeader("", segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
+                auditRecord.after = ["auth_header_dropped": .bool(true)]
             }
             guard !changed.isEmpty else {
                 if pullAuthHeader != nil {

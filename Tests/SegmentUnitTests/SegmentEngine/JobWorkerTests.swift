@@ -45,6 +45,8 @@ struct JobWorkerTests {
         }
         func fail(_ job: JobRecord, worker: String, code: String, message: String, retryable: Bool) async throws -> JobState? {
             record("fail \(job.jobID) \(code) \(retryable ? "retryable" : "permanent")")
+            // An attempt that lost the job records nothing.
+            if state.withLock({ $0.lost.contains(job.jobID) }) { return nil }
             return retryable ? .retrying : .failed
         }
         func finishCancelled(_ job: JobRecord, worker: String) async throws { record("cancelled \(job.jobID)") }
@@ -193,6 +195,20 @@ struct JobWorkerTests {
                 "claim 5", "run 5", "renew 5", "fail 5 UNAVAILABLE retryable",
             ])
         #expect(fixture.handler.failures.withLock { $0 } == [4, 5])
+    }
+
+    @Test("a failure of an attempt that no longer owns the job is not recorded on the resource (a newer attempt may have succeeded)")
+    func staleFailure() async throws {
+        let fixture = Fixture()
+        fixture.source.add(fixture.job(8))
+        let drained = Task { try await fixture.worker.drain() }
+        #expect(await fixture.nextStart() == 8)
+        // The lease was lost without this attempt noticing yet; then its work fails.
+        fixture.source.state.withLock { _ = $0.lost.insert(8) }
+        fixture.outcomes.yield(.fail(DomainError(.unavailable, "the source answered 503")))
+        try await drained.value
+        #expect(fixture.source.log.contains("fail 8 UNAVAILABLE retryable"))
+        #expect(fixture.handler.failures.withLock { $0 }.isEmpty)
     }
 
     @Test("a running worker is woken by NOTIFY at once, by its poll without one, and a NOTIFY cancels a running job")

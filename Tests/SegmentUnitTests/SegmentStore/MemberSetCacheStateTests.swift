@@ -138,4 +138,24 @@ struct MemberSetCacheStateTests {
         let r0_21 = state.takePending()
         #expect(r0_21 == [.members(Key(tenant: "acme", segment: "a"))])
     }
+
+    @Test("checks naming many unknown segments cannot grow the load queue or the declined set without bound")
+    func bounded() {
+        var configuration = MemberSetCache.Configuration()
+        configuration.maxQueuedLoads = 3
+        var state = State(configuration: configuration)
+        state.startedListening()
+        _ = state.held(tenant: "acme", segments: (0..<10).map { "nope\($0)" }, now: Self.start)
+        let pending = state.takePending()
+        #expect(pending.count == 3 && state.queued.count == 3)
+        for load in pending {
+            state.finished(load)
+            state.decline(load, now: Self.start)
+        }
+        for index in 0..<40 { state.decline(.members(Key(tenant: "acme", segment: "x\(index)")), now: Self.start) }
+        _ = state.held(tenant: "acme", segments: ["nope0"], now: Self.start)
+        let again = state.takePending()
+        #expect(again.filter { $0 == .members(Key(tenant: "acme", segment: "nope0")) }.count <= 1)
+        #expect(state.queued.count <= 3, "declines are forgotten past their bound; the queue stays bounded")
+    }
 }

@@ -61,6 +61,8 @@ struct PullTests {
                 try await ConnectorTests.seedUsers(connection)
                 let created = try await Self.createPull(connection, "partner", url: http.url + "/ids.csv?token=abc", authHeader: Self.secret)
                 #expect(created.connector.pull.authHeaderSet && created.connector.pull.authHeader.isEmpty)
+                // The URL's query values may be tokens: readers see them redacted.
+                #expect(created.connector.pull.url == http.url + "/ids.csv?token=redacted")
                 #expect(created.connector.pull.timeout.seconds == 60 && created.connector.pull.maxBytes == 100 * 1024 * 1024)
 
                 let first = try await Self.sync(server, connection, "partner")
@@ -82,7 +84,14 @@ struct PullTests {
                     segment.lastRefresh.outcome == "succeeded" && segment.lastRefresh.connectorCount == 3 && segment.lastRefresh.matchedCount == 2)
                 #expect(segment.connector.pull.authHeaderSet && segment.connector.pull.authHeader.isEmpty)
 
-                // Updating the URL keeps the stored header; an update of the header is audited without it.
+                // Sending the URL back as it was shown keeps the real one, and its header.
+                let echoed = try await Self.updatePull(connection, "partner", url: created.connector.pull.url)
+                #expect(echoed.connector.pull.url == created.connector.pull.url && echoed.connector.pull.authHeaderSet)
+                #expect(
+                    try await server.database.scalar("SELECT config -> 'connector' -> 'pull' ->> 'url' FROM segments", as: String.self)
+                        == [http.url + "/ids.csv?token=abc"])
+
+                // Updating the URL (same origin) with a new header sends the new one; it is audited without the secret.
                 _ = try await connection.segments.updateSegment(
                     .with {
                         $0.updateMask = .with { $0.paths = ["connector"] }
@@ -117,7 +126,7 @@ struct PullTests {
             // The secret is nowhere the API shows: not in the audit log, not in operations.
             let audit = try await AuditLogTests.events(server)
             let auditText = try audit.map { try $0.jsonString() }.joined()
-            #expect(!auditText.contains("s3cret") && !auditText.contains("rotated-99"))
+            #expect(!auditText.contains("s3cret") && !auditText.contains("rotated-99") && !auditText.contains("token=abc"))
             #expect(audit.contains { $0.action.hasSuffix("/UpdateSegment") && (try? $0.after.jsonString())?.contains("auth_header_changed") == true })
             let operations = try await server.connect { connection in
                 try await connection.operations.listOperations(.with { $0.parent = Self.parent }, metadata: connection.metadata).operations
@@ -125,6 +134,71 @@ struct PullTests {
             #expect(try operations.map { try $0.jsonString() }.allSatisfy { !$0.contains("s3cret") })
             let stored = try await server.database.scalar("SELECT auth_header FROM connector_pull_state", as: String?.self)
             #expect(stored == ["Bearer rotated-99"])
+        }
+    }
+
+    /// Updates a pull connector's URL, sending `authHeader` (nil: not sent) and `authHeaderSet`.
+    static func updatePull(
+        _ connection: SegmentdConnection, _ id: String, url: String, authHeader: String? = nil, authHeaderSet: Bool = false
+    ) async throws -> Segmentd_V1_Segment {
+        try await connection.segments.updateSegment(
+            .with {
+                $0.updateMask = .with { $0.paths = ["connector"] }
+                $0.segment = .with {
+                    $0.name = Self.name(id)
+                    $0.connector = .with {
+                        $0.source = .pull
+                        $0.pull = .with {
+                            $0.url = url
+                            $0.format = "csv"
+                            if let authHeader { $0.authHeader = authHeader }
+                            $0.authHeaderSet = authHeaderSet
+                        }
+                    }
+                }
+            }, metadata: connection.metadata)
+    }
+
+    @Test(
+        "the stored auth header is bound to the URL's origin: moving the URL elsewhere drops it (the attack), a new path keeps it, and it can be cleared"
+    )
+    func authHeaderBoundToOrigin() async throws {
+        let partner = try await LocalHTTPServer.start { _ in .init(body: "user_id\nu1\n") }
+        defer { Task { await partner.stop() } }
+        // The attacker's server: another origin (another port on the same host).
+        let attacker = try await LocalHTTPServer.start { _ in .init(body: "user_id\nu1\n") }
+        defer { Task { await attacker.stop() } }
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await ConnectorTests.seedUsers(connection)
+                _ = try await Self.createPull(connection, "partner", url: partner.url + "/ids.csv", authHeader: Self.secret)
+
+                // Same origin, another path: the header stays and is sent.
+                let moved = try await Self.updatePull(connection, "partner", url: partner.url + "/v2/ids.csv")
+                #expect(moved.connector.pull.authHeaderSet)
+                _ = try await Self.sync(server, connection, "partner")
+                #expect(partner.requests.last?.header("Authorization") == Self.secret)
+
+                // Another origin without a new header: the secret is dropped, never sent there.
+                let hijacked = try await Self.updatePull(connection, "partner", url: attacker.url + "/steal.csv")
+                #expect(!hijacked.connector.pull.authHeaderSet)
+                let pulled = try await Self.sync(server, connection, "partner")
+                #expect(pulled.state == .succeeded)
+                #expect(attacker.requests.count == 1 && attacker.requests.allSatisfy { $0.header("Authorization") == nil })
+                #expect(
+                    try await server.database.scalar("SELECT count(*)::int FROM connector_pull_state WHERE auth_header IS NOT NULL", as: Int.self)
+                        == [0])
+
+                // Back to the partner with a header sent in the same update: kept; then cleared explicitly.
+                let restored = try await Self.updatePull(connection, "partner", url: partner.url + "/ids.csv", authHeader: "Bearer new-1")
+                #expect(restored.connector.pull.authHeaderSet)
+                let cleared = try await Self.updatePull(connection, "partner", url: partner.url + "/ids.csv", authHeaderSet: true)
+                #expect(!cleared.connector.pull.authHeaderSet)
+                _ = try await Self.sync(server, connection, "partner")
+                #expect(partner.requests.last?.header("Authorization") == nil)
+            }
+            let audit = try await AuditLogTests.events(server)
+            #expect(audit.contains { (try? $0.after.jsonString())?.contains("auth_header_dropped") == true })
         }
     }
 

@@ -45,7 +45,16 @@ struct ExportTests {
                             .with {
                                 $0.userID = "u4"
                                 $0.attributes = ["tier": .string("x, \"y\"")]
-                            }
+                            },
+                            // Values a spreadsheet would run as formulas.
+                            .with {
+                                $0.userID = "u0"
+                                $0.attributes = ["tier": .string("=HYPERLINK(\"http://x\",\"y\")")]
+                            },
+                            .with {
+                                $0.userID = "u2"
+                                $0.attributes = ["tier": .string("@SUM(1)")]
+                            },
                         ]
                     },
                     metadata: connection.metadata)
@@ -66,7 +75,9 @@ struct ExportTests {
                 let csv = try await connection.operations.getOperation(.with { $0.name = csvOperation.name }, metadata: connection.metadata)
                 #expect(csv.state == .succeeded && csv.export.rows == 3 && csv.export.format == "csv", "\(csv)")
                 let (csvData, csvSHA) = try await Self.download(connection, csv.export.export)
-                #expect(String(decoding: csvData, as: UTF8.self) == "user_id,tier\nu0,gold\nu2,gold\nu4,\"x, \"\"y\"\"\"\n")
+                #expect(
+                    String(decoding: csvData, as: UTF8.self)
+                        == "user_id,tier\nu0,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\nu2,'@SUM(1)\nu4,\"x, \"\"y\"\"\"\n")
                 #expect(Self.hex(csvData) == csvSHA && csvSHA == csv.export.sha256 && Int64(csvData.count) == csv.export.bytes)
                 // Resuming from an offset returns the rest.
                 let (rest, _) = try await Self.download(connection, csv.export.export, offset: 13)
@@ -76,8 +87,8 @@ struct ExportTests {
                 let (ndjsonData, ndjsonSHA) = try await Self.download(connection, ndjson.export.export)
                 #expect(
                     String(decoding: ndjsonData, as: UTF8.self) == """
-                        {"user_id":"u0","attributes":{"tier": "gold"}}
-                        {"user_id":"u2","attributes":{"tier": "gold"}}
+                        {"user_id":"u0","attributes":{"tier": "=HYPERLINK(\\"http://x\\",\\"y\\")"}}
+                        {"user_id":"u2","attributes":{"tier": "@SUM(1)"}}
                         {"user_id":"u4","attributes":{"tier": "x, \\"y\\""}}
 
                         """)
