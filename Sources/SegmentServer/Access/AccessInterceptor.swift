@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
+import Metrics
 import SegmentDomain
 import SegmentEngine
 
@@ -14,6 +15,8 @@ struct AccessInterceptor: ServerInterceptor {
     let health: HealthMonitor
     let auditTrail: AuditTrail
     let logger: Logger
+    /// At most one "rejected a call" line a second: a flood of bad keys must not flood the log.
+    let rejectionLog = RateLimitedLog(interval: .seconds(1))
 
     func intercept<Input: Sendable, Output: Sendable>(
         request: StreamingServerRequest<Input>,
@@ -38,16 +41,22 @@ struct AccessInterceptor: ServerInterceptor {
         case .success(let resolved):
             principal = resolved
         case .failure(let failure):
-            logger.info(
-                "rejected a call",
-                metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(context.remotePeer)"])
-            // Unauthenticated calls have no tenant: they are recorded in the platform's chain.
-            let display = Authenticator.displayPrefix(of: presented)
-            await audit(
-                AuditEntry(
-                    actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
-                    action: method, resource: "", result: "UNAUTHENTICATED"),
-                tenant: .platform)
+            Counter(label: "segmentd_auth_rejections_total", dimensions: [("reason", "\(failure)")]).increment()
+            if rejectionLog.allow() {
+                logger.info(
+                    "rejected a call", metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(context.remotePeer)"])
+            }
+            // A call with no key, a malformed one or one no tenant issued costs no database write: a
+            // flood of them must not grow the audit log or hold its chain's lock. A key that exists
+            // (revoked, expired, its tenant disabled) is audited, in the platform's chain.
+            if [.revoked, .expired, .tenantDisabled].contains(failure) {
+                let display = Authenticator.displayPrefix(of: presented)
+                await audit(
+                    AuditEntry(
+                        actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
+                        action: method, resource: "", result: "UNAUTHENTICATED"),
+                    tenant: .platform)
+            }
             throw APIError.unauthenticated(failure)
         }
 

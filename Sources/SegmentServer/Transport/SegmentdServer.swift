@@ -21,6 +21,8 @@ public final class SegmentdServer: Service, Sendable {
         public var certificateChainPath: String
         /// PEM file with the server's private key.
         public var privateKeyPath: String
+        /// Concurrent HTTP/2 streams one connection may open: a client cannot hold more calls open than this.
+        public var maxConcurrentStreams: Int = 100
         /// Reported by GetCallerIdentity and `segctl version`.
         public var serverVersion: String = SegmentdVersion.current
         public init(certificateChainPath: String, privateKeyPath: String) {
@@ -53,7 +55,8 @@ public final class SegmentdServer: Service, Sendable {
                     certificateChain: [.file(path: configuration.certificateChainPath, format: .pem)],
                     privateKey: .file(path: configuration.privateKeyPath, format: .pem)
                 ) { $0.requireALPN = false }
-            )
+            ),
+            config: .defaults { $0.http2.maxConcurrentStreams = configuration.maxConcurrentStreams }
         )
     }
 

@@ -3,6 +3,7 @@ import GRPCCore
 import Logging
 import PostgresNIO
 import SegmentDomain
+import SegmentEngine
 import SegmentServer
 import SegmentStore
 import SegmentdAPI
@@ -134,7 +135,7 @@ struct AuditLogTests {
             #expect(denied.first?.after.fields["missing_permission"]?.stringValue == "keys.manage")
             let roleEntries = events.filter { $0.resource == "tenants/acme/roles/dup" }
             #expect(roleEntries.map(\.result) == ["OK", "ALREADY_EXISTS"])
-            // Reads are not audited; the unauthenticated call went to the platform's chain.
+            // Reads are not audited; a call with a key nobody issued is not audited anywhere (logs and a metric).
             #expect(!events.contains { $0.result == "UNAUTHENTICATED" })
             let unauthenticated = try await server.database.superuser.withSingleConnection(logger: logger) { connection in
                 var count = 0
@@ -144,7 +145,41 @@ struct AuditLogTests {
                 ).decode(Int.self) { count = value }
                 return count
             }
-            #expect(unauthenticated == 1)
+            #expect(unauthenticated == 0)
+        }
+    }
+
+    /// Audit rows in every chain (as the superuser).
+    static func auditRows(_ server: TestServer) async throws -> Int {
+        try await server.database.scalar("SELECT count(*)::int FROM audit_events", as: Int.self).first ?? -1
+    }
+
+    @Test("a flood of calls without a key, with malformed or unknown keys writes nothing to the audit log; a revoked key's call is audited")
+    func anonymousFlood() async throws {
+        try await TestServer.with(configure: { $0.authentication.cacheTTL = .zero }) { server in
+            try await server.connect { connection in
+                let before = try await Self.auditRows(server)
+                let keys: [String?] = [nil, "sgd_live_nonsense", "not-a-key-at-all"]
+                for index in 0..<600 {
+                    let outcome = try await RawCall.unary(
+                        connection, Segmentd_V1_AccessService.Method.ListApiKeys.descriptor, apiKey: keys[index % keys.count])
+                    #expect(outcome.code == .unauthenticated)
+                }
+                #expect(try await Self.auditRows(server) == before, "600 rejected calls added audit rows")
+
+                // A key the tenant issued and then revoked is still audited when used.
+                let created = try await connection.access.createApiKey(
+                    .with {
+                        $0.parent = "tenants/acme"
+                        $0.apiKey.displayName = "leaked"
+                        $0.apiKey.roles = ["viewer"]
+                    }, metadata: connection.metadata)
+                _ = try await connection.access.revokeApiKey(.with { $0.name = created.apiKey.name }, metadata: connection.metadata)
+                let afterRevoke = try await Self.auditRows(server)
+                let outcome = try await RawCall.unary(connection, Segmentd_V1_AccessService.Method.ListApiKeys.descriptor, apiKey: created.secret)
+                #expect(outcome.code == .unauthenticated)
+                #expect(try await Self.auditRows(server) == afterRevoke + 1)
+            }
         }
     }
 
