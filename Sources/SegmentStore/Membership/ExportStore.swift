@@ -20,7 +20,7 @@ public struct ExportStore: Sendable {
 
     /// SQL for one CSV field (RFC 4180: quoted when it holds a comma, a quote or a line break).
     /// A value a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or
-    /// a carriage return) gets a leading `'`, so opening the file runs nothing (docs/exports.md).
+    /// a carriage return) gets a leading `'`, so opening the file runs nothing (README, "Exports").
     static func csvField(_ expression: String) -> String {
         let neutral =
             "(CASE WHEN left(\(expression), 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || \(expression) ELSE \(expression) END)"
