@@ -30,8 +30,7 @@ struct ErrorMappingInterceptor: ServerInterceptor {
             requestID = UUID().uuidString.lowercased()
             request.metadata.addString(requestID, forKey: "x-request-id")
         }
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(requestID)"
+        let logger = self.logger
         do {
             var response = try await next(request, context).wrappingProducer { [logger] producer, writer in
                 do { return try await producer(writer) } catch { throw Self.map(error, method: method, requestID: requestID, logger: logger) }
@@ -59,7 +58,7 @@ struct ErrorMappingInterceptor: ServerInterceptor {
             mapped.message = "internal error (request id \(requestID))"
             mapped.metadata["request_id"] = requestID
             logger.error(
-                "unmapped error", metadata: ["method": "\(method)", "error": "\(String(reflecting: error))"])
+                "unmapped error", metadata: ["method": "\(method)", "request_id": "\(requestID)", "error": "\(String(reflecting: error))"])
         } else if !(error is APIError) {
             logger.debug("mapped error", metadata: ["method": "\(method)", "error": "\(String(reflecting: error))"])
         }
