@@ -32,8 +32,9 @@ public struct AccessAdministration: Sendable {
         try await keys.list(tenant: tenant, showRevoked: showRevoked, pageSize: pageSize, pageToken: pageToken)
     }
 
-    public func revokeKey(tenant: TenantID, keyID: String, audit: AuditContext) async throws -> APIKeyRecord {
-        try await keys.revoke(tenant: tenant, keyID: keyID, audit: audit)
+    /// Revokes a key whose permissions the caller's cover; never a tenant's last owner key.
+    public func revokeKey(tenant: TenantID, keyID: String, grantor: Set<Permission>, audit: AuditContext) async throws -> APIKeyRecord {
+        try await keys.revoke(tenant: tenant, keyID: keyID, grantor: grantor, audit: audit)
     }
 
     /// Issues a successor key; the old one keeps working for `grace`.

@@ -78,7 +78,7 @@ struct AccessService: Segmentd_V1_AccessService.SimpleServiceProtocol {
     func revokeApiKey(request: Segmentd_V1_RevokeApiKeyRequest, context: ServerContext) async throws -> Segmentd_V1_ApiKey {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "apiKeys", field: "name", for: call.principal)
-        return .init(try await access.revokeKey(tenant: tenant, keyID: id, audit: call.audit()))
+        return .init(try await access.revokeKey(tenant: tenant, keyID: id, grantor: call.principal.permissions, audit: call.audit()))
     }
 
     func rollApiKey(

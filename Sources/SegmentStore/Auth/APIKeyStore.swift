@@ -47,6 +47,18 @@ public struct APIKeyStore: Sendable {
         throw DomainError(.internalError, "key insert returned nothing")
     }
 
+    /// What `roles` grant together (roles that no longer exist grant nothing).
+    func permissions(of roles: [String], tenant: TenantID, on connection: PostgresConnection) async throws -> Set<Permission> {
+        var granted: Set<Permission> = []
+        for try await permissions in try await connection.query(
+            "SELECT permissions FROM roles WHERE role_id = ANY(\(roles))", logger: database.logger
+        ).decode([String].self) {
+            granted.formUnion(permissions.compactMap(Permission.named))
+        }
+        for role in roles { if let builtIn = BuiltInRole.named(role, in: tenant) { granted.formUnion(builtIn.permissions) } }
+        return granted
+    }
+
     /// Checks that `roles` exist in `tenant` and grant nothing `grantor` lacks
     /// (no one can mint a key more powerful than their own).
     func validateRoles(
@@ -149,9 +161,34 @@ public struct APIKeyStore: Sendable {
     }
 
     /// Revokes a key now (idempotent: an already revoked key keeps its time).
-    public func revoke(tenant: TenantID, keyID: String, audit: AuditContext) async throws -> APIKeyRecord {
+    /// Revokes a key. The caller's permissions must cover the key's (an admin cannot revoke an
+    /// owner key), and a tenant's last active owner key cannot be revoked.
+    public func revoke(tenant: TenantID, keyID: String, grantor: Set<Permission>, audit: AuditContext) async throws -> APIKeyRecord {
         try await database.audited(audit, resource: "tenants/\(tenant)/apiKeys/\(keyID)") { connection, record in
             let before = try await Self.fetch(keyID, tenant: tenant, on: connection, logger: database.logger, lock: true)
+            let missing = try await permissions(of: before.roles, tenant: tenant, on: connection).subtracting(grantor)
+            guard missing.isEmpty else {
+                throw DomainError(
+                    .permissionDenied,
+                    "cannot revoke \(before.displayName): its roles include \(missing.sorted().map(\.name).joined(separator: ", ")), which your key lacks"
+                )
+            }
+            if before.roles.contains(BuiltInRole.owner.id), before.revokedAt == nil {
+                // Serialise concurrent revocations of owner keys, then count the others that still work.
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('owner-keys:' || \(tenant.rawValue)))", logger: database.logger)
+                var others: Int64 = 0
+                for try await count in try await connection.query(
+                    """
+                    SELECT count(*)::int8 FROM api_keys
+                    WHERE key_id <> \(keyID) AND 'owner' = ANY(roles) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                    """, logger: database.logger
+                ).decode(Int64.self) { others = count }
+                guard others > 0 else {
+                    throw DomainError(
+                        .failedPrecondition,
+                        "\(before.displayName) is the last owner key of tenants/\(tenant): create another owner key before revoking it")
+                }
+            }
             var after = before
             for try await row in try await connection.query(
                 """

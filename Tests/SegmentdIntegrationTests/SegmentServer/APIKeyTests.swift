@@ -19,6 +19,36 @@ struct APIKeyTests {
         }
     }
 
+    @Test("revoking needs permissions that cover the key's (an admin cannot revoke an owner key), and a tenant's last owner key cannot be revoked")
+    func revocationLimits() async throws {
+        try await TestServer.with { server in
+            let admin = try await server.createKey(roles: ["admin"])
+            let ownerName = try await server.connect { connection in
+                try await connection.access.getCallerIdentity(.init(), metadata: connection.metadata).apiKey
+            }
+            // The attack: an admin revokes the owner's key.
+            let byAdmin = try await server.connect(apiKey: admin) { connection in
+                try await RawCall.unary(
+                    connection, Segmentd_V1_AccessService.Method.RevokeApiKey.descriptor,
+                    message: try Segmentd_V1_RevokeApiKeyRequest.with { $0.name = ownerName }.serializedBytes(), apiKey: admin)
+            }
+            #expect(byAdmin.code == .permissionDenied, "\(byAdmin)")
+            // The owner cannot revoke the tenant's only owner key either: nobody could manage keys or roles after it.
+            let last = try await server.connect { connection in
+                await SegmentLifecycleTests.code {
+                    _ = try await connection.access.revokeApiKey(.with { $0.name = ownerName }, metadata: connection.metadata)
+                }
+            }
+            #expect(last.0 == .failedPrecondition && last.1.contains("last owner key"), "\(last)")
+            // With a second owner key, the first can go.
+            let second = try await server.createKey(roles: ["owner"])
+            let revoked = try await server.connect(apiKey: second) { connection in
+                try await connection.access.revokeApiKey(.with { $0.name = ownerName }, metadata: connection.metadata)
+            }
+            #expect(revoked.hasRevokeTime)
+        }
+    }
+
     @Test("a revoked key keeps working only until the auth cache expires (2 s), then fails")
     func revocationDelay() async throws {
         let clock = ManualClock()
