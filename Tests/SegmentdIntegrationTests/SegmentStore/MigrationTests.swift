@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import SegmentDomain
@@ -54,6 +55,31 @@ struct MigrationTests {
         }
         try await Self.withDatabase(database.app) { app in
             try await ServerRoleCheck.verify(app)
+        }
+        // Roles of this test only (roles are cluster-wide; the shared server role is left alone).
+        let suffix = String(UUID().uuidString.prefix(8)).lowercased()
+        let creator = "sgd_createrole_\(suffix)"
+        let member = "sgd_member_\(suffix)"
+        for statement in [
+            "CREATE ROLE \(creator) LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS",
+            "CREATE ROLE \(member) LOGIN NOSUPERUSER NOBYPASSRLS",
+            "GRANT \(TestDatabase.ownerRole) TO \(member)",
+        ] {
+            try await database.superuser.withSingleConnection(logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        for (role, problem) in [(creator, "CREATEROLE"), (member, "member of the role that owns the schema")] {
+            var settings = database.app
+            settings.username = role
+            try await Self.withDatabase(settings) { unsafe in
+                do {
+                    try await ServerRoleCheck.verify(unsafe)
+                    Issue.record("\(role) was accepted")
+                } catch let error as DomainError {
+                    #expect(error.code == .misconfigured && error.message.contains(problem), "\(error)")
+                }
+            }
         }
     }
 
