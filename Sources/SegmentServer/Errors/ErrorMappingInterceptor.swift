@@ -24,10 +24,13 @@ struct ErrorMappingInterceptor: ServerInterceptor {
         let method = context.descriptor.fullyQualifiedMethod
         var request = request
         let requestID: String
-        if let sent = AccessInterceptor.firstString(request.metadata, "x-request-id"), !sent.isEmpty {
-            requestID = String(sent.prefix(100))
+        let sent = AccessInterceptor.firstString(request.metadata, "x-request-id") ?? ""
+        if !sent.isEmpty && sent.count <= 100 {
+            requestID = sent
         } else {
-            requestID = UUID().uuidString.lowercased()
+            // Missing, or too long to record: the inner interceptors (and so the audit entry) see the one used here.
+            requestID = sent.isEmpty ? UUID().uuidString.lowercased() : String(sent.prefix(100))
+            request.metadata.removeAllValues(forKey: "x-request-id")
             request.metadata.addString(requestID, forKey: "x-request-id")
         }
         let logger = self.logger
