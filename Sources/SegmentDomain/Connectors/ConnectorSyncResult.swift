@@ -40,6 +40,27 @@ public struct ConnectorSyncResult: Sendable, Equatable, Codable {
     /// How many unmatched ids a result lists.
     public static let sampleSize = 10
 
+    /// The unmatched ids of a *pulled* file that may be shown to the caller. A
+    /// pull reads what a remote server answers, which need not be a list of ids
+    /// at all; so a sample is shown only when most ids matched the tenant's users
+    /// (the file is such a list), and only ids shaped like one (1-64 of letters,
+    /// digits and `._:@+-`). Otherwise the result has the count alone.
+    public static func pulledSample(_ candidates: [String], matched: Int64, unmatched: Int64) -> [String] {
+        guard matched >= unmatched else { return [] }
+        return Array(candidates.filter(looksLikeUserID).prefix(sampleSize))
+    }
+
+    static func looksLikeUserID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+                case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "-"): true
+                default: false
+                }
+            }
+    }
+
     package var auditFields: AuditFields {
         [
             "connector_count": .number(Double(connectorCount)), "matched_count": .number(Double(matchedCount)),

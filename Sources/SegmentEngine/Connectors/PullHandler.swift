@@ -17,15 +17,13 @@ import SegmentStore
 public struct PullHandler: JobHandler {
     public let kind = JobKind.sync
     let connectors: ConnectorStore
-    let client: HTTPClient
+    let fetcher: PullFetcher
 
-    public init(connectors: ConnectorStore, client: HTTPClient = .shared) {
+    /// A handler that connects only to addresses `policy` permits, looked up by `resolver`.
+    public init(connectors: ConnectorStore, policy: PullAddressPolicy, resolver: any HostResolver = SystemHostResolver()) {
         self.connectors = connectors
-        self.client = client
+        self.fetcher = PullFetcher(policy: policy, resolver: resolver)
     }
-
-    /// A pull that cannot succeed by retrying (too large, not a list of ids).
-    struct Refused: Error {}
 
     public func run(_ job: JobRecord, worker: String) async throws {
         let segmentID = job.segmentID
@@ -46,46 +44,48 @@ public struct PullHandler: JobHandler {
 
     func pull(_ job: JobRecord, worker: String, source: ConnectorStore.PullSource) async throws {
         let settings = source.settings
-        let segmentID = source.segment.segmentID
-        var request = HTTPClientRequest(url: settings.url)
-        request.method = .GET
-        request.headers.add(name: "User-Agent", value: "segmentd")
-        request.headers.add(name: "Accept", value: settings.format == "ndjson" ? "application/x-ndjson, */*" : "text/csv, */*")
-        if let header = source.authHeader { request.headers.add(name: "Authorization", value: header) }
-        if let etag = source.etag { request.headers.add(name: "If-None-Match", value: etag) }
-        if let modified = source.lastModified { request.headers.add(name: "If-Modified-Since", value: modified) }
-        let response: HTTPClientResponse
+        let url = Self.redacted(settings.url)
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: "segmentd")
+        headers.add(name: "Accept", value: settings.format == "ndjson" ? "application/x-ndjson, */*" : "text/csv, */*")
+        if let etag = source.etag { headers.add(name: "If-None-Match", value: etag) }
+        if let modified = source.lastModified { headers.add(name: "If-Modified-Since", value: modified) }
+        let request = PullFetcher.Request(
+            url: settings.url, headers: headers, authorization: source.authHeader, timeout: .seconds(Int64(settings.timeoutSeconds.rounded(.up))))
         do {
-            response = try await client.execute(request, timeout: .seconds(Int64(settings.timeoutSeconds.rounded(.up))))
-        } catch {
-            throw DomainError(.unavailable, "GET \(Self.redacted(settings.url)) failed: \(Self.describe(error))")
+            try await fetcher.fetch(request) { response in
+                try await store(response, job: job, worker: worker, source: source)
+            }
+        } catch var error as DomainError {
+            error.message = "GET \(url): \(error.message)"
+            throw error
         }
+    }
+
+    /// Stages the body of a successful answer and commits it as the membership.
+    func store(_ response: HTTPClientResponse, job: JobRecord, worker: String, source: ConnectorStore.PullSource) async throws {
+        let settings = source.settings
         if response.status == .notModified {
             _ = try await connectors.finishNotModified(job, worker: worker)
             return
         }
         guard (200..<300).contains(response.status.code) else {
             let permanent = [401, 403, 404, 410].contains(Int(response.status.code))
-            throw DomainError(
-                permanent ? .failedPrecondition : .unavailable,
-                "GET \(Self.redacted(settings.url)) answered \(response.status.code) \(response.status.reasonPhrase)")
+            throw DomainError(permanent ? .failedPrecondition : .unavailable, "the source answered \(response.status.code)")
         }
         if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxBytes {
-            throw DomainError(
-                .failedPrecondition,
-                "GET \(Self.redacted(settings.url)): the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
+            throw DomainError(.failedPrecondition, "the file is \(length) bytes, over the limit of \(settings.maxBytes) bytes (max_bytes)")
         }
         let audit = AuditContext(
             tenant: job.tenantID, actor: AuditActor(name: "system"), action: "segmentd.system/PullConnector", resultCode: { _ in "INTERNAL" })
-        let url = Self.redacted(settings.url)
         var upload = try await MemberImport.begin(
-            connectors: connectors, tenant: job.tenantID, segmentID: segmentID, syncID: "pull-\(job.jobID)-\(job.attempt)", mode: .replace,
-            format: settings.format == "ndjson" ? .ndjson : .csv, maxBytes: settings.maxBytes, creator: job.creator, audit: audit,
-            allowPull: true
+            connectors: connectors, tenant: job.tenantID, segmentID: source.segment.segmentID, syncID: "pull-\(job.jobID)-\(job.attempt)",
+            mode: .replace, format: settings.format == "ndjson" ? .ndjson : .csv, maxBytes: settings.maxBytes, creator: job.creator,
+            audit: audit, allowPull: true
         ) { problem in
             switch problem {
-            case .tooLarge(let limit): DomainError(.failedPrecondition, "GET \(url): the file is over the limit of \(limit) bytes (max_bytes)")
-            case .unreadable(let error): DomainError(.failedPrecondition, "GET \(url): \(error)")
+            case .tooLarge(let limit): DomainError(.failedPrecondition, "the file is over the limit of \(limit) bytes (max_bytes)")
+            case .unreadable(let error): DomainError(.failedPrecondition, "not a list of user ids: \(error)")
             }
         }
         do {
@@ -112,18 +112,6 @@ public struct PullHandler: JobHandler {
     /// The URL without its query values and fragment (they may carry tokens).
     static func redacted(_ url: String) -> String {
         PullSettings(url: url, format: "csv").redactedURL
-    }
-
-    /// An HTTP client error in words (no request headers in it).
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout: return "timed out"
-            case .remoteConnectionClosed: return "the server closed the connection"
-            default: return "\(error)"
-            }
-        }
-        return String(describing: type(of: error)) + ": \(error)"
     }
 
     /// Runs `body`, cancelling it and failing with UNAVAILABLE when `limit` passes.

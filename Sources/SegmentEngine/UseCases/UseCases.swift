@@ -19,6 +19,10 @@ public struct UseCases: Sendable {
         public var operationWaitInterval: Duration = .milliseconds(200)
         /// The authentication cache (the revocation delay).
         public var authentication = Authenticator.Configuration()
+        /// Which addresses scheduled pulls may connect to (public ones only, by default).
+        public var pullPolicy = PullAddressPolicy()
+        /// How a pull's host is resolved (tests answer made-up names).
+        public var hostResolver: any HostResolver = SystemHostResolver()
 
         public init() {}
     }
@@ -88,7 +92,9 @@ public struct UseCases: Sendable {
             RefreshHandler(refresh: segmentRefresher),
             ExportHandler(
                 store: ExportStore(database: database, clock: clock), queue: jobQueue, directory: configuration.exportDirectory, lease: lease),
-            PullHandler(connectors: ConnectorStore(database: database, clock: clock)),
+            PullHandler(
+                connectors: ConnectorStore(database: database, clock: clock), policy: configuration.pullPolicy,
+                resolver: configuration.hostResolver),
             TrainHandler(store: PredictiveStore(database: database, clock: clock)),
         ]
     }

@@ -345,9 +345,10 @@ public struct ConnectorStore: Sendable {
                 """
                 SELECT s.external_id FROM replace_staging s
                 WHERE s.session_id = \(sessionID) AND NOT EXISTS (SELECT 1 FROM users u WHERE u.external_id = s.external_id)
-                ORDER BY 1 LIMIT \(Int64(ConnectorSyncResult.sampleSize))
+                ORDER BY 1 LIMIT \(Int64(pull == nil ? ConnectorSyncResult.sampleSize : 100))
                 """, logger: logger
             ).decode(String.self) { sample.append(id) }
+            if pull != nil { sample = ConnectorSyncResult.pulledSample(sample, matched: matched, unmatched: unmatched) }
             var bindings = PostgresBindings()
             bindings.append(tenant.rawValue)
             bindings.append(segmentID)

@@ -17,6 +17,11 @@ struct PullTests {
     static let code = SegmentLifecycleTests.code
     static let secret = "Bearer s3cret-token-4711"
 
+    /// The local test servers listen on loopback, which pulls refuse unless the operator allows it.
+    static func allowLoopback(_ configuration: inout UseCases.Configuration) {
+        configuration.pullPolicy = PullAddressPolicy(allowedNetworks: [IPNetwork("127.0.0.0/8")!])
+    }
+
     static func createPull(
         _ connection: SegmentdConnection, _ id: String, url: String, format: String = "csv", authHeader: String = "", timeout: Int64 = 0,
         maxBytes: Int64 = 0, schedule: Segmentd_V1_Schedule = .with { $0.manual = true }
@@ -56,7 +61,7 @@ struct PullTests {
             return .init(headers: [("ETag", "\"v1\""), ("Content-Type", "text/csv")], body: body.withLock { $0 })
         }
         defer { Task { await http.stop() } }
-        try await TestServer.with { server in
+        try await TestServer.with(configure: Self.allowLoopback) { server in
             try await server.connect { connection in
                 try await ConnectorTests.seedUsers(connection)
                 let created = try await Self.createPull(connection, "partner", url: http.url + "/ids.csv?token=abc", authHeader: Self.secret)
@@ -168,7 +173,7 @@ struct PullTests {
         // The attacker's server: another origin (another port on the same host).
         let attacker = try await LocalHTTPServer.start { _ in .init(body: "user_id\nu1\n") }
         defer { Task { await attacker.stop() } }
-        try await TestServer.with { server in
+        try await TestServer.with(configure: Self.allowLoopback) { server in
             try await server.connect { connection in
                 try await ConnectorTests.seedUsers(connection)
                 _ = try await Self.createPull(connection, "partner", url: partner.url + "/ids.csv", authHeader: Self.secret)
@@ -215,7 +220,7 @@ struct PullTests {
             }
         }
         defer { Task { await http.stop() } }
-        try await TestServer.with { server in
+        try await TestServer.with(configure: Self.allowLoopback) { server in
             try await server.connect { connection in
                 try await ConnectorTests.seedUsers(connection)
                 _ = try await Self.createPull(connection, "source", url: http.url + "/ok.csv")
@@ -226,7 +231,7 @@ struct PullTests {
                     ("/bad.ndjson", "ndjson", 0, 0, .failed, "line 2: not a JSON object"),
                     ("/gone.csv", "csv", 0, 0, .failed, "answered 404"),
                     ("/broken.csv", "csv", 0, 0, .retrying, "answered 500"),
-                    ("/slow.csv", "csv", 0, 1, .retrying, "timed out"),
+                    ("/slow.csv", "csv", 0, 1, .retrying, "did not answer in time"),
                 ] {
                     _ = try await connection.segments.updateSegment(
                         .with {
@@ -267,7 +272,10 @@ struct PullTests {
         let http = try await LocalHTTPServer.start { _ in .init(body: "{\"user_id\":\"u2\"}\n", delay: nil) }
         defer { Task { await http.stop() } }
         let clock = ManualWallClock(Date())
-        try await TestServer.with(configure: { $0.clock = clock.now }) { server in
+        try await TestServer.with(configure: {
+            Self.allowLoopback(&$0)
+            $0.clock = clock.now
+        }) { server in
             try await server.connect { connection in
                 try await ConnectorTests.seedUsers(connection)
                 _ = try await Self.createPull(
