@@ -76,9 +76,31 @@ public struct ConfigurationKey: Sendable {
         help: "Segment members held in memory to answer membership checks, 16 bytes each; 0 turns the cache off (0-1000000000).",
         defaultDescription: "10000000")
 
+    public static let pullAllowedNetworks = ConfigurationKey(
+        name: "pull_allowed_networks",
+        help:
+            "Comma-separated networks (CIDR) scheduled pulls may reach although they are not public (loopback, private, link-local, "
+            + "unique-local, CGNAT): for on-premise sources. Empty: pulls reach public addresses only.",
+        defaultDescription: "empty")
+
+    public static let rateLimitPerKey = ConfigurationKey(
+        name: "rate_limit_per_key",
+        help:
+            "Calls one API key may make a second (bursts of twice that); past it calls fail with RESOURCE_EXHAUSTED and a retry delay. 0: no limit.",
+        defaultDescription: "10000")
+
+    public static let rateLimitBadKeysPerPeer = ConfigurationKey(
+        name: "rate_limit_bad_keys_per_peer",
+        help:
+            "Well-formed keys that turn out unknown, revoked or expired one client address may present a second (bursts of twice "
+            + "that); each costs a database lookup. Past it, that address's keys not in the cache fail with RESOURCE_EXHAUSTED "
+            + "without a lookup; cached keys keep working. 0: no limit.",
+        defaultDescription: "20")
+
     public static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
-        .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers,
+        .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
+        .rateLimitPerKey, .rateLimitBadKeysPerPeer,
     ]
 }

@@ -58,6 +58,9 @@ public struct SegmentdApplication {
         var useCaseConfiguration = UseCases.Configuration()
         useCaseConfiguration.authentication.cacheTTL = configuration.authCacheTTL
         useCaseConfiguration.evaluationTimeout = configuration.evaluationTimeout
+        useCaseConfiguration.pullPolicy = configuration.pullPolicy
+        useCaseConfiguration.authentication.keyRate = configuration.keyRate
+        useCaseConfiguration.authentication.peerBadKeyRate = configuration.peerBadKeyRate
         useCaseConfiguration.exportDirectory = configuration.home + "/exports"
         let useCases = UseCases(database: database, configuration: useCaseConfiguration)
         let server = SegmentdServer(

@@ -31,6 +31,9 @@ public struct SegmentdConfiguration: Sendable {
     public var evaluationTimeout: Duration
     public var jobLease: Duration
     public var membershipCacheMembers: Int
+    public var pullPolicy: PullAddressPolicy
+    public var keyRate: RateLimit?
+    public var peerBadKeyRate: RateLimit?
 
     /// A configuration problem, reported at startup with the key to fix.
     public struct Invalid: Error, CustomStringConvertible {
@@ -127,6 +130,10 @@ public struct SegmentdConfiguration: Sendable {
                 problem: "'\(tenantText)' is not a tenant id (2-40 of a-z, 0-9 and '-', starting with a letter; 'platform' is reserved)")
         }
         let metricsText = value(.metricsListen) ?? "127.0.0.1:9464"
+        let pullPolicy: PullAddressPolicy
+        do { pullPolicy = try PullAddressPolicy.allowing(value(.pullAllowedNetworks) ?? "") } catch {
+            throw Invalid(key: .pullAllowedNetworks, problem: error.message.replacingOccurrences(of: "pull_allowed_networks: ", with: ""))
+        }
 
         return SegmentdConfiguration(
             home: home,
@@ -148,7 +155,10 @@ public struct SegmentdConfiguration: Sendable {
             evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600)),
             jobLease: .seconds(try integer(.jobLeaseSeconds, value(.jobLeaseSeconds), default: 30, range: 5...3600)),
             membershipCacheMembers: try integer(
-                .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000)
+                .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000),
+            pullPolicy: pullPolicy,
+            keyRate: .perSecond(try integer(.rateLimitPerKey, value(.rateLimitPerKey), default: 10_000, range: 0...1_000_000)),
+            peerBadKeyRate: .perSecond(try integer(.rateLimitBadKeysPerPeer, value(.rateLimitBadKeysPerPeer), default: 20, range: 0...100_000))
         )
     }
 

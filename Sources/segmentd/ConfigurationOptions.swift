@@ -24,6 +24,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("evaluation-timeout-seconds"), help: help(.evaluationTimeoutSeconds)) var evaluationTimeoutSeconds: String?
     @Option(name: .customLong("job-lease-seconds"), help: help(.jobLeaseSeconds)) var jobLeaseSeconds: String?
     @Option(name: .customLong("membership-cache-members"), help: help(.membershipCacheMembers)) var membershipCacheMembers: String?
+    @Option(name: .customLong("pull-allowed-networks"), help: help(.pullAllowedNetworks)) var pullAllowedNetworks: String?
+    @Option(name: .customLong("rate-limit-per-key"), help: help(.rateLimitPerKey)) var rateLimitPerKey: String?
+    @Option(name: .customLong("rate-limit-bad-keys-per-peer"), help: help(.rateLimitBadKeysPerPeer)) var rateLimitBadKeysPerPeer: String?
 
     static func help(_ key: ConfigurationKey) -> ArgumentHelp {
         ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
@@ -38,6 +41,8 @@ struct ConfigurationOptions: ParsableArguments {
             (.authCacheSeconds, authCacheSeconds), (.bootstrapTenant, bootstrapTenant), (.postgresBin, postgresBin),
             (.shutdownGraceSeconds, shutdownGraceSeconds), (.evaluationTimeoutSeconds, evaluationTimeoutSeconds),
             (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
+            (.pullAllowedNetworks, pullAllowedNetworks), (.rateLimitPerKey, rateLimitPerKey),
+            (.rateLimitBadKeysPerPeer, rateLimitBadKeysPerPeer),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
     }

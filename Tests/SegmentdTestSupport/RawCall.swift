@@ -13,6 +13,10 @@ public enum RawCall {
         /// ErrorInfo reason and metadata, when the server sent details.
         public let reason: String?
         public let metadata: [String: String]
+        /// The `RetryInfo` delay, when the server sent one.
+        public var retryDelay: Duration? = nil
+        /// The `QuotaFailure` subjects, when the server sent them.
+        public var quotaSubjects: [String] = []
         public var description: String { "\(code.map { "\($0)" } ?? "OK"): \(message)" }
     }
 
@@ -31,7 +35,10 @@ public enum RawCall {
         } catch let error as RPCError {
             let status = try? error.unpackGoogleRPCStatus()
             let info = status?.details.compactMap(\.errorInfo).first
-            return Outcome(code: error.code, message: error.message, reason: info?.reason, metadata: info?.metadata ?? [:])
+            return Outcome(
+                code: error.code, message: error.message, reason: info?.reason, metadata: info?.metadata ?? [:],
+                retryDelay: status?.details.compactMap(\.retryInfo).first?.delay,
+                quotaSubjects: status?.details.compactMap(\.quotaFailure).flatMap { $0.violations.map(\.subject) } ?? [])
         }
     }
 

@@ -81,6 +81,8 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
     public var metadata: [String: String]
     /// The underlying error, for logs only.
     public var cause: (any Error)?
+    /// How long to wait before retrying (a rate limit), sent as `RetryInfo`.
+    public var retryDelay: Duration?
 
     public init(
         _ code: Code, _ message: String, field: String? = nil, reason: Reason? = nil, metadata: [String: String] = [:],
@@ -104,6 +106,13 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
     /// never reveals whether they exist.
     public static func notFound(_ resource: String) -> DomainError {
         DomainError(.notFound, "\(resource) not found", metadata: ["resource": resource])
+    }
+
+    /// A rate or quota named `limit` (`calls_per_key`) was exceeded; retry after `retryAfter`, if given.
+    public static func rateLimited(_ limit: String, _ message: String, retryAfter: Duration?) -> DomainError {
+        var error = DomainError(.limitExceeded, message, reason: .limitExceeded, metadata: ["limit": limit])
+        error.retryDelay = retryAfter
+        return error
     }
 
     /// The segment is paused or archived, so it refuses `action` until resumed.

@@ -16,8 +16,17 @@ public final class Authenticator: Sendable {
         public var cacheTTL: Duration = .seconds(2)
         /// Cached keys at most; the oldest are dropped first.
         public var cacheCapacity: Int = 10_000
-        /// The time source for cache expiry and `last used` pacing; tests inject one.
+        /// The time source for cache expiry, rate limits and pacing; tests inject one.
         public var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        /// Calls one API key may make (`rate_limit_per_key`); nil is no limit.
+        public var keyRate: RateLimit? = .perSecond(10_000)
+        /// Well-formed keys that turn out unknown, revoked or expired, per peer address
+        /// (`rate_limit_bad_keys_per_peer`): each cost a database lookup, the only way a
+        /// caller without a valid key costs a query. Past it, that address's keys not in
+        /// the cache are refused without a lookup until the budget refills.
+        public var peerBadKeyRate: RateLimit? = .perSecond(20)
+        /// At most one audit entry per known key refused in this interval (revoked, expired, disabled tenant).
+        public var failureAuditInterval: Duration = .seconds(60)
         public init() {}
     }
 
@@ -34,9 +43,16 @@ public final class Authenticator: Sendable {
     /// When each key's use was last written, so that happens at most once a minute.
     private let lastUseWritten = Mutex<[String: ContinuousClock.Instant]>([:])
 
+    private let keyCalls: TokenBuckets?
+    private let peerBadKeys: TokenBuckets?
+    private let failureAudits: FailureAuditPacer
+
     public init(store: PrincipalStore, configuration: Configuration = .init()) {
         self.store = store
         self.configuration = configuration
+        self.keyCalls = configuration.keyRate.map { TokenBuckets(rate: $0) }
+        self.peerBadKeys = configuration.peerBadKeyRate.map { TokenBuckets(rate: $0) }
+        self.failureAudits = FailureAuditPacer(interval: configuration.failureAuditInterval)
     }
 
     /// Database lookups made so far (a test proves malformed keys make none).
@@ -66,8 +82,12 @@ public final class Authenticator: Sendable {
         presented.flatMap(APIKeySecret.init(parsing:))?.displayPrefix ?? ""
     }
 
-    /// Authenticates `presented`, the key as sent by the client.
-    public func authenticate(_ presented: String?) async throws -> Result<Principal, AuthenticationFailure> {
+    /// Authenticates `presented`, the key as sent by the client from `peer` (its
+    /// address). A key not in the cache costs a database lookup; one that finds no
+    /// valid key is charged to the peer, and past the peer's budget its uncached keys
+    /// fail with LIMIT_EXCEEDED and a retry delay instead (a flood of made-up keys
+    /// cannot turn into a flood of queries).
+    public func authenticate(_ presented: String?, peer: String = "") async throws -> Result<Principal, AuthenticationFailure> {
         guard let presented, !presented.isEmpty else { return .failure(.missing) }
         guard let secret = APIKeySecret(parsing: presented) else { return .failure(.malformed) }
         let cacheKey = secret.hash
@@ -75,8 +95,13 @@ public final class Authenticator: Sendable {
         if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
             return entry.result
         }
+        if let peerBadKeys, let delay = peerBadKeys.delay(peer, now: now) {
+            throw DomainError.rateLimited(
+                "bad_keys_per_peer", "too many calls with unknown, revoked or expired keys from this address", retryAfter: delay)
+        }
         lookups.add(1, ordering: .relaxed)
         let result = try await store.resolve(secret)
+        if case .failure = result { _ = peerBadKeys?.take(peer, now: now) }
         let entry = Entry(result: result, expires: now.advanced(by: configuration.cacheTTL))
         cache.withLock { cache in
             if cache.count >= configuration.cacheCapacity {
@@ -86,5 +111,18 @@ public final class Authenticator: Sendable {
             cache[cacheKey] = entry
         }
         return result
+    }
+
+    /// Charges one call to `principal`'s key; throws LIMIT_EXCEEDED with a retry delay past its rate.
+    public func admit(_ principal: Principal) throws(DomainError) {
+        guard let keyCalls, let delay = keyCalls.take(principal.keyName, now: configuration.now()) else { return }
+        throw DomainError.rateLimited(
+            "calls_per_key", "this API key made more than \(Int(keyCalls.rate.perSecond)) calls a second", retryAfter: delay)
+    }
+
+    /// Whether a refusal of the known key `presented` gets an audit entry now: nil when
+    /// one was written for it within the interval, else how many refusals went unrecorded since.
+    public func failureAuditDue(_ presented: String?) -> Int? {
+        failureAudits.due(Self.displayPrefix(of: presented), now: configuration.now())
     }
 }

@@ -37,7 +37,7 @@ struct AccessInterceptor: ServerInterceptor {
         let userAgent = Self.firstString(request.metadata, "user-agent") ?? ""
         let presented = Self.presentedKey(request.metadata)
         let principal: Principal
-        switch try await authenticator.authenticate(presented) {
+        switch try await authenticator.authenticate(presented, peer: Self.peerAddress(context.remotePeer)) {
         case .success(let resolved):
             principal = resolved
         case .failure(let failure):
@@ -48,17 +48,20 @@ struct AccessInterceptor: ServerInterceptor {
             }
             // A call with no key, a malformed one or one no tenant issued costs no database write: a
             // flood of them must not grow the audit log or hold its chain's lock. A key that exists
-            // (revoked, expired, its tenant disabled) is audited, in the platform's chain.
-            if [.revoked, .expired, .tenantDisabled].contains(failure) {
+            // (revoked, expired, its tenant disabled) is audited, in the platform's chain, at most
+            // once a minute per key; the entry counts the refusals since the previous one.
+            if [.revoked, .expired, .tenantDisabled].contains(failure), let unrecorded = authenticator.failureAuditDue(presented) {
                 let display = Authenticator.displayPrefix(of: presented)
                 await audit(
                     AuditEntry(
                         actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
-                        action: method, resource: "", result: "UNAUTHENTICATED"),
+                        action: method, resource: "", result: "UNAUTHENTICATED",
+                        after: unrecorded > 0 ? ["unrecorded_refusals": .number(Double(unrecorded))] : nil),
                     tenant: .platform)
             }
             throw APIError.unauthenticated(failure)
         }
+        try authenticator.admit(principal)
 
         let requestContext = RequestContext(
             principal: principal, method: method, mutates: policy.mutates, requestID: requestID,
@@ -87,6 +90,17 @@ struct AccessInterceptor: ServerInterceptor {
         } catch {
             logger.error("could not audit a refused call", metadata: ["error": "\(String(reflecting: error))"])
         }
+    }
+
+    /// The address of a peer as gRPC describes it (`ipv4:10.0.0.7:53122`, `ipv6:[::1]:53122`), without the port.
+    static func peerAddress(_ peer: String) -> String {
+        var address = Substring(peer)
+        for scheme in ["ipv4:", "ipv6:"] where address.hasPrefix(scheme) { address = address.dropFirst(scheme.count) }
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<close])
+        }
+        if let colon = address.lastIndex(of: ":"), !address[..<colon].contains(":") { return String(address[..<colon]) }
+        return String(address)
     }
 
     static func firstString(_ metadata: Metadata, _ key: String) -> String? {

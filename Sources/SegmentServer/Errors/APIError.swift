@@ -20,6 +20,8 @@ public struct APIError: Error, Sendable, RPCErrorConvertible {
     public var metadata: [String: String]
     /// Field violations for INVALID_ARGUMENT.
     public var fieldViolations: [(field: String, description: String)]
+    /// For RESOURCE_EXHAUSTED: how long to wait (`RetryInfo`).
+    public var retryDelay: Duration?
 
     public init(
         _ code: RPCError.Code, _ message: String, reason: String, metadata: [String: String] = [:],
@@ -34,6 +36,10 @@ public struct APIError: Error, Sendable, RPCErrorConvertible {
 
     var status: GoogleRPCStatus {
         var details: [ErrorDetails] = [.errorInfo(reason: reason, domain: Self.domain, metadata: metadata)]
+        if let retryDelay { details.append(.retryInfo(delay: retryDelay)) }
+        if code == .resourceExhausted, let limit = metadata["limit"] {
+            details.append(.quotaFailure(violations: [ErrorDetails.QuotaFailure.Violation(subject: limit, description: message)]))
+        }
         if !fieldViolations.isEmpty {
             details.append(
                 .badRequest(
@@ -142,5 +148,6 @@ extension APIError {
         self = APIError(
             code, message, reason: error.reason.name, metadata: error.metadata,
             fieldViolations: error.violations.map { (field: $0.field, description: $0.problem) })
+        self.retryDelay = error.retryDelay
     }
 }
