@@ -31,6 +31,12 @@ public struct SegmentdConfiguration: Sendable {
     public var evaluationTimeout: Duration
     public var jobLease: Duration
     public var membershipCacheMembers: Int
+    /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
+    public var auditCheckpointEvery: Int
+    /// Where signed audit checkpoints are appended.
+    public var auditCheckpointFile: String
+    /// The checkpoint signing key's file.
+    public var auditCheckpointKey: String
 
     /// A configuration problem, reported at startup with the key to fix.
     public struct Invalid: Error, CustomStringConvertible {
@@ -127,6 +133,11 @@ public struct SegmentdConfiguration: Sendable {
                 problem: "'\(tenantText)' is not a tenant id (2-40 of a-z, 0-9 and '-', starting with a letter; 'platform' is reserved)")
         }
         let metricsText = value(.metricsListen) ?? "127.0.0.1:9464"
+        /// A path as given, relative ones from the working directory.
+        func path(_ key: ConfigurationKey, default fallback: String) -> String {
+            let text = value(key) ?? fallback
+            return URL(fileURLWithPath: text.hasPrefix("/") ? text : cwd + "/" + text).standardizedFileURL.path
+        }
 
         return SegmentdConfiguration(
             home: home,
@@ -148,7 +159,11 @@ public struct SegmentdConfiguration: Sendable {
             evaluationTimeout: .seconds(try integer(.evaluationTimeoutSeconds, value(.evaluationTimeoutSeconds), default: 30, range: 1...3600)),
             jobLease: .seconds(try integer(.jobLeaseSeconds, value(.jobLeaseSeconds), default: 30, range: 5...3600)),
             membershipCacheMembers: try integer(
-                .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000)
+                .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000),
+            auditCheckpointEvery: try integer(
+                .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),
+            auditCheckpointFile: path(.auditCheckpointFile, default: home + "/audit/checkpoints.jsonl"),
+            auditCheckpointKey: path(.auditCheckpointKey, default: home + "/audit/checkpoint-signing.key")
         )
     }
 

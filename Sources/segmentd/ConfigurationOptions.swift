@@ -24,6 +24,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("evaluation-timeout-seconds"), help: help(.evaluationTimeoutSeconds)) var evaluationTimeoutSeconds: String?
     @Option(name: .customLong("job-lease-seconds"), help: help(.jobLeaseSeconds)) var jobLeaseSeconds: String?
     @Option(name: .customLong("membership-cache-members"), help: help(.membershipCacheMembers)) var membershipCacheMembers: String?
+    @Option(name: .customLong("audit-checkpoint-every"), help: help(.auditCheckpointEvery)) var auditCheckpointEvery: String?
+    @Option(name: .customLong("audit-checkpoint-file"), help: help(.auditCheckpointFile)) var auditCheckpointFile: String?
+    @Option(name: .customLong("audit-checkpoint-key"), help: help(.auditCheckpointKey)) var auditCheckpointKey: String?
 
     static func help(_ key: ConfigurationKey) -> ArgumentHelp {
         ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
@@ -38,6 +41,8 @@ struct ConfigurationOptions: ParsableArguments {
             (.authCacheSeconds, authCacheSeconds), (.bootstrapTenant, bootstrapTenant), (.postgresBin, postgresBin),
             (.shutdownGraceSeconds, shutdownGraceSeconds), (.evaluationTimeoutSeconds, evaluationTimeoutSeconds),
             (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
+            (.auditCheckpointEvery, auditCheckpointEvery), (.auditCheckpointFile, auditCheckpointFile),
+            (.auditCheckpointKey, auditCheckpointKey),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
     }
