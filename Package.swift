@@ -57,7 +57,14 @@ let package = Package(
         // The vocabulary every layer shares, pure: identifiers and the resource-name parser,
         // principals and permissions, segment definitions, ingest records and their limits,
         // job kinds and results, DomainError.
-        .target(name: "SegmentDomain", dependencies: ["SegmentRules"]),
+        // Crypto: Ed25519 signatures of audit checkpoints (computation only, no I/O).
+        .target(
+            name: "SegmentDomain",
+            dependencies: [
+                "SegmentRules",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // PostgreSQL: migrations, tenant-scoped transactions, repositories, audit log.
         .target(
             name: "SegmentStore",
@@ -205,6 +212,8 @@ let package = Package(
             name: "SegmentdIntegrationTests",
             dependencies: [
                 "SegmentdTestSupport", "SegmentRules", "SegmentDomain", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdClient", "SegmentdAPI",
+                // The audit checkpoint signing key's file.
+                "SegmentdApp",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

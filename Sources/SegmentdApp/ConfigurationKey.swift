@@ -96,11 +96,27 @@ public struct ConfigurationKey: Sendable {
             + "that); each costs a database lookup. Past it, that address's keys not in the cache fail with RESOURCE_EXHAUSTED "
             + "without a lookup; cached keys keep working. 0: no limit.",
         defaultDescription: "20")
+    public static let auditCheckpointEvery = ConfigurationKey(
+        name: "audit_checkpoint_every",
+        help:
+            "Sign each tenant's audit chain every this many entries with a key the database does not hold (--audit-checkpoint-key), so a rewrite of history is caught by segctl audit verify --checkpoints; 0 turns it off (0-1000000000).",
+        defaultDescription: "1000")
+    public static let auditCheckpointFile = ConfigurationKey(
+        name: "audit_checkpoint_file",
+        help:
+            "File the signed audit checkpoints are appended to, one JSON line each (also logged). Keep a copy where the database owner cannot write.",
+        defaultDescription: "<home>/audit/checkpoints.jsonl")
+    public static let auditCheckpointKey = ConfigurationKey(
+        name: "audit_checkpoint_key",
+        help: "Ed25519 key that signs audit checkpoints (created 0600 at first start; its public half beside it as .pub).",
+        defaultDescription: "<home>/audit/checkpoint-signing.key")
 
     public static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
         .rateLimitPerKey, .rateLimitBadKeysPerPeer,
+        .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
+        .auditCheckpointKey,
     ]
 }

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// The composition root: builds every part from the configuration and runs the
 /// long-lived ones as services of one `ServiceGroup` — the database client, the
 /// metrics endpoint, startup, the member-set listener, the job worker, the
-/// scheduler and the gRPC server — so start-up order and graceful shutdown live
+/// scheduler, the audit checkpointer and the gRPC server — so start-up order and graceful shutdown live
 /// in one place. The embedded PostgreSQL, when used, stops after all of them.
 public struct SegmentdApplication {
     let configuration: SegmentdConfiguration
@@ -85,6 +85,16 @@ public struct SegmentdApplication {
                     queue: useCases.jobQueue, handlers: useCases.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
                     logger: Logger(label: "segmentd.jobs"))))
         services.append(.init(service: useCases.scheduler(logger: Logger(label: "segmentd.scheduler"))))
+        // Signed checkpoints of every audit chain, with a key the database does not hold.
+        if configuration.auditCheckpointEvery > 0 {
+            var checkpoints = AuditCheckpointer.Configuration(filePath: configuration.auditCheckpointFile)
+            checkpoints.every = Int64(configuration.auditCheckpointEvery)
+            let key = try AuditSigningKey.loadOrCreate(at: configuration.auditCheckpointKey)
+            services.append(
+                .init(
+                    service: AuditCheckpointer(
+                        trail: useCases.audit, key: key, configuration: checkpoints, logger: Logger(label: "segmentd.audit"))))
+        }
         // Last, so it is shut down first: the server drains before anything it needs stops.
         services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
 

@@ -34,6 +34,12 @@ public struct SegmentdConfiguration: Sendable {
     public var pullPolicy: PullAddressPolicy
     public var keyRate: RateLimit?
     public var peerBadKeyRate: RateLimit?
+    /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
+    public var auditCheckpointEvery: Int
+    /// Where signed audit checkpoints are appended.
+    public var auditCheckpointFile: String
+    /// The checkpoint signing key's file.
+    public var auditCheckpointKey: String
 
     /// A configuration problem, reported at startup with the key to fix.
     public struct Invalid: Error, CustomStringConvertible {
@@ -134,6 +140,11 @@ public struct SegmentdConfiguration: Sendable {
         do { pullPolicy = try PullAddressPolicy.allowing(value(.pullAllowedNetworks) ?? "") } catch {
             throw Invalid(key: .pullAllowedNetworks, problem: error.message.replacingOccurrences(of: "pull_allowed_networks: ", with: ""))
         }
+        /// A path as given, relative ones from the working directory.
+        func path(_ key: ConfigurationKey, default fallback: String) -> String {
+            let text = value(key) ?? fallback
+            return URL(fileURLWithPath: text.hasPrefix("/") ? text : cwd + "/" + text).standardizedFileURL.path
+        }
 
         return SegmentdConfiguration(
             home: home,
@@ -158,7 +169,11 @@ public struct SegmentdConfiguration: Sendable {
                 .membershipCacheMembers, value(.membershipCacheMembers), default: 10_000_000, range: 0...1_000_000_000),
             pullPolicy: pullPolicy,
             keyRate: .perSecond(try integer(.rateLimitPerKey, value(.rateLimitPerKey), default: 10_000, range: 0...1_000_000)),
-            peerBadKeyRate: .perSecond(try integer(.rateLimitBadKeysPerPeer, value(.rateLimitBadKeysPerPeer), default: 20, range: 0...100_000))
+            peerBadKeyRate: .perSecond(try integer(.rateLimitBadKeysPerPeer, value(.rateLimitBadKeysPerPeer), default: 20, range: 0...100_000)),
+            auditCheckpointEvery: try integer(
+                .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),
+            auditCheckpointFile: path(.auditCheckpointFile, default: home + "/audit/checkpoints.jsonl"),
+            auditCheckpointKey: path(.auditCheckpointKey, default: home + "/audit/checkpoint-signing.key")
         )
     }
 

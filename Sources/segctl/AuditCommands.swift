@@ -1,5 +1,7 @@
 import ArgumentParser
+import Crypto
 import Foundation
+import SegmentDomain
 import SegmentdAPI
 import SegmentdClient
 import SwiftProtobuf
@@ -119,26 +121,106 @@ extension Segctl {
 
         struct Verify: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Recompute the hash chain: reports OK, or the first bad entry or gap (exit 3).")
+                abstract: "Recompute the hash chain, and compare it with signed checkpoints: reports OK, or the first problem (exit 3).",
+                discussion: """
+                    The chain alone shows edits made without recomputing hashes. Whoever owns the database can \
+                    also recompute them; --checkpoints compares the chain with the checkpoints segmentd signed \
+                    with a key the database does not hold (<home>/audit/checkpoints.jsonl), which catches that.
+                    """)
             @OptionGroup var connection: ConnectionOptions
+            @Option(
+                name: .customLong("checkpoints"),
+                help: "A file of signed checkpoints (segmentd's audit_checkpoint_file): each must be signed and match the live chain.")
+            var checkpoints: String?
+            @Option(
+                name: .customLong("public-key"),
+                help: "The key checkpoints must be signed by: base64, or a file holding it (<home>/audit/checkpoint-signing.pub).")
+            var publicKey: String?
+
+            func validate() throws {
+                if publicKey != nil && checkpoints == nil { throw ValidationError("--public-key needs --checkpoints") }
+            }
 
             func run() async throws {
                 try await runCommand {
-                    let result = try await connection.withConnection { client in
+                    let trusted = try publicKey.map(Self.key)
+                    let file: String? = try checkpoints.map { path in
+                        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                            throw ClientError(.invalidArgument, "cannot read the checkpoint file \(path)")
+                        }
+                        return text
+                    }
+                    let (result, tenant, report) = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
-                        return try await client.audit.verifyAuditChain(.with { $0.parent = tenant }, metadata: client.metadata)
+                        let result = try await client.audit.verifyAuditChain(.with { $0.parent = tenant }, metadata: client.metadata)
+                        guard let file else { return (result, tenant, nil as AuditCheckpointReport?) }
+                        guard let chain = TenantID(String(tenant.dropFirst("tenants/".count))) else {
+                            throw ClientError(.server, "the server named the caller's tenant '\(tenant)'")
+                        }
+                        let report = try await AuditCheckpointVerifier(trustedKey: trusted).verify(file, chain: chain) { sequence in
+                            try await client.auditHash(parent: tenant, sequence: sequence)
+                        }
+                        return (result, tenant, report)
                     }
                     if connection.json {
-                        try printJSON(result)
-                    } else if result.ok {
-                        print("OK: \(result.checked) entries, chain head at sequence \(result.headSequence)")
+                        try Self.printReportJSON(result, report)
                     } else {
-                        print(
-                            "BROKEN: \(result.problem) at sequence \(result.firstBadSequence) (\(result.checked) entries checked, head \(result.headSequence))"
-                        )
+                        if result.ok {
+                            print("OK: \(result.checked) entries, chain head at sequence \(result.headSequence)")
+                        } else {
+                            print(
+                                "BROKEN: \(result.problem) at sequence \(result.firstBadSequence) (\(result.checked) entries checked, head \(result.headSequence))"
+                            )
+                        }
+                        if let report { print(Self.describe(report, tenant: tenant)) }
                     }
-                    if !result.ok { throw ExitCode(3) }
+                    if !result.ok || report?.ok == false { throw ExitCode(3) }
                 }
+            }
+
+            /// A key given as base64 or as a file holding it.
+            static func key(_ text: String) throws -> Curve25519.Signing.PublicKey {
+                let value = FileManager.default.fileExists(atPath: text) ? (try? String(contentsOfFile: text, encoding: .utf8)) ?? "" : text
+                do {
+                    return try AuditCheckpoint.publicKey(base64: value)
+                } catch let error as DomainError {
+                    throw ClientError(.invalidArgument, "--public-key: \(error.message)")
+                }
+            }
+
+            static func describe(_ report: AuditCheckpointReport, tenant: String) -> String {
+                if let problem = report.problem {
+                    return "CHECKPOINT FAILED: \(problem.kind.rawValue) at line \(problem.line): \(problem.message)"
+                }
+                let others = report.otherChains > 0 ? " (\(report.otherChains) of other tenants skipped)" : ""
+                let key =
+                    report.keyPinned
+                    ? "signed by the given key"
+                    : "signed by \(report.signingKey ?? "-"), the file's own key: pass --public-key <home>/audit/checkpoint-signing.pub to pin it"
+                guard let latest = report.latestSequence else {
+                    return "CHECKPOINTS: none of \(tenant) in the file yet, nothing compared\(others)"
+                }
+                return "CHECKPOINTS OK: \(report.matched) of \(tenant) match the chain, the latest at sequence \(latest)\(others); \(key)"
+            }
+
+            static func printReportJSON(_ result: Segmentd_V1_VerifyAuditChainResponse, _ report: AuditCheckpointReport?) throws {
+                guard let report else { return try printJSON(result) }
+                var options = JSONEncodingOptions()
+                options.preserveProtoFieldNames = true
+                let chain = try JSONSerialization.jsonObject(with: Data(try result.jsonString(options: options).utf8))
+                var checkpoints: [String: Any] = [
+                    "ok": report.ok, "matched": report.matched, "other_chains": report.otherChains, "key_pinned": report.keyPinned,
+                ]
+                if let key = report.signingKey { checkpoints["signing_key"] = key }
+                if let latest = report.latestSequence { checkpoints["latest_sequence"] = latest }
+                if let problem = report.problem {
+                    var detail: [String: Any] = ["kind": problem.kind.rawValue, "line": problem.line, "message": problem.message]
+                    if let sequence = problem.sequence { detail["sequence"] = sequence }
+                    if let signed = problem.signedHash { detail["signed_hash"] = signed }
+                    if let current = problem.chainHash { detail["chain_hash"] = current }
+                    checkpoints["problem"] = detail
+                }
+                printJSON(["chain": chain, "checkpoints": checkpoints])
             }
         }
     }

@@ -27,6 +27,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("pull-allowed-networks"), help: help(.pullAllowedNetworks)) var pullAllowedNetworks: String?
     @Option(name: .customLong("rate-limit-per-key"), help: help(.rateLimitPerKey)) var rateLimitPerKey: String?
     @Option(name: .customLong("rate-limit-bad-keys-per-peer"), help: help(.rateLimitBadKeysPerPeer)) var rateLimitBadKeysPerPeer: String?
+    @Option(name: .customLong("audit-checkpoint-every"), help: help(.auditCheckpointEvery)) var auditCheckpointEvery: String?
+    @Option(name: .customLong("audit-checkpoint-file"), help: help(.auditCheckpointFile)) var auditCheckpointFile: String?
+    @Option(name: .customLong("audit-checkpoint-key"), help: help(.auditCheckpointKey)) var auditCheckpointKey: String?
 
     static func help(_ key: ConfigurationKey) -> ArgumentHelp {
         ArgumentHelp("\(key.help) Env \(key.environment). Default: \(key.defaultDescription).")
@@ -43,6 +46,8 @@ struct ConfigurationOptions: ParsableArguments {
             (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
             (.pullAllowedNetworks, pullAllowedNetworks), (.rateLimitPerKey, rateLimitPerKey),
             (.rateLimitBadKeysPerPeer, rateLimitBadKeysPerPeer),
+            (.auditCheckpointEvery, auditCheckpointEvery), (.auditCheckpointFile, auditCheckpointFile),
+            (.auditCheckpointKey, auditCheckpointKey),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key.name, $0) } })
     }

@@ -21,6 +21,16 @@ public struct AuditTrail: Sendable {
         try await log.verify(tenant: tenant)
     }
 
+    /// Every chain's head sequence number, by tenant (for signed checkpoints).
+    public func heads() async throws -> [TenantID: Int64] {
+        try await log.heads()
+    }
+
+    /// The hashes (hex) of `tenant`'s entries at `sequences`; missing entries are absent.
+    public func hashes(tenant: TenantID, sequences: [Int64]) async throws -> [Int64: String] {
+        try await log.hashes(tenant: tenant, sequences: sequences)
+    }
+
     /// Records an entry outside any change (a refused call).
     public func append(_ entry: AuditEntry, tenant: TenantID) async throws {
         try await log.append(entry, tenant: tenant)

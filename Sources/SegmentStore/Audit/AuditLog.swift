@@ -146,6 +146,49 @@ public struct AuditLog: Sendable {
     }
 }
 
+extension AuditLog {
+    /// Every chain's head sequence number, by tenant (chains with no entry are left out).
+    ///
+    /// Row-level security shows one tenant's head at a time, so this lists the
+    /// tenants in the platform context and reads each head in turn, all in one
+    /// transaction on one connection: two short statements per tenant.
+    public func heads() async throws -> [TenantID: Int64] {
+        try await database.withTenant(.platform) { connection in
+            var tenants: [String] = []
+            for try await tenant in try await connection.query("SELECT tenant_id FROM tenants ORDER BY tenant_id", logger: database.logger)
+                .decode(String.self)
+            {
+                tenants.append(tenant)
+            }
+            var heads: [TenantID: Int64] = [:]
+            for tenant in tenants {
+                guard let id = TenantID(tenant) else { continue }
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: database.logger)
+                for try await sequence in try await connection.query("SELECT sequence FROM audit_chain_heads", logger: database.logger)
+                    .decode(Int64.self)
+                {
+                    heads[id] = sequence
+                }
+            }
+            return heads
+        }
+    }
+
+    /// The hashes (hex) of `tenant`'s entries at `sequences`; a sequence with no entry is absent.
+    public func hashes(tenant: TenantID, sequences: [Int64]) async throws -> [Int64: String] {
+        guard !sequences.isEmpty else { return [:] }
+        return try await database.withTenant(tenant) { connection in
+            var hashes: [Int64: String] = [:]
+            for try await (sequence, hash) in try await connection.query(
+                "SELECT sequence, encode(hash, 'hex') FROM audit_events WHERE sequence = ANY(\(sequences))", logger: database.logger
+            ).decode((Int64, String).self) {
+                hashes[sequence] = hash
+            }
+            return hashes
+        }
+    }
+}
+
 extension Array {
     /// Splits a `pageSize + 1` fetch into a page and whether there is more.
     func paged<Token>(pageSize: Int, token: (Element) -> Token) -> (items: [Element], next: Token?) {

@@ -59,4 +59,26 @@ struct SegmentdConfigurationTests {
                 == "invalid --db-pool-size / SEGMENTD_DB_POOL_SIZE: expected a whole number in 1...500, got '0'")
         #expect(message(["log_level": "loud"]) == "invalid --log-level / SEGMENTD_LOG_LEVEL: unknown level 'loud'")
     }
+
+    @Test("audit checkpoints: every 1000 entries into <home>/audit by default; 0 turns them off; paths and ranges are checked")
+    func auditCheckpoints() throws {
+        let defaults = try SegmentdConfiguration.resolve(flags: ["home": "/srv/segmentd"], configFile: nil, environment: [:])
+        #expect(defaults.auditCheckpointEvery == 1000)
+        #expect(defaults.auditCheckpointFile == "/srv/segmentd/audit/checkpoints.jsonl")
+        #expect(defaults.auditCheckpointKey == "/srv/segmentd/audit/checkpoint-signing.key")
+        let set = try SegmentdConfiguration.resolve(
+            flags: ["audit_checkpoint_every": "0"], configFile: nil,
+            environment: [
+                "SEGMENTD_AUDIT_CHECKPOINT_FILE": "/var/log/segmentd/checkpoints.jsonl", "SEGMENTD_AUDIT_CHECKPOINT_KEY": "/etc/segmentd/ckpt.key",
+            ])
+        #expect(set.auditCheckpointEvery == 0)
+        #expect(set.auditCheckpointFile == "/var/log/segmentd/checkpoints.jsonl")
+        #expect(set.auditCheckpointKey == "/etc/segmentd/ckpt.key")
+        #expect(throws: SegmentdConfiguration.Invalid.self) {
+            try SegmentdConfiguration.resolve(flags: ["audit_checkpoint_every": "-1"], configFile: nil, environment: [:])
+        }
+        for key in [ConfigurationKey.auditCheckpointEvery, .auditCheckpointFile, .auditCheckpointKey] {
+            #expect(ConfigurationKey.all.contains { $0.name == key.name })
+        }
+    }
 }

@@ -15,7 +15,8 @@ struct SegctlAccessTests {
     func operatorSession() async throws {
         let home = try TestEnvironment.temporaryDirectory("sgdctl")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let segmentd = try SegmentdProcess(home: home, arguments: ["--log-level", "trace"])
+        // Audit checkpoints every 5 entries, with the default key and file under <home>/audit.
+        let segmentd = try SegmentdProcess(home: home, arguments: ["--log-level", "trace", "--audit-checkpoint-every", "5"])
         defer { segmentd.stop() }
         _ = try await segmentd.waitUntilServing()
         let env = ["SEGMENTD_HOME": home]
@@ -99,6 +100,28 @@ struct SegctlAccessTests {
         let log = segmentd.log
         #expect(log.contains("GetCallerIdentity") || log.contains("trace"))
         for secret in secrets { #expect(!log.contains(secret), "a key appears in the server log") }
+
+        // segmentd signed the chains as they grew (and once more on the way out), with a key of its own.
+        let keyPath = home + "/audit/checkpoint-signing.key"
+        let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        let checkpointsPath = home + "/audit/checkpoints.jsonl"
+        let publicKey = try AuditCheckpoint.publicKey(base64: try String(contentsOfFile: home + "/audit/checkpoint-signing.pub", encoding: .utf8))
+        let lines = try String(contentsOfFile: checkpointsPath, encoding: .utf8).split(separator: "\n").map {
+            try AuditCheckpoint(jsonLine: String($0))
+        }
+        #expect(lines.contains { $0.chain.rawValue == "default" })
+        #expect(lines.allSatisfy { $0.hasValidSignature && $0.publicKey == publicKey.rawRepresentation && $0.sequence % 5 == 0 })
+        #expect(log.contains("audit checkpoint"))
+
+        // After a restart, the operator checks the live chain against them.
+        let restarted = try SegmentdProcess(home: home)
+        defer { restarted.stop() }
+        _ = try await restarted.waitUntilServing()
+        let checked = try segctl(
+            ["audit", "verify", "--checkpoints", checkpointsPath, "--public-key", home + "/audit/checkpoint-signing.pub"])
+        #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+        #expect(checked.stdout.contains("CHECKPOINTS OK"), "\(checked.stdout)")
     }
 
     @Test("segmentd refuses to serve on a superuser role, naming the problem")
