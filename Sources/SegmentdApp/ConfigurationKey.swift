@@ -111,11 +111,35 @@ public struct ConfigurationKey: Sendable {
         help: "Ed25519 key that signs audit checkpoints (created 0600 at first start; its public half beside it as .pub).",
         defaultDescription: "<home>/audit/checkpoint-signing.key")
 
+    public static let tenantJobConcurrency = ConfigurationKey(
+        name: "tenant_job_concurrency",
+        help:
+            "Running jobs of each slow kind (export, pull, training) one tenant may have at once, so one tenant cannot hold every "
+            + "worker; refreshes are not capped but taken fairly across tenants (1-100).",
+        defaultDescription: "1")
+
+    public static let exportRetentionHours = ConfigurationKey(
+        name: "export_retention_hours",
+        help: "How long export files are kept; then they are deleted and their operation says 'expired' (1-8760).",
+        defaultDescription: "24")
+
+    public static let tenantMaxSegments = ConfigurationKey(
+        name: "tenant_max_segments", help: "Segments one tenant may have (quota; RESOURCE_EXHAUSTED past it).", defaultDescription: "10000")
+
+    public static let tenantMaxPendingJobs = ConfigurationKey(
+        name: "tenant_max_pending_jobs", help: "Refreshes, exports, pulls and trainings one tenant may have queued (quota).",
+        defaultDescription: "1000")
+
+    public static let tenantMaxExportBytes = ConfigurationKey(
+        name: "tenant_max_export_bytes", help: "Bytes of export files one tenant may keep until they expire (quota).",
+        defaultDescription: "10737418240 (10 GiB)")
+
     public static let all: [ConfigurationKey] = [
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
-        .rateLimitPerKey, .rateLimitBadKeysPerPeer,
+        .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .tenantMaxSegments,
+        .tenantMaxPendingJobs, .tenantMaxExportBytes,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
         .auditCheckpointKey,
     ]

@@ -59,6 +59,9 @@ public struct SegmentdApplication {
         useCaseConfiguration.authentication.cacheTTL = configuration.authCacheTTL
         useCaseConfiguration.evaluationTimeout = configuration.evaluationTimeout
         useCaseConfiguration.pullPolicy = configuration.pullPolicy
+        useCaseConfiguration.quotas = configuration.quotas
+        useCaseConfiguration.tenantJobConcurrency = configuration.tenantJobConcurrency
+        useCaseConfiguration.exportRetention = configuration.exportRetention
         useCaseConfiguration.authentication.keyRate = configuration.keyRate
         useCaseConfiguration.authentication.peerBadKeyRate = configuration.peerBadKeyRate
         useCaseConfiguration.exportDirectory = configuration.home + "/exports"

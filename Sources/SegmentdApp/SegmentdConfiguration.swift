@@ -34,6 +34,9 @@ public struct SegmentdConfiguration: Sendable {
     public var pullPolicy: PullAddressPolicy
     public var keyRate: RateLimit?
     public var peerBadKeyRate: RateLimit?
+    public var quotas: TenantQuotas
+    public var tenantJobConcurrency: Int
+    public var exportRetention: Duration
     /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
     public var auditCheckpointEvery: Int
     /// Where signed audit checkpoints are appended.
@@ -146,6 +149,12 @@ public struct SegmentdConfiguration: Sendable {
             return URL(fileURLWithPath: text.hasPrefix("/") ? text : cwd + "/" + text).standardizedFileURL.path
         }
 
+        var quotas = TenantQuotas()
+        quotas.maxSegments = try integer(.tenantMaxSegments, value(.tenantMaxSegments), default: 10_000, range: 1...10_000_000)
+        quotas.maxPendingJobs = try integer(.tenantMaxPendingJobs, value(.tenantMaxPendingJobs), default: 1_000, range: 1...10_000_000)
+        quotas.maxExportBytes = Int64(
+            try integer(.tenantMaxExportBytes, value(.tenantMaxExportBytes), default: 10 * 1024 * 1024 * 1024, range: 1...Int(Int64.max)))
+
         return SegmentdConfiguration(
             home: home,
             listen: try address(.listen, value(.listen) ?? "127.0.0.1:7443"),
@@ -170,6 +179,9 @@ public struct SegmentdConfiguration: Sendable {
             pullPolicy: pullPolicy,
             keyRate: .perSecond(try integer(.rateLimitPerKey, value(.rateLimitPerKey), default: 10_000, range: 0...1_000_000)),
             peerBadKeyRate: .perSecond(try integer(.rateLimitBadKeysPerPeer, value(.rateLimitBadKeysPerPeer), default: 20, range: 0...100_000)),
+            quotas: quotas,
+            tenantJobConcurrency: try integer(.tenantJobConcurrency, value(.tenantJobConcurrency), default: 1, range: 1...100),
+            exportRetention: .seconds(3600 * (try integer(.exportRetentionHours, value(.exportRetentionHours), default: 24, range: 1...8760))),
             auditCheckpointEvery: try integer(
                 .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),
             auditCheckpointFile: path(.auditCheckpointFile, default: home + "/audit/checkpoints.jsonl"),

@@ -26,6 +26,11 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("membership-cache-members"), help: help(.membershipCacheMembers)) var membershipCacheMembers: String?
     @Option(name: .customLong("pull-allowed-networks"), help: help(.pullAllowedNetworks)) var pullAllowedNetworks: String?
     @Option(name: .customLong("rate-limit-per-key"), help: help(.rateLimitPerKey)) var rateLimitPerKey: String?
+    @Option(name: .customLong("tenant-job-concurrency"), help: help(.tenantJobConcurrency)) var tenantJobConcurrency: String?
+    @Option(name: .customLong("export-retention-hours"), help: help(.exportRetentionHours)) var exportRetentionHours: String?
+    @Option(name: .customLong("tenant-max-segments"), help: help(.tenantMaxSegments)) var tenantMaxSegments: String?
+    @Option(name: .customLong("tenant-max-pending-jobs"), help: help(.tenantMaxPendingJobs)) var tenantMaxPendingJobs: String?
+    @Option(name: .customLong("tenant-max-export-bytes"), help: help(.tenantMaxExportBytes)) var tenantMaxExportBytes: String?
     @Option(name: .customLong("rate-limit-bad-keys-per-peer"), help: help(.rateLimitBadKeysPerPeer)) var rateLimitBadKeysPerPeer: String?
     @Option(name: .customLong("audit-checkpoint-every"), help: help(.auditCheckpointEvery)) var auditCheckpointEvery: String?
     @Option(name: .customLong("audit-checkpoint-file"), help: help(.auditCheckpointFile)) var auditCheckpointFile: String?
@@ -45,7 +50,9 @@ struct ConfigurationOptions: ParsableArguments {
             (.shutdownGraceSeconds, shutdownGraceSeconds), (.evaluationTimeoutSeconds, evaluationTimeoutSeconds),
             (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
             (.pullAllowedNetworks, pullAllowedNetworks), (.rateLimitPerKey, rateLimitPerKey),
-            (.rateLimitBadKeysPerPeer, rateLimitBadKeysPerPeer),
+            (.rateLimitBadKeysPerPeer, rateLimitBadKeysPerPeer), (.tenantJobConcurrency, tenantJobConcurrency),
+            (.exportRetentionHours, exportRetentionHours), (.tenantMaxSegments, tenantMaxSegments),
+            (.tenantMaxPendingJobs, tenantMaxPendingJobs), (.tenantMaxExportBytes, tenantMaxExportBytes),
             (.auditCheckpointEvery, auditCheckpointEvery), (.auditCheckpointFile, auditCheckpointFile),
             (.auditCheckpointKey, auditCheckpointKey),
         ]

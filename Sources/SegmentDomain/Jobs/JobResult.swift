@@ -107,6 +107,9 @@ public struct ExportResult: Sendable, Equatable, Codable {
     /// The file's name under the tenant's export directory.
     public var file: String
     public var worker: String
+    /// Why the file was deleted (kept for `export_retention_hours`, its segment purged, a
+    /// user erased); nil while it can be downloaded.
+    public var expired: String?
 
     public init(export: String, rows: Int64, bytes: Int64, sha256: String, format: String, file: String, worker: String) {
         self.export = export

@@ -7,14 +7,16 @@ import ServiceLifecycle
 /// Enqueues scheduled refreshes (every N hours, daily at a time in a zone) as
 /// segments come due — paused and deleted segments are skipped —, purges
 /// segments deleted longer ago than the retention period, and drops the staged
-/// ids of replace sessions left open past their expiry.
+/// ids of replace sessions left open past their expiry, and deletes expired export files.
 public struct SegmentScheduler: Service {
     let segments: SegmentStore
+    let exports: ExportSweeper?
     let interval: Duration
     let logger: Logger
 
-    public init(segments: SegmentStore, interval: Duration = .seconds(30), logger: Logger) {
+    public init(segments: SegmentStore, exports: ExportSweeper? = nil, interval: Duration = .seconds(30), logger: Logger) {
         self.segments = segments
+        self.exports = exports
         self.interval = interval
         self.logger = logger
     }
@@ -28,6 +30,9 @@ public struct SegmentScheduler: Service {
                 if purged > 0 { logger.notice("purged deleted segments past their retention", metadata: ["segments": "\(purged)"]) }
                 let abandoned = try await segments.connectors.abortExpiredSessions()
                 if abandoned > 0 { logger.notice("dropped expired replace sessions", metadata: ["sessions": "\(abandoned)"]) }
+                if let deleted = try await exports?.sweep(), deleted > 0 {
+                    logger.notice("deleted expired export files", metadata: ["files": "\(deleted)"])
+                }
             } catch {
                 logger.warning("could not enqueue scheduled refreshes", metadata: ["error": "\(String(reflecting: error))"])
             }

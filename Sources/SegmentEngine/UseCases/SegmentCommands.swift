@@ -325,6 +325,9 @@ public struct SegmentCommands: Sendable {
             throw DomainError(
                 .failedPrecondition, "\(name) is not ready: its operation is \(job.state.rawValue)", metadata: ["operation": job.name])
         }
+        if let reason = result.expired {
+            throw DomainError(.failedPrecondition, "\(name) has expired (\(reason)) and its file was deleted; export again")
+        }
         let path = ExportHandler.path(directory: exportDirectory, tenant: tenant, fileName: result.file)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw DomainError(.failedPrecondition, "\(name)'s file is gone from the export directory; export again")

@@ -23,6 +23,12 @@ public struct UseCases: Sendable {
         public var pullPolicy = PullAddressPolicy()
         /// How a pull's host is resolved (tests answer made-up names).
         public var hostResolver: any HostResolver = SystemHostResolver()
+        /// What one tenant may hold and queue.
+        public var quotas = TenantQuotas()
+        /// Running jobs of each slow kind (export, pull, training) one tenant may have at once.
+        public var tenantJobConcurrency = 1
+        /// How long export files are kept.
+        public var exportRetention: Duration = .seconds(24 * 3600)
 
         public init() {}
     }
@@ -56,10 +62,10 @@ public struct UseCases: Sendable {
         self.configuration = configuration
         let clock = configuration.clock
         ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
-        segmentStore = SegmentStore(database: database, clock: clock)
+        segmentStore = SegmentStore(database: database, clock: clock, quotas: configuration.quotas)
         segmentRefresher = SegmentRefresher(database: database, evaluationTimeout: configuration.evaluationTimeout, clock: clock)
         ingestStore = IngestStore(database: database, clock: clock)
-        jobQueue = JobQueue(database: database, clock: clock)
+        jobQueue = JobQueue(database: database, clock: clock, tenantConcurrency: configuration.tenantJobConcurrency)
         let predictiveStore = PredictiveStore(database: database, clock: clock)
         tenants = TenantAdministration(store: TenantStore(database: database))
         access = AccessAdministration(keys: APIKeyStore(database: database), roles: RoleStore(database: database))
@@ -73,7 +79,8 @@ public struct UseCases: Sendable {
         rules = RuleEvaluation(store: ruleStore, segments: segmentStore, predictive: predictive, clock: clock)
         segments = SegmentCommands(
             store: segmentStore, rules: rules, ruleStore: ruleStore,
-            membership: MembershipStore(database: database, clock: clock), exports: ExportStore(database: database, clock: clock),
+            membership: MembershipStore(database: database, clock: clock),
+            exports: ExportStore(database: database, clock: clock, quotas: configuration.quotas),
             jobs: jobQueue, exportDirectory: configuration.exportDirectory)
         membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
         operations = Operations(queue: jobQueue, waitInterval: configuration.operationWaitInterval)
@@ -101,6 +108,13 @@ public struct UseCases: Sendable {
 
     /// Enqueues scheduled refreshes, purges expired segments and sessions.
     public func scheduler(interval: Duration = .seconds(30), logger: Logger) -> SegmentScheduler {
-        SegmentScheduler(segments: segmentStore, interval: interval, logger: logger)
+        SegmentScheduler(segments: segmentStore, exports: exportSweeper, interval: interval, logger: logger)
+    }
+
+    /// Deletes export files past the retention, of purged segments, or made before an erasure.
+    public var exportSweeper: ExportSweeper {
+        ExportSweeper(
+            store: ExportStore(database: database, clock: configuration.clock), directory: configuration.exportDirectory,
+            retention: configuration.exportRetention, clock: configuration.clock)
     }
 }

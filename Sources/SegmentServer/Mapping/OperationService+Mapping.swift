@@ -52,6 +52,7 @@ extension OperationService {
                     $0.bytes = result.bytes
                     $0.sha256 = result.sha256
                     $0.format = result.format
+                    $0.expired = result.expired ?? ""
                 }
             case .refresh(let result)?:
                 $0.refresh = .with {

@@ -10,12 +10,15 @@ import SegmentDomain
 public struct JobQueue: Sendable {
     let database: Database
     let clock: @Sendable () -> Date
+    /// Running jobs of one kind other than refresh (export, pull, training) one tenant may have at once.
+    let tenantConcurrency: Int
     /// The NOTIFY channel that wakes idle workers.
     public static let channel = "segmentd_jobs"
 
-    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }, tenantConcurrency: Int = 1) {
         self.database = database
         self.clock = clock
+        self.tenantConcurrency = max(1, tenantConcurrency)
     }
 
     /// Runs `body` in a transaction that sees every tenant's jobs (workers only).
@@ -73,24 +76,47 @@ public struct JobQueue: Sendable {
 
     // MARK: Workers
 
-    /// Claims up to `limit` due jobs of `kinds` for `worker`, leased for `lease`.
+    /// Claims up to `limit` due jobs of `kinds` for `worker`, leased for `lease`,
+    /// fairly across tenants: a tenant's next job waits behind every other tenant's
+    /// jobs that have fewer of theirs running or queued ahead (so 500 exports of one
+    /// tenant delay another's refresh by one job at most); a tenant runs at most
+    /// `tenantConcurrency` jobs of each slow kind (export, sync, train) at once, so its
+    /// slow pulls cannot hold every worker; disabled tenants' jobs wait. Claims are
+    /// serialised by an advisory lock, so the caps hold across workers.
     public func claim(worker: String, kinds: [JobKind], limit: Int, lease: Duration) async throws -> [JobRecord] {
         let now = clock()
         let expires = now.addingTimeInterval(lease.seconds)
+        let columns = JobRecord.columns.split(separator: ",").map { "j." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         return try await asWorker { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.claimLock))", logger: database.logger)
             var jobs: [JobRecord] = []
             for try await row in try await connection.query(
                 """
-                WITH next AS (
-                    SELECT tenant_id, job_id FROM jobs
-                    WHERE state IN ('queued', 'retrying') AND run_at <= \(now) AND kind = ANY(\(kinds.map(\.rawValue)))
-                    ORDER BY run_at, job_id LIMIT \(Int64(limit))
-                    FOR UPDATE SKIP LOCKED
+                WITH running AS (
+                    SELECT tenant_id, kind, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY tenant_id, kind
+                ), tenant_running AS (
+                    SELECT tenant_id, sum(n) AS n FROM running GROUP BY tenant_id
+                ), pending AS (
+                    SELECT q.tenant_id, q.job_id, q.kind, q.run_at,
+                           row_number() OVER (PARTITION BY q.tenant_id, q.kind ORDER BY q.run_at, q.job_id) AS kind_rank
+                    FROM jobs q JOIN tenants t ON t.tenant_id = q.tenant_id AND t.state = 'active'
+                    WHERE q.state IN ('queued', 'retrying') AND q.run_at <= \(now) AND q.kind = ANY(\(kinds.map(\.rawValue)))
+                ), eligible AS (
+                    SELECT p.tenant_id, p.job_id, p.run_at,
+                           coalesce(tr.n, 0) + row_number() OVER (PARTITION BY p.tenant_id ORDER BY p.run_at, p.job_id) AS turn
+                    FROM pending p
+                    LEFT JOIN running r ON r.tenant_id = p.tenant_id AND r.kind = p.kind
+                    LEFT JOIN tenant_running tr ON tr.tenant_id = p.tenant_id
+                    WHERE p.kind = 'refresh' OR coalesce(r.n, 0) + p.kind_rank <= \(Int64(tenantConcurrency))
+                ), next AS (
+                    SELECT q.tenant_id, q.job_id FROM jobs q JOIN eligible e ON e.tenant_id = q.tenant_id AND e.job_id = q.job_id
+                    ORDER BY e.turn, e.run_at, e.job_id LIMIT \(Int64(limit))
+                    FOR UPDATE OF q SKIP LOCKED
                 )
                 UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, lease_owner = \(worker), lease_expires_at = \(expires),
                                   started_at = coalesce(j.started_at, \(now))
                 FROM next WHERE j.tenant_id = next.tenant_id AND j.job_id = next.job_id
-                RETURNING \(unescaped: JobRecord.columns.split(separator: ",").map { "j." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+                RETURNING \(unescaped: columns.joined(separator: ", "))
                 """, logger: database.logger)
             {
                 jobs.append(try JobRecord.decode(row))
@@ -98,6 +124,9 @@ public struct JobQueue: Sendable {
             return jobs.sorted { ($0.runAt, $0.jobID) < ($1.runAt, $1.jobID) }
         }
     }
+
+    /// The advisory lock claims take (a fixed number: "sgdclaim").
+    static let claimLock: Int64 = 0x7367_6463_6c61_696d
 
     /// Extends the lease of a claimed attempt. Returns nil when the attempt no
     /// longer owns the job (rescued, finished); otherwise whether cancellation was requested.

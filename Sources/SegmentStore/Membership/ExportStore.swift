@@ -7,10 +7,13 @@ import SegmentDomain
 public struct ExportStore: Sendable {
     let database: Database
     let clock: @Sendable () -> Date
+    /// What one tenant may queue and keep.
+    let quotas: TenantQuotas
 
-    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }, quotas: TenantQuotas = TenantQuotas()) {
         self.database = database
         self.clock = clock
+        self.quotas = quotas
     }
 
     /// Export file formats.
@@ -81,20 +84,89 @@ public struct ExportStore: Sendable {
         }
     }
 
-    /// Requests an export (audited: who exported what).
+    /// Requests an export (audited: who exported what). An identical request (same
+    /// segment, format and attributes) while one is pending shares its operation.
     public func request(
         tenant: TenantID, segmentID: String, format: String, attributes: [String], creator: String, audit: AuditContext
     ) async throws -> JobRecord {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
             let logger = database.logger
             _ = try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
-            let (job, _) = try await JobQueue.enqueue(
+            let uniqueKey = "export:\(segmentID):\(format):\(attributes.joined(separator: ","))"
+            try await QuotaCheck.requireJobRoom(tenant, uniqueKey: uniqueKey, quotas: quotas, on: connection, logger: logger)
+            try await QuotaCheck.requireExportRoom(tenant, quotas: quotas, on: connection, logger: logger)
+            let (job, created) = try await JobQueue.enqueue(
                 tenant: tenant, kind: .export, target: ResourceName.segmentName(tenant, segmentID),
-                args: JobArguments(format: format, attributes: attributes), uniqueKey: nil, runAt: clock(),
+                args: JobArguments(format: format, attributes: attributes), uniqueKey: uniqueKey, runAt: clock(),
                 creator: creator, on: connection, logger: logger)
-            record.after = ["operation": .string(job.name), "format": .string(format), "attributes": .strings(attributes)]
+            record.after = [
+                "operation": .string(job.name), "format": .string(format), "attributes": .strings(attributes), "new": .bool(created),
+            ]
             return job
         }
+    }
+
+    // MARK: Expiry
+
+    /// A finished export whose file is to be deleted.
+    public struct ExpiredFile: Sendable, Equatable {
+        public let tenant: TenantID
+        public let jobID: Int64
+        public let file: String
+    }
+
+    /// Marks exports expired — finished before `cutoff` (the retention), or of a segment
+    /// that no longer exists (purged) — and returns every expired export whose file is
+    /// not yet deleted (including those a user's erasure expired).
+    public func expire(finishedBefore cutoff: Date) async throws -> [ExpiredFile] {
+        try await JobQueue(database: database, clock: clock).asWorker { connection in
+            let logger = database.logger
+            try await connection.query(
+                """
+                UPDATE jobs j SET result = j.result || jsonb_build_object('expired',
+                    CASE WHEN j.finished_at < \(cutoff) THEN 'kept for the export retention' ELSE 'its segment was purged' END)
+                WHERE j.kind = 'export' AND j.state = 'succeeded' AND NOT (j.result ? 'expired')
+                  AND (j.finished_at < \(cutoff) OR NOT EXISTS (
+                      SELECT 1 FROM segments s WHERE s.tenant_id = j.tenant_id AND 'tenants/' || s.tenant_id || '/segments/' || s.segment_id = j.target))
+                """, logger: logger)
+            var files: [ExpiredFile] = []
+            for try await (tenant, jobID, file) in try await connection.query(
+                """
+                SELECT tenant_id, job_id, result ->> 'file' FROM jobs
+                WHERE kind = 'export' AND state = 'succeeded' AND result ? 'expired' AND NOT (result ? 'file_deleted')
+                ORDER BY tenant_id, job_id LIMIT 1000
+                """, logger: logger
+            ).decode((String, Int64, String).self) {
+                if let tenant = TenantID(tenant) { files.append(ExpiredFile(tenant: tenant, jobID: jobID, file: file)) }
+            }
+            return files
+        }
+    }
+
+    /// Records that an expired export's file is gone.
+    public func fileDeleted(_ file: ExpiredFile) async throws {
+        try await JobQueue(database: database, clock: clock).asWorker { connection in
+            try await connection.query(
+                """
+                UPDATE jobs SET result = result || '{"file_deleted": true}'::jsonb
+                WHERE tenant_id = \(file.tenant.rawValue) AND job_id = \(file.jobID)
+                """, logger: database.logger)
+        }
+    }
+
+    /// Expires every finished export of the tenant (its files may hold `reason`'s data).
+    /// Runs in the caller's transaction (a user's erasure).
+    static func expireAll(reason: String, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        for try await count in try await connection.query(
+            """
+            WITH expired AS (
+                UPDATE jobs SET result = result || jsonb_build_object('expired', \(reason)::text)
+                WHERE kind = 'export' AND state = 'succeeded' AND NOT (result ? 'expired') RETURNING 1
+            )
+            SELECT count(*)::int8 FROM expired
+            """, logger: logger
+        ).decode(Int64.self) { return count }
+        return 0
     }
 
     /// Completes an export attempt and audits what was exported (rows, checksum), in one transaction.

@@ -15,11 +15,17 @@ public struct SegmentStore: Sendable {
     /// How long a deleted segment can be undeleted before it is purged.
     public let retention: TimeInterval
     let clock: @Sendable () -> Date
+    /// What one tenant may hold and queue.
+    let quotas: TenantQuotas
 
-    public init(database: Database, retention: TimeInterval = 30 * 86_400, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        database: Database, retention: TimeInterval = 30 * 86_400, clock: @escaping @Sendable () -> Date = { Date() },
+        quotas: TenantQuotas = TenantQuotas()
+    ) {
         self.database = database
         self.retention = retention
         self.clock = clock
+        self.quotas = quotas
     }
 
     /// Connector syncs over the same database and clock.
@@ -153,6 +159,7 @@ public struct SegmentStore: Sendable {
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
             try await Self.checkReferences(references, of: segmentID, tenant: tenant, on: connection, logger: logger)
+            try await QuotaCheck.requireSegmentRoom(tenant, quotas: quotas, on: connection, logger: logger)
             do {
                 try await connection.query(
                     """
@@ -494,6 +501,7 @@ extension SegmentStore {
             let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
             let kind = JobKind.refreshing(segment.kind, segment.definition)
             try segment.requireActive(to: kind == .train ? "train it" : kind == .sync ? "sync it" : "refresh it")
+            try await QuotaCheck.requireJobRoom(tenant, uniqueKey: "\(kind):\(segmentID)", quotas: quotas, on: connection, logger: logger)
             let (job, created) = try await JobQueue.enqueue(
                 tenant: tenant, kind: kind, target: segment.name, uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: creator,
                 on: connection, logger: logger)

@@ -103,6 +103,8 @@ public struct UserStore: Sendable {
                     removed[kind] = count
                 }
             }
+            // Export files made before may hold the user: they expire, and the sweeper deletes them.
+            removed["export_files"] = try await ExportStore.expireAll(reason: "a user was erased", on: connection, logger: logger)
             record.before = removed.mapValues { .number(Double($0)) }
             return removed
         }

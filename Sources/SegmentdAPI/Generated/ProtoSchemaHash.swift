@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "24c3129cc8030cca48250dae3e9b9e9e265885f5f41283b430bb94502a0a7a64"
+    public static let sha256 = "a8e09ba91ad1fb981435222df8df204816984144d40a2e9228784ff3f3d1f293"
 }

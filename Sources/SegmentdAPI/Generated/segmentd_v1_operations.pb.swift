@@ -418,6 +418,10 @@ public nonisolated struct Segmentd_V1_ExportResult: Sendable {
   /// `csv` or `ndjson`.
   public var format: String = String()
 
+  /// Set when the file was deleted and can no longer be downloaded: why ("kept for
+  /// the export retention", "its segment was purged", "a user was erased").
+  public var expired: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -901,7 +905,7 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Segmentd_V1_ExportResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}export\0\u{1}rows\0\u{1}bytes\0\u{1}sha256\0\u{1}format\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}export\0\u{1}rows\0\u{1}bytes\0\u{1}sha256\0\u{1}format\0\u{1}expired\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -914,6 +918,7 @@ nonisolated extension Segmentd_V1_ExportResult: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytes) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.format) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.expired) }()
       default: break
       }
     }
@@ -935,6 +940,9 @@ nonisolated extension Segmentd_V1_ExportResult: SwiftProtobuf.Message, SwiftProt
     if !self.format.isEmpty {
       try visitor.visitSingularStringField(value: self.format, fieldNumber: 5)
     }
+    if !self.expired.isEmpty {
+      try visitor.visitSingularStringField(value: self.expired, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -944,6 +952,7 @@ nonisolated extension Segmentd_V1_ExportResult: SwiftProtobuf.Message, SwiftProt
     if lhs.bytes != rhs.bytes {return false}
     if lhs.sha256 != rhs.sha256 {return false}
     if lhs.format != rhs.format {return false}
+    if lhs.expired != rhs.expired {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -68,7 +68,7 @@ struct AuditRechainMigrationTests {
         let hashesBefore = try await Self.hashes(database)
         #expect(contentsBefore.count == 14)  // acme: bootstrap + 12; platform: bootstrap
 
-        #expect(try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate() == [9])
+        #expect(try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate().first == 9)
 
         // Every entry is still there, unchanged but for its hashes; each chain has one entry more.
         let contentsAfter = try await Self.contents(database)
