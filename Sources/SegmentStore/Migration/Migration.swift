@@ -34,5 +34,6 @@ public enum Migrations {
         .segmentChanges,
         .connectorsAndModels,
         .ruleForms,
+        .memberVersions,
     ]
 }
