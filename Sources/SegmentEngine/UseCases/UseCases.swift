@@ -15,8 +15,9 @@ public struct UseCases: Sendable {
         public var evaluationTimeout: Duration = .seconds(30)
         /// Where export files are written (`<home>/exports` in segmentd).
         public var exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("segmentd-exports").path
-        /// How often a wait for an operation looks at its job.
-        public var operationWaitInterval: Duration = .milliseconds(200)
+        /// How often a wait for an operation looks at its job when no notification woke it
+        /// (a fallback: waits wake on the job's NOTIFY).
+        public var operationPollInterval: Duration = .seconds(5)
         /// The authentication cache (the revocation delay).
         public var authentication = Authenticator.Configuration()
 
@@ -44,6 +45,8 @@ public struct UseCases: Sendable {
     public let segmentRefresher: SegmentRefresher
     public let ingestStore: IngestStore
     public let jobQueue: JobQueue
+    /// Wakes operation waits when their jobs change (run by ``operationListener``).
+    public let operationWakeups: OperationWakeups
     let database: Database
     let configuration: Configuration
 
@@ -72,7 +75,8 @@ public struct UseCases: Sendable {
             membership: MembershipStore(database: database, clock: clock), exports: ExportStore(database: database, clock: clock),
             jobs: jobQueue, exportDirectory: configuration.exportDirectory)
         membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
-        operations = Operations(queue: jobQueue, waitInterval: configuration.operationWaitInterval)
+        operationWakeups = OperationWakeups()
+        operations = Operations(queue: jobQueue, wakeups: operationWakeups, pollInterval: configuration.operationPollInterval)
         connectors = ConnectorCommands(store: ConnectorStore(database: database, clock: clock))
     }
 

@@ -35,5 +35,6 @@ public enum Migrations {
         .connectorsAndModels,
         .ruleForms,
         .memberVersions,
+        .jobUpdateNotifications,
     ]
 }
