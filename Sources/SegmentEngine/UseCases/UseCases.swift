@@ -18,6 +18,9 @@ public struct UseCases: Sendable {
         /// How often a wait for an operation looks at its job when no notification woke it
         /// (a fallback: waits wake on the job's NOTIFY).
         public var operationPollInterval: Duration = .seconds(5)
+        /// Events (and campaign responses) an explanation loads for one user at most, newest
+        /// first; past it the explanation says it is partial.
+        public var explainEventLimit = 10_000
         /// The authentication cache (the revocation delay).
         public var authentication = Authenticator.Configuration()
 
@@ -69,7 +72,8 @@ public struct UseCases: Sendable {
         users = UserProfiles(store: UserStore(database: database))
         catalog = Catalog(store: CatalogStore(database: database))
         predictive = PredictiveModels(store: predictiveStore, segments: segmentStore)
-        rules = RuleEvaluation(store: ruleStore, segments: segmentStore, predictive: predictive, clock: clock)
+        rules = RuleEvaluation(
+            store: ruleStore, segments: segmentStore, predictive: predictive, explainEventLimit: configuration.explainEventLimit, clock: clock)
         segments = SegmentCommands(
             store: segmentStore, rules: rules, ruleStore: ruleStore,
             membership: MembershipStore(database: database, clock: clock), exports: ExportStore(database: database, clock: clock),

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "24c3129cc8030cca48250dae3e9b9e9e265885f5f41283b430bb94502a0a7a64"
+    public static let sha256 = "bbefcc4c7243740cd7d62c35135d391e1a456a201194004a21cc9599481ba9bc"
 }
