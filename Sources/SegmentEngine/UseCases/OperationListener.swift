@@ -3,8 +3,8 @@ import SegmentStore
 import ServiceLifecycle
 
 /// Wakes this process's operation waits when their jobs change: listens for the
-/// notifications job changes send, until shutdown. While it is not listening,
-/// waits fall back to their slow poll.
+/// notifications job changes send while some wait is open, until shutdown. While
+/// it is not listening, waits fall back to their slow poll.
 public struct OperationListener: Service {
     let wakeups: OperationWakeups
     let queue: JobQueue

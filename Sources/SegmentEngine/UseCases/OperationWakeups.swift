@@ -7,10 +7,12 @@ import Synchronization
 /// a finished job within a notification's round trip instead of at its next poll.
 ///
 /// Every visible change of a job sends a NOTIFY from the transaction that makes
-/// it (delivered when that commits); one LISTEN connection per process (``run(queue:logger:)``)
-/// wakes the waits registered under that job. A wait also looks on its own every
-/// poll interval, for a notification lost while the connection was down; when the
-/// connection comes back, every wait looks again.
+/// it (delivered when that commits); one LISTEN connection per process
+/// (``run(queue:logger:linger:)``) wakes the waits registered under that job. The
+/// connection is held only while some wait is open (and `linger` after the last),
+/// so a process nobody waits on holds no extra connection. A wait also looks on
+/// its own every poll interval, for a notification lost while the connection was
+/// down; whenever listening starts, every wait looks again.
 public final class OperationWakeups: Sendable {
     struct Key: Hashable, Sendable {
         let tenant: String
@@ -24,18 +26,37 @@ public final class OperationWakeups: Sendable {
         var continuation: CheckedContinuation<Void, Never>?
     }
 
+    /// Someone waiting for the number of registered waits to satisfy a condition.
+    private struct CountWaiter {
+        let condition: @Sendable (Int) -> Bool
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
     private struct State {
         var waiters: [UInt64: Waiter] = [:]
         var byKey: [Key: Set<UInt64>] = [:]
         var nextID: UInt64 = 0
         var listening = false
-        var idle: [CheckedContinuation<Void, Never>] = []
+        var countWaiters: [UInt64: CountWaiter] = [:]
+
+        mutating func makeID() -> UInt64 {
+            nextID += 1
+            return nextID
+        }
+
+        /// The count waiters whose condition holds now, removed.
+        mutating func readyCountWaiters() -> [CheckedContinuation<Void, Never>] {
+            let count = waiters.count
+            let ready = countWaiters.filter { $0.value.condition(count) }
+            for id in ready.keys { countWaiters.removeValue(forKey: id) }
+            return ready.values.map(\.continuation)
+        }
     }
 
     private let state = Mutex(State())
     private let clock: any Clock<Duration>
 
-    /// - Parameter clock: What timeouts sleep on; tests inject one.
+    /// - Parameter clock: What timeouts and the linger sleep on; tests inject one.
     public init(clock: any Clock<Duration> = ContinuousClock()) {
         self.clock = clock
     }
@@ -46,15 +67,25 @@ public final class OperationWakeups: Sendable {
     /// Whether notifications arrive now (otherwise waits rely on their poll).
     public var isListening: Bool { state.withLock { $0.listening } }
 
-    /// Returns once no wait is registered (a test proves a wait ended with its call).
+    /// Returns once no wait is registered (a test proves a wait ended with its call), or when cancelled.
     public func whenNoneWaiting() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.waiters.isEmpty { return true }
-                state.idle.append(continuation)
-                return false
+        await wait(untilCount: { $0 == 0 })
+    }
+
+    /// Returns once the number of registered waits satisfies `condition`, or when the task is cancelled.
+    private func wait(untilCount condition: @escaping @Sendable (Int) -> Bool) async {
+        let id = state.withLock { $0.makeID() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if condition(state.waiters.count) || Task.isCancelled { return true }
+                    state.countWaiters[id] = CountWaiter(condition: condition, continuation: continuation)
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.countWaiters.removeValue(forKey: id) }?.continuation.resume()
         }
     }
 
@@ -73,31 +104,29 @@ public final class OperationWakeups: Sendable {
     /// Runs `body` with a wait registered under the job; register before reading the job,
     /// so a change committed between the read and the wait still wakes it.
     public func watching<Result>(tenant: TenantID, jobID: Int64, _ body: (Watch) async throws -> Result) async throws -> Result {
-        let id = state.withLock { state -> UInt64 in
-            state.nextID += 1
+        let (id, ready) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, Never>]) in
+            let id = state.makeID()
             let key = Key(tenant: tenant.rawValue, jobID: jobID)
-            state.waiters[state.nextID] = Waiter(key: key)
-            state.byKey[key, default: []].insert(state.nextID)
-            return state.nextID
+            state.waiters[id] = Waiter(key: key)
+            state.byKey[key, default: []].insert(id)
+            return (id, state.readyCountWaiters())
         }
+        for continuation in ready { continuation.resume() }
         defer { unregister(id) }
         return try await body(Watch(wakeups: self, id: id))
     }
 
     private func unregister(_ id: UInt64) {
-        let (continuation, idle) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
-            let removed = state.waiters.removeValue(forKey: id)
-            if let key = removed?.key {
-                state.byKey[key]?.remove(id)
-                if state.byKey[key]?.isEmpty == true { state.byKey[key] = nil }
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            var ready: [CheckedContinuation<Void, Never>] = []
+            if let removed = state.waiters.removeValue(forKey: id) {
+                state.byKey[removed.key]?.remove(id)
+                if state.byKey[removed.key]?.isEmpty == true { state.byKey[removed.key] = nil }
+                if let continuation = removed.continuation { ready.append(continuation) }
             }
-            let continuation = removed?.continuation
-            guard state.waiters.isEmpty else { return (continuation, []) }
-            defer { state.idle.removeAll() }
-            return (continuation, state.idle)
+            return ready + state.readyCountWaiters()
         }
-        continuation?.resume()
-        for waiter in idle { waiter.resume() }
+        for continuation in ready { continuation.resume() }
     }
 
     private func next(_ id: UInt64, timeout: Duration) async {
@@ -154,25 +183,45 @@ public final class OperationWakeups: Sendable {
         for continuation in ready { continuation.resume() }
     }
 
-    /// Listens for job changes until cancelled, reconnecting after a lost connection.
-    /// Holds one pooled connection while it listens.
-    public func run(queue: JobQueue, logger: Logger) async {
+    /// Listens for job changes while waits are open (and `linger` after the last one ends,
+    /// so back-to-back waits share one LISTEN), until cancelled; reconnects after a lost
+    /// connection. Holds one pooled connection while it listens.
+    public func run(queue: JobQueue, logger: Logger, linger: Duration = .seconds(5)) async {
         while !Task.isCancelled {
+            await wait(untilCount: { $0 > 0 })
+            if Task.isCancelled { break }
             do {
-                try await queue.listenForUpdates {
-                    // A change committed before LISTEN took effect sent its notification to nobody: look again.
-                    self.state.withLock { $0.listening = true }
-                    self.notify(nil)
-                } updated: { tenant, jobID in
-                    self.notify(Key(tenant: tenant, jobID: jobID))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await queue.listenForUpdates {
+                            // A change committed before LISTEN took effect notified nobody: every wait looks again.
+                            self.state.withLock { $0.listening = true }
+                            self.notify(nil)
+                        } updated: { tenant, jobID in
+                            self.notify(Key(tenant: tenant, jobID: jobID))
+                        }
+                    }
+                    group.addTask { await self.idle(for: linger) }
+                    try await group.next()
+                    group.cancelAll()
                 }
+                state.withLock { $0.listening = false }
             } catch {
+                state.withLock { $0.listening = false }
                 if Task.isCancelled { break }
                 logger.warning("job notifications stopped; operation waits poll until they resume", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
             }
-            state.withLock { $0.listening = false }
-            try? await Task.sleep(for: .seconds(1))
         }
         state.withLock { $0.listening = false }
+    }
+
+    /// Returns once no wait has been open for `linger` (or when cancelled).
+    private func idle(for linger: Duration) async {
+        while !Task.isCancelled {
+            await whenNoneWaiting()
+            guard (try? await clock.sleep(for: linger, tolerance: nil)) != nil else { return }
+            if waiting == 0 { return }
+        }
     }
 }
