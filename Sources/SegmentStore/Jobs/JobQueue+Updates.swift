@@ -4,7 +4,7 @@ import SegmentDomain
 
 extension JobQueue {
     /// The NOTIFY channel of job changes; payloads are `<tenant> <job id>`, sent by a
-    /// trigger on every visible change of a job (migration 10), on commit.
+    /// trigger on every visible change of a job (migration 12), on commit.
     public static let updatesChannel = "segmentd_job_updates"
 
     /// Calls `listening` once LISTEN is in effect, then `updated` with the tenant and job

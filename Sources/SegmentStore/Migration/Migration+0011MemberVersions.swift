@@ -9,7 +9,7 @@ extension Migration {
     /// `member_changes_from` is F when the changes of every version after F are
     /// all kept; older ones are deleted by the next write after their retention.
     static let memberVersions = Migration(
-        version: 9, name: "member_versions",
+        version: 11, name: "member_versions",
         sql: #"""
             ALTER TABLE segments ADD COLUMN member_version bigint NOT NULL DEFAULT 0,
                                  ADD COLUMN member_changes_from bigint NOT NULL DEFAULT 0;

@@ -7,7 +7,7 @@ extension Migration {
     /// commits: waiters wake on it instead of polling. A trigger, so no path that
     /// changes a job can forget to; a lease renewal alone sends nothing.
     static let jobUpdateNotifications = Migration(
-        version: 10, name: "job_update_notifications",
+        version: 12, name: "job_update_notifications",
         sql: #"""
             CREATE FUNCTION job_update_notify() RETURNS trigger
                 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
