@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 /// The composition root: builds every part from the configuration and runs the
 /// long-lived ones as services of one `ServiceGroup` — the database client, the
-/// metrics endpoint, startup, the member-set listener, the job worker, the
+/// metrics endpoint, startup, the member-set and operation listeners, the job worker, the
 /// scheduler, the audit checkpointer and the gRPC server — so start-up order and graceful shutdown live
 /// in one place. The embedded PostgreSQL, when used, stops after all of them.
 public struct SegmentdApplication {
@@ -78,6 +78,8 @@ public struct SegmentdApplication {
         services.append(.init(service: startup, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
         // Membership checks answer from memory while this listens for other processes' changes.
         services.append(.init(service: useCases.memberSetListener))
+        // Operation waits wake on their job's notification while this listens.
+        services.append(.init(service: useCases.operationListener))
         // Workers run refreshes, exports, pulls and trainings; the scheduler enqueues what comes due.
         var workerConfiguration = JobWorker.Configuration()
         workerConfiguration.lease = configuration.jobLease

@@ -56,9 +56,11 @@ public struct SegmentdConnection: Sendable {
         try await access.getCallerIdentity(.init(), metadata: metadata).tenant
     }
 
-    /// Connects, runs `body`, and closes the connection.
+    /// Connects, runs `body`, and closes the connection. `config` tunes the HTTP/2
+    /// transport (tests shrink the flow-control window to play a client that stops reading).
     public static func with<Result: Sendable>(
         _ settings: ClientSettings,
+        config: HTTP2ClientTransport.Posix.Config = .defaults,
         _ body: (SegmentdConnection) async throws -> Result
     ) async throws -> Result {
         let (host, port) = try settings.hostAndPort()
@@ -75,7 +77,8 @@ public struct SegmentdConnection: Sendable {
             settings.caPath.map { .certificates([.file(path: $0, format: .pem)]) } ?? .systemDefault
         let transport = try HTTP2ClientTransport.Posix(
             target: target,
-            transportSecurity: .tls(.defaults { $0.trustRoots = trustRoots })
+            transportSecurity: .tls(.defaults { $0.trustRoots = trustRoots }),
+            config: config
         )
         var metadata = Metadata()
         if let key = settings.apiKey { metadata.addString("Bearer \(key)", forKey: "authorization") }

@@ -132,9 +132,16 @@ extension Segctl {
                     }
                     if connection.json { return try printJSON(response) }
                     print("\(user) is \(response.member ? "" : "not ")matched at \(show(response.evaluateTime))")
+                    Rules.printPartial(response)
                     Rules.printTree(response.root, indent: 0)
                 }
             }
+        }
+
+        /// Says so when the explanation evaluated only the user's newest events.
+        static func printPartial(_ response: Segmentd_V1_ExplainMembershipResponse) {
+            guard response.partial else { return }
+            print("partial: only the newest \(response.eventLimit) events and campaign responses of this user were evaluated")
         }
 
         static func printTree(_ node: Segmentd_V1_ExplainNode, indent: Int) {

@@ -446,6 +446,7 @@ extension Segctl {
                     print(
                         "\(user) \(response.member ? "matches" : "does not match") \(id) now (\(timeText(response.evaluateTime)))"
                             + "; in the last refresh: \(response.inLastRefresh ? "yes" : "no")")
+                    Rules.printPartial(response)
                     Rules.printTree(response.root, indent: 0)
                 }
             }

@@ -78,7 +78,9 @@ public struct TestServer: Sendable {
         let server = SegmentdServer(configuration: configuration, useCases: useCases, health: HealthMonitor(), logger: logger)
         let worker = JobWorker(queue: useCases.jobQueue, handlers: useCases.jobHandlers(), logger: logger)
         let listener = useCases.memberSetListener
-        let services: [any Service] = backgroundWorker ? [database, listener, worker, server] : [database, listener, server]
+        let operations = useCases.operationListener
+        let services: [any Service] =
+            backgroundWorker ? [database, listener, operations, worker, server] : [database, listener, operations, server]
         let group = ServiceGroup(services: services, logger: logger)
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -12,13 +12,24 @@ public struct MembershipExplanation: Sendable {
     public var prediction: PredictionExplanation?
     /// The instant the rule was evaluated at (or the score computed).
     public var evaluatedAt: Date
+    /// True when the user has more events or campaign responses than an explanation loads:
+    /// only the newest ``eventLimit`` of each were evaluated, so conditions over older ones
+    /// (counts, first times, "did not") may read differently than a refresh does.
+    public var partial: Bool
+    /// The most events (and campaign responses) an explanation loads for one user; nil where none are loaded (a score).
+    public var eventLimit: Int?
 
-    public init(member: Bool, inLastRefresh: Bool?, root: Explanation, prediction: PredictionExplanation? = nil, evaluatedAt: Date) {
+    public init(
+        member: Bool, inLastRefresh: Bool?, root: Explanation, prediction: PredictionExplanation? = nil, evaluatedAt: Date,
+        partial: Bool = false, eventLimit: Int? = nil
+    ) {
         self.member = member
         self.inLastRefresh = inLastRefresh
         self.root = root
         self.prediction = prediction
         self.evaluatedAt = evaluatedAt
+        self.partial = partial
+        self.eventLimit = eventLimit
     }
 }
 

@@ -39,6 +39,7 @@ public final class Authenticator: Sendable {
     private let configuration: Configuration
     private let cache = Mutex<[[UInt8]: Entry]>([:])
     private let lookups = Atomic<Int>(0)
+    private let lookupWaiters = Mutex<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
     private let lastUseWrites = Atomic<Int>(0)
     /// When each key's use was last written, so that happens at most once a minute.
     private let lastUseWritten = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -57,6 +58,33 @@ public final class Authenticator: Sendable {
 
     /// Database lookups made so far (a test proves malformed keys make none).
     public var lookupCount: Int { lookups.load(ordering: .relaxed) }
+
+    /// Returns once `count` lookups have been made, so a test awaits the moment a stream's
+    /// message was authorized instead of polling.
+    public func wait(untilLookups count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = lookupWaiters.withLock { waiters -> Bool in
+                if lookupCount >= count { return true }
+                waiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private func countLookup() {
+        let ready = lookupWaiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            let done = lookups.add(1, ordering: .relaxed).newValue
+            var ready: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard waiter.count <= done else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
 
     /// `last used` writes made so far (a test proves they are rare).
     public var lastUseWriteCount: Int { lastUseWrites.load(ordering: .relaxed) }
@@ -99,8 +127,8 @@ public final class Authenticator: Sendable {
             throw DomainError.rateLimited(
                 "bad_keys_per_peer", "too many calls with unknown, revoked or expired keys from this address", retryAfter: delay)
         }
-        lookups.add(1, ordering: .relaxed)
         let result = try await store.resolve(secret)
+        countLookup()
         if case .failure = result { _ = peerBadKeys?.take(peer, now: now) }
         let entry = Entry(result: result, expires: now.advanced(by: configuration.cacheTTL))
         cache.withLock { cache in

@@ -30,11 +30,32 @@ public struct MembershipQueries: Sendable {
         return try await store.segments(tenant: tenant, userID: userID)
     }
 
-    /// Streams the members in chunks of `chunkSize` (0 means 10,000) from one snapshot.
+    /// Streams the members in chunks of `chunkSize` (0 means 10,000) as of one moment
+    /// (a refresh committing meanwhile is not seen): `send` gets each chunk, the total
+    /// and the snapshot's time. Each page is read in a short transaction of its own and
+    /// sent after it ends, so a client that reads slowly — or stops — holds no database
+    /// connection. Memory stays at two chunks.
     public func streamMembers(
         tenant: TenantID, segmentID: String, chunkSize: Int, _ send: @Sendable ([String], Int64, Date) async throws -> Void
     ) async throws {
         guard (0...100_000).contains(chunkSize) else { throw DomainError.invalid("chunk_size", "0-100,000 (0 means 10,000)") }
-        try await store.streamMembers(tenant: tenant, segmentID: segmentID, chunkSize: chunkSize == 0 ? 10_000 : chunkSize, send)
+        let size = chunkSize == 0 ? 10_000 : chunkSize
+        let snapshot = try await store.memberSnapshot(tenant: tenant, segmentID: segmentID)
+        var cursor: MemberPage.Cursor? = .start
+        var pending: [String] = []
+        var sent = false
+        while let after = cursor {
+            let page = try await store.members(of: snapshot, tenant: tenant, after: after, limit: size)
+            pending += page.ids
+            cursor = page.next
+            // Pages can come short (members that joined since are skipped); chunks are full but the last.
+            while pending.count >= size || (cursor == nil && !pending.isEmpty) {
+                let chunk = Array(pending.prefix(size))
+                pending.removeFirst(chunk.count)
+                try await send(chunk, snapshot.total, snapshot.time)
+                sent = true
+            }
+        }
+        if !sent { try await send([], snapshot.total, snapshot.time) }
     }
 }

@@ -5,11 +5,17 @@ import SegmentStore
 /// Long-running work as callers see it: operations are jobs, read, listed, cancelled and waited on.
 public struct Operations: Sendable {
     let queue: JobQueue
-    let waitInterval: Duration
+    let wakeups: OperationWakeups
+    let pollInterval: Duration
 
-    public init(queue: JobQueue, waitInterval: Duration = .milliseconds(200)) {
+    /// - Parameters:
+    ///   - wakeups: What wakes a wait when its job changes (its listener runs as a service).
+    ///   - pollInterval: How often a wait looks at its job when no notification came (one lost
+    ///     while the listening connection was down).
+    public init(queue: JobQueue, wakeups: OperationWakeups, pollInterval: Duration = .seconds(5)) {
         self.queue = queue
-        self.waitInterval = waitInterval
+        self.wakeups = wakeups
+        self.pollInterval = pollInterval
     }
 
     public func get(tenant: TenantID, jobID: Int64) async throws -> JobRecord {
@@ -43,17 +49,22 @@ public struct Operations: Sendable {
         }
     }
 
-    /// Calls `update` with the job each time it visibly changes, until it is done.
+    /// Calls `update` with the job each time it visibly changes, until it is done or the
+    /// task is cancelled (the call's deadline). Woken by the job's notification, so a
+    /// finished job is seen within a round trip of its commit; polls only as a fallback.
     public func wait(tenant: TenantID, jobID: Int64, _ update: (JobRecord) async throws -> Void) async throws {
-        var last: Visible?
-        while true {
-            let job = try await queue.get(tenant: tenant, jobID: jobID)
-            if Visible(job) != last {
-                try await update(job)
-                last = Visible(job)
+        try await wakeups.watching(tenant: tenant, jobID: jobID) { watch in
+            var last: Visible?
+            while true {
+                let job = try await queue.get(tenant: tenant, jobID: jobID)
+                if Visible(job) != last {
+                    try await update(job)
+                    last = Visible(job)
+                }
+                if job.state.isFinal { return }
+                await watch.next(timeout: pollInterval)
+                try Task.checkCancellation()
             }
-            if job.state.isFinal { return }
-            try await Task.sleep(for: waitInterval)
         }
     }
 }

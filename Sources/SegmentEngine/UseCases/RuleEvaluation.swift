@@ -9,12 +9,18 @@ public struct RuleEvaluation: Sendable {
     let store: RuleStore
     let segments: SegmentStore
     let predictive: PredictiveModels
+    /// Events (and campaign responses) an explanation loads for one user at most.
+    let explainEventLimit: Int
     let clock: @Sendable () -> Date
 
-    public init(store: RuleStore, segments: SegmentStore, predictive: PredictiveModels, clock: @escaping @Sendable () -> Date) {
+    public init(
+        store: RuleStore, segments: SegmentStore, predictive: PredictiveModels, explainEventLimit: Int = 10_000,
+        clock: @escaping @Sendable () -> Date
+    ) {
         self.store = store
         self.segments = segments
         self.predictive = predictive
+        self.explainEventLimit = explainEventLimit
         self.clock = clock
     }
 
@@ -96,6 +102,9 @@ public struct RuleEvaluation: Sendable {
     }
 
     /// Why `userID` is or is not matched, node by node (or by score for a predictive segment).
+    /// Only the user's newest ``explainEventLimit`` events and campaign responses are loaded
+    /// (one user with millions must not exhaust a request's memory); past that the
+    /// explanation is marked partial.
     public func explain(userID: String, target: ExplainTarget, tenant: TenantID) async throws -> MembershipExplanation {
         guard !userID.isEmpty else { throw DomainError.invalid("user_id", "set the user to explain") }
         let rule: Rule
@@ -115,11 +124,13 @@ public struct RuleEvaluation: Sendable {
             segmentID = id
         }
         let now = clock()
-        guard let (facts, evaluation, _) = try await store.facts(tenant: tenant, userID: userID, now: now) else {
+        guard let (facts, evaluation, _, partial) = try await store.facts(tenant: tenant, userID: userID, now: now, eventLimit: explainEventLimit)
+        else {
             throw DomainError.notFound("tenants/\(tenant)/users/\(userID)")
         }
         let explanation = RuleEvaluator(context: evaluation).explain(rule, facts)
         return MembershipExplanation(
-            member: explanation.result, inLastRefresh: segmentID.map { facts.segments.contains($0) }, root: explanation, evaluatedAt: now)
+            member: explanation.result, inLastRefresh: segmentID.map { facts.segments.contains($0) }, root: explanation, evaluatedAt: now,
+            partial: partial, eventLimit: explainEventLimit)
     }
 }

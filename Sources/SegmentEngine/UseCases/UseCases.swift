@@ -15,8 +15,12 @@ public struct UseCases: Sendable {
         public var evaluationTimeout: Duration = .seconds(30)
         /// Where export files are written (`<home>/exports` in segmentd).
         public var exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("segmentd-exports").path
-        /// How often a wait for an operation looks at its job.
-        public var operationWaitInterval: Duration = .milliseconds(200)
+        /// How often a wait for an operation looks at its job when no notification woke it
+        /// (a fallback: waits wake on the job's NOTIFY).
+        public var operationPollInterval: Duration = .seconds(5)
+        /// Events (and campaign responses) an explanation loads for one user at most, newest
+        /// first; past it the explanation says it is partial.
+        public var explainEventLimit = 10_000
         /// The authentication cache (the revocation delay).
         public var authentication = Authenticator.Configuration()
         /// Which addresses scheduled pulls may connect to (public ones only, by default).
@@ -54,6 +58,8 @@ public struct UseCases: Sendable {
     public let segmentRefresher: SegmentRefresher
     public let ingestStore: IngestStore
     public let jobQueue: JobQueue
+    /// Wakes operation waits when their jobs change (run by ``operationListener``).
+    public let operationWakeups: OperationWakeups
     let database: Database
     let configuration: Configuration
 
@@ -76,14 +82,16 @@ public struct UseCases: Sendable {
         users = UserProfiles(store: UserStore(database: database))
         catalog = Catalog(store: CatalogStore(database: database))
         predictive = PredictiveModels(store: predictiveStore, segments: segmentStore)
-        rules = RuleEvaluation(store: ruleStore, segments: segmentStore, predictive: predictive, clock: clock)
+        rules = RuleEvaluation(
+            store: ruleStore, segments: segmentStore, predictive: predictive, explainEventLimit: configuration.explainEventLimit, clock: clock)
         segments = SegmentCommands(
             store: segmentStore, rules: rules, ruleStore: ruleStore,
             membership: MembershipStore(database: database, clock: clock),
             exports: ExportStore(database: database, clock: clock, quotas: configuration.quotas),
             jobs: jobQueue, exportDirectory: configuration.exportDirectory)
         membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
-        operations = Operations(queue: jobQueue, waitInterval: configuration.operationWaitInterval)
+        operationWakeups = OperationWakeups()
+        operations = Operations(queue: jobQueue, wakeups: operationWakeups, pollInterval: configuration.operationPollInterval)
         connectors = ConnectorCommands(store: ConnectorStore(database: database, clock: clock))
     }
 

@@ -9,6 +9,12 @@ import SegmentEngine
 /// records denied and unauthenticated calls in the audit log; and runs the
 /// handler (and its response stream) with ``RequestContext/current`` set.
 ///
+/// A streaming call is authorized again for every message it receives or sends
+/// (through the authenticator's cache, so at most one lookup per cache period):
+/// a key revoked, expired or stripped of the permission while a `StreamIngest`,
+/// a replace stream or a member stream is open stops it at its next message, as
+/// soon as it would stop a new call.
+///
 /// The key is read from `authorization: Bearer <key>` or `x-api-key`.
 struct AccessInterceptor: ServerInterceptor {
     let authenticator: Authenticator
@@ -41,46 +47,80 @@ struct AccessInterceptor: ServerInterceptor {
         case .success(let resolved):
             principal = resolved
         case .failure(let failure):
-            Counter(label: "segmentd_auth_rejections_total", dimensions: [("reason", "\(failure)")]).increment()
-            if rejectionLog.allow() {
-                logger.info(
-                    "rejected a call", metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(context.remotePeer)"])
-            }
-            // A call with no key, a malformed one or one no tenant issued costs no database write: a
-            // flood of them must not grow the audit log or hold its chain's lock. A key that exists
-            // (revoked, expired, its tenant disabled) is audited, in the platform's chain, at most
-            // once a minute per key; the entry counts the refusals since the previous one.
-            if [.revoked, .expired, .tenantDisabled].contains(failure), let unrecorded = authenticator.failureAuditDue(presented) {
-                let display = Authenticator.displayPrefix(of: presented)
-                await audit(
-                    AuditEntry(
-                        actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: context.remotePeer, userAgent: userAgent),
-                        action: method, resource: "", result: "UNAUTHENTICATED",
-                        after: unrecorded > 0 ? ["unrecorded_refusals": .number(Double(unrecorded))] : nil),
-                    tenant: .platform)
-            }
-            throw APIError.unauthenticated(failure)
+            throw await refuse(failure, presented: presented, method: method, requestID: requestID, peer: context.remotePeer, userAgent: userAgent)
         }
         try authenticator.admit(principal)
 
         let requestContext = RequestContext(
             principal: principal, method: method, mutates: policy.mutates, requestID: requestID,
             peer: context.remotePeer, userAgent: userAgent)
-        if case .permission(let permission) = policy.requirement, !principal.has(permission) {
-            await audit(
-                AuditEntry(
-                    actor: requestContext.auditActor, action: method, resource: "", result: "PERMISSION_DENIED",
-                    after: ["missing_permission": .string(permission.name)]),
-                tenant: principal.tenantID)
-            throw APIError.permissionDenied(permission)
-        }
+        try await authorize(principal, policy.requirement, requestContext)
         await authenticator.noteUse(principal)
 
-        return try await RequestContext.$current.withValue(requestContext) {
-            try await next(request, context).wrappingProducer { producer, writer in
-                try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
+        // Streams are authorized again per message (unary calls have just been).
+        let type = context.descriptor.type
+        let recheck: @Sendable () async throws -> Void = {
+            switch try await authenticator.authenticate(presented, peer: Self.peerAddress(requestContext.peer)) {
+            case .success(let current) where current.keyName == principal.keyName:
+                try await authorize(current, policy.requirement, requestContext)
+            case .success:
+                throw APIError.unauthenticated(.unknown)
+            case .failure(let failure):
+                throw await refuse(
+                    failure, presented: presented, method: method, requestID: requestID, peer: requestContext.peer, userAgent: userAgent)
             }
         }
+        var checked = request
+        if type?.isRequestStreaming ?? true {
+            checked.messages = RPCAsyncSequence(
+                wrapping: request.messages.map { message in
+                    try await recheck()
+                    return message
+                })
+        }
+        let responseStreaming = type?.isResponseStreaming ?? true
+        return try await RequestContext.$current.withValue(requestContext) {
+            try await next(checked, context).wrappingProducer { producer, writer in
+                try await RequestContext.$current.withValue(requestContext) {
+                    try await producer(responseStreaming ? RPCWriter(wrapping: CheckedWriter(base: writer, check: recheck)) : writer)
+                }
+            }
+        }
+    }
+
+    /// PERMISSION_DENIED (audited) unless `principal` meets `requirement`.
+    private func authorize(_ principal: Principal, _ requirement: MethodPolicy.Requirement, _ call: RequestContext) async throws {
+        guard case .permission(let permission) = requirement, !principal.has(permission) else { return }
+        await audit(
+            AuditEntry(
+                actor: call.auditActor, action: call.method, resource: "", result: "PERMISSION_DENIED",
+                after: ["missing_permission": .string(permission.name)]),
+            tenant: principal.tenantID)
+        throw APIError.permissionDenied(permission)
+    }
+
+    /// Counts and logs a refused key and returns the UNAUTHENTICATED error to throw.
+    private func refuse(
+        _ failure: AuthenticationFailure, presented: String?, method: String, requestID: String, peer: String, userAgent: String
+    ) async -> APIError {
+        Counter(label: "segmentd_auth_rejections_total", dimensions: [("reason", "\(failure)")]).increment()
+        if rejectionLog.allow() {
+            logger.info("rejected a call", metadata: ["method": "\(method)", "reason": "\(failure)", "peer": "\(peer)"])
+        }
+        // A call with no key, a malformed one or one no tenant issued costs no database write: a
+        // flood of them must not grow the audit log or hold its chain's lock. A key that exists
+        // (revoked, expired, its tenant disabled) is audited, in the platform's chain, at most
+        // once a minute per key; the entry counts the refusals since the previous one.
+        if [.revoked, .expired, .tenantDisabled].contains(failure), let unrecorded = authenticator.failureAuditDue(presented) {
+            let display = Authenticator.displayPrefix(of: presented)
+            await audit(
+                AuditEntry(
+                    actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: peer, userAgent: userAgent),
+                    action: method, resource: "", result: "UNAUTHENTICATED",
+                    after: unrecorded > 0 ? ["unrecorded_refusals": .number(Double(unrecorded))] : nil),
+                tenant: .platform)
+        }
+        return APIError.unauthenticated(failure)
     }
 
     /// Appends a denial; a failure to audit is logged, never hidden behind another error.
@@ -128,5 +168,21 @@ struct AccessInterceptor: ServerInterceptor {
         let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
         return text[first...last]
+    }
+}
+
+/// A response writer that authorizes the call again before each message.
+private struct CheckedWriter<Element: Sendable>: RPCWriterProtocol {
+    let base: RPCWriter<Element>
+    let check: @Sendable () async throws -> Void
+
+    func write(_ element: Element) async throws {
+        try await check()
+        try await base.write(element)
+    }
+
+    func write(contentsOf elements: some Sequence<Element>) async throws {
+        try await check()
+        try await base.write(contentsOf: elements)
     }
 }

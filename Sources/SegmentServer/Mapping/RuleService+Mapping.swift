@@ -59,6 +59,8 @@ extension RuleService {
             $0.member = explanation.member
             $0.root = proto(explanation.root)
             $0.evaluateTime = .init(date: explanation.evaluatedAt)
+            $0.partial = explanation.partial
+            if let limit = explanation.eventLimit { $0.eventLimit = Int32(clamping: limit) }
             if let inLastRefresh = explanation.inLastRefresh { $0.inLastRefresh = inLastRefresh }
             if let prediction = explanation.prediction {
                 $0.prediction = .with {

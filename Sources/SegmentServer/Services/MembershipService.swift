@@ -62,13 +62,16 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
-        try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in
-            try await response.write(
-                .with {
-                    $0.userIds = ids
-                    $0.total = total
-                    $0.snapshotTime = .init(date: snapshot)
-                })
+        let membership = membership
+        try await context.untilCancelled {
+            try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in
+                try await response.write(
+                    .with {
+                        $0.userIds = ids
+                        $0.total = total
+                        $0.snapshotTime = .init(date: snapshot)
+                    })
+            }
         }
     }
 }

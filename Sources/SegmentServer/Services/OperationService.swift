@@ -53,8 +53,12 @@ struct OperationService: Segmentd_V1_OperationService.SimpleServiceProtocol {
     ) async throws {
         let principal = try RequestContext.require().principal
         let (tenant, id) = try Self.jobID(request.name, principal: principal)
-        try await operations.wait(tenant: tenant, jobID: id) { job in
-            try await response.write(Self.proto(job))
+        let operations = operations
+        // Ends at the job's end, or at the call's deadline (or when the client goes away).
+        try await context.untilCancelled {
+            try await operations.wait(tenant: tenant, jobID: id) { job in
+                try await response.write(Self.proto(job))
+            }
         }
     }
 }

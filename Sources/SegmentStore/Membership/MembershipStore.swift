@@ -80,42 +80,6 @@ public struct MembershipStore: Sendable {
         }
     }
 
-    /// Streams a segment's member ids in chunks from one snapshot: a refresh
-    /// committing meanwhile is not seen. `send` gets each chunk, the total and
-    /// the snapshot time. Memory stays at one chunk.
-    public func streamMembers(
-        tenant: TenantID, segmentID: String, chunkSize: Int,
-        _ send: @Sendable ([String], Int64, Date) async throws -> Void
-    ) async throws {
-        try await database.withTenantSnapshot(tenant) { connection in
-            let logger = database.logger
-            try await Self.requireSegments([segmentID], tenant: tenant, on: connection, logger: logger)
-            var total: Int64 = 0
-            var snapshot = clock()
-            for try await (count, time) in try await connection.query(
-                "SELECT count(*)::int8, now() FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
-            ).decode((Int64, Date).self) {
-                total = count
-                snapshot = time
-            }
-            var chunk: [String] = []
-            chunk.reserveCapacity(chunkSize)
-            for try await id in try await connection.query(
-                """
-                SELECT u.external_id FROM segment_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.user_index = m.user_index
-                WHERE m.segment_id = \(segmentID) ORDER BY m.user_index
-                """, logger: logger
-            ).decode(String.self) {
-                chunk.append(id)
-                if chunk.count == chunkSize {
-                    try await send(chunk, total, snapshot)
-                    chunk.removeAll(keepingCapacity: true)
-                }
-            }
-            if !chunk.isEmpty || total == 0 { try await send(chunk, total, snapshot) }
-        }
-    }
-
     /// Count, a sample, a breakdown by `attribute` (top values), the overlap with `other`, and samples of who entered and exited last time.
     public func inspect(
         tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
@@ -185,9 +149,10 @@ public struct MembershipStore: Sendable {
         switch source {
         case .members: table = "segment_members"
         case .changes(let change):
+            // The last write's changes; older ones are kept a while for member streams.
             table = "segment_changes"
             bindings.append(change)
-            condition = " AND m.change = $3"
+            condition = " AND m.change = $3 AND m.version = (SELECT s.member_version FROM segments s WHERE s.segment_id = $1)"
         }
         var ids: [String] = []
         for try await id in try await connection.query(

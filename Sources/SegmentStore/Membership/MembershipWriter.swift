@@ -8,7 +8,15 @@ import SegmentDomain
 /// difference (who entered, who exited) recorded in `segment_changes`, sized
 /// in the history, and followed by the refreshes of segments that depend on it.
 /// Call inside the tenant's transaction that also finishes the job or records the sync.
+///
+/// Each write is numbered (`segments.member_version`) and its changes keep that
+/// number for ``changeRetention``, so a member stream that began at an older
+/// version can still page through that version (`MembershipStore+Paging.swift`).
 enum MembershipWriter {
+    /// How long a write's changes are kept for readers of older versions: a member
+    /// stream of a segment that changes meanwhile must finish within this of its start.
+    static let changeRetention: TimeInterval = 3600
+
     /// What a write changed.
     struct Change: Sendable, Equatable {
         var size: Int64
@@ -25,6 +33,7 @@ enum MembershipWriter {
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
+        let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
         // The new set goes into an indexed, analyzed temporary table first. As a CTE (no index,
         // a guessed size) the anti-join against the current members ran as a nested loop over
         // both sets whenever the planner also thought the segment had one member — which it does
@@ -50,6 +59,7 @@ enum MembershipWriter {
         context.append(segmentID)
         context.append(now)
         context.append(String(jobID))
+        context.append(version)
         let sql = """
             WITH exited AS (
                 DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $2
@@ -62,17 +72,14 @@ enum MembershipWriter {
                 RETURNING user_index
             ),
             changes AS (
-                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
-                SELECT $1, $2, user_index, 'entered', $4::bigint FROM entered
-                UNION ALL SELECT $1, $2, user_index, 'exited', $4::bigint FROM exited
+                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id, version, written_at)
+                SELECT $1, $2, user_index, 'entered', $4::bigint, $5, $3 FROM entered
+                UNION ALL SELECT $1, $2, user_index, 'exited', $4::bigint, $5, $3 FROM exited
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM fresh_members)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
                    (SELECT count(*) FROM changes)::int8
             """
-        // The previous change set goes first (a statement of its own: one statement
-        // must not delete and insert the same key).
-        try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
         var change = Change(size: 0, entered: 0, exited: 0)
         for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: context), logger: logger)
             .decode((Int64, Int64, Int64, Int64).self)
@@ -91,11 +98,13 @@ enum MembershipWriter {
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
+        let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
         var bindings = bindings
         let n = bindings.count
         bindings.append(segmentID)
         bindings.append(now)
         bindings.append(String(jobID))
+        bindings.append(version)
         let sql = """
             WITH exited AS (
                 DELETE FROM segment_members m WHERE m.tenant_id = $1 AND m.segment_id = $\(n + 1)
@@ -109,14 +118,13 @@ enum MembershipWriter {
                 RETURNING user_index
             ),
             changes AS (
-                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id)
-                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint FROM entered
-                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint FROM exited
+                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id, version, written_at)
+                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint, $\(n + 4), $\(n + 2)::timestamptz FROM entered
+                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint, $\(n + 4), $\(n + 2)::timestamptz FROM exited
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8, (SELECT count(*) FROM changes)::int8
             """
-        try await connection.query("DELETE FROM segment_changes WHERE segment_id = \(segmentID)", logger: logger)
         var entered: Int64 = 0
         var exited: Int64 = 0
         for try await (e, x, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
@@ -130,6 +138,31 @@ enum MembershipWriter {
             "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
         ).decode(Int64.self) { size = count }
         return Change(size: size, entered: entered, exited: exited)
+    }
+
+    /// Numbers the write about to happen (the segment's next member version; the row lock
+    /// orders concurrent writers of one segment) and deletes changes past their retention,
+    /// oldest versions first, so every version after `member_changes_from` stays complete.
+    static func nextVersion(of segmentID: String, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        var version: Int64?
+        for try await bumped in try await connection.query(
+            "UPDATE segments SET member_version = member_version + 1 WHERE segment_id = \(segmentID) RETURNING member_version", logger: logger
+        ).decode(Int64.self) { version = bumped }
+        guard let version else { throw DomainError(.notFound, "segment \(segmentID) not found") }
+        let cutoff = now.addingTimeInterval(-changeRetention)
+        try await connection.query(
+            """
+            WITH cut AS (
+                SELECT max(version) AS version FROM segment_changes
+                WHERE segment_id = \(segmentID) AND version < \(version) AND written_at < \(cutoff)
+            ),
+            gone AS (
+                DELETE FROM segment_changes c USING cut WHERE c.segment_id = \(segmentID) AND c.version <= cut.version
+            )
+            UPDATE segments s SET member_changes_from = greatest(s.member_changes_from, cut.version)
+            FROM cut WHERE s.segment_id = \(segmentID) AND cut.version IS NOT NULL
+            """, logger: logger)
+        return version
     }
 
     /// Records a finished change on the segment: its size and last refresh (with

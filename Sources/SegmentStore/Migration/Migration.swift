@@ -36,5 +36,7 @@ public enum Migrations {
         .ruleForms,
         .auditChainEncoding,
         .fairJobs,
+        .memberVersions,
+        .jobUpdateNotifications,
     ]
 }

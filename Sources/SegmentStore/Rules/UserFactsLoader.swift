@@ -10,11 +10,18 @@ struct UserFactsLoader {
     let catalog: RuleCatalog
     let logger: Logger
 
-    /// Facts of the users in `indexes` (every user of the tenant when nil).
-    func load(_ indexes: [Int64]?, on connection: PostgresConnection) async throws -> [Int64: UserFacts] {
+    /// Facts of the users in `indexes` (every user of the tenant when nil). With `limit`
+    /// (and `indexes`), each user's events and campaign responses are only the newest
+    /// `limit` of each, and `truncated` names the users who have more: one user with
+    /// millions of events must not load them all into one request's memory.
+    func load(
+        _ indexes: [Int64]?, limit: Int? = nil, on connection: PostgresConnection
+    ) async throws -> (facts: [Int64: UserFacts], truncated: Set<Int64>) {
         var facts: [Int64: UserFacts] = [:]
+        var truncated = Set<Int64>()
         let all = indexes == nil
         let wanted = indexes ?? []
+        let bound = indexes == nil ? nil : limit
         for try await index in try await connection.query(
             "SELECT user_index FROM users WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
         ).decode(Int64.self) {
@@ -31,23 +38,61 @@ struct UserFactsLoader {
                 facts[index]?.lastLocation = LastLocation(latitude: latitude, longitude: longitude, time: seen)
             }
         }
-        for try await (index, name, time, properties) in try await connection.query(
-            """
-            SELECT user_index, event_name, time, properties::text FROM events
-            WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time, message_id
-            """, logger: logger
-        ).decode((Int64, String, Date, String).self) {
-            let types = catalog.properties[name] ?? [:]
-            facts[index]?.events.append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
-        }
-        for try await (index, campaign, kind, time) in try await connection.query(
-            """
-            SELECT user_index, campaign_id, kind, time FROM campaign_responses
-            WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time
-            """, logger: logger
-        ).decode((Int64, String, String, Date).self) {
-            guard let kind = SegmentRules.ResponseKind(rawValue: kind) else { continue }
-            facts[index]?.responses.append(UserResponse(campaign: campaign, kind: kind, time: time))
+        if let bound {
+            // Newest first, one more than the bound to learn whether there are more; kept oldest first.
+            var events: [Int64: [UserEvent]] = [:]
+            for try await (index, name, time, properties) in try await connection.query(
+                """
+                SELECT w.user_index, e.event_name, e.time, e.properties::text FROM unnest(\(wanted)::bigint[]) AS w (user_index)
+                CROSS JOIN LATERAL (
+                    SELECT event_name, time, properties FROM events WHERE user_index = w.user_index
+                    ORDER BY time DESC, message_id DESC LIMIT \(Int64(bound) + 1)
+                ) e
+                """, logger: logger
+            ).decode((Int64, String, Date, String).self) {
+                let types = catalog.properties[name] ?? [:]
+                events[index, default: []].append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
+            }
+            for (index, newest) in events {
+                if newest.count > bound { truncated.insert(index) }
+                facts[index]?.events = newest.prefix(bound).reversed()
+            }
+            var responses: [Int64: [UserResponse]] = [:]
+            for try await (index, campaign, kind, time) in try await connection.query(
+                """
+                SELECT w.user_index, r.campaign_id, r.kind, r.time FROM unnest(\(wanted)::bigint[]) AS w (user_index)
+                CROSS JOIN LATERAL (
+                    SELECT campaign_id, kind, time FROM campaign_responses WHERE user_index = w.user_index
+                    ORDER BY time DESC LIMIT \(Int64(bound) + 1)
+                ) r
+                """, logger: logger
+            ).decode((Int64, String, String, Date).self) {
+                guard let kind = SegmentRules.ResponseKind(rawValue: kind) else { continue }
+                responses[index, default: []].append(UserResponse(campaign: campaign, kind: kind, time: time))
+            }
+            for (index, newest) in responses {
+                if newest.count > bound { truncated.insert(index) }
+                facts[index]?.responses = newest.prefix(bound).reversed()
+            }
+        } else {
+            for try await (index, name, time, properties) in try await connection.query(
+                """
+                SELECT user_index, event_name, time, properties::text FROM events
+                WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time, message_id
+                """, logger: logger
+            ).decode((Int64, String, Date, String).self) {
+                let types = catalog.properties[name] ?? [:]
+                facts[index]?.events.append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
+            }
+            for try await (index, campaign, kind, time) in try await connection.query(
+                """
+                SELECT user_index, campaign_id, kind, time FROM campaign_responses
+                WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time
+                """, logger: logger
+            ).decode((Int64, String, String, Date).self) {
+                guard let kind = SegmentRules.ResponseKind(rawValue: kind) else { continue }
+                facts[index]?.responses.append(UserResponse(campaign: campaign, kind: kind, time: time))
+            }
         }
         for try await (index, tag) in try await connection.query(
             "SELECT user_index, tag_id FROM user_tags WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
@@ -59,7 +104,7 @@ struct UserFactsLoader {
         ).decode((Int64, String).self) {
             facts[index]?.segments.insert(segment)
         }
-        return facts
+        return (facts, truncated)
     }
 
     /// A JSON object of stored values, typed by the catalog.
@@ -70,9 +115,10 @@ struct UserFactsLoader {
 
 extension RuleStore {
     /// One user's facts by external id, with the catalog and context at `now`; nil when the user does not exist.
+    /// Only the newest `eventLimit` events and campaign responses are loaded; `partial` says the user has more.
     public func facts(
-        tenant: TenantID, userID: String, now: Date
-    ) async throws -> (facts: UserFacts, context: EvaluationContext, catalog: RuleCatalog)? {
+        tenant: TenantID, userID: String, now: Date, eventLimit: Int
+    ) async throws -> (facts: UserFacts, context: EvaluationContext, catalog: RuleCatalog, partial: Bool)? {
         try await database.withTenant(tenant) { connection in
             let logger = database.logger
             var index: Int64?
@@ -82,8 +128,8 @@ extension RuleStore {
             guard let index else { return nil }
             let catalog = try await Self.catalog(on: connection, logger: logger)
             let context = try await Self.context(tenant: tenant, now: now, on: connection, logger: logger)
-            let facts = try await UserFactsLoader(catalog: catalog, logger: logger).load([index], on: connection)
-            return facts[index].map { ($0, context, catalog) }
+            let (facts, truncated) = try await UserFactsLoader(catalog: catalog, logger: logger).load([index], limit: eventLimit, on: connection)
+            return facts[index].map { ($0, context, catalog, truncated.contains(index)) }
         }
     }
 
@@ -91,7 +137,7 @@ extension RuleStore {
     public func allFacts(tenant: TenantID) async throws -> [Int64: UserFacts] {
         try await database.withTenant(tenant) { connection in
             let catalog = try await Self.catalog(on: connection, logger: database.logger)
-            return try await UserFactsLoader(catalog: catalog, logger: database.logger).load(nil, on: connection)
+            return try await UserFactsLoader(catalog: catalog, logger: database.logger).load(nil, on: connection).facts
         }
     }
 }

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "a8e09ba91ad1fb981435222df8df204816984144d40a2e9228784ff3f3d1f293"
+    public static let sha256 = "267b9fbfae2eaad98236f481e5e39f0366330a577b2e552e2508c71be9d19900"
 }

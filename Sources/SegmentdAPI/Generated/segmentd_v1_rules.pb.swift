@@ -1605,6 +1605,15 @@ public nonisolated struct Segmentd_V1_ExplainMembershipResponse: Sendable {
   /// Clears the value of `evaluateTime`. Subsequent reads from it will return its default value.
   public mutating func clearEvaluateTime() {self._evaluateTime = nil}
 
+  /// True when the user has more events or campaign responses than an explanation
+  /// loads (`event_limit` of each, newest first): conditions over older ones
+  /// (counts, first times, "did not") may read differently than a refresh does.
+  public var partial: Bool = false
+
+  /// The most events (and campaign responses) an explanation loads for one user
+  /// (10,000 by default); 0 for a predictive segment's score.
+  public var eventLimit: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3246,7 +3255,7 @@ nonisolated extension Segmentd_V1_ExplainNode: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Segmentd_V1_ExplainMembershipResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExplainMembershipResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}root\0\u{3}in_last_refresh\0\u{1}prediction\0\u{3}evaluate_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}root\0\u{3}in_last_refresh\0\u{1}prediction\0\u{3}evaluate_time\0\u{1}partial\0\u{3}event_limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3259,6 +3268,8 @@ nonisolated extension Segmentd_V1_ExplainMembershipResponse: SwiftProtobuf.Messa
       case 3: try { try decoder.decodeSingularBoolField(value: &self.inLastRefresh) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._prediction) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._evaluateTime) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.partial) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.eventLimit) }()
       default: break
       }
     }
@@ -3284,6 +3295,12 @@ nonisolated extension Segmentd_V1_ExplainMembershipResponse: SwiftProtobuf.Messa
     try { if let v = self._evaluateTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if self.partial != false {
+      try visitor.visitSingularBoolField(value: self.partial, fieldNumber: 6)
+    }
+    if self.eventLimit != 0 {
+      try visitor.visitSingularInt32Field(value: self.eventLimit, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3293,6 +3310,8 @@ nonisolated extension Segmentd_V1_ExplainMembershipResponse: SwiftProtobuf.Messa
     if lhs.inLastRefresh != rhs.inLastRefresh {return false}
     if lhs._prediction != rhs._prediction {return false}
     if lhs._evaluateTime != rhs._evaluateTime {return false}
+    if lhs.partial != rhs.partial {return false}
+    if lhs.eventLimit != rhs.eventLimit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

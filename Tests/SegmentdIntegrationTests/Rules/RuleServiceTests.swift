@@ -172,6 +172,39 @@ struct RuleServiceTests {
         }
     }
 
+    @Test("ExplainMembership loads at most the limit of a user's newest events and says the explanation is partial past it")
+    func explainBound() async throws {
+        try await TestServer.with(configure: { $0.explainEventLimit = 5 }) { server in
+            try await server.connect { connection in
+                // "heavy" bought every day for 8 days (3 more than the limit); "light" 3 times.
+                let now = Date()
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.events =
+                            (1...8).map { .make("heavy", "purchase", at: now.addingTimeInterval(-Double($0) * 86_400), id: "h\($0)") }
+                            + (1...3).map { .make("light", "purchase", at: now.addingTimeInterval(-Double($0) * 86_400), id: "l\($0)") }
+                    }, metadata: connection.metadata)
+                func explain(_ user: String, _ rule: String) async throws -> Segmentd_V1_ExplainMembershipResponse {
+                    try await connection.rules.explainMembership(
+                        .with {
+                            $0.parent = Self.parent
+                            $0.rule = Self.text(rule)
+                            $0.userID = user
+                        }, metadata: connection.metadata)
+                }
+                let heavy = try await explain("heavy", "did purchase at least 6 times in last 30d")
+                #expect(heavy.partial && heavy.eventLimit == 5)
+                #expect(heavy.root.observed == "purchase count in last 30d = 5, needed at least 6", "only the newest 5 were loaded")
+                // The newest events are the ones kept.
+                let recent = try await explain("heavy", "did purchase in last 2d")
+                #expect(recent.member && recent.partial)
+                let light = try await explain("light", "did purchase at least 3 times in last 30d")
+                #expect(light.member && !light.partial && light.eventLimit == 5)
+            }
+        }
+    }
+
     @Test("hostile names and values are bound, never spliced into SQL")
     func hostileInput() async throws {
         try await Self.withData { server, connection in
