@@ -34,10 +34,12 @@ public struct BuiltInRole: Sendable {
     public static let integration = BuiltInRole(
         id: "integration", displayName: "Integration", summary: "For services: ingests data and checks membership.",
         permissions: [.dataIngest, .membershipCheck])
-    /// Only in the platform tenant.
+    /// Only in the platform tenant. `keys.manage` here reaches only the platform tenant's own
+    /// keys (every key method names its tenant), so operators can roll and revoke them.
     public static let platformAdmin = BuiltInRole(
-        id: "platform_admin", displayName: "Platform admin", summary: "Manages tenants (platform tenant only).",
-        permissions: [.tenantsManage])
+        id: "platform_admin", displayName: "Platform admin",
+        summary: "Manages tenants and the platform tenant's keys (platform tenant only).",
+        permissions: [.tenantsManage, .keysManage])
 
     /// The built-in roles of an ordinary tenant, in display order.
     public static let tenantRoles: [BuiltInRole] = [.owner, .admin, .editor, .curator, .analyst, .viewer, .integration]
@@ -45,6 +47,13 @@ public struct BuiltInRole: Sendable {
     /// The built-in roles available in `tenant`.
     public static func available(in tenant: TenantID) -> [BuiltInRole] {
         tenant == .platform ? [.platformAdmin] : tenantRoles
+    }
+
+    /// The role `tenant` must keep one working key of. It grants everything a key there can
+    /// hold, so its holder can always issue another; without one the tenant may have no key
+    /// able to (an admin cannot grant `roles.manage`; only a platform_admin key issues platform keys).
+    public static func administrator(of tenant: TenantID) -> BuiltInRole {
+        tenant == .platform ? .platformAdmin : .owner
     }
 
     /// A built-in role of `tenant` by id.

@@ -2,8 +2,9 @@ import Foundation
 import SegmentDomain
 import SegmentStore
 
-/// A tenant's API keys and custom roles. What a key or role may grant is bounded
-/// by the permissions of the caller who grants it.
+/// A tenant's API keys and custom roles (the platform tenant's keys too: operators roll
+/// and revoke them like any tenant's). What a key or role may grant is bounded by the
+/// permissions of the caller who grants it.
 public struct AccessAdministration: Sendable {
     let keys: APIKeyStore
     let roles: RoleStore
@@ -32,7 +33,8 @@ public struct AccessAdministration: Sendable {
         try await keys.list(tenant: tenant, showRevoked: showRevoked, pageSize: pageSize, pageToken: pageToken)
     }
 
-    /// Revokes a key whose permissions the caller's cover; never a tenant's last owner key.
+    /// Revokes a key whose permissions the caller's cover; never the last working key of the
+    /// tenant's administrator role (owner; platform_admin in the platform tenant).
     public func revokeKey(tenant: TenantID, keyID: String, grantor: Set<Permission>, audit: AuditContext) async throws -> APIKeyRecord {
         try await keys.revoke(tenant: tenant, keyID: keyID, grantor: grantor, audit: audit)
     }

@@ -160,9 +160,10 @@ public struct APIKeyStore: Sendable {
         }
     }
 
-    /// Revokes a key now (idempotent: an already revoked key keeps its time).
-    /// Revokes a key. The caller's permissions must cover the key's (an admin cannot revoke an
-    /// owner key), and a tenant's last active owner key cannot be revoked.
+    /// Revokes a key now (idempotent: an already revoked key keeps its time). The caller's
+    /// permissions must cover the key's (an admin cannot revoke an owner key), and the last
+    /// active key of the tenant's administrator role (``BuiltInRole/administrator(of:)``: owner,
+    /// or platform_admin in the platform tenant) cannot be revoked.
     public func revoke(tenant: TenantID, keyID: String, grantor: Set<Permission>, audit: AuditContext) async throws -> APIKeyRecord {
         try await database.audited(audit, resource: "tenants/\(tenant)/apiKeys/\(keyID)") { connection, record in
             let before = try await Self.fetch(keyID, tenant: tenant, on: connection, logger: database.logger, lock: true)
@@ -173,20 +174,25 @@ public struct APIKeyStore: Sendable {
                     "cannot revoke \(before.displayName): its roles include \(missing.sorted().map(\.name).joined(separator: ", ")), which your key lacks"
                 )
             }
-            if before.roles.contains(BuiltInRole.owner.id), before.revokedAt == nil {
-                // Serialise concurrent revocations of owner keys, then count the others that still work.
+            let administrator = BuiltInRole.administrator(of: tenant)
+            if before.roles.contains(administrator.id), before.revokedAt == nil {
+                // Serialise concurrent revocations of the tenant's administrator keys (two keys revoking
+                // each other would each see the other still working), then count the others that still
+                // work. The lock keeps its `owner-keys:` name in the platform tenant too.
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtext('owner-keys:' || \(tenant.rawValue)))", logger: database.logger)
                 var others: Int64 = 0
                 for try await count in try await connection.query(
                     """
                     SELECT count(*)::int8 FROM api_keys
-                    WHERE key_id <> \(keyID) AND 'owner' = ANY(roles) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                    WHERE key_id <> \(keyID) AND \(administrator.id) = ANY(roles) AND revoked_at IS NULL
+                      AND (expires_at IS NULL OR expires_at > now())
                     """, logger: database.logger
                 ).decode(Int64.self) { others = count }
                 guard others > 0 else {
                     throw DomainError(
                         .failedPrecondition,
-                        "\(before.displayName) is the last owner key of tenants/\(tenant): create another owner key before revoking it")
+                        "\(before.displayName) is the last \(administrator.id) key of tenants/\(tenant): create another \(administrator.id) key before revoking it (without one, the tenant may have no key able to issue one)"
+                    )
                 }
             }
             var after = before

@@ -124,6 +124,69 @@ struct SegctlAccessTests {
         #expect(checked.stdout.contains("CHECKPOINTS OK"), "\(checked.stdout)")
     }
 
+    @Test("an operator rolls the platform key with segctl keys --platform; the old key is refused, the last platform key cannot be revoked")
+    func platformKeys() async throws {
+        let home = try TestEnvironment.temporaryDirectory("sgdplat")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        // No auth cache: a revoked key is refused on its next call.
+        let segmentd = try SegmentdProcess(home: home, arguments: ["--auth-cache-seconds", "0"])
+        defer { segmentd.stop() }
+        _ = try await segmentd.waitUntilServing()
+        func segctl(_ arguments: [String], key: String? = nil) throws -> CommandLineTool.Result {
+            var environment = ["SEGMENTD_HOME": home]
+            if let key { environment["SEGMENTD_API_KEY"] = key }
+            return try CommandLineTool.segctl(arguments, environment: environment)
+        }
+        func keys(_ result: CommandLineTool.Result) throws -> [[String: Any]] {
+            try #require((try Self.json(result)) as? [[String: Any]], "\(result.stdout) \(result.stderr)")
+        }
+        func id(_ key: [String: Any]?) throws -> String {
+            try #require((key?["name"] as? String)?.split(separator: "/").last.map(String.init))
+        }
+
+        // --platform takes the platform key from segctl.json: the first start's key is the only one.
+        let listed = try segctl(["keys", "list", "--platform", "--json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let bootstrap = try keys(listed)
+        #expect(bootstrap.map { $0["display_name"] as? String } == ["platform-admin"])
+        #expect(bootstrap.first?["roles"] as? [String] == ["platform_admin"])
+        let oldID = try id(bootstrap.first)
+
+        let created = try segctl(["keys", "create", "ops-2", "--role", "platform_admin", "--platform", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let createdObject = try #require((try Self.json(created)) as? [String: Any])
+        let newSecret = try #require(createdObject["secret"] as? String)
+        let newID = try id(createdObject["api_key"] as? [String: Any])
+        #expect(try keys(try segctl(["keys", "list", "--platform", "--json"])).count == 2)
+
+        // The new key revokes the old one; segctl.json's platform key is refused from then on.
+        let revoked = try segctl(["keys", "revoke", oldID], key: newSecret)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let refused = try segctl(["tenants", "list"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("rejected"), "\(refused.stderr)")
+        #expect(try segctl(["tenants", "list"], key: newSecret).status == 0)
+
+        // The last platform key cannot go, and segctl says why.
+        let last = try segctl(["keys", "revoke", newID], key: newSecret)
+        #expect(last.status == 1)
+        #expect(last.stderr.contains("last platform_admin key of tenants/platform"), "\(last.stderr)")
+
+        // keys roll: a new secret once, the old one ends (grace 0), and a reminder that the rolled key was the caller's.
+        let rolled = try segctl(["keys", "roll", newID, "--grace", "0", "--json"], key: newSecret)
+        #expect(rolled.status == 0, "\(rolled.stderr)")
+        let rolledSecret = try #require(((try Self.json(rolled)) as? [String: Any])?["secret"] as? String)
+        #expect(rolled.stderr.contains("you rolled the key this command used"), "\(rolled.stderr)")
+        #expect(try segctl(["whoami"], key: newSecret).status == 1)
+        let whoami = try segctl(["whoami"], key: rolledSecret)
+        #expect(whoami.status == 0 && whoami.stdout.contains("tenants/platform"), "\(whoami.stdout) \(whoami.stderr)")
+
+        // The tenant's owner key (segctl.json's api_key) sees its own tenant's keys only.
+        let ownerKeys = try keys(try segctl(["keys", "list", "--all", "--json"]))
+        #expect(!ownerKeys.isEmpty)
+        #expect(ownerKeys.allSatisfy { ($0["name"] as? String)?.hasPrefix("tenants/default/") == true })
+    }
+
     @Test("segmentd refuses to serve on a superuser role, naming the problem")
     func refusesSuperuser() async throws {
         let database = try await TestDatabase.create()
