@@ -115,19 +115,16 @@ public struct ExportStore: Sendable {
         public let file: String
     }
 
-    /// Marks exports expired — finished before `cutoff` (the retention), or of a segment
-    /// that no longer exists (purged) — and returns every expired export whose file is
-    /// not yet deleted (including those a user's erasure expired).
+    /// Marks exports finished before `cutoff` (the retention) expired, and returns every
+    /// expired export whose file is not yet deleted (including those a segment's purge
+    /// or a user's erasure expired).
     public func expire(finishedBefore cutoff: Date) async throws -> [ExpiredFile] {
         try await JobQueue(database: database, clock: clock).asWorker { connection in
             let logger = database.logger
             try await connection.query(
                 """
-                UPDATE jobs j SET result = j.result || jsonb_build_object('expired',
-                    CASE WHEN j.finished_at < \(cutoff) THEN 'kept for the export retention' ELSE 'its segment was purged' END)
-                WHERE j.kind = 'export' AND j.state = 'succeeded' AND NOT (j.result ? 'expired')
-                  AND (j.finished_at < \(cutoff) OR NOT EXISTS (
-                      SELECT 1 FROM segments s WHERE s.tenant_id = j.tenant_id AND 'tenants/' || s.tenant_id || '/segments/' || s.segment_id = j.target))
+                UPDATE jobs SET result = result || '{"expired": "kept for the export retention"}'::jsonb
+                WHERE kind = 'export' AND state = 'succeeded' AND NOT (result ? 'expired') AND finished_at < \(cutoff)
                 """, logger: logger)
             var files: [ExpiredFile] = []
             for try await (tenant, jobID, file) in try await connection.query(
@@ -154,14 +151,16 @@ public struct ExportStore: Sendable {
         }
     }
 
-    /// Expires every finished export of the tenant (its files may hold `reason`'s data).
-    /// Runs in the caller's transaction (a user's erasure).
-    static func expireAll(reason: String, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+    /// Expires every finished export of the tenant (its files may hold `reason`'s data),
+    /// or of one segment (`target`, its name). Runs in the caller's transaction (a user's
+    /// erasure, a segment's purge).
+    static func expireAll(reason: String, target: String? = nil, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
         for try await count in try await connection.query(
             """
             WITH expired AS (
                 UPDATE jobs SET result = result || jsonb_build_object('expired', \(reason)::text)
-                WHERE kind = 'export' AND state = 'succeeded' AND NOT (result ? 'expired') RETURNING 1
+                WHERE kind = 'export' AND state = 'succeeded' AND NOT (result ? 'expired')
+                  AND (\(target)::text IS NULL OR target = \(target)) RETURNING 1
             )
             SELECT count(*)::int8 FROM expired
             """, logger: logger

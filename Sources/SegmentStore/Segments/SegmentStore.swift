@@ -445,7 +445,11 @@ extension SegmentStore {
                     try await connection.query("DELETE FROM segment_members WHERE segment_id = \(segmentID)", logger: database.logger)
                     try await connection.query(
                         "DELETE FROM segments WHERE segment_id = \(segmentID) AND purge_at <= \(now)", logger: database.logger)
-                    record.before = ["purged": .bool(true)]
+                    // Its export files go too (the sweeper deletes them).
+                    let exports = try await ExportStore.expireAll(
+                        reason: "its segment was purged", target: ResourceName.segmentName(tenant, segmentID), on: connection,
+                        logger: database.logger)
+                    record.before = ["purged": .bool(true), "export_files": .number(Double(exports))]
                 }
                 purged += 1
             }

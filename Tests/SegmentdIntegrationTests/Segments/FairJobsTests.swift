@@ -167,4 +167,28 @@ struct FairJobsTests {
             }
         }
     }
+
+    @Test("a purged segment's export files are deleted, and the operation says so")
+    func purgedSegmentExpiresExports() async throws {
+        let clock = ManualWallClock(Date())
+        try await TestServer.with(configure: {
+            $0.clock = clock.now
+            $0.exportRetention = .seconds(365 * 24 * 3600)
+        }) { server in
+            try await server.connect { connection in
+                try await MembershipTests.seed(server, connection)
+                let segment = "tenants/acme/segments/buyers"
+                let operation = try await connection.segments.exportSegment(.with { $0.name = segment }, metadata: connection.metadata)
+                try await server.worker.drain()
+                #expect(try await server.server.useCases.exportSweeper.sweep() == 0, "a deleted segment's exports stay until it is purged")
+                _ = try await connection.segments.deleteSegment(.with { $0.name = segment }, metadata: connection.metadata)
+                #expect(try await server.server.useCases.exportSweeper.sweep() == 0)
+                clock.advance(by: 31 * 24 * 3600)
+                #expect(try await server.server.segmentStore.purgeExpired() == 1)
+                #expect(try await server.server.useCases.exportSweeper.sweep() == 1)
+                let purged = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
+                #expect(purged.export.expired == "its segment was purged")
+            }
+        }
+    }
 }
