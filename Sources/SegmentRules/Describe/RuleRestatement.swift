@@ -119,6 +119,25 @@ public enum RuleRestatement {
         }
     }
 
+    /// What decides a condition for the user, as an explanation says it: the comparison
+    /// itself, or for a negated condition (`did not …`, `not sum(…) >= 500`) its opposite,
+    /// since that is what the user's value must meet for the node to hold.
+    static func needed(_ comparison: Comparison, negated: Bool, isCount: Bool) -> String {
+        guard negated else { return needed(comparison) }
+        let below = isCount ? "fewer than " : "below "
+        switch comparison {
+        case .greaterOrEqual(1) where isCount: return "0"
+        case .greater(0) where isCount: return "0"
+        case .equal(let value): return "other than " + RulePrinter.number(value)
+        case .notEqual(let value): return "exactly " + RulePrinter.number(value)
+        case .less(let value): return "at least " + RulePrinter.number(value)
+        case .lessOrEqual(let value): return "more than " + RulePrinter.number(value)
+        case .greater(let value): return "at most " + RulePrinter.number(value)
+        case .greaterOrEqual(let value): return below + RulePrinter.number(value)
+        case .between(let low, let high): return "outside \(RulePrinter.number(low)) and \(RulePrinter.number(high))"
+        }
+    }
+
     static func distance(_ meters: Double) -> String {
         if meters >= 1000, meters.truncatingRemainder(dividingBy: 1000) == 0 { return RulePrinter.number(meters / 1000) + " km" }
         return RulePrinter.number(meters) + " m"

@@ -91,7 +91,8 @@ public struct RuleEvaluator: Sendable {
         switch condition.measure {
         case .count(let comparison):
             held = comparison.holds(Double(events.count))
-            observed = "\(condition.event) count\(scope) = \(events.count), needed \(RuleRestatement.needed(comparison))"
+            observed =
+                "\(condition.event) count\(scope) = \(events.count), needed \(RuleRestatement.needed(comparison, negated: condition.negated, isCount: true))"
         case .aggregate(let function, let property, let comparison):
             let values = events.compactMap { event -> Double? in
                 if case .number(let value)? = event.properties[property] { return value }
@@ -100,14 +101,17 @@ public struct RuleEvaluator: Sendable {
             let value = RuleSemantics.aggregate(function, values)
             held = value.map(comparison.holds) ?? false
             observed =
-                "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed \(RuleRestatement.needed(comparison))"
+                "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed "
+                + RuleRestatement.needed(comparison, negated: condition.negated, isCount: false)
+                + (condition.negated && function != .sum ? " or no values" : "")
         case .first(let window), .last(let window):
             let isFirst: Bool
             if case .first = condition.measure { isFirst = true } else { isFirst = false }
             let time = isFirst ? events.map(\.time).min() : events.map(\.time).max()
             held = time.map { context.contains(window, $0, attributes: facts.attributes) } ?? false
             observed =
-                "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed \(RuleRestatement.window(window))"
+                "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed "
+                + (condition.negated ? "not " : "") + RuleRestatement.window(window)
         }
         return (held != condition.negated, observed)
     }
