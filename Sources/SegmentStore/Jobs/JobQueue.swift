@@ -37,25 +37,29 @@ public struct JobQueue: Sendable {
         tenant: TenantID, kind: JobKind, target: String, args: JobArguments = JobArguments(), uniqueKey: String?, runAt: Date,
         maxAttempts: Int = 5, creator: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> (job: JobRecord, created: Bool) {
-        // ON CONFLICT on the partial unique index leaves the existing pending job in place.
-        for try await row in try await connection.query(
-            """
-            INSERT INTO jobs (tenant_id, kind, target, args, unique_key, run_at, max_attempts, creator, created_at)
-            VALUES (\(tenant.rawValue), \(kind.rawValue), \(target), \(args.jobJSON)::jsonb, \(uniqueKey), \(runAt), \(Int32(maxAttempts)), \(creator), \(runAt))
-            ON CONFLICT (tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'retrying') DO NOTHING
-            RETURNING \(unescaped: JobRecord.columns)
-            """, logger: logger)
-        {
-            try await connection.query("SELECT pg_notify(\(channel), \(kind.rawValue))", logger: logger)
-            return (try JobRecord.decode(row), true)
-        }
-        for try await row in try await connection.query(
-            """
-            SELECT \(unescaped: JobRecord.columns) FROM jobs
-            WHERE unique_key = \(uniqueKey) AND state IN ('queued', 'retrying') ORDER BY job_id LIMIT 1
-            """, logger: logger)
-        {
-            return (try JobRecord.decode(row), false)
+        // ON CONFLICT on the partial unique index leaves the existing pending job in place. A worker
+        // may claim that job between the insert and the look-up (it is then no longer pending, and
+        // a new one can be inserted): the race is resolved here, never handed to the caller.
+        for _ in 0..<5 {
+            for try await row in try await connection.query(
+                """
+                INSERT INTO jobs (tenant_id, kind, target, args, unique_key, run_at, max_attempts, creator, created_at)
+                VALUES (\(tenant.rawValue), \(kind.rawValue), \(target), \(args.jobJSON)::jsonb, \(uniqueKey), \(runAt), \(Int32(maxAttempts)), \(creator), \(runAt))
+                ON CONFLICT (tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'retrying') DO NOTHING
+                RETURNING \(unescaped: JobRecord.columns)
+                """, logger: logger)
+            {
+                try await connection.query("SELECT pg_notify(\(channel), \(kind.rawValue))", logger: logger)
+                return (try JobRecord.decode(row), true)
+            }
+            for try await row in try await connection.query(
+                """
+                SELECT \(unescaped: JobRecord.columns) FROM jobs
+                WHERE unique_key = \(uniqueKey) AND state IN ('queued', 'retrying') ORDER BY job_id LIMIT 1
+                """, logger: logger)
+            {
+                return (try JobRecord.decode(row), false)
+            }
         }
         throw DomainError(.conflict, "the pending job changed while it was looked up; retry")
     }

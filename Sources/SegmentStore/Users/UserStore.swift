@@ -94,7 +94,15 @@ public struct UserStore: Sendable {
                 ),
                 ("locations", "WITH gone AS (DELETE FROM locations WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("tags", "WITH gone AS (DELETE FROM user_tags WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
-                ("memberships", "WITH gone AS (DELETE FROM segment_members WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
+                // The stored sizes of the user's segments drop with the membership rows, in the same statement.
+                (
+                    "memberships",
+                    """
+                    WITH gone AS (DELETE FROM segment_members WHERE user_index = \(index) RETURNING segment_id),
+                    sized AS (UPDATE segments s SET size = s.size - 1 FROM gone g WHERE s.segment_id = g.segment_id RETURNING 1)
+                    SELECT count(*)::int8 FROM gone
+                    """
+                ),
                 ("profile", "WITH gone AS (DELETE FROM profiles WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("user", "WITH gone AS (DELETE FROM users WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
             ]
