@@ -42,6 +42,23 @@ public enum ResourceName {
         return (tenant, String(parts[3]))
     }
 
+    /// A reference to one of the caller's segments, as every method that takes one accepts it:
+    /// its name (`tenants/{tenant}/segments/{id}`) or its bare id (`cart_abandoners_24h`), which
+    /// names the segment of the caller's tenant.
+    public static func segmentReference(_ text: String, field: String, for principal: Principal) throws -> (tenant: TenantID, id: String) {
+        if !text.contains("/") {
+            guard (1...63).contains(text.utf8.count), IngestLimits.isValidName(text) else {
+                throw DomainError.invalid(field, "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
+            }
+            return (principal.tenantID, text)
+        }
+        do {
+            return try child(text, collection: "segments", field: field, for: principal)
+        } catch let error as DomainError where error.code == .invalidArgument {
+            throw DomainError.invalid(field, "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
+        }
+    }
+
     /// A resource under one of the caller's segments: `tenants/{t}/segments/{s}/{collection}/{id}`,
     /// or `tenants/{t}/segments/{s}/{collection}` for a singleton (`idName` nil). Returns the id when there is one.
     public static func underSegment(

@@ -40,9 +40,10 @@ struct RPCMetricsInterceptor: ServerInterceptor {
             .record(duration: ContinuousClock.now - start)
     }
 
+    /// The standard gRPC name of the error's code (`PERMISSION_DENIED`), as dashboards and alerts spell it.
     static func codeName(_ error: any Error) -> String {
-        if let error = error as? RPCError { return String(describing: error.code).uppercased() }
-        if let error = error as? any RPCErrorConvertible { return String(describing: error.rpcErrorCode).uppercased() }
+        if let error = error as? RPCError { return APIError.name(of: error.code) }
+        if let error = error as? any RPCErrorConvertible { return APIError.name(of: error.rpcErrorCode) }
         return "UNKNOWN"
     }
 }

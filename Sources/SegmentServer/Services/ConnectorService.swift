@@ -23,7 +23,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
 
     func change(_ change: ConnectorChange, _ request: Segmentd_V1_ChangeMembersRequest) async throws -> Segmentd_V1_SyncResult {
         let call = try RequestContext.require()
-        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
+        let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: call.principal)
         return SegmentKindMapping.proto(
             try await connectors.change(
                 change, tenant: tenant, segmentID: id, syncID: request.syncID, ids: request.userIds, audit: call.audit()))
@@ -39,7 +39,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
 
     func beginReplace(request: Segmentd_V1_BeginReplaceRequest, context: ServerContext) async throws -> Segmentd_V1_ReplaceSession {
         let call = try RequestContext.require()
-        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
+        let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: call.principal)
         return Self.proto(
             try await connectors.beginReplace(
                 tenant: tenant, segmentID: id, syncID: request.syncID, creator: call.principal.keyName, audit: call.audit()))
@@ -97,7 +97,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
         do {
             for try await chunk in request {
                 if upload == nil {
-                    let (tenant, segment) = try ResourceName.child(chunk.segment, collection: "segments", field: "segment", for: call.principal)
+                    let (tenant, segment) = try ResourceName.segmentReference(chunk.segment, field: "segment", for: call.principal)
                     let started = try await connectors.beginImport(
                         tenant: tenant, segmentID: segment, syncID: chunk.syncID, format: chunk.format, replace: chunk.replace,
                         creator: call.principal.keyName, audit: call.audit())
@@ -120,7 +120,7 @@ struct ConnectorService: Segmentd_V1_ConnectorService.SimpleServiceProtocol {
 
     func syncNow(request: Segmentd_V1_SyncNowRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
-        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
+        let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: call.principal)
         return OperationService.proto(try await segments.syncNow(tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 }

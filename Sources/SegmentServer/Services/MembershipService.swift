@@ -14,7 +14,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         guard !names.isEmpty else { throw DomainError.invalid(field, "name at least one segment") }
         guard names.count <= 1000 else { throw DomainError.invalid(field, "at most 1,000 segments") }
         return try names.enumerated().map { index, name in
-            let (owner, id) = try ResourceName.child(name, collection: "segments", field: "\(field)[\(index)]", for: principal)
+            let (owner, id) = try ResourceName.segmentReference(name, field: "\(field)[\(index)]", for: principal)
             guard owner == tenant else { throw DomainError.notFound(name) }
             return id
         }
@@ -61,7 +61,7 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         request: Segmentd_V1_StreamSegmentMembersRequest, response: RPCWriter<Segmentd_V1_SegmentMembersChunk>, context: ServerContext
     ) async throws {
         let principal = try RequestContext.require().principal
-        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: principal)
+        let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: principal)
         let membership = membership
         try await context.untilCancelled {
             try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in

@@ -14,7 +14,7 @@ struct PredictiveService: Segmentd_V1_PredictiveService.SimpleServiceProtocol {
     /// once, rather than as a failed operation a minute later.
     func trainModel(request: Segmentd_V1_TrainModelRequest, context: ServerContext) async throws -> Segmentd_V1_Operation {
         let call = try RequestContext.require()
-        let (tenant, id) = try ResourceName.child(request.segment, collection: "segments", field: "segment", for: call.principal)
+        let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: call.principal)
         return OperationService.proto(try await predictive.train(tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 

@@ -43,7 +43,7 @@ struct RuleService: Segmentd_V1_RuleService.SimpleServiceProtocol {
         case .rule(let definition)?:
             target = .rule(Self.source(definition, field: "rule"))
         case .segment(let name)?:
-            target = .segment(try ResourceName.child(name, collection: "segments", field: "segment", for: principal).id)
+            target = .segment(try ResourceName.segmentReference(name, field: "segment", for: principal).id)
         case nil:
             throw DomainError.invalid("target", "set the rule (or segment) to explain")
         }

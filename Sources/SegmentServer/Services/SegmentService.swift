@@ -220,7 +220,7 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: principal)
         var other: String?
         if !request.overlapSegment.isEmpty {
-            other = try ResourceName.child(request.overlapSegment, collection: "segments", field: "overlap_segment", for: principal).id
+            other = try ResourceName.segmentReference(request.overlapSegment, field: "overlap_segment", for: principal).id
         }
         let (segment, inspection, history) = try await segments.inspect(
             tenant: tenant, segmentID: id, sample: Int(request.sampleSize),

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "267b9fbfae2eaad98236f481e5e39f0366330a577b2e552e2508c71be9d19900"
+    public static let sha256 = "d1ee123386f8d617bc64a891707d366db5e99baca6584fa6c5c99f853ad79efe"
 }

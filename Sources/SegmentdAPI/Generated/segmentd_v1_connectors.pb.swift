@@ -37,7 +37,7 @@ public nonisolated struct Segmentd_V1_ChangeMembersRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The connector segment.
+  /// The connector segment: its id or its name (`tenants/{tenant}/segments/{id}`).
   public var segment: String = String()
 
   /// The external tool's id for this batch; a retry with the same id is a no-op.
@@ -57,7 +57,7 @@ public nonisolated struct Segmentd_V1_BeginReplaceRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The connector segment.
+  /// The connector segment: its id or its name (`tenants/{tenant}/segments/{id}`).
   public var segment: String = String()
 
   /// The external tool's id for this replacement.
@@ -143,7 +143,7 @@ public nonisolated struct Segmentd_V1_ImportChunk: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// On the first chunk: the connector segment.
+  /// On the first chunk: the connector segment, by id or name.
   public var segment: String = String()
 
   /// On the first chunk: `csv` or `ndjson`.
@@ -169,7 +169,7 @@ public nonisolated struct Segmentd_V1_SyncNowRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// A PULL connector segment.
+  /// A PULL connector segment, by id or name.
   public var segment: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

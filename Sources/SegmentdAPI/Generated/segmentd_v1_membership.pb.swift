@@ -36,7 +36,7 @@ public nonisolated struct Segmentd_V1_CheckMembershipRequest: Sendable {
   /// The tenant's user id.
   public var userID: String = String()
 
-  /// Segment ids or names, at most 100.
+  /// Segments by id (`buyers`) or name (`tenants/{tenant}/segments/buyers`), at most 100.
   public var segments: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -102,7 +102,7 @@ public nonisolated struct Segmentd_V1_BatchCheckMembershipRequest: Sendable {
   /// User ids, at most 1000.
   public var userIds: [String] = []
 
-  /// Segment ids or names, at most 100.
+  /// Segments by id (`buyers`) or name (`tenants/{tenant}/segments/buyers`), at most 100.
   public var segments: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -161,7 +161,7 @@ public nonisolated struct Segmentd_V1_StreamSegmentMembersRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The segment.
+  /// The segment, by id or name.
   public var segment: String = String()
 
   /// User ids per message (default 1000, maximum 10000).

@@ -28,7 +28,7 @@ public nonisolated struct Segmentd_V1_TrainModelRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The predictive segment.
+  /// The predictive segment, by id or name.
   public var segment: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -1505,7 +1505,7 @@ public nonisolated struct Segmentd_V1_ExplainMembershipRequest: Sendable {
   /// What to explain: a saved segment or an unsaved rule.
   public var target: Segmentd_V1_ExplainMembershipRequest.OneOf_Target? = nil
 
-  /// A segment name.
+  /// A segment, by id or name.
   public var segment: String {
     get {
       if case .segment(let v)? = target {return v}
@@ -1530,7 +1530,7 @@ public nonisolated struct Segmentd_V1_ExplainMembershipRequest: Sendable {
 
   /// What to explain: a saved segment or an unsaved rule.
   public nonisolated enum OneOf_Target: Equatable, Sendable {
-    /// A segment name.
+    /// A segment, by id or name.
     case segment(String)
     /// A rule.
     case rule(Segmentd_V1_RuleDefinition)

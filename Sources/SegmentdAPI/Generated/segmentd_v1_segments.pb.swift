@@ -1083,7 +1083,7 @@ public nonisolated struct Segmentd_V1_InspectSegmentRequest: Sendable {
   /// Top values in the breakdown (default 10, maximum 100).
   public var breakdownLimit: Int32 = 0
 
-  /// Compute overlap with this segment.
+  /// Compute overlap with this segment (by id or name).
   public var overlapSegment: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
