@@ -310,6 +310,20 @@ extension Segctl {
             }
         }
 
+        /// Runs `call` on the segment and prints one line about the result (or it as JSON with --json).
+        static func actBriefly(
+            _ connection: ConnectionOptions, _ id: String,
+            _ call: @escaping @Sendable (SegmentdConnection, String) async throws -> (before: Segmentd_V1_Segment?, after: Segmentd_V1_Segment),
+            line: @escaping @Sendable (_ before: Segmentd_V1_Segment?, _ after: Segmentd_V1_Segment) -> String
+        ) async throws {
+            try await runCommand {
+                let (before, after) = try await connection.withConnection { client in
+                    try await call(client, Segments.name(try await client.callerTenant(), id))
+                }
+                if connection.json { try Segments.show(after, json: true) } else { print(line(before, after)) }
+            }
+        }
+
         struct Delete: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete a segment (it can be undeleted until it is purged).")
             @OptionGroup var connection: ConnectionOptions
@@ -462,19 +476,24 @@ extension Segctl {
             static let configuration = CommandConfiguration(abstract: "Pin a segment as ready to use.")
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
-            @Option(name: .customLong("category")) var category = ""
-            @Option(name: .customLong("position")) var position: Int32 = 0
-            @Option(name: .customLong("note")) var note = ""
+            @Option(name: .customLong("category"), help: "The shelf (category) it appears on.") var category = ""
+            @Option(name: .customLong("position"), help: "Its place on the shelf: 1 is first; 0 (the default) places it last.")
+            var position: Int32 = 0
+            @Option(name: .customLong("note"), help: "A note for the team (at most 500 characters).") var note = ""
             func run() async throws {
                 let (category, position, note) = (category, position, note)
-                try await Segments.act(connection, id) { client, name in
-                    try await client.segments.pinSegment(
+                try await Segments.actBriefly(connection, id) { client, name in
+                    let pinned = try await client.segments.pinSegment(
                         .with {
                             $0.name = name
                             $0.category = category
                             $0.position = position
                             $0.note = note
                         }, metadata: client.metadata)
+                    return (nil, pinned)
+                } line: { _, pinned in
+                    let shelf = pinned.curation.category.isEmpty ? "the shelf" : "'\(pinned.curation.category)'"
+                    return "pinned \(shortID(pinned.name)) on \(shelf) at position \(pinned.curation.position)"
                 }
             }
         }
@@ -484,8 +503,13 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Argument var id: String
             func run() async throws {
-                try await Segments.act(connection, id) { client, name in
-                    try await client.segments.unpinSegment(.with { $0.name = name }, metadata: client.metadata)
+                try await Segments.actBriefly(connection, id) { client, name in
+                    let before = try await client.segments.getSegment(.with { $0.name = name }, metadata: client.metadata)
+                    return (before, try await client.segments.unpinSegment(.with { $0.name = name }, metadata: client.metadata))
+                } line: { before, after in
+                    before?.curation.readyToUse == true
+                        ? "unpinned \(shortID(after.name)) from '\(before?.curation.category ?? "")'"
+                        : "\(shortID(after.name)) was not pinned: nothing changed"
                 }
             }
         }

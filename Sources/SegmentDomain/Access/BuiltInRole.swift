@@ -19,12 +19,12 @@ public struct BuiltInRole: Sendable {
     public static let editor = BuiltInRole(
         id: "editor", displayName: "Editor", summary: "Builds and runs segments, tags, connectors and models.",
         permissions: [
-            .segmentsRead, .segmentsWrite, .segmentsRefresh, .segmentsPause, .segmentsExport, .membershipCheck,
+            .segmentsRead, .segmentsWrite, .segmentsRollback, .segmentsRefresh, .segmentsPause, .segmentsExport, .membershipCheck,
             .tagsRead, .tagsWrite, .usersRead, .connectorsManage, .predictiveManage,
         ])
     public static let curator = BuiltInRole(
-        id: "curator", displayName: "Curator", summary: "Manages the ready-to-use shelf.",
-        permissions: [.segmentsRead, .segmentsCurate, .membershipCheck, .tagsRead, .usersRead])
+        id: "curator", displayName: "Curator", summary: "Manages the ready-to-use shelf, and can pause or roll back a broken segment.",
+        permissions: [.segmentsRead, .segmentsCurate, .segmentsPause, .segmentsRollback, .membershipCheck, .tagsRead, .usersRead])
     public static let analyst = BuiltInRole(
         id: "analyst", displayName: "Analyst", summary: "Reads, inspects and exports.",
         permissions: [.segmentsRead, .segmentsExport, .membershipCheck, .tagsRead, .usersRead])

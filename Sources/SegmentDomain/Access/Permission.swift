@@ -17,7 +17,9 @@ public struct Permission: Hashable, Sendable, Comparable, CustomStringConvertibl
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
     public static let segmentsRead = Permission("segments.read", "Read segments, rules, operations, size history; preview and explain rules.")
-    public static let segmentsWrite = Permission("segments.write", "Create, update, delete, duplicate and roll back segments.")
+    public static let segmentsWrite = Permission("segments.write", "Create, update, delete and duplicate segments.")
+    public static let segmentsRollback = Permission(
+        "segments.rollback", "Roll a segment back to an earlier revision (to pull a broken shared segment).")
     public static let segmentsRefresh = Permission("segments.refresh", "Refresh segments and cancel their operations.")
     public static let segmentsPause = Permission("segments.pause", "Pause and resume segments.")
     public static let segmentsExport = Permission("segments.export", "Export segments and download exports.")
@@ -36,7 +38,7 @@ public struct Permission: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     /// Every permission, sorted by name.
     public static let all: [Permission] = [
-        .segmentsRead, .segmentsWrite, .segmentsRefresh, .segmentsPause, .segmentsExport, .segmentsCurate,
+        .segmentsRead, .segmentsWrite, .segmentsRollback, .segmentsRefresh, .segmentsPause, .segmentsExport, .segmentsCurate,
         .membershipCheck, .tagsRead, .tagsWrite, .dataIngest, .usersRead, .keysManage, .rolesManage, .auditRead,
         .connectorsManage, .predictiveManage, .tenantsManage,
     ].sorted()

@@ -84,7 +84,7 @@ public struct MethodPolicy: Sendable, Equatable {
                 ("ListSegments", .read(.segmentsRead)), ("UpdateSegment", .write(.segmentsWrite)),
                 ("DeleteSegment", .write(.segmentsWrite)), ("UndeleteSegment", .write(.segmentsWrite)),
                 ("DuplicateSegment", .write(.segmentsWrite)), ("ListSegmentRevisions", .read(.segmentsRead)),
-                ("GetSegmentRevision", .read(.segmentsRead)), ("RollbackSegment", .write(.segmentsWrite)),
+                ("GetSegmentRevision", .read(.segmentsRead)), ("RollbackSegment", .write(.segmentsRollback)),
                 ("RefreshSegment", .write(.segmentsRefresh)), ("PauseSegment", .write(.segmentsPause)),
                 ("ResumeSegment", .write(.segmentsPause)), ("ListSegmentSizeHistory", .read(.segmentsRead)),
                 ("PinSegment", .write(.segmentsCurate)), ("UnpinSegment", .write(.segmentsCurate)),

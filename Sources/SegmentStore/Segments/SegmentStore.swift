@@ -362,26 +362,59 @@ public struct SegmentStore: Sendable {
     }
 
     /// Pins (or re-pins) a segment as ready to use, or unpins it.
+    /// Pins a segment on the ready-to-use shelf at `position` of `category` (1 is first;
+    /// 0, or past the end, places it last), shifting the segments at and after that
+    /// position down, or unpins it. Positions in a category always read 1…n without
+    /// gaps. Unpinning a segment that is not pinned changes nothing (no new etag).
     public func curate(
         tenant: TenantID, segmentID: String, pin: Bool, category: String, position: Int, note: String, curator: String, audit: AuditContext
     ) async throws -> SegmentRecord {
         guard category.count <= 64, note.count <= 500 else {
             throw DomainError.invalid("category", "at most 64 characters; note: at most 500")
         }
+        guard position >= 0 else { throw DomainError.invalid("position", "1 is first; 0 places the segment last") }
+        if !pin {
+            let current = try await get(tenant: tenant, segmentID: segmentID, showDeleted: false)
+            if !current.curation.readyToUse { return current }
+        }
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
             let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
-            auditRecord.before = ["ready_to_use": .bool(current.curation.readyToUse), "category": .string(current.curation.category)]
+            auditRecord.before = [
+                "ready_to_use": .bool(current.curation.readyToUse), "category": .string(current.curation.category),
+                "position": .number(Double(current.curation.position)),
+            ]
+            // One curator at a time reorders the shelf.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtext('segmentd.shelf:' || \(tenant.rawValue)))", logger: logger)
+            // Take it off its current shelf first, closing the gap it leaves.
+            try await Self.renumberShelf(current.curation.category, excluding: segmentID, on: connection, logger: logger)
+            var placed: Int32 = 0
+            if pin {
+                var others: Int32 = 0
+                for try await count in try await connection.query(
+                    """
+                    SELECT count(*)::int4 FROM segments
+                    WHERE ready_to_use AND deleted_at IS NULL AND category = \(category) AND segment_id <> \(segmentID)
+                    """, logger: logger
+                ).decode(Int32.self) { others = count }
+                placed = position == 0 || position > Int(others) ? others + 1 : Int32(position)
+                try await connection.query(
+                    """
+                    UPDATE segments SET position = position + 1
+                    WHERE ready_to_use AND deleted_at IS NULL AND category = \(category) AND segment_id <> \(segmentID) AND position >= \(placed)
+                    """, logger: logger)
+            }
             try await connection.query(
                 """
-                UPDATE segments SET ready_to_use = \(pin), category = \(pin ? category : ""), position = \(pin ? Int32(position) : 0),
+                UPDATE segments SET ready_to_use = \(pin), category = \(pin ? category : ""), position = \(placed),
                     curation_note = \(pin ? note : ""), curator = \(pin ? curator : ""), pinned_at = \(pin ? clock() : nil),
                     etag = etag + 1, updated_at = \(clock())
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
             auditRecord.after = [
-                "ready_to_use": .bool(pin), "category": .string(record.curation.category), "position": .number(Double(position)),
+                "ready_to_use": .bool(pin), "category": .string(record.curation.category), "position": .number(Double(record.curation.position)),
                 "note": .string(record.curation.note),
             ]
             return record
@@ -390,6 +423,17 @@ public struct SegmentStore: Sendable {
 }
 
 extension SegmentStore {
+    /// Numbers the pinned segments of `category` 1…n in their order, leaving `excluded` out.
+    static func renumberShelf(_ category: String, excluding excluded: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            UPDATE segments s SET position = r.n
+            FROM (SELECT segment_id, row_number() OVER (ORDER BY position, segment_id)::int4 AS n
+                  FROM segments WHERE ready_to_use AND deleted_at IS NULL AND category = \(category) AND segment_id <> \(excluded)) r
+            WHERE s.segment_id = r.segment_id AND s.position <> r.n
+            """, logger: logger)
+    }
+
     /// Enqueues a refresh for every active segment whose scheduled time has
     /// come, in every tenant, and moves each to its next scheduled time.
     /// Returns how many refreshes were enqueued.

@@ -29,6 +29,7 @@ struct AccessControlTests {
     static let representative: [(Permission, MethodDescriptor)] = [
         (.segmentsRead, Segmentd_V1_SegmentService.Method.ListSegments.descriptor),
         (.segmentsWrite, Segmentd_V1_SegmentService.Method.CreateSegment.descriptor),
+        (.segmentsRollback, Segmentd_V1_SegmentService.Method.RollbackSegment.descriptor),
         (.segmentsRefresh, Segmentd_V1_SegmentService.Method.RefreshSegment.descriptor),
         (.segmentsPause, Segmentd_V1_SegmentService.Method.PauseSegment.descriptor),
         (.segmentsExport, Segmentd_V1_SegmentService.Method.ExportSegment.descriptor),
