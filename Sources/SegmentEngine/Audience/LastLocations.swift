@@ -39,7 +39,15 @@ public struct LastLocations: Sendable {
         known.insert(user)
     }
 
-    mutating func shrink() {
+    /// Pads the arrays to `users` rows (unknown) and lets go of spare capacity, so
+    /// every array has a row per user index like the attribute columns.
+    mutating func finish(users: Int) {
+        if latitudes.count < users {
+            let missing = users - latitudes.count
+            latitudes.append(contentsOf: repeatElement(0, count: missing))
+            longitudes.append(contentsOf: repeatElement(0, count: missing))
+            times.append(contentsOf: repeatElement(0, count: missing))
+        }
         latitudes = latitudes.trimmed()
         longitudes = longitudes.trimmed()
         times = times.trimmed()

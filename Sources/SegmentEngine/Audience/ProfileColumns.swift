@@ -63,7 +63,7 @@ public struct ProfileColumns: Sendable {
             attributes[name]!.shrink()
         }
         profiled.trim()
-        locations.shrink()
+        locations.finish(users: users)
     }
 
     public var bytesHeld: Int {

@@ -19,7 +19,9 @@ import SegmentRules
 /// uses), never as JSON text to parse in Swift. Events come per type in time
 /// order (the `events_by_name` index), responses per campaign and kind in time
 /// order (`campaign_responses_by_campaign`), tags per tag in user order (the
-/// primary key), so the engine appends and never sorts.
+/// primary key), so the engine appends and never sorts. Event types and their
+/// properties are the catalog's (ingest records them in the batch's own
+/// transaction, so the snapshot's catalog covers the snapshot's events).
 ///
 /// The `locations` history is not read: location rules test the last location,
 /// which the profile row carries.

@@ -97,6 +97,7 @@ struct AudienceBuilderTests {
         #expect(profiles.locations[1] == .init(latitude: 41.01, longitude: 28.97, time: 99))
         #expect(profiles.locations[4] == nil)
         #expect(Array(profiles.locations.known) == [1])
+        #expect(profiles.locations.latitudes.count == 5)
     }
 
     @Test("tags and responses: bitmaps per tag, columns per campaign and kind by campaign bytes")
