@@ -1,0 +1,56 @@
+import SegmentDomain
+import SegmentStore
+
+/// The responses of one kind to one campaign, sorted by time like
+/// ``EventColumns``: a window is a binary-searched range of rows.
+public struct ResponseColumns: Sendable {
+    /// The user index of each response.
+    public private(set) var users: [UInt32] = []
+    /// Microseconds since 1970, non-decreasing.
+    public private(set) var times: [Int64] = []
+
+    public init() {}
+
+    public var count: Int { users.count }
+
+    /// Rows at or after `start` and strictly before `end` (each when given).
+    public func rows(from start: Int64? = nil, before end: Int64? = nil) -> Range<Int> {
+        let lower = start.map { firstRow(atOrAfter: $0) } ?? 0
+        let upper = end.map { firstRow(atOrAfter: $0) } ?? count
+        return lower..<Swift.max(lower, upper)
+    }
+
+    /// The first row whose time is at or after `time` (`count` when none).
+    public func firstRow(atOrAfter time: Int64) -> Int {
+        var low = 0
+        var high = times.count
+        while low < high {
+            let middle = (low + high) / 2
+            if times[middle] < time { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    mutating func append(_ batch: AudienceRows.Responses, live: MemberBitmap) throws -> Int {
+        var last = times.last ?? .min
+        var skipped = 0
+        for (user, time) in zip(batch.users, batch.times) {
+            guard time >= last else { throw DomainError(.internalError, "responses arrived out of time order") }
+            last = time
+            guard live.contains(user) else {
+                skipped += 1
+                continue
+            }
+            users.append(user)
+            times.append(time)
+        }
+        return skipped
+    }
+
+    mutating func shrink() {
+        users = users.trimmed()
+        times = times.trimmed()
+    }
+
+    public var bytesHeld: Int { MemoryEstimate.bytes(of: users) + MemoryEstimate.bytes(of: times) }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import SegmentDomain
+import SegmentRules
+import SegmentStore
+
+/// One tenant's evaluation state, in memory, derived from PostgreSQL: the
+/// users, every event type's columns, profile columns, tag bitmaps and campaign
+/// responses, as of one database snapshot.
+///
+/// Plain values: a loaded state is immutable and `Sendable`, so a refresh reads
+/// it from any task without locks. (The evaluator over it, applying ingest
+/// batches to it and holding it per tenant under a memory budget come next.)
+public struct TenantAudience: Sendable {
+    /// The tenant.
+    public let tenant: TenantID
+    /// Users by index; `users.live` is the universe of `not`.
+    public internal(set) var users = UserUniverse()
+    /// Events by type name; a type without events has no entry. (Event, property,
+    /// attribute and tag names are ASCII by ingest's rules, so `String` keys compare
+    /// them exactly; user data such as values and campaign ids is keyed by bytes.)
+    public internal(set) var events: [String: EventColumns] = [:]
+    /// Attributes and last locations by user index.
+    public internal(set) var profiles = ProfileColumns()
+    /// Users by tag.
+    public internal(set) var tags = TagBitmaps()
+    /// Campaign responses by campaign and kind.
+    public internal(set) var responses = CampaignResponses()
+    /// The catalog as of the snapshot: the types every column was read with.
+    public internal(set) var catalog = RuleCatalog()
+    /// When the snapshot was taken (database clock): the state holds every batch committed before.
+    public internal(set) var snapshotTime = Date(timeIntervalSince1970: 0)
+
+    public init(tenant: TenantID) {
+        self.tenant = tenant
+    }
+
+    /// How many events in all.
+    public var eventCount: Int { events.values.reduce(0) { $0 + $1.count } }
+
+    /// Approximate bytes of memory held (the memory budget's measure).
+    public var bytesHeld: Int {
+        users.bytesHeld + events.values.reduce(0) { $0 + $1.bytesHeld + MemoryEstimate.heapBytes(of: $1.name) } + profiles.bytesHeld
+            + tags.bytesHeld + responses.bytesHeld
+            + MemoryEstimate.dictionaryBytes(count: events.count, entry: 16 + MemoryLayout<EventColumns>.stride)
+    }
+}
