@@ -15,7 +15,7 @@ struct Segctl: AsyncParsableCommand {
         version: ClientVersion.current,
         subcommands: [
             Health.self, WhoAmI.self, Version.self, Tenants.self, Keys.self, Roles.self, Audit.self, Ingest.self, Tags.self, Users.self, Rules.self,
-            Segments.self, ReadyToUse.self, Jobs.self, Check.self, Demo.self,
+            Segments.self, ReadyToUse.self, Jobs.self, Check.self, Catalog.self, Demo.self,
         ]
     )
 }

@@ -31,6 +31,24 @@ struct SegctlIngestTests {
         let tags = try segctl(["tags", "list"])
         for tag in ["vip", "beta", "newsletter"] { #expect(tags.stdout.contains(tag)) }
 
+        // The catalog: what rules can name, with types; the latest campaign marked "last".
+        let catalog = try segctl(["catalog"])
+        #expect(catalog.status == 0, "\(catalog.stderr)")
+        for expected in ["EVENTS", "purchase", "amount (number)", "ATTRIBUTES", "tier", "CAMPAIGNS", "campaign_2", "last", "TAGS", "vip"] {
+            #expect(catalog.stdout.contains(expected), "catalog lacks \(expected):\n\(catalog.stdout)")
+        }
+        let catalogJSON = try #require(
+            try JSONSerialization.jsonObject(with: Data(try segctl(["catalog", "--json"]).stdout.utf8)) as? [String: Any])
+        #expect(Set(catalogJSON.keys) == ["event_types", "attributes", "campaigns", "tags"])
+        #expect((catalogJSON["event_types"] as? [Any])?.isEmpty == false)
+
+        // Curating prints one line each; unpinning what is not pinned says nothing changed.
+        #expect(try segctl(["segments", "create", "vips_shelf", "--rule", "has tag vip"]).status == 0)
+        let pinned = try segctl(["ready-to-use", "pin", "vips_shelf", "--category", "loyalty"])
+        #expect(pinned.stdout == "pinned vips_shelf on 'loyalty' at position 1\n", "\(pinned.stdout)\(pinned.stderr)")
+        #expect(try segctl(["ready-to-use", "unpin", "vips_shelf"]).stdout == "unpinned vips_shelf from 'loyalty'\n")
+        #expect(try segctl(["ready-to-use", "unpin", "vips_shelf"]).stdout == "vips_shelf was not pinned: nothing changed\n")
+
         // A file with a bad record on line 3: nothing of that batch is written; the message says where to resume.
         let file = home + "/events.ndjson"
         let good = #"{"user_id":"f1","name":"purchase","message_id":"f-1","properties":{"amount":12.5}}"#
