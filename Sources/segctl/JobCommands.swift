@@ -126,7 +126,8 @@ extension Segctl {
                     }
                 }
                 if terminal && !connection.json { FileHandle.standardError.write(Data("\n".utf8)) }
-                if connection.json { try printJSON(final) }
+                // The result goes to stdout (progress went to stderr), so `… --wait > out.txt` keeps it.
+                if connection.json { try printJSON(final) } else { print(Jobs.summary(final)) }
             }
             return final
         }

@@ -16,7 +16,8 @@ extension Segctl {
                 Import.self, Push.self, Sync.self, Train.self, Model.self,
             ])
 
-        static func name(_ tenant: String, _ id: String) -> String { "\(tenant)/segments/\(id)" }
+        /// The segment's name from its id, or the name itself when one is given (`tenants/x/segments/y`).
+        static func name(_ tenant: String, _ id: String) -> String { id.hasPrefix("tenants/") ? id : "\(tenant)/segments/\(id)" }
 
         static func scheduleText(_ schedule: Segmentd_V1_Schedule) -> String {
             var text: String

@@ -49,6 +49,12 @@ struct SegctlIngestTests {
         #expect(try segctl(["ready-to-use", "unpin", "vips_shelf"]).stdout == "unpinned vips_shelf from 'loyalty'\n")
         #expect(try segctl(["ready-to-use", "unpin", "vips_shelf"]).stdout == "vips_shelf was not pinned: nothing changed\n")
 
+        // A full name where an id is expected is taken as it is; a waited refresh's result goes to stdout.
+        let byName = try segctl(["segments", "get", "tenants/default/segments/vips_shelf"])
+        #expect(byName.status == 0 && byName.stdout.contains("vips_shelf"), "\(byName.stderr)")
+        let waited = try segctl(["segments", "refresh", "vips_shelf", "--wait"])
+        #expect(waited.status == 0 && waited.stdout.contains("succeeded"), "stdout: \(waited.stdout) stderr: \(waited.stderr)")
+
         // A file with a bad record on line 3: nothing of that batch is written; the message says where to resume.
         let file = home + "/events.ndjson"
         let good = #"{"user_id":"f1","name":"purchase","message_id":"f-1","properties":{"amount":12.5}}"#
