@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import GRPCCore
+import SegmentDomain
 import SegmentdAPI
 import SegmentdClient
 
@@ -15,13 +16,30 @@ extension Segctl.Segments {
         @Option(name: .customLong("format"), help: "csv or ndjson.") var format = "csv"
         @Option(name: .customLong("attributes"), help: "Profile attributes to include, comma-separated.") var attributes: String?
         @Option(name: .shortAndLong, help: "The file to write (default: ID.csv or ID.ndjson).") var output: String?
+        @Flag(name: .customLong("force"), help: "Overwrite the output file if it exists.") var force = false
         func run() async throws {
             let attributeList = (attributes ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            let path = output ?? "\(id).\(format)"
+            let path = output ?? "\(shortID(id)).\(format)"
+            // Checked before the job starts: a mistake costs nothing on the server.
+            if FileManager.default.fileExists(atPath: path) && !force {
+                throw ValidationError("\(path) exists: pass --force to overwrite it, or choose another file with --output")
+            }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: directory) else {
+                throw ValidationError("cannot write to \(directory): choose another file with --output")
+            }
             var operationName = ""
             try await runCommand {
                 let operation = try await connection.withConnection { client in
-                    let name = Segctl.Segments.name(try await client.callerTenant(), id)
+                    let tenant = try await client.callerTenant()
+                    if !attributeList.isEmpty {
+                        let known = try await Self.attributes(client, tenant: tenant)
+                        for attribute in attributeList where !known.contains(attribute) {
+                            let hint = NameSuggestion.closest(to: attribute, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+                            throw ValidationError("unknown attribute '\(attribute)'\(hint); segctl catalog lists the tenant's attributes")
+                        }
+                    }
+                    let name = Segctl.Segments.name(tenant, id)
                     return try await client.segments.exportSegment(
                         .with {
                             $0.name = name
@@ -62,6 +80,23 @@ extension Segctl.Segments {
                 if connection.json { return try printJSON(final) }
                 print("wrote \(path): \(result.rows) members, \(result.bytes) bytes, sha256 \(result.sha256) (verified)")
             }
+        }
+
+        /// The tenant's attribute keys, from the catalog.
+        static func attributes(_ client: SegmentdConnection, tenant: String) async throws -> [String] {
+            var keys: [String] = []
+            var token = ""
+            repeat {
+                let page = try await client.catalog.listAttributes(
+                    .with {
+                        $0.parent = tenant
+                        $0.pageSize = 1000
+                        $0.pageToken = token
+                    }, metadata: client.metadata)
+                keys += page.attributes.map(\.key)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            return keys
         }
     }
 }

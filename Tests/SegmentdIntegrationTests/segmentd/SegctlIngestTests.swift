@@ -55,6 +55,16 @@ struct SegctlIngestTests {
         let waited = try segctl(["segments", "refresh", "vips_shelf", "--wait"])
         #expect(waited.status == 0 && waited.stdout.contains("succeeded"), "stdout: \(waited.stdout) stderr: \(waited.stderr)")
 
+        // Exports check their attributes and output file before any job starts.
+        let exportFile = home + "/vips.csv"
+        let typo = try segctl(["segments", "export", "vips_shelf", "--attributes", "teir", "--output", exportFile])
+        #expect(typo.status != 0 && typo.stderr.contains("did you mean 'tier'?"), "\(typo.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: exportFile))
+        #expect(try segctl(["segments", "export", "vips_shelf", "--attributes", "tier", "--output", exportFile]).status == 0)
+        let overwrite = try segctl(["segments", "export", "vips_shelf", "--output", exportFile])
+        #expect(overwrite.status != 0 && overwrite.stderr.contains("--force"), "\(overwrite.stderr)")
+        #expect(try segctl(["segments", "export", "vips_shelf", "--output", exportFile, "--force"]).status == 0)
+
         // A file with a bad record on line 3: nothing of that batch is written; the message says where to resume.
         let file = home + "/events.ndjson"
         let good = #"{"user_id":"f1","name":"purchase","message_id":"f-1","properties":{"amount":12.5}}"#
