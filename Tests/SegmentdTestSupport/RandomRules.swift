@@ -40,12 +40,12 @@ public struct RandomRules {
 
         /// Names that stress the text form: keywords, quotes, spaces, unicode.
         public static let hostile = Vocabulary(
-            events: ["purchase", "not", "did", "where", "a b", "x`y", "ünï", "time", "and", "q\"uote", "semi;colon", "$$"],
-            numericProperties: ["amount", "and", "in", "weird name", "between"],
+            events: ["purchase", "not", "did", "where", "a b", "x`y", "ünï", "time", "and", "q\"uote", "semi;colon", "$$", "NOT", "Or"],
+            numericProperties: ["amount", "and", "in", "weird name", "between", "AND"],
             stringProperties: ["currency", "not", "is", "with`tick"],
             stringValues: ["EUR", "", "a\"b", "back\\slash", "new\nline", "'; DROP TABLE users; --", "$$", "日本", "e\u{301}", "\u{7}"],
             attributes: ["tier", "city", "not", "two words", "ä"],
-            tags: ["vip", "no", "tag", "x y"],
+            tags: ["vip", "no", "tag", "x y", "OR"],
             campaigns: ["spring_sale", "last", "any", "spring sale 2026", "\"quoted\""],
             segments: ["high_value", "segment", "in", "odd name"],
             cities: ["Istanbul", "São Paulo", "\"Q\""],

@@ -93,9 +93,23 @@ struct RuleLexer {
                 return token(.symbol(String(Character(c)) + "="))
             }
             return token(.symbol(String(Character(c))))
+        case "'":
+            throw singleQuoted(at: start)
         default:
             throw error("unexpected character '\(c.escaped(asASCII: false))'", at: start)
         }
+    }
+
+    /// A string in single quotes: the error says strings use double quotes and,
+    /// when the quote closes on the line, spells the string that way.
+    private func singleQuoted(at start: Int) -> RuleSyntaxError {
+        var end = start + 1
+        while end < text.count, text[end] != "'", text[end] != "\n" { end += 1 }
+        guard end < text.count, text[end] == "'" else {
+            return error("strings use double quotes, not single quotes", at: start, expected: ["a string in double quotes"])
+        }
+        let suggestion = RulePrinter.string(string(start + 1..<end))
+        return error("strings use double quotes: write \(suggestion)", at: start, expected: ["a string in double quotes"])
     }
 
     /// A number: `-?digits(.digits)?([eE][+-]?digits)?`.

@@ -36,9 +36,11 @@ struct RuleParser {
 
     private var current: RuleToken { tokens[index] }
 
+    /// The word `ahead` tokens on, as a keyword reads: `AND`, `Or` and `NOT`
+    /// come back in lower case (names are read from the token, not from here).
     private func word(_ ahead: Int = 0) -> String? {
         guard index + ahead < tokens.count, case .word(let word) = tokens[index + ahead].kind else { return nil }
-        return word
+        return RuleKeywords.normalized(word)
     }
 
     private func isSymbol(_ symbol: String, _ ahead: Int = 0) -> Bool {
@@ -69,7 +71,20 @@ struct RuleParser {
 
     private func unexpected(_ expected: [String], at token: RuleToken? = nil) -> RuleSyntaxError {
         let token = token ?? current
-        return RuleSyntaxError(in: text, at: token.offset, message: "unexpected \(token.display)", expected: expected)
+        guard token.kind == .end else {
+            return RuleSyntaxError(in: text, at: token.offset, message: "unexpected \(token.display)", expected: expected)
+        }
+        // Running out of text reads as where the rule stopped: "the rule ends after 'did'".
+        return RuleSyntaxError(in: text, at: token.offset, message: endMessage(before: token), expected: expected)
+    }
+
+    /// "the rule ends after 'tag'" (the last token as written, cut when long), or "the rule is empty".
+    private func endMessage(before end: RuleToken) -> String {
+        guard let last = tokens.last(where: { $0.offset < end.offset && $0.kind != .end }) else { return "the rule is empty" }
+        var written = ""
+        written.unicodeScalars.append(contentsOf: text[last.offset..<min(last.offset + last.length, text.count)])
+        if written.unicodeScalars.count > 30 { written = String(String.UnicodeScalarView(written.unicodeScalars.prefix(29))) + "…" }
+        return "the rule ends after '\(written)'"
     }
 
     private func invalid(_ message: String, at token: RuleToken) -> RuleSyntaxError {
@@ -278,7 +293,87 @@ struct RuleParser {
         }
     }
 
+    /// A window when one starts here; nil otherwise.
+    private mutating func optionalWindow() throws(RuleSyntaxError) -> TimeWindow? {
+        if atWindow { return try window() }
+        try rejectWindowMisspelling()
+        return nil
+    }
+
+    /// `in the last 7 days`, `in the past 7 days`, `in past 7 days`: an error
+    /// that points at the odd word and spells the window as it reads,
+    /// `in last 7d`. (The text form keeps one spelling so rules diff cleanly.)
+    private func rejectWindowMisspelling() throws(RuleSyntaxError) {
+        guard word() == "in" else { return }
+        let odd: Int
+        let durationAt: Int
+        switch (word(1), word(2)) {
+        case ("the", "last"), ("the", "past"):
+            odd = 1
+            durationAt = 3
+        case ("past", _):
+            odd = 1
+            durationAt = 2
+        default:
+            return
+        }
+        let written = word(1) == "the" ? "without 'the'" : "not 'in past'"
+        let message: String
+        switch word(durationAt) {
+        case "week":
+            message = "windows read 'in last 1w' (the past 7 days) or 'last week' (the calendar week), \(written)"
+        case "month":
+            message = "windows read 'in last 30d' (the past 30 days) or 'last month' (the calendar month), \(written)"
+        default:
+            if let duration = durationSpelling(at: index + durationAt) {
+                message = "windows read 'in last \(duration)', \(written)"
+            } else {
+                message = "windows read 'in last' and a duration such as 7d, 24h or 30m, \(written)"
+            }
+        }
+        throw RuleSyntaxError(in: text, at: tokens[index + odd].offset, message: message, expected: ["'in last'"])
+    }
+
+    /// The canonical spelling of the duration written at `position` (`7 days`
+    /// → `7d`, `day` → `1d`), or nil when none is there.
+    private func durationSpelling(at position: Int) -> String? {
+        guard position < tokens.count else { return nil }
+        let amount: Double
+        let unitName: String
+        switch tokens[position].kind {
+        case .measure(let value, let unit):
+            amount = value
+            unitName = unit
+        case .number(let value):
+            guard position + 1 < tokens.count, case .word(let unit) = tokens[position + 1].kind else { return nil }
+            amount = value
+            unitName = unit
+        case .word(let unit):
+            amount = 1
+            unitName = unit
+        default:
+            return nil
+        }
+        guard let unit = TimeUnit(name: unitName), amount >= 0, amount == amount.rounded(), amount < 1e12 else { return nil }
+        return RulePrinter.duration(RelativeTime(Int64(amount), unit))
+    }
+
+    /// A window after `where` filters: the error says windows come before the
+    /// filters, with the condition rewritten when `rewrite` can print it.
+    private mutating func rejectWindowAfterFilters(
+        _ filters: [PropertyFilter], rewrite: (TimeWindow) -> String? = { _ in nil }
+    ) throws(RuleSyntaxError) {
+        guard !filters.isEmpty else { return }
+        try rejectWindowMisspelling()
+        guard atWindow else { return }
+        let token = current
+        var message = "the window goes before the 'where' filters"
+        if let moved = try? window(), let rewritten = rewrite(moved) { message += ", as in '\(rewritten)'" }
+        throw invalid(message, at: token)
+    }
+
     private mutating func window() throws(RuleSyntaxError) -> TimeWindow {
+        try rejectWindowMisspelling()
         switch word() {
         case "in":
             advance()
@@ -352,8 +447,14 @@ struct RuleParser {
         let event = try name("an event")
         var measure = BehaviorMeasure.count(.greaterOrEqual(1))
         if let comparison = try countPhrase() { measure = .count(comparison) }
-        let window = atWindow ? try self.window() : nil
+        let window = try optionalWindow()
         let filters = try whereClause()
+        try rejectWindowAfterFilters(filters) { moved in
+            // With a window already before `where`, moving the second one would not be the rule meant.
+            window != nil
+                ? nil
+                : RulePrinter.print(.behavior(BehaviorCondition(event: event, negated: negated, window: moved, filters: filters, measure: measure)))
+        }
         return .behavior(BehaviorCondition(event: event, negated: negated, window: window, filters: filters, measure: measure))
     }
 
@@ -401,7 +502,7 @@ struct RuleParser {
         while word() == "and" {
             switch tokens[index + 1].kind {
             case .quotedName: break
-            case .word(let next) where !RuleKeywords.reserved.contains(next): break
+            case .word(let next) where !RuleKeywords.isReserved(next): break
             default: return filters
             }
             advance()
@@ -426,8 +527,9 @@ struct RuleParser {
         try expectSymbol(".")
         let property = try name("a property")
         try expectSymbol(")")
-        let window = atWindow ? try self.window() : nil
+        let window = try optionalWindow()
         let filters = try whereClause()
+        try rejectWindowAfterFilters(filters)
         let comparison = try numberComparison()
         return .behavior(
             BehaviorCondition(
@@ -463,8 +565,9 @@ struct RuleParser {
         try expect("time")
         try expect("did")
         let event = try name("an event")
-        let window = atWindow ? try self.window() : nil
+        let window = try optionalWindow()
         let filters = try whereClause()
+        try rejectWindowAfterFilters(filters)
         try expect("was")
         let when = try self.window()
         return .behavior(
@@ -592,7 +695,7 @@ struct RuleParser {
         default:
             throw unexpected(["'last campaign'", "'any campaign'", "'campaign ID'"])
         }
-        let window = atWindow ? try self.window() : nil
+        let window = try optionalWindow()
         return .response(ResponseCondition(kind: kind, negated: negated, campaign: campaign, window: window))
     }
 

@@ -175,7 +175,7 @@ enum RulePrinter {
 
     /// A name where a keyword would be read as a keyword (events after `did`, filter properties).
     static func keywordSafeName(_ name: String) -> String {
-        RuleKeywords.isPlainWord(name) && !RuleKeywords.reserved.contains(name) ? name : quote(name, by: "`")
+        RuleKeywords.isPlainWord(name) && !RuleKeywords.isReserved(name) ? name : quote(name, by: "`")
     }
 
     private static func quote(_ text: String, by delimiter: Character) -> String {

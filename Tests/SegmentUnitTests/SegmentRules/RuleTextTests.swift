@@ -127,7 +127,7 @@ struct RuleTextTests {
         } catch {
             #expect(error.line == 2)
             #expect(error.column == 14)
-            #expect(error.message == "unexpected the end of the rule")
+            #expect(error.message == "the rule ends after 'tag'")
             #expect(error.expected == ["a tag name"])
             #expect(error.excerpt == "  and has tag\n             ^")
         }

@@ -115,6 +115,27 @@ struct RuleServiceTests {
                 #expect(info.reason == "RULE_SYNTAX")
                 #expect(info.metadata == ["line": "1", "column": "23"])
             }
+            // The parser's hints reach the client: the window spelled as it reads, at the word to drop.
+            do {
+                _ = try await connection.rules.previewRule(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.rule = Self.text("did purchase in the last 7 days")
+                    }, metadata: connection.metadata)
+                Issue.record("expected INVALID_ARGUMENT")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("windows read 'in last 7d', without 'the'"))
+                let info = try #require(try error.unpackGoogleRPCStatus()?.details.compactMap(\.errorInfo).first)
+                #expect(info.reason == "RULE_SYNTAX")
+                #expect(info.metadata == ["line": "1", "column": "17"])
+            }
+            // Capitalised connectives are keywords.
+            _ = try await connection.rules.previewRule(
+                .with {
+                    $0.parent = Self.parent
+                    $0.rule = Self.text("did purchase AND NOT has tag vip")
+                }, metadata: connection.metadata)
             do {
                 _ = try await connection.rules.previewRule(
                     .with {
