@@ -95,6 +95,8 @@ let package = Package(
                 // The thread pool a pull's host is resolved on (getaddrinfo blocks).
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // Job queue gauges and failed-attempt counters.
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -204,6 +206,9 @@ let package = Package(
             dependencies: [
                 "SegmentRules", "SegmentDomain", "SegmentdApp", "SegmentdTestSupport", "SegmentServer", "SegmentStore", "SegmentEngine", "SegmentdAPI", "SegmentdClient",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The metrics factory's help lines, read back from a registry.
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Tests/SegmentUnitTests"
         ),

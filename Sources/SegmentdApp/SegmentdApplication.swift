@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// The composition root: builds every part from the configuration and runs the
 /// long-lived ones as services of one `ServiceGroup` — the database client, the
 /// metrics endpoint, startup, the member-set and operation listeners, the job worker, the
-/// scheduler, the audit checkpointer and the gRPC server — so start-up order and graceful shutdown live
+/// scheduler, the job-queue metrics sampler, the audit checkpointer and the gRPC server — so start-up order and graceful shutdown live
 /// in one place. The embedded PostgreSQL, when used, stops after all of them.
 public struct SegmentdApplication {
     let configuration: SegmentdConfiguration
@@ -90,6 +90,10 @@ public struct SegmentdApplication {
                     queue: useCases.jobQueue, handlers: useCases.jobHandlers(lease: configuration.jobLease), configuration: workerConfiguration,
                     logger: Logger(label: "segmentd.jobs"))))
         services.append(.init(service: useCases.scheduler(logger: Logger(label: "segmentd.scheduler"))))
+        // Queue depth and the oldest wait by kind, sampled for /metrics.
+        if configuration.metricsListen != nil {
+            services.append(.init(service: JobMetricsSampler(queue: useCases.jobQueue, logger: Logger(label: "segmentd.jobs.metrics"))))
+        }
         // Signed checkpoints of every audit chain, with a key the database does not hold.
         if configuration.auditCheckpointEvery > 0 {
             var checkpoints = AuditCheckpointer.Configuration(filePath: configuration.auditCheckpointFile)

@@ -29,7 +29,7 @@ struct Segmentd: AsyncParsableCommand {
         let configuration = try Segmentd.loadConfiguration(options)
         let logger = Segmentd.bootstrapLogging(configuration)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(SegmentdMetricsFactory(registry: registry))
         do {
             try await SegmentdApplication(configuration: configuration, registry: registry, logger: logger).run()
         } catch {

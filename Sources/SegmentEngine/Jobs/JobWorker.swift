@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SegmentDomain
 import ServiceLifecycle
 import Synchronization
@@ -165,7 +166,8 @@ public final class JobWorker: Service, Sendable {
 
     private func execute(_ job: JobRecord) async {
         guard let handler = handlers[job.kind] else {
-            _ = try? await queue.fail(job, worker: id, code: "UNKNOWN_KIND", message: "no handler for \(job.kind)", retryable: false)
+            let state = try? await queue.fail(job, worker: id, code: "UNKNOWN_KIND", message: "no handler for \(job.kind)", retryable: false)
+            if let state { Self.countFailedAttempt(job, now: state) }
             return
         }
         let key = Self.key(job.tenantID, job.jobID)
@@ -245,7 +247,10 @@ public final class JobWorker: Service, Sendable {
             let state = try? await queue.fail(job, worker: id, code: code, message: message, retryable: !permanent)
             // Only an attempt that still owned the job records its failure on the resource: a stale
             // one must not mark a segment failed after a newer attempt succeeded.
-            if state != nil { await handler.failed(job, message: message) }
+            if let state {
+                Self.countFailedAttempt(job, now: state)
+                await handler.failed(job, message: message)
+            }
             logger.warning(
                 "job attempt failed",
                 metadata: [
@@ -253,6 +258,13 @@ public final class JobWorker: Service, Sendable {
                     "error": "\(String(reflecting: error))",
                 ])
         }
+    }
+
+    /// Counts a failed attempt (`segmentd_job_attempts_failed_total{kind,state}`) by the job's state after it:
+    /// `retrying`, or `failed` when no attempt is left — what an alert on failing refreshes watches.
+    /// Stale attempts (no longer owning the job) are not counted: their failure changed nothing.
+    static func countFailedAttempt(_ job: JobRecord, now state: JobState) {
+        Counter(label: "segmentd_job_attempts_failed_total", dimensions: [("kind", job.kind.rawValue), ("state", state.rawValue)]).increment()
     }
 
     /// `tooExpensive` → `TOO_EXPENSIVE`: error codes in operations read like status reasons.

@@ -57,6 +57,39 @@ struct SegmentdProcessTests {
         #expect(metrics.contains(#"code="UNAUTHENTICATED""#))
         #expect(metrics.contains("segmentd_db_connections_in_use"))
 
+        // Job metrics: a refresh of a predictive segment with no data fails at once (not retried) and is counted.
+        let created = try CommandLineTool.segctl(
+            ["segments", "create", "buyers", "--predict", "convert", "--event", "purchase", "--schedule", "manual"], environment: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        let refreshed = try CommandLineTool.segctl(["segments", "refresh", "buyers", "--wait"], environment: env)
+        #expect(
+            refreshed.status != 0 && (refreshed.stdout + refreshed.stderr).contains("INSUFFICIENT_DATA"), "\(refreshed.stdout) \(refreshed.stderr)")
+        let failedAttempts = #"segmentd_job_attempts_failed_total{kind="train",state="failed"} 1"#
+        // The worker counts the attempt just after recording it, while the operation's waiter is woken: allow it a moment.
+        var scraped = ""
+        for _ in 0..<20 {
+            let (body, _) = try await URLSession.shared.data(from: URL(string: "http://\(address)/metrics")!)
+            scraped = String(decoding: body, as: UTF8.self)
+            if scraped.contains(failedAttempts) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(scraped.contains(failedAttempts), "\(scraped)")
+        // The queue is sampled at start-up: every kind and state has a gauge (nothing waits here).
+        for kind in JobKind.allCases {
+            for state in ["queued", "retrying", "running"] {
+                #expect(scraped.contains(#"segmentd_jobs{kind="\#(kind.rawValue)",state="\#(state)"} 0.0"#), "\(kind) \(state)")
+            }
+            #expect(scraped.contains(#"segmentd_jobs_oldest_queued_age_seconds{kind="\#(kind.rawValue)"} 0.0"#), "\(kind)")
+        }
+        // Every metric family has one line of help, and the help is for that family.
+        let families = Set(scraped.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+        let helped = Set(
+            scraped.split(separator: "\n").filter { $0.hasPrefix("# HELP ") && $0.split(separator: " ").count > 3 }.map {
+                $0.split(separator: " ")[2]
+            })
+        #expect(families.count >= 10, "\(families)")
+        #expect(families.subtracting(helped).isEmpty, "no # HELP for \(families.subtracting(helped).sorted())")
+
         // SIGTERM while a Watch call is open: the call ends cleanly, the process exits 0.
         let postmasterPID = home + "/postgres/data/postmaster.pid"
         #expect(FileManager.default.fileExists(atPath: postmasterPID))

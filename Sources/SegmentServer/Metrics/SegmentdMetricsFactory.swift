@@ -1,0 +1,97 @@
+import CoreMetrics
+import Prometheus
+
+/// The swift-metrics factory segmentd bootstraps: `PrometheusMetricsFactory`'s
+/// behaviour, plus a `# HELP` line for every metric family.
+///
+/// swift-prometheus's own factory registers every metric with empty help, and
+/// its registry refuses a second registration of a name with different help,
+/// so help cannot be added up front beside it. This factory looks each name up
+/// in ``help`` instead and makes the metric on the registry with that text.
+///
+/// ```swift
+/// let registry = PrometheusCollectorRegistry()
+/// MetricsSystem.bootstrap(SegmentdMetricsFactory(registry: registry))
+/// ```
+public struct SegmentdMetricsFactory: Sendable {
+    /// One line of help per metric segmentd exports, by name. A metric missing
+    /// here is exported without `# HELP` (the metrics test fails on it).
+    public static let help: [String: String] = [
+        "segmentd_rpc_requests_total": "gRPC calls by method and final status code (standard gRPC code names).",
+        "segmentd_rpc_duration_seconds": "gRPC call latency by method, until the response stream ends.",
+        "segmentd_auth_rejections_total": "Calls refused before reaching a service, by reason.",
+        "segmentd_db_connections_in_use": "PostgreSQL connections of the application pool in use now.",
+        "segmentd_db_connections_max": "The application pool's maximum number of PostgreSQL connections.",
+        "segmentd_db_connection_wait_seconds": "Time spent waiting for a PostgreSQL connection from the pool.",
+        "segmentd_membership_cache_hits_total": "Membership checks answered from the in-memory member-set cache.",
+        "segmentd_membership_cache_misses_total": "Membership checks that had to load a member set from PostgreSQL.",
+        "segmentd_membership_cache_members": "Members held in the in-memory member-set cache.",
+        "segmentd_jobs": "Jobs by kind and state (queued, retrying, running), across tenants, sampled periodically.",
+        "segmentd_jobs_oldest_queued_age_seconds":
+            "Seconds the oldest due queued or retrying job of a kind has waited to be claimed (0 when none), sampled periodically.",
+        "segmentd_job_attempts_failed_total":
+            "Failed job attempts by kind and the job's state after the failure (retrying, or failed when no attempt is left).",
+    ]
+
+    /// The registry the metrics are made on, and served from.
+    public let registry: PrometheusCollectorRegistry
+    let durationBuckets: [Duration]
+    let valueBuckets: [Double]
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        // The same default buckets as swift-prometheus's own factory.
+        let defaults = PrometheusMetricsFactory(registry: registry)
+        self.durationBuckets = defaults.defaultDurationHistogramBuckets
+        self.valueBuckets = defaults.defaultValueHistogramBuckets
+    }
+
+    func help(_ label: String) -> String { Self.help[label] ?? "" }
+}
+
+extension SegmentdMetricsFactory: MetricsFactory {
+    public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+    }
+
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(name: label, labels: dimensions, help: help(label))
+    }
+
+    public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        guard aggregate else { return registry.makeGauge(name: label, labels: dimensions, help: help(label)) }
+        return registry.makeValueHistogram(name: label, labels: dimensions, buckets: valueBuckets, help: help(label))
+    }
+
+    public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(name: label, labels: dimensions, help: help(label))
+    }
+
+    public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(name: label, labels: dimensions, buckets: durationBuckets, help: help(label))
+    }
+
+    public func destroyCounter(_ handler: any CounterHandler) {
+        if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
+    }
+
+    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
+    }
+
+    public func destroyRecorder(_ handler: any RecorderHandler) {
+        switch handler {
+        case let gauge as Prometheus.Gauge: registry.unregisterGauge(gauge)
+        case let histogram as Histogram<Double>: registry.unregisterValueHistogram(histogram)
+        default: break
+        }
+    }
+
+    public func destroyMeter(_ handler: any MeterHandler) {
+        if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
+    }
+
+    public func destroyTimer(_ handler: any TimerHandler) {
+        if let histogram = handler as? Histogram<Duration> { registry.unregisterDurationHistogram(histogram) }
+    }
+}
