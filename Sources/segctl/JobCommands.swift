@@ -138,9 +138,16 @@ extension Segctl {
             @Argument var id: String
             func run() async throws {
                 try await runCommand {
-                    let operation = try await connection.withConnection { client in
+                    let (operation, alreadyDone) = try await connection.withConnection { client in
                         let name = Jobs.name(try await client.callerTenant(), id)
-                        return try await client.operations.cancelOperation(.with { $0.name = name }, metadata: client.metadata)
+                        let current = try await client.operations.getOperation(.with { $0.name = name }, metadata: client.metadata)
+                        if current.done { return (current, true) }
+                        return (try await client.operations.cancelOperation(.with { $0.name = name }, metadata: client.metadata), false)
+                    }
+                    guard !alreadyDone else {
+                        throw ClientError(
+                            .server, "operation \(shortID(operation.name)) already finished (\("\(operation.state)".lowercased())): nothing to cancel"
+                        )
                     }
                     if connection.json { return try printJSON(operation) }
                     print(Jobs.summary(operation))

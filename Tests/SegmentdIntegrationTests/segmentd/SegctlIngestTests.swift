@@ -54,6 +54,9 @@ struct SegctlIngestTests {
         #expect(byName.status == 0 && byName.stdout.contains("vips_shelf"), "\(byName.stderr)")
         let waited = try segctl(["segments", "refresh", "vips_shelf", "--wait"])
         #expect(waited.status == 0 && waited.stdout.contains("succeeded"), "stdout: \(waited.stdout) stderr: \(waited.stderr)")
+        let finishedID = String(waited.stdout.split(separator: " ").first ?? "")
+        let cancelled = try segctl(["jobs", "cancel", finishedID])
+        #expect(cancelled.status != 0 && cancelled.stderr.contains("nothing to cancel"), "\(cancelled.stdout)\(cancelled.stderr)")
 
         // Exports check their attributes and output file before any job starts.
         let exportFile = home + "/vips.csv"
