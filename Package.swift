@@ -162,6 +162,8 @@ let package = Package(
                 "SegmentdClient", "SegmentdAPI",
                 // The CSV reader shared with connector imports.
                 "SegmentDomain",
+                // "Did you mean …?" for names checked before a job starts.
+                "SegmentRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -25,7 +25,7 @@ extension Segctl.Segments {
                 and the segment refreshes. Rerunning with the same --sync-id changes nothing.
                 """)
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Argument(help: "The file (.csv or .ndjson; - for standard input).") var file: String
         @Option(name: .customLong("format"), help: "csv or ndjson (default: from the file name, else csv).") var format: String?
         @Flag(name: .customLong("replace"), help: "The file is the whole membership (default: add to it).") var replace = false
@@ -86,7 +86,7 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Add or remove user ids in a PUSH connector segment, as an external tool's sync would (connectors.manage).")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Argument(help: "User ids (at most 10,000).") var users: [String]
         @Flag(name: .customLong("remove"), help: "Remove the ids (default: add).") var remove = false
         @Option(name: .customLong("sync-id"), help: "Id of this batch; a retry with the same id changes nothing (default: new each run).") var syncID:
@@ -116,7 +116,7 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Pull a PULL connector's URL now (connectors.manage); --wait follows it to the end.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Flag(name: .customLong("wait"), help: "Follow the pull until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
             let final = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
@@ -130,7 +130,7 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Train a predictive segment's model and rescore every user (predictive.manage); --wait follows it.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Flag(name: .customLong("wait"), help: "Follow the training until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
             _ = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
@@ -143,7 +143,7 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Show a predictive segment's model card: goal, data, AUC, calibration, weights, thresholds.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Option(name: .customLong("weights"), help: "How many feature weights to list (default 10).") var weights = 10
         func run() async throws {
             try await runCommand {

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import GRPCCore
 import SegmentDomain
+import SegmentRules
 import SegmentdAPI
 import SegmentdClient
 
@@ -12,7 +13,7 @@ extension Segctl.Segments {
             abstract: "Export a segment's members (user id and chosen attributes) to a file, verified by its SHA-256 (segments.export).",
             discussion: "The server writes the file, then segctl downloads it; a paused segment exports its last membership.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Option(name: .customLong("format"), help: "csv or ndjson.") var format = "csv"
         @Option(name: .customLong("attributes"), help: "Profile attributes to include, comma-separated.") var attributes: String?
         @Option(name: .shortAndLong, help: "The file to write (default: ID.csv or ID.ndjson).") var output: String?

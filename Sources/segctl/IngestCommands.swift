@@ -177,20 +177,57 @@ extension Segctl {
         }
 
         struct Delete: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Erase a user completely (data.ingest; audited).")
+            static let configuration = CommandConfiguration(
+                abstract: "Erase a user and all their data, for an erasure request (data.ingest; audited).",
+                discussion: """
+                    Removes the user's profile, events, campaign responses, tags, locations and segment memberships; \
+                    export files made before expire. It cannot be undone. Asks first on a terminal; scripts pass --yes.
+                    """)
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "The user's id.") var user: String
+            @Flag(name: .customLong("yes"), help: "Do not ask for confirmation (for scripts).") var yes = false
 
             func run() async throws {
+                if !yes {
+                    guard isatty(STDIN_FILENO) == 1 else {
+                        throw ValidationError("erasing \(user) cannot be undone: pass --yes to confirm (standard input is not a terminal to ask)")
+                    }
+                    FileHandle.standardError.write(
+                        Data(
+                            "Erase \(user) and all their data (profile, events, responses, tags, locations, memberships)? This cannot be undone. [y/N] "
+                                .utf8))
+                    guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces)) else {
+                        FileHandle.standardError.write(Data("nothing was erased\n".utf8))
+                        throw ExitCode(1)
+                    }
+                }
                 try await runCommand {
                     let removed = try await connection.withConnection { client in
                         let tenant = try await client.callerTenant()
                         return try await client.users.deleteUser(.with { $0.name = "\(tenant)/users/\(user)" }, metadata: client.metadata)
                     }
                     if connection.json { return try printJSON(removed) }
-                    print(
-                        "erased \(user): " + removed.removed.sorted(by: { $0.key < $1.key }).map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                    print("erased \(user): " + Self.summary(removed.removed))
                 }
+            }
+
+            /// What was erased, in the user's terms rather than table names.
+            static func summary(_ removed: [String: Int64]) -> String {
+                func count(_ key: String, _ one: String, _ many: String) -> String? {
+                    guard let n = removed[key], n > 0 else { return nil }
+                    return "\(n) \(n == 1 ? one : many)"
+                }
+                var parts = [
+                    removed["profile", default: 0] > 0 ? "their profile" : nil, count("events", "event", "events"),
+                    count("responses", "campaign response", "campaign responses"), count("tags", "tag", "tags"),
+                    count("locations", "location", "locations"), count("memberships", "segment membership", "segment memberships"),
+                ].compactMap { $0 }
+                if parts.isEmpty { parts = ["the user (they had no other data)"] }
+                var text = parts.joined(separator: ", ")
+                if let files = removed["export_files"], files > 0 {
+                    text += "; \(files) export file\(files == 1 ? "" : "s") made before will be deleted"
+                }
+                return text
             }
         }
     }

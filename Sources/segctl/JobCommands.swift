@@ -83,7 +83,7 @@ extension Segctl {
         struct Wait: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Follow an operation until it is done; exits 1 unless it succeeded.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The operation id (or its full name).") var id: String
             func run() async throws {
                 let final = try await Jobs.follow(connection, id: id)
                 if final.state != .succeeded { throw ExitCode(1) }
@@ -135,7 +135,7 @@ extension Segctl {
         struct Cancel: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Cancel: a queued job at once, a running one as soon as its worker stops it.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The operation id (or its full name).") var id: String
             func run() async throws {
                 try await runCommand {
                     let (operation, alreadyDone) = try await connection.withConnection { client in
@@ -163,7 +163,7 @@ extension Segctl.Segments {
             abstract: "Refresh a segment now (segments.refresh); --wait follows it to the end.",
             discussion: "Requests made while a refresh is already queued join it: one job per segment.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Flag(name: .customLong("wait"), help: "Follow the refresh until it is done; exit 1 unless it succeeded.") var wait = false
         func run() async throws {
             _ = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
@@ -175,7 +175,7 @@ extension Segctl.Segments {
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Size over time: a chart on a terminal, then the refreshes.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         @Option(name: .customLong("limit"), help: "Refreshes to show.") var limit: Int32 = 30
         func run() async throws {
             try await runCommand {

@@ -61,10 +61,22 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Count, sample, breakdown by an attribute, overlap with another segment, history and last changes.")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
-        @Option(name: .customLong("by"), help: "Break members down by this profile attribute (top values).") var attribute: String?
+        @Argument(help: "The segment id (or its full name).") var id: String
+        @Option(
+            name: .customLong("by"),
+            help: "Break members down by this profile attribute: its most common values, or ranges for a number.") var attribute: String?
+        @Option(name: .customLong("top"), help: "With --by: the most common values to show (1-1000); the rest are one (other) row.")
+        var top: Int32 = 20
+        @Option(name: .customLong("buckets"), help: "With --by a number attribute: about how many ranges (1-100).") var buckets: Int32 = 5
         @Option(name: .customLong("overlap"), help: "Another segment to compare with.") var other: String?
         @Option(name: .customLong("sample"), help: "Members to show (1-1000).") var sample: Int32 = 10
+
+        func validate() throws {
+            guard (1...1000).contains(sample) else { throw ValidationError("--sample: 1-1000") }
+            guard (1...1000).contains(top) else { throw ValidationError("--top: 1-1000") }
+            guard (1...100).contains(buckets) else { throw ValidationError("--buckets: 1-100") }
+        }
+
         func run() async throws {
             try await runCommand {
                 let inspection = try await connection.withConnection { client in
@@ -74,6 +86,8 @@ extension Segctl.Segments {
                             $0.name = Segctl.Segments.name(tenant, id)
                             $0.sampleSize = sample
                             $0.breakdownAttribute = attribute ?? ""
+                            $0.breakdownLimit = top
+                            $0.breakdownBuckets = buckets
                             if let other { $0.overlapSegment = Segctl.Segments.name(tenant, other) }
                         }, metadata: client.metadata)
                 }
@@ -115,7 +129,7 @@ extension Segctl.Segments {
         static let configuration = CommandConfiguration(
             abstract: "Stream a segment's member ids, one per line, from one consistent snapshot (membership.check).")
         @OptionGroup var connection: ConnectionOptions
-        @Argument var id: String
+        @Argument(help: "The segment id (or its full name).") var id: String
         func run() async throws {
             try await runCommand {
                 try await connection.withConnection { client in

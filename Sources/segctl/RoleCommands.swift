@@ -65,8 +65,8 @@ extension Segctl {
             @Argument(help: "Role id: 2-40 of a-z, 0-9 and '_'.") var role: String
             @Option(name: .customLong("permission"), help: "A permission (repeat; see 'segctl roles permissions').")
             var permissions: [String] = []
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name.") var displayName: String?
+            @Option(name: .customLong("description"), help: "What the role is for.") var description: String?
 
             func validate() throws {
                 if permissions.isEmpty { throw ValidationError("give at least one --permission") }
@@ -96,8 +96,8 @@ extension Segctl {
             @Argument(help: "Role id.") var role: String
             @Option(name: .customLong("permission"), help: "The role's new permissions (repeat; replaces them all).")
             var permissions: [String] = []
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name.") var displayName: String?
+            @Option(name: .customLong("description"), help: "What the role is for.") var description: String?
 
             func validate() throws {
                 if permissions.isEmpty && displayName == nil && description == nil {

@@ -19,6 +19,10 @@ extension Segctl {
             @Option(name: .customLong("file"), help: "Read the rule from a file ('-' for standard input).") var file: String?
             @Argument(help: "The rule text (quote it for the shell).") var words: [String] = []
 
+            func validate() throws {
+                if file == nil && words.isEmpty { throw ValidationError("give the rule as an argument or with --file") }
+            }
+
             func text() throws -> String {
                 if let file {
                     let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
@@ -36,7 +40,12 @@ extension Segctl {
             }
         }
 
-        static func printDiagnostics(_ diagnostics: [Segmentd_V1_RuleDiagnostic]) {
+        /// Prints diagnostics, to standard output when they are the command's answer
+        /// (`rules check`) and to standard error when they accompany one (a saved segment).
+        static func printDiagnostics(_ diagnostics: [Segmentd_V1_RuleDiagnostic], toStandardError: Bool = false) {
+            func print(_ text: String) {
+                if toStandardError { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { Swift.print(text) }
+            }
             for diagnostic in diagnostics {
                 let severity = diagnostic.severity == .error ? "error" : "warning"
                 var line = "\(severity): "
@@ -90,6 +99,11 @@ extension Segctl {
             @OptionGroup var connection: ConnectionOptions
             @Option(name: .customLong("sample"), help: "Members to show (1-1000).") var sample: Int32 = 10
             @OptionGroup var rule: RuleInput
+
+            func validate() throws {
+                guard (1...1000).contains(sample) else { throw ValidationError("--sample: 1-1000") }
+            }
+
             func run() async throws {
                 let definition = try rule.definition
                 try await runCommand {
@@ -105,7 +119,7 @@ extension Segctl {
                     if connection.json { return try printJSON(response) }
                     print(response.rule.text)
                     print(response.rule.description_p)
-                    Rules.printDiagnostics(response.diagnostics)
+                    Rules.printDiagnostics(response.diagnostics, toStandardError: true)
                     print("\(response.count) member\(response.count == 1 ? "" : "s") at \(show(response.evaluateTime))")
                     for id in response.sampleUserIds { print("  " + id) }
                 }

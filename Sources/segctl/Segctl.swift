@@ -18,6 +18,41 @@ struct Segctl: AsyncParsableCommand {
             Segments.self, ReadyToUse.self, Jobs.self, Check.self, Catalog.self, Demo.self,
         ]
     )
+
+    /// ArgumentParser's entry point, with two changes: connection flags may come
+    /// before the subcommand, and a mistake found while a command runs (a bad
+    /// `--schedule`, nothing to update) prints that command's usage, not segctl's.
+    static func main() async {
+        let arguments = CommandLineArguments.placingConnectionFlags(Array(CommandLine.arguments.dropFirst()), root: Segctl.self)
+        let command: ParsableCommand
+        do {
+            command = try await asyncParseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch let error as ValidationError {
+            let leaf = type(of: command)
+            let path = (CommandLineArguments.path(to: leaf, from: Segctl.self) ?? []).joined(separator: " ")
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    Error: \(error.message)
+                    \(usageString(for: leaf))
+                      See 'segctl \(path) --help' for more information.
+
+                    """.utf8))
+            exit(withError: ExitCode.validationFailure)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Connection flags shared by every command.
@@ -48,12 +83,26 @@ struct ConnectionOptions: ParsableArguments {
         platform: Bool = false, _ body: (SegmentdConnection) async throws -> Result
     ) async throws -> Result {
         let settings = try settings(platform: platform)
-        guard settings.apiKey != nil else {
-            throw ClientError(
-                .invalidSettings,
-                "no API key: set SEGMENTD_API_KEY or --api-key (on the server's machine, segctl reads it from the data directory's segctl.json)")
-        }
+        guard settings.apiKey != nil else { throw ClientError(.invalidSettings, missingKeyMessage()) }
         return try await SegmentdConnection.with(settings, body)
+    }
+}
+
+extension ConnectionOptions {
+    /// Where segctl looked for a key and how to give one: the usual mistake is
+    /// running it outside the directory segmentd keeps its data in.
+    func missingKeyMessage(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let directory = home ?? ClientSettings.defaultHome(environment: environment)
+        let file = URL(fileURLWithPath: directory).appendingPathComponent(ClientSettings.File.fileName).standardizedFileURL.path
+        let source = home != nil ? "--home" : environment["SEGMENTD_HOME"].map { _ in "SEGMENTD_HOME" } ?? "the default, ./.segmentd"
+        let found =
+            FileManager.default.fileExists(atPath: file)
+            ? "\(file) (from \(source)) has no API key"
+            : "there is no \(file) (from \(source))"
+        return """
+            no API key: \(found). Set SEGMENTD_API_KEY or --api-key, or point --home (or SEGMENTD_HOME) \
+            at the data directory of the segmentd that created your key
+            """
     }
 }
 

@@ -81,6 +81,19 @@ extension Segctl {
             }
         }
 
+        /// What `create --validate-only` would create: the definition, without the
+        /// state, size and revision a segment only has once saved.
+        static func showDraft(_ segment: Segmentd_V1_Segment) {
+            print("valid: would create \(segment.name) (nothing was saved)")
+            let lines = [
+                ("kind", "\(segment.kind)".lowercased()),
+                (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
+                ("meaning", segment.rule.description_p), ("display name", segment.displayName), ("description", segment.description_p),
+                ("schedule", scheduleText(segment.schedule)),
+            ]
+            for (key, value) in lines where !value.isEmpty { print("\(key.padding(toLength: 13, withPad: " ", startingAt: 0)) \(value)") }
+        }
+
         static func show(_ segment: Segmentd_V1_Segment, json: Bool) throws {
             if json { return try printJSON(segment) }
             var lines = [
@@ -143,6 +156,7 @@ extension Segctl {
             @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
 
             func validate() throws {
+                _ = try schedule.map(Segments.parseSchedule)
                 guard [rule != nil, connector != nil, predict != nil].filter({ $0 }).count == 1 else {
                     throw ValidationError("give exactly one of --rule, --connector or --predict")
                 }
@@ -206,7 +220,12 @@ extension Segctl {
                                 }
                             }, metadata: client.metadata)
                     }
-                    try Segments.show(segment, json: connection.json)
+                    if validateOnly && !connection.json {
+                        Segments.showDraft(segment)
+                    } else {
+                        try Segments.show(segment, json: connection.json)
+                    }
+                    if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
                 }
             }
         }
@@ -269,6 +288,14 @@ extension Segctl {
             @Option(name: .customLong("description")) var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone].") var schedule: String?
             @Option(name: .customLong("etag"), help: "Fail if the segment changed since this etag.") var etag: String?
+
+            func validate() throws {
+                _ = try schedule.map(Segments.parseSchedule)
+                guard rule != nil || displayName != nil || description != nil || schedule != nil else {
+                    throw ValidationError("nothing to change: give --rule, --display-name, --description or --schedule")
+                }
+            }
+
             func run() async throws {
                 let parsedSchedule = try schedule.map(Segments.parseSchedule)
                 var paths: [String] = []
@@ -294,6 +321,7 @@ extension Segctl {
                             }, metadata: client.metadata)
                     }
                     try Segments.show(segment, json: connection.json)
+                    if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
                 }
             }
         }
@@ -308,6 +336,7 @@ extension Segctl {
                     try await call(client, Segments.name(try await client.callerTenant(), id))
                 }
                 try Segments.show(segment, json: connection.json)
+                if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
             }
         }
 

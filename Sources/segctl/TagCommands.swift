@@ -46,8 +46,8 @@ extension Segctl {
             static let configuration = CommandConfiguration(abstract: "Create a tag.")
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "Tag id: 1-64 of a-z, 0-9 and _.") var tag: String
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name.") var displayName: String?
+            @Option(name: .customLong("description"), help: "What the tag means.") var description: String?
             func run() async throws {
                 try await runCommand {
                     let created = try await connection.withConnection { client in
@@ -69,7 +69,7 @@ extension Segctl {
         struct Rename: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Change a tag's id; its users keep it.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var tag: String
+            @Argument(help: "The tag id (vip).") var tag: String
             @Argument(help: "The new id.") var newTag: String
             func run() async throws {
                 try await runCommand {
@@ -89,7 +89,7 @@ extension Segctl {
         struct Delete: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete a tag and its assignments.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var tag: String
+            @Argument(help: "The tag id (vip).") var tag: String
             func run() async throws {
                 try await runCommand {
                     try await connection.withConnection { client in
@@ -169,7 +169,7 @@ extension Segctl {
         struct Members: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "users", abstract: "List a tag's users, one per line.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var tag: String
+            @Argument(help: "The tag id (vip).") var tag: String
             func run() async throws {
                 try await runCommand {
                     try await connection.withConnection { client in

@@ -89,8 +89,8 @@ extension Segctl {
             static let configuration = CommandConfiguration(abstract: "Rename a tenant or change its time zone.")
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "Tenant id.") var tenant: String
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("time-zone")) var timeZone: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name.") var displayName: String?
+            @Option(name: .customLong("time-zone"), help: "IANA time zone for calendar windows (Europe/Istanbul).") var timeZone: String?
 
             func validate() throws {
                 if displayName == nil && timeZone == nil { throw ValidationError("give --display-name and/or --time-zone") }

@@ -5,7 +5,7 @@ import SegmentRules
 public struct SegmentInspection: Sendable {
     public var count: Int64 = 0
     public var sample: [String] = []
-    public var breakdown: [(value: String, count: Int64)] = []
+    public var breakdown: [BreakdownRow] = []
     public var overlap: (both: Int64, onlyThis: Int64, onlyOther: Int64)?
     public var enteredSample: [String] = []
     public var exitedSample: [String] = []

@@ -33,11 +33,14 @@ public struct SegmentDraft: Sendable {
     public var kind: SegmentKind
     public var definition: SegmentDefinition
     public var pullAuthHeaderSet: Bool
+    /// The rule's warnings, as `create` would return them.
+    public var warnings: [RuleDiagnostic]
 
-    public init(name: String, kind: SegmentKind, definition: SegmentDefinition, pullAuthHeaderSet: Bool) {
+    public init(name: String, kind: SegmentKind, definition: SegmentDefinition, pullAuthHeaderSet: Bool, warnings: [RuleDiagnostic] = []) {
         self.name = name
         self.kind = kind
         self.definition = definition
         self.pullAuthHeaderSet = pullAuthHeaderSet
+        self.warnings = warnings
     }
 }

@@ -56,8 +56,11 @@ public struct SegmentCommands: Sendable {
         var ast: Rule
         var description: String
         var references: [String]
+        /// What probably is a mistake against the tenant's data; saved anyway.
+        var warnings: [RuleDiagnostic] = []
 
-        init(_ rule: Rule) {
+        init(_ rule: Rule, warnings: [RuleDiagnostic] = []) {
+            self.warnings = warnings
             // Printing then parsing a rule gives the same AST, so the three forms agree.
             text = RuleText.print(rule)
             ast = rule
@@ -74,7 +77,8 @@ public struct SegmentCommands: Sendable {
 
     /// The rule of a request as saved, validated against the tenant's catalog.
     func canonicalRule(_ source: RuleSource, tenant: TenantID) async throws -> SavedRule {
-        SavedRule(try await rules.validRule(source, field: "segment.rule", tenant: tenant).0)
+        let (rule, warnings) = try await rules.validRule(source, field: "segment.rule", tenant: tenant)
+        return SavedRule(rule, warnings: warnings)
     }
 
     /// Saves the AST and restatement of rules saved before they were kept (run at startup).
@@ -100,20 +104,22 @@ public struct SegmentCommands: Sendable {
     /// The definition of a new segment of `kind` from a request, checked.
     private func definition(
         _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID
-    ) async throws -> (SegmentDefinition, references: [String]) {
+    ) async throws -> (SegmentDefinition, references: [String], warnings: [RuleDiagnostic]) {
         // A connector segment without settings is a PUSH connector.
         let connector = kind == .connector && input.connector == nil ? ConnectorSettings(source: .push) : input.connector
         var definition = SegmentDefinition(
             displayName: input.displayName.isEmpty ? segmentID : input.displayName, description: input.description, ruleText: nil,
             schedule: try await schedule(input.schedule, tenant: tenant), connector: connector, predictive: input.predictive)
         var references: [String] = []
+        var warnings: [RuleDiagnostic] = []
         if let source = input.rule {
             let saved = try await canonicalRule(source, tenant: tenant)
             saved.apply(to: &definition)
             references = saved.references
+            warnings = saved.warnings
         }
         try definition.validate(kind: kind)
-        return (definition, references)
+        return (definition, references, warnings)
     }
 
     /// What `create` would save, checked and not saved (`validate_only`).
@@ -121,33 +127,35 @@ public struct SegmentCommands: Sendable {
         guard SegmentStore.isValidID(segmentID) else {
             throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
         }
-        let (definition, _) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
+        let (definition, _, warnings) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
         return SegmentDraft(
-            name: ResourceName.segmentName(tenant, segmentID), kind: kind, definition: definition, pullAuthHeaderSet: input.pullAuthHeader != nil)
+            name: ResourceName.segmentName(tenant, segmentID), kind: kind, definition: definition, pullAuthHeaderSet: input.pullAuthHeader != nil,
+            warnings: warnings)
     }
 
     /// Creates a segment (revision 1).
     public func create(
         _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
-        let (definition, references) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
-        return try await store.create(
+    ) async throws -> SavedSegment {
+        let (definition, references, warnings) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
+        let record = try await store.create(
             tenant: tenant, segmentID: segmentID, kind: kind, definition: definition, references: references,
             pullAuthHeader: input.pullAuthHeader, actor: actor, audit: audit)
+        return SavedSegment(record: record, warnings: warnings)
     }
 
     /// Changes the fields named in `fields` to the request's values when `etag` matches.
     public func update(
         tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, actor: String,
         audit: AuditContext
-    ) async throws -> SegmentRecord {
+    ) async throws -> SavedSegment {
         var newRule: SavedRule?
         if fields.contains(.rule) {
             newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
         }
         let newSchedule = fields.contains(.schedule) ? try await schedule(input.schedule, tenant: tenant) : nil
         let pullAuthHeader = fields.contains(.connector) ? input.pullAuthHeader : nil
-        return try await store.update(
+        let record = try await store.update(
             tenant: tenant, segmentID: segmentID, etag: etag,
             change: { definition in
                 if fields.contains(.displayName) { definition.displayName = input.displayName }
@@ -165,6 +173,7 @@ public struct SegmentCommands: Sendable {
                 if fields.contains(.predictive) { definition.predictive = input.predictive }
             },
             references: newRule?.references, pullAuthHeader: pullAuthHeader, actor: actor, audit: audit)
+        return SavedSegment(record: record, warnings: newRule?.warnings ?? [])
     }
 
     public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
@@ -213,18 +222,21 @@ public struct SegmentCommands: Sendable {
     /// rule must still be valid against today's catalog and segments.
     public func rollback(
         tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
+    ) async throws -> SavedSegment {
         let revision = try await revision(tenant: tenant, segmentID: segmentID, number: number)
         var definition = revision.definition
         var references: [String] = []
+        var warnings: [RuleDiagnostic] = []
         if let text = revision.definition.ruleText {
             let saved = try await canonicalRule(.text(text), tenant: tenant)
             saved.apply(to: &definition)
             references = saved.references
+            warnings = saved.warnings
         }
-        return try await store.update(
+        let record = try await store.update(
             tenant: tenant, segmentID: segmentID, etag: etag, change: { [definition] in $0 = definition }, references: references,
             actor: actor, audit: audit)
+        return SavedSegment(record: record, warnings: warnings)
     }
 
     // MARK: State and curation
@@ -277,17 +289,29 @@ public struct SegmentCommands: Sendable {
         try await store.history(tenant: tenant, segmentID: segmentID, limit: limit)
     }
 
-    /// A segment's membership at a glance: count, sample, a breakdown by an attribute,
-    /// the overlap with another segment, who entered and left, and its size history.
+    /// A segment's membership at a glance: count, sample, a breakdown by an attribute
+    /// (its most common values, or ranges for a number), the overlap with another
+    /// segment, who entered and left, and its size history.
     public func inspect(
-        tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
+        tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, buckets: Int = 0, other: String?
     ) async throws -> (segment: SegmentRecord, inspection: SegmentInspection, history: [SizeHistoryPoint]) {
-        guard (0...1000).contains(sample) else { throw DomainError.invalid("sample_size", "0-1000 (0 means 10)") }
-        guard (0...1000).contains(breakdownLimit) else { throw DomainError.invalid("breakdown_limit", "0-1000 (0 means 20)") }
+        guard (0...1000).contains(sample) else { throw DomainError.invalid("sample_size", "1-1000 (0 means 10)") }
+        guard (0...1000).contains(breakdownLimit) else { throw DomainError.invalid("breakdown_limit", "1-1000 (0 means 20)") }
+        guard (0...100).contains(buckets) else { throw DomainError.invalid("breakdown_buckets", "1-100 (0 means 5)") }
         let segment = try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: false)
+        var breakdown: BreakdownRequest?
+        if let attribute {
+            let known = try await ruleStore.catalog(tenant: tenant).attributes
+            guard let type = known[attribute] else {
+                let hint = NameSuggestion.closest(to: attribute, among: known.keys).map { "; did you mean \($0)?" } ?? ""
+                throw DomainError.invalid("breakdown_attribute", "no profile has the attribute \(attribute)\(hint)")
+            }
+            breakdown = BreakdownRequest(
+                attribute: attribute, byRanges: type == .number, limit: breakdownLimit == 0 ? 20 : breakdownLimit, buckets: buckets == 0 ? 5 : buckets
+            )
+        }
         let inspection = try await membership.inspect(
-            tenant: tenant, segmentID: segmentID, sample: sample == 0 ? 10 : sample, attribute: attribute,
-            breakdownLimit: breakdownLimit == 0 ? 20 : breakdownLimit, other: other)
+            tenant: tenant, segmentID: segmentID, sample: sample == 0 ? 10 : sample, breakdown: breakdown, other: other)
         return (segment, inspection, try await history(tenant: tenant, segmentID: segmentID, limit: 30))
     }
 

@@ -25,10 +25,13 @@ public struct RuleDiagnostic: Equatable, Sendable, CustomStringConvertible {
     public var column: Int?
     public var expected: [String]
     public var excerpt: String?
+    /// For a name the catalog has not seen: the known name closest to it (`purchase` for
+    /// `purchse`), also named at the end of the message.
+    public var suggestion: String?
 
     public init(
         _ severity: Severity, _ message: String, path: String = "", line: Int? = nil, column: Int? = nil,
-        expected: [String] = [], excerpt: String? = nil, kind: Kind? = nil
+        expected: [String] = [], excerpt: String? = nil, kind: Kind? = nil, suggestion: String? = nil
     ) {
         self.severity = severity
         self.kind = kind ?? (line != nil ? .syntax : .invalid)
@@ -38,6 +41,7 @@ public struct RuleDiagnostic: Equatable, Sendable, CustomStringConvertible {
         self.column = column
         self.expected = expected
         self.excerpt = excerpt
+        self.suggestion = suggestion
     }
 
     /// A diagnostic for text that does not parse.

@@ -4,8 +4,9 @@ import Foundation
 ///
 /// Errors: limits, malformed names and values, and a test that cannot apply to
 /// the catalog's type of an attribute or property (comparing a string with a
-/// number). Warnings: names the catalog has never seen (data may come later)
-/// and conditions that can never hold.
+/// number), and a reference to a segment that does not exist. Warnings: names
+/// the catalog has never seen (data may come later), each with the closest known
+/// name when it looks like a typo, and conditions that can never hold.
 public struct RuleValidator {
     public let catalog: RuleCatalog
     public let limits: RuleLimits
@@ -32,6 +33,15 @@ public struct RuleValidator {
         diagnostics.append(RuleDiagnostic(.error, message, path: path, kind: kind))
     }
     private mutating func warning(_ path: String, _ message: String) { diagnostics.append(RuleDiagnostic(.warning, message, path: path)) }
+
+    /// A name the catalog does not know, with the closest known one when it looks like a typo.
+    private mutating func unknownName(
+        _ severity: RuleDiagnostic.Severity, _ path: String, _ message: String, name: String, known: some Sequence<String>
+    ) {
+        let suggestion = NameSuggestion.closest(to: name, among: known)
+        let text = suggestion.map { "\(message); did you mean \($0)?" } ?? message
+        diagnostics.append(RuleDiagnostic(severity, text, path: path, suggestion: suggestion))
+    }
 
     private static func join(_ path: String, _ next: String) -> String { path.isEmpty ? next : path + "." + next }
 
@@ -61,7 +71,11 @@ public struct RuleValidator {
             let here = Self.join(path, "attribute")
             guard name(condition.attribute, "attribute", here) else { return }
             let type = catalog.attributes[condition.attribute]
-            if type == nil { warning(here, "no profile has the attribute \(condition.attribute) yet") }
+            if type == nil {
+                unknownName(
+                    .warning, here, "no profile has the attribute \(condition.attribute) yet", name: condition.attribute,
+                    known: catalog.attributes.keys)
+            }
             test(condition.test, type: type, subject: "profile.\(condition.attribute)", path: here)
         case .response(let condition):
             let here = Self.join(path, "response")
@@ -69,18 +83,26 @@ public struct RuleValidator {
                 if id.isEmpty || id.count > 128 {
                     error(here, "a campaign id is 1-128 characters")
                 } else if !catalog.campaigns.contains(id) {
-                    warning(here, "no response to campaign \(RulePrinter.string(id)) has been recorded yet")
+                    unknownName(
+                        .warning, here, "no response to campaign \(RulePrinter.string(id)) has been recorded yet", name: id,
+                        known: catalog.campaigns)
                 }
             }
             if let window = condition.window { self.window(window, path: Self.join(here, "window")) }
         case .tag(let condition):
             let here = Self.join(path, "tag")
-            if name(condition.tag, "tag", here), !catalog.tags.contains(condition.tag) { warning(here, "there is no tag \(condition.tag) yet") }
+            if name(condition.tag, "tag", here), !catalog.tags.contains(condition.tag) {
+                unknownName(.warning, here, "there is no tag \(condition.tag) yet", name: condition.tag, known: catalog.tags)
+            }
         case .location(let condition): location(condition, path: Self.join(path, "location"))
         case .segment(let condition):
             let here = Self.join(path, "segment")
             guard name(condition.segment, "segment", here) else { return }
-            if let segments = catalog.segments, !segments.contains(condition.segment) {
+            // Saving refuses a reference to a missing segment, so checking must say so too.
+            guard let segments = catalog.segments else { return }
+            if !segments.contains(condition.segment) {
+                unknownName(.error, here, "segment \(condition.segment) does not exist (or is deleted)", name: condition.segment, known: segments)
+            } else if !catalog.segmentsWithMembers.contains(condition.segment) {
                 warning(here, "segment \(condition.segment) has no members yet")
             }
         }
@@ -89,14 +111,20 @@ public struct RuleValidator {
     private mutating func behavior(_ condition: BehaviorCondition, path: String) {
         guard name(condition.event, "event", path) else { return }
         let known = catalog.events.contains(condition.event)
-        if !known { warning(path, "no \(condition.event) event has been received yet") }
+        if !known {
+            unknownName(.warning, path, "no \(condition.event) event has been received yet", name: condition.event, known: catalog.events)
+        }
         if let window = condition.window { self.window(window, path: Self.join(path, "window")) }
         let types = catalog.properties[condition.event] ?? [:]
         for (index, filter) in condition.filters.enumerated() {
             let here = Self.join(path, "where[\(index)]")
             guard name(filter.property, "property", here) else { continue }
             let type = types[filter.property]
-            if type == nil, known { warning(here, "\(condition.event) events have never had the property \(filter.property)") }
+            if type == nil, known {
+                unknownName(
+                    .warning, here, "\(condition.event) events have never had the property \(filter.property)", name: filter.property,
+                    known: types.keys)
+            }
             test(filter.test, type: type, subject: "\(condition.event).\(filter.property)", path: here)
         }
         switch condition.measure {
@@ -115,7 +143,11 @@ public struct RuleValidator {
                 error(
                     here, "\(condition.event).\(property) is a \(Self.describe(other)), not a number: it cannot be summed or averaged",
                     kind: .typeMismatch)
-            case nil: if known { warning(here, "\(condition.event) events have never had the property \(property)") }
+            case nil:
+                if known {
+                    unknownName(
+                        .warning, here, "\(condition.event) events have never had the property \(property)", name: property, known: types.keys)
+                }
             }
         case .first(let window), .last(let window):
             self.window(window, path: Self.join(path, "occurrence.window"))

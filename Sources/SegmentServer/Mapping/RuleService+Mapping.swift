@@ -51,6 +51,7 @@ extension RuleService {
             $0.excerpt = diagnostic.excerpt ?? ""
             $0.expected = diagnostic.expected
             $0.path = diagnostic.path
+            $0.suggestion = diagnostic.suggestion ?? ""
         }
     }
 

@@ -113,7 +113,30 @@ extension SegmentService {
             }
             if let predictive = draft.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(draft.definition.schedule)
+            $0.warnings = draft.warnings.map(RuleService.proto)
         }
+    }
+
+    static func proto(_ row: BreakdownRow) -> Segmentd_V1_BreakdownBucket {
+        .with {
+            $0.value = row.label
+            $0.count = row.count
+            switch row.kind {
+            case .value: break
+            case .range(let low, let high, _):
+                $0.low = low
+                $0.high = high
+            case .notSet: $0.notSet = true
+            case .other: $0.other = true
+            }
+        }
+    }
+
+    /// A saved segment with its rule's warnings (create, update and rollback answers).
+    static func proto(_ saved: SavedSegment) -> Segmentd_V1_Segment {
+        var segment = proto(saved.record)
+        segment.warnings = saved.warnings.map(RuleService.proto)
+        return segment
     }
 
     static func proto(_ revision: SegmentRevisionRecord, of record: SegmentRecord) -> Segmentd_V1_SegmentRevision {

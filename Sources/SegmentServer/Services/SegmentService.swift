@@ -225,17 +225,12 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let (segment, inspection, history) = try await segments.inspect(
             tenant: tenant, segmentID: id, sample: Int(request.sampleSize),
             attribute: request.breakdownAttribute.isEmpty ? nil : request.breakdownAttribute, breakdownLimit: Int(request.breakdownLimit),
-            other: other)
+            buckets: Int(request.breakdownBuckets), other: other)
         return .with {
             $0.segment = Self.proto(segment)
             $0.count = inspection.count
             $0.sampleUserIds = inspection.sample
-            $0.breakdown = inspection.breakdown.map { bucket in
-                .with {
-                    $0.value = bucket.value
-                    $0.count = bucket.count
-                }
-            }
+            $0.breakdown = inspection.breakdown.map(Self.proto)
             if let overlap = inspection.overlap {
                 $0.overlap = .with {
                     $0.segment = request.overlapSegment

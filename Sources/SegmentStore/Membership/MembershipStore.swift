@@ -80,9 +80,9 @@ public struct MembershipStore: Sendable {
         }
     }
 
-    /// Count, a sample, a breakdown by `attribute` (top values), the overlap with `other`, and samples of who entered and exited last time.
+    /// Count, a sample, a breakdown (top values or ranges), the overlap with `other`, and samples of who entered and exited last time.
     public func inspect(
-        tenant: TenantID, segmentID: String, sample: Int, attribute: String?, breakdownLimit: Int, other: String?
+        tenant: TenantID, segmentID: String, sample: Int, breakdown: BreakdownRequest?, other: String?
     ) async throws -> SegmentInspection {
         try await database.withTenant(tenant) { connection in
             let logger = database.logger
@@ -92,25 +92,11 @@ public struct MembershipStore: Sendable {
                 "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
             ).decode(Int64.self) { inspection.count = count }
             inspection.sample = try await Self.ids(.members, segmentID, limit: sample, on: connection, logger: logger)
-            if let attribute {
-                // Lists count once per item; numbers, booleans and times by their JSON text; users without it as "(not set)".
-                for try await (value, count) in try await connection.query(
-                    """
-                    WITH vals AS (
-                        SELECT p.attributes -> \(attribute) AS j
-                        FROM segment_members m LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
-                        WHERE m.segment_id = \(segmentID)
-                    )
-                    SELECT value, count(*)::int8 FROM (
-                        SELECT jsonb_array_elements_text(j) AS value FROM vals WHERE jsonb_typeof(j) = 'array'
-                        UNION ALL
-                        SELECT coalesce(j #>> '{}', '(not set)') FROM vals WHERE jsonb_typeof(j) IS DISTINCT FROM 'array'
-                    ) x
-                    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(Int64(breakdownLimit))
-                    """, logger: logger
-                ).decode((String, Int64).self) {
-                    inspection.breakdown.append((value, count))
-                }
+            if let breakdown {
+                inspection.breakdown =
+                    breakdown.byRanges
+                    ? try await Self.rangeBreakdown(breakdown, segmentID: segmentID, on: connection, logger: logger)
+                    : try await Self.valueBreakdown(breakdown, segmentID: segmentID, on: connection, logger: logger)
             }
             if let other {
                 for try await (both, onlyThis, onlyOther) in try await connection.query(
@@ -129,6 +115,81 @@ public struct MembershipStore: Sendable {
             inspection.exitedSample = try await Self.ids(.changes("exited"), segmentID, limit: sample, on: connection, logger: logger)
             return inspection
         }
+    }
+
+    /// The most common values among members, the rest as one "other" row. Lists
+    /// count once per item; numbers, booleans and times by their JSON text.
+    static func valueBreakdown(
+        _ request: BreakdownRequest, segmentID: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [BreakdownRow] {
+        var rows: [BreakdownRow] = []
+        for try await (value, count, other) in try await connection.query(
+            """
+            WITH vals AS (
+                SELECT p.attributes -> \(request.attribute) AS j
+                FROM segment_members m LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
+                WHERE m.segment_id = \(segmentID)
+            ), items AS (
+                SELECT jsonb_array_elements_text(j) AS value FROM vals WHERE jsonb_typeof(j) = 'array'
+                UNION ALL
+                SELECT j #>> '{}' FROM vals WHERE jsonb_typeof(j) IS DISTINCT FROM 'array'
+            ), grouped AS (
+                SELECT value, count(*)::int8 AS n, row_number() OVER (ORDER BY count(*) DESC, value) AS rank FROM items GROUP BY value
+            )
+            SELECT value, n, false FROM grouped WHERE rank <= \(Int64(request.limit))
+            UNION ALL
+            SELECT NULL, sum(n)::int8, true FROM grouped WHERE rank > \(Int64(request.limit)) HAVING count(*) > 0
+            ORDER BY 3, 2 DESC, 1
+            """, logger: logger
+        ).decode((String?, Int64, Bool).self) {
+            rows.append(BreakdownRow(other ? .other : value.map { .value($0) } ?? .notSet, count: count))
+        }
+        return rows
+    }
+
+    /// Members by ranges of a number attribute, every range from the lowest value's
+    /// to the highest's (empty ones too, so the shape shows), then those without a number.
+    static func rangeBreakdown(
+        _ request: BreakdownRequest, segmentID: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [BreakdownRow] {
+        var low: Double?
+        var high: Double?
+        var notSet: Int64 = 0
+        for try await (min, max, missing) in try await connection.query(
+            """
+            SELECT min(v), max(v), count(*) FILTER (WHERE v IS NULL)::int8 FROM (
+                SELECT CASE WHEN jsonb_typeof(p.attributes -> \(request.attribute)) = 'number'
+                            THEN (p.attributes ->> \(request.attribute))::float8 END AS v
+                FROM segment_members m LEFT JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
+                WHERE m.segment_id = \(segmentID)
+            ) vals
+            """, logger: logger
+        ).decode((Double?, Double?, Int64).self) {
+            (low, high, notSet) = (min, max, missing)
+        }
+        var rows: [BreakdownRow] = []
+        if let low, let high {
+            let ranges = BreakdownRanges(low: low, high: high, buckets: request.buckets)
+            var counts = [Int64](repeating: 0, count: ranges.count)
+            let (start, width, last) = (ranges.start, ranges.width > 0 ? ranges.width : 1, Int64(ranges.count - 1))
+            for try await (index, count) in try await connection.query(
+                """
+                SELECT LEAST(floor((v - \(start)) / \(width))::int8, \(last)), count(*)::int8 FROM (
+                    SELECT (p.attributes ->> \(request.attribute))::float8 AS v
+                    FROM segment_members m JOIN profiles p ON p.tenant_id = m.tenant_id AND p.user_index = m.user_index
+                    WHERE m.segment_id = \(segmentID) AND jsonb_typeof(p.attributes -> \(request.attribute)) = 'number'
+                ) vals GROUP BY 1
+                """, logger: logger
+            ).decode((Int64, Int64).self) where counts.indices.contains(Int(index)) {
+                counts[Int(index)] = count
+            }
+            for (index, count) in counts.enumerated() {
+                let (from, to) = ranges.bounds(index)
+                rows.append(BreakdownRow(.range(low: from, high: ranges.width > 0 ? to : from, label: ranges.label(index)), count: count))
+            }
+        }
+        if notSet > 0 { rows.append(BreakdownRow(.notSet, count: notSet)) }
+        return rows
     }
 
     /// Where samples come from (constants: identifiers never come from input).

@@ -49,13 +49,15 @@ public struct RuleStore: Sendable {
             catalog.campaigns.insert(name)
         }
         // One index probe per segment, not a scan of every membership row.
-        for try await name in try await connection.query(
+        for try await (name, populated) in try await connection.query(
             """
-            SELECT s.segment_id FROM segments s
-            WHERE s.deleted_at IS NULL AND EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.segment_id)
+            SELECT s.segment_id,
+                   EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.segment_id)
+            FROM segments s WHERE s.deleted_at IS NULL
             """, logger: logger
-        ).decode(String.self) {
+        ).decode((String, Bool).self) {
             catalog.segments?.insert(name)
+            if populated { catalog.segmentsWithMembers.insert(name) }
         }
         return catalog
     }

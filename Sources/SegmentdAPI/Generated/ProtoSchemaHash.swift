@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "d1ee123386f8d617bc64a891707d366db5e99baca6584fa6c5c99f853ad79efe"
+    public static let sha256 = "d7ca635a6cea706a86b2ce53ed98cf5d7a7fda585eb032ea7d59baaf673aec56"
 }

@@ -1316,6 +1316,10 @@ public nonisolated struct Segmentd_V1_RuleDiagnostic: Sendable {
   /// Path of the node in the AST (`all[1].not.behavior.event`).
   public var path: String = String()
 
+  /// For a name the tenant's data has not shown yet: the known name closest to it
+  /// (`purchase` for `purchse`), when it looks like a typo. The message names it too.
+  public var suggestion: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Diagnostic severity.
@@ -1440,7 +1444,7 @@ public nonisolated struct Segmentd_V1_PreviewRuleRequest: Sendable {
   /// Clears the value of `rule`. Subsequent reads from it will return its default value.
   public mutating func clearRule() {self._rule = nil}
 
-  /// Members to sample (0-100; default 10).
+  /// Members to sample (1-1000; 0 means 10).
   public var sampleSize: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2893,7 +2897,7 @@ nonisolated extension Segmentd_V1_RuleDefinition: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Segmentd_V1_RuleDiagnostic: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RuleDiagnostic"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}severity\0\u{1}message\0\u{1}line\0\u{1}column\0\u{1}excerpt\0\u{1}expected\0\u{1}path\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}severity\0\u{1}message\0\u{1}line\0\u{1}column\0\u{1}excerpt\0\u{1}expected\0\u{1}path\0\u{1}suggestion\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2908,6 +2912,7 @@ nonisolated extension Segmentd_V1_RuleDiagnostic: SwiftProtobuf.Message, SwiftPr
       case 5: try { try decoder.decodeSingularStringField(value: &self.excerpt) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.expected) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.suggestion) }()
       default: break
       }
     }
@@ -2935,6 +2940,9 @@ nonisolated extension Segmentd_V1_RuleDiagnostic: SwiftProtobuf.Message, SwiftPr
     if !self.path.isEmpty {
       try visitor.visitSingularStringField(value: self.path, fieldNumber: 7)
     }
+    if !self.suggestion.isEmpty {
+      try visitor.visitSingularStringField(value: self.suggestion, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2946,6 +2954,7 @@ nonisolated extension Segmentd_V1_RuleDiagnostic: SwiftProtobuf.Message, SwiftPr
     if lhs.excerpt != rhs.excerpt {return false}
     if lhs.expected != rhs.expected {return false}
     if lhs.path != rhs.path {return false}
+    if lhs.suggestion != rhs.suggestion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

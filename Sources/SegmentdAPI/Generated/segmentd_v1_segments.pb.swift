@@ -189,6 +189,15 @@ public nonisolated struct Segmentd_V1_Segment: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
+  /// The rule's warnings against the tenant's data (an event never received, a
+  /// tag that does not exist yet, each with a suggestion when one is close).
+  /// Output only, and set only in the answers of CreateSegment (including
+  /// validate_only), UpdateSegment and RollbackSegment: the change is saved anyway.
+  public var warnings: [Segmentd_V1_RuleDiagnostic] {
+    get {_storage._warnings}
+    set {_uniqueStorage()._warnings = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Segment kinds.
@@ -1074,38 +1083,74 @@ public nonisolated struct Segmentd_V1_InspectSegmentRequest: Sendable {
   /// The segment.
   public var name: String = String()
 
-  /// Members to sample (0-100; default 10).
+  /// Members to sample (1-1000; 0 means 10).
   public var sampleSize: Int32 = 0
 
-  /// Break members down by this attribute's values.
+  /// Break members down by this profile attribute (INVALID_ARGUMENT when no
+  /// profile has it). A number attribute is broken down into ranges, any other
+  /// into its most common values.
   public var breakdownAttribute: String = String()
 
-  /// Top values in the breakdown (default 10, maximum 100).
+  /// Most common values in the breakdown, the rest counted together in an
+  /// "other" bucket (1-1000; 0 means 20).
   public var breakdownLimit: Int32 = 0
 
   /// Compute overlap with this segment (by id or name).
   public var overlapSegment: String = String()
+
+  /// For a number attribute: how many ranges of equal, rounded width (1-100; 0 means 5).
+  public var breakdownBuckets: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-/// One value of a breakdown.
+/// One value (or range) of a breakdown.
 public nonisolated struct Segmentd_V1_BreakdownBucket: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The value as text; empty for users without the attribute.
+  /// The value as text; a range as `10 to 20`; `(not set)` for members without
+  /// the attribute; `(other)` for the values past the most common ones.
   public var value: String = String()
 
   /// Members with it.
   public var count: Int64 = 0
 
+  /// The values past the most common ones, counted together.
+  public var other: Bool = false
+
+  /// Members without the attribute (or, for a number attribute, with a value that is not a number).
+  public var notSet: Bool = false
+
+  /// For a number attribute's range: its lower bound (included).
+  public var low: Double {
+    get {_low ?? 0}
+    set {_low = newValue}
+  }
+  /// Returns true if `low` has been explicitly set.
+  public var hasLow: Bool {self._low != nil}
+  /// Clears the value of `low`. Subsequent reads from it will return its default value.
+  public mutating func clearLow() {self._low = nil}
+
+  /// For a number attribute's range: its upper bound (excluded, except for the last range).
+  public var high: Double {
+    get {_high ?? 0}
+    set {_high = newValue}
+  }
+  /// Returns true if `high` has been explicitly set.
+  public var hasHigh: Bool {self._high != nil}
+  /// Clears the value of `high`. Subsequent reads from it will return its default value.
+  public mutating func clearHigh() {self._high = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _low: Double? = nil
+  fileprivate var _high: Double? = nil
 }
 
 /// Overlap between two segments' members.
@@ -1249,7 +1294,7 @@ fileprivate nonisolated let _protobuf_package = "segmentd.v1"
 
 nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Segment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0\u{1}warnings\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1271,6 +1316,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
     var _purgeTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _creator: String = String()
     var _etag: String = String()
+    var _warnings: [Segmentd_V1_RuleDiagnostic] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1300,6 +1346,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       _purgeTime = source._purgeTime
       _creator = source._creator
       _etag = source._etag
+      _warnings = source._warnings
     }
   }
 
@@ -1337,6 +1384,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._purgeTime) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._creator) }()
         case 19: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
+        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._warnings) }()
         default: break
         }
       }
@@ -1406,6 +1454,9 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._etag.isEmpty {
         try visitor.visitSingularStringField(value: _storage._etag, fieldNumber: 19)
       }
+      if !_storage._warnings.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._warnings, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1434,6 +1485,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._purgeTime != rhs_storage._purgeTime {return false}
         if _storage._creator != rhs_storage._creator {return false}
         if _storage._etag != rhs_storage._etag {return false}
+        if _storage._warnings != rhs_storage._warnings {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2673,7 +2725,7 @@ nonisolated extension Segmentd_V1_ListReadyToUseSegmentsResponse: SwiftProtobuf.
 
 nonisolated extension Segmentd_V1_InspectSegmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InspectSegmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}sample_size\0\u{3}breakdown_attribute\0\u{3}breakdown_limit\0\u{3}overlap_segment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}sample_size\0\u{3}breakdown_attribute\0\u{3}breakdown_limit\0\u{3}overlap_segment\0\u{3}breakdown_buckets\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2686,6 +2738,7 @@ nonisolated extension Segmentd_V1_InspectSegmentRequest: SwiftProtobuf.Message, 
       case 3: try { try decoder.decodeSingularStringField(value: &self.breakdownAttribute) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.breakdownLimit) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.overlapSegment) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.breakdownBuckets) }()
       default: break
       }
     }
@@ -2707,6 +2760,9 @@ nonisolated extension Segmentd_V1_InspectSegmentRequest: SwiftProtobuf.Message, 
     if !self.overlapSegment.isEmpty {
       try visitor.visitSingularStringField(value: self.overlapSegment, fieldNumber: 5)
     }
+    if self.breakdownBuckets != 0 {
+      try visitor.visitSingularInt32Field(value: self.breakdownBuckets, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2716,6 +2772,7 @@ nonisolated extension Segmentd_V1_InspectSegmentRequest: SwiftProtobuf.Message, 
     if lhs.breakdownAttribute != rhs.breakdownAttribute {return false}
     if lhs.breakdownLimit != rhs.breakdownLimit {return false}
     if lhs.overlapSegment != rhs.overlapSegment {return false}
+    if lhs.breakdownBuckets != rhs.breakdownBuckets {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2723,7 +2780,7 @@ nonisolated extension Segmentd_V1_InspectSegmentRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Segmentd_V1_BreakdownBucket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BreakdownBucket"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}count\0\u{1}other\0\u{3}not_set\0\u{1}low\0\u{1}high\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2733,24 +2790,48 @@ nonisolated extension Segmentd_V1_BreakdownBucket: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.value) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.count) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.other) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.notSet) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self._low) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self._high) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.value.isEmpty {
       try visitor.visitSingularStringField(value: self.value, fieldNumber: 1)
     }
     if self.count != 0 {
       try visitor.visitSingularInt64Field(value: self.count, fieldNumber: 2)
     }
+    if self.other != false {
+      try visitor.visitSingularBoolField(value: self.other, fieldNumber: 3)
+    }
+    if self.notSet != false {
+      try visitor.visitSingularBoolField(value: self.notSet, fieldNumber: 4)
+    }
+    try { if let v = self._low {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._high {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segmentd_V1_BreakdownBucket, rhs: Segmentd_V1_BreakdownBucket) -> Bool {
     if lhs.value != rhs.value {return false}
     if lhs.count != rhs.count {return false}
+    if lhs.other != rhs.other {return false}
+    if lhs.notSet != rhs.notSet {return false}
+    if lhs._low != rhs._low {return false}
+    if lhs._high != rhs._high {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -8,7 +8,8 @@ struct RuleValidatorTests {
     static let catalog = RuleCatalog(
         attributes: ["tier": .string, "age": .number, "signed_up_at": .timestamp, "interests": .stringList, "newsletter": .bool],
         properties: ["purchase": ["amount": .number, "currency": .string]],
-        events: ["purchase", "app_open"], tags: ["vip"], campaigns: ["spring_sale"], segments: ["high_value"])
+        events: ["purchase", "app_open"], tags: ["vip"], campaigns: ["spring_sale"], segments: ["high_value", "new_signups"],
+        segmentsWithMembers: ["high_value"])
 
     static func diagnostics(_ text: String) throws -> [String] {
         RuleValidator.validate(try RuleText.parse(text), catalog: catalog).map(\.description)
@@ -38,13 +39,42 @@ struct RuleValidatorTests {
 
     @Test func unknownNamesAreWarnings() throws {
         #expect(
-            try Self.diagnostics("did refund or has tag gold or profile.shoe_size > 3 or clicked campaign x or in segment nope") == [
+            try Self.diagnostics("did refund or has tag gold or profile.shoe_size > 3 or clicked campaign x or in segment new_signups") == [
                 "warning: any[0].behavior: no refund event has been received yet",
                 "warning: any[1].tag: there is no tag gold yet",
                 "warning: any[2].attribute: no profile has the attribute shoe_size yet",
                 "warning: any[3].response: no response to campaign \"x\" has been recorded yet",
-                "warning: any[4].segment: segment nope has no members yet",
+                "warning: any[4].segment: segment new_signups has no members yet",
             ])
+    }
+
+    @Test func unknownNamesCloseToKnownOnesSuggestThem() throws {
+        let rule = try RuleText.parse(
+            """
+            did purchse in last 7d or did purchase where amont > 3 or sum(purchase.amout) > 3 or has tag vpi
+            or profile.teir = "gold" or clicked campaign spring_sael or in segment high_valeu
+            """)
+        let diagnostics = RuleValidator.validate(rule, catalog: Self.catalog)
+        #expect(diagnostics.map(\.suggestion) == ["purchase", "amount", "amount", "vip", "tier", "spring_sale", "high_value"])
+        #expect(
+            diagnostics.map(\.description) == [
+                "warning: any[0].behavior: no purchse event has been received yet; did you mean purchase?",
+                "warning: any[1].behavior.where[0]: purchase events have never had the property amont; did you mean amount?",
+                "warning: any[2].behavior.aggregate: purchase events have never had the property amout; did you mean amount?",
+                "warning: any[3].tag: there is no tag vpi yet; did you mean vip?",
+                "warning: any[4].attribute: no profile has the attribute teir yet; did you mean tier?",
+                "warning: any[5].response: no response to campaign \"spring_sael\" has been recorded yet; did you mean spring_sale?",
+                "error: any[6].segment: segment high_valeu does not exist (or is deleted); did you mean high_value?",
+            ])
+        // Nothing close: no suggestion, and the message ends where it did.
+        #expect(try Self.diagnostics("did refund") == ["warning: behavior: no refund event has been received yet"])
+    }
+
+    /// Saving refuses a reference to a segment that does not exist; checking must say the same.
+    @Test func aReferenceToAMissingSegmentIsAnErrorAndToAnEmptyOneAWarning() throws {
+        #expect(try Self.diagnostics("in segment nope") == ["error: segment: segment nope does not exist (or is deleted)"])
+        #expect(try Self.diagnostics("in segment new_signups") == ["warning: segment: segment new_signups has no members yet"])
+        #expect(try Self.diagnostics("in segment high_value").isEmpty)
     }
 
     @Test func malformedValuesAndLimitsAreErrors() throws {

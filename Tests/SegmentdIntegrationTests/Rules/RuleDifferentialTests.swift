@@ -64,6 +64,20 @@ struct RuleDifferentialTests {
                         $0.userIds = users
                     }, metadata: connection.metadata)
             }
+            // Referenced segments exist (a rule naming a missing one is refused); their
+            // members are set below as the data set says.
+            for segment in Set(RuleTestData.segments).union(data.members.keys).sorted() {
+                _ = try await connection.segments.createSegment(
+                    .with {
+                        $0.parent = parent
+                        $0.segmentID = segment
+                        $0.segment = .with {
+                            $0.kind = .connector
+                            $0.connector = .with { $0.source = .push }
+                            $0.schedule = .with { $0.manual = true }
+                        }
+                    }, metadata: connection.metadata)
+            }
         }
         for (segment, users) in data.members {
             let ids = users.map { "'\($0)'" }.joined(separator: ",")

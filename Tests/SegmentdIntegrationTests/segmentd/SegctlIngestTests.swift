@@ -101,8 +101,10 @@ struct SegctlIngestTests {
         #expect(assigned.stdout.hasPrefix("3 added"), "\(assigned.stdout)\(assigned.stderr)")
         #expect(try segctl(["tags", "users", "churn_risk"]).stdout.split(separator: "\n").sorted() == ["c1", "c2", "f1"])
         #expect(try segctl(["tags", "unassign", "--tag", "churn_risk", "c2"]).stdout.hasPrefix("1 removed"))
-        let erased = try segctl(["users", "delete", "f1"])
-        #expect(erased.stdout.contains("2 events"), "\(erased.stdout)")
+        let refused = try segctl(["users", "delete", "f1"])
+        #expect(refused.status != 0 && refused.stderr.contains("pass --yes"), "\(refused.stderr)")
+        let erased = try segctl(["users", "delete", "f1", "--yes"])
+        #expect(erased.stdout.contains("2 events") && erased.stdout.contains("1 tag") && !erased.stdout.contains("rollups"), "\(erased.stdout)")
         #expect(try segctl(["tags", "users", "churn_risk"]).stdout.split(separator: "\n") == ["c1"])
     }
 }

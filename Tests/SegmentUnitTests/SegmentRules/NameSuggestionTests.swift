@@ -1,4 +1,4 @@
-import SegmentDomain
+import SegmentRules
 import Testing
 
 @Suite("Did you mean: the closest known name to a typo")
