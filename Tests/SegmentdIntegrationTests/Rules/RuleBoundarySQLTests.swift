@@ -118,6 +118,14 @@ struct RuleBoundarySQLTests {
             #expect(context.lastCampaign == BoundaryCases.lastCampaign)
             let ids = try await RuleDifferentialTests.externalIDs(server)
             let stored = try await store.allFacts(tenant: server.tenant)
+            // The audience engine, loaded from the same rows, over the same table.
+            let loaded = try await AudienceLoadTests.load(server, tenant: server.tenant, batchSize: 500)
+            var segments: [String: MemberBitmap] = [:]
+            for (index, facts) in stored {
+                for segment in facts.segments { segments[segment, default: MemberBitmap()].insert(UInt32(index)) }
+            }
+            let engine = AudienceEvaluator(audience: loaded.audience, context: context, segments: segments)
+            let evaluator = RuleEvaluator(context: context)
             for (index, testCase) in cases.enumerated() {
                 let rule = try RuleText.parse(testCase.rule)
                 let members = Set(
@@ -125,7 +133,12 @@ struct RuleBoundarySQLTests {
                 #expect(members.contains("case-\(index)") == testCase.expected, "\(testCase.name): \(testCase.rule)")
                 // The facts as loaded back from PostgreSQL give the same answer.
                 let userIndex = try #require(ids.first { $0.value == "case-\(index)" }?.key)
-                #expect(RuleEvaluator(context: context).matches(rule, stored[userIndex]!) == testCase.expected, "\(testCase.name) (stored facts)")
+                #expect(evaluator.matches(rule, stored[userIndex]!) == testCase.expected, "\(testCase.name) (stored facts)")
+                let fromEngine = engine.members(rule)
+                #expect(fromEngine.contains(UInt32(userIndex)) == testCase.expected, "\(testCase.name) (engine)")
+                #expect(
+                    fromEngine.map { Int64($0) } == stored.filter { evaluator.matches(rule, $0.value) }.keys.sorted(),
+                    "\(testCase.name): the engine and the evaluator choose different users")
             }
         }
     }
