@@ -14,7 +14,7 @@ public struct AudienceEvaluator: Sendable {
     public let audience: TenantAudience
     public let context: EvaluationContext
     /// Members of the segments rules may reference, by segment id (missing: no members).
-    public let segments: [String: MemberBitmap]
+    public internal(set) var segments: [String: MemberBitmap]
 
     public init(audience: TenantAudience, context: EvaluationContext, segments: [String: MemberBitmap] = [:]) {
         self.audience = audience

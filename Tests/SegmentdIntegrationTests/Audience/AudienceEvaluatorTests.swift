@@ -76,4 +76,27 @@ struct AudienceEvaluatorTests {
             }
         }
     }
+
+    @Test("segments refreshed together share their conditions, and a reference reads the members just computed")
+    func batch() async throws {
+        try await Self.withData(seed: 5, users: 150) { engine, _, _, _ in
+            let rules = (UInt64(1)...300).map { seed in
+                var generator = RandomRules(seed: seed, vocabulary: RuleTestData.vocabulary(now: Self.now))
+                generator.maxDepth = 3
+                return (id: "r\(seed)", rule: generator.rule())
+            }
+            // Dependents first in the input: the batch orders them after what they reference.
+            let dependent = try RuleText.parse("in segment buyers and has tag vip")
+            let buyers = try RuleText.parse("did purchase")
+            let result = engine.members(of: [(id: "vip_buyers", rule: dependent)] + rules + [(id: "buyers", rule: buyers)])
+            for (id, rule) in rules {
+                #expect(result.members[id] == engine.members(rule), "\(id): \(RuleText.print(rule))")
+            }
+            let expected = engine.members(buyers).intersection(engine.members(try RuleText.parse("has tag vip")))
+            #expect(!expected.isEmpty)
+            #expect(result.members["vip_buyers"] == expected)
+            // Random rules over one vocabulary repeat conditions: those are evaluated once.
+            #expect(result.reused > 100, "reused \(result.reused) of \(result.evaluated + result.reused)")
+        }
+    }
 }
