@@ -123,6 +123,13 @@ public struct ConfigurationKey: Sendable {
         help: "How long export files are kept; then they are deleted and their operation says 'expired' (1-8760).",
         defaultDescription: "24")
 
+    public static let engineMemoryMB = ConfigurationKey(
+        name: "engine_memory_mb",
+        help:
+            "Memory the audience engine may hold for tenants' data in memory; refreshes of a loaded tenant evaluate there, "
+            + "others (and the tenants idle longest, past the budget) in PostgreSQL. 0 turns the engine off (0-1048576).",
+        defaultDescription: "1024")
+
     public static let tenantMaxSegments = ConfigurationKey(
         name: "tenant_max_segments", help: "Segments one tenant may have (quota; RESOURCE_EXHAUSTED past it).", defaultDescription: "10000")
 
@@ -138,7 +145,7 @@ public struct ConfigurationKey: Sendable {
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
-        .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .tenantMaxSegments,
+        .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .engineMemoryMB, .tenantMaxSegments,
         .tenantMaxPendingJobs, .tenantMaxExportBytes,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
         .auditCheckpointKey,

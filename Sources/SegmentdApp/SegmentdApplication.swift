@@ -62,6 +62,7 @@ public struct SegmentdApplication {
         useCaseConfiguration.quotas = configuration.quotas
         useCaseConfiguration.tenantJobConcurrency = configuration.tenantJobConcurrency
         useCaseConfiguration.exportRetention = configuration.exportRetention
+        useCaseConfiguration.engineMemoryBudget = configuration.engineMemoryBudget
         useCaseConfiguration.authentication.keyRate = configuration.keyRate
         useCaseConfiguration.authentication.peerBadKeyRate = configuration.peerBadKeyRate
         useCaseConfiguration.exportDirectory = configuration.home + "/exports"

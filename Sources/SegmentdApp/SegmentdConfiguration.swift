@@ -37,6 +37,8 @@ public struct SegmentdConfiguration: Sendable {
     public var quotas: TenantQuotas
     public var tenantJobConcurrency: Int
     public var exportRetention: Duration
+    /// Bytes the audience engine may hold (`engine_memory_mb`); 0: off.
+    public var engineMemoryBudget: Int
     /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
     public var auditCheckpointEvery: Int
     /// Where signed audit checkpoints are appended.
@@ -182,6 +184,7 @@ public struct SegmentdConfiguration: Sendable {
             quotas: quotas,
             tenantJobConcurrency: try integer(.tenantJobConcurrency, value(.tenantJobConcurrency), default: 1, range: 1...100),
             exportRetention: .seconds(3600 * (try integer(.exportRetentionHours, value(.exportRetentionHours), default: 24, range: 1...8760))),
+            engineMemoryBudget: (try integer(.engineMemoryMB, value(.engineMemoryMB), default: 1024, range: 0...1_048_576)) << 20,
             auditCheckpointEvery: try integer(
                 .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),
             auditCheckpointFile: path(.auditCheckpointFile, default: home + "/audit/checkpoints.jsonl"),

@@ -117,6 +117,7 @@ extension SegmentdServer {
     public var ruleStore: RuleStore { useCases.ruleStore }
     public var segmentStore: SegmentStore { useCases.segmentStore }
     public var segmentRefresher: SegmentRefresher { useCases.segmentRefresher }
+    public var audiences: AudienceRegistry? { useCases.audiences }
     public var ingestStore: IngestStore { useCases.ingestStore }
     public var authenticator: Authenticator { useCases.authentication }
     public var memberSets: MemberSetCache { useCases.memberSets }

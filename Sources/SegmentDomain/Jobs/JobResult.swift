@@ -72,10 +72,12 @@ public struct RefreshResult: Sendable, Equatable, Codable {
     public var worker: String
     /// The instant every window ended at, in seconds since 1970.
     public var evaluatedAt: Double?
+    /// Where the rule was evaluated: `engine` (the tenant's audience in memory) or `sql`.
+    public var path: String?
 
     public init(
         size: Int64, entered: Int64, exited: Int64, durationMilliseconds: Int64, selectMilliseconds: Int64? = nil,
-        skipped: String? = nil, worker: String, evaluatedAt: Double? = nil
+        skipped: String? = nil, worker: String, evaluatedAt: Double? = nil, path: String? = nil
     ) {
         self.size = size
         self.entered = entered
@@ -85,10 +87,11 @@ public struct RefreshResult: Sendable, Equatable, Codable {
         self.skipped = skipped
         self.worker = worker
         self.evaluatedAt = evaluatedAt
+        self.path = path
     }
 
     enum CodingKeys: String, CodingKey {
-        case size, entered, exited
+        case size, entered, exited, path
         case durationMilliseconds = "duration_ms"
         case selectMilliseconds = "select_ms"
         case skipped, worker

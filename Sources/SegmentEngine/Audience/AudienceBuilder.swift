@@ -69,6 +69,7 @@ struct AudienceBuilder: AudienceSink {
     mutating func finish(snapshot: AudienceSource.Snapshot) -> TenantAudience {
         audience.catalog = snapshot.catalog
         audience.snapshotTime = snapshot.takenAt
+        audience.databaseSnapshot = snapshot.databaseSnapshot
         audience.users.shrink()
         for name in audience.events.keys { audience.events[name]!.shrink() }
         audience.profiles.finish(users: audience.users.capacity, catalog: snapshot.catalog.attributes)

@@ -29,6 +29,9 @@ public struct TenantAudience: Sendable {
     public internal(set) var catalog = RuleCatalog()
     /// When the snapshot was taken (database clock): the state holds every batch committed before.
     public internal(set) var snapshotTime = Date(timeIntervalSince1970: 0)
+    /// The database snapshot it was read in (`pg_snapshot` text): the state is current
+    /// while every change to the tenant's data committed since is visible in it.
+    public internal(set) var databaseSnapshot = ""
 
     public init(tenant: TenantID) {
         self.tenant = tenant

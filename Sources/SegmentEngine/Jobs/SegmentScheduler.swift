@@ -28,6 +28,7 @@ public struct SegmentScheduler: Service {
                 if enqueued > 0 { logger.info("scheduled refreshes", metadata: ["segments": "\(enqueued)"]) }
                 let purged = try await segments.purgeExpired()
                 if purged > 0 { logger.notice("purged deleted segments past their retention", metadata: ["segments": "\(purged)"]) }
+                _ = try await segments.pruneAudienceChanges()
                 let abandoned = try await segments.connectors.abortExpiredSessions()
                 if abandoned > 0 { logger.notice("dropped expired replace sessions", metadata: ["sessions": "\(abandoned)"]) }
                 if let deleted = try await exports?.sweep(), deleted > 0 {

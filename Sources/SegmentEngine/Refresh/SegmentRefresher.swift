@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import SegmentDomain
 import SegmentRules
 import SegmentStore
@@ -12,11 +13,16 @@ public struct SegmentRefresher: Sendable {
     let segments: SegmentStore
     let evaluationTimeout: Duration
     let clock: @Sendable () -> Date
+    /// Loaded tenants' audiences: a rule evaluates over them when current, in SQL otherwise.
+    let audiences: AudienceRegistry?
 
-    public init(database: Database, evaluationTimeout: Duration, clock: @escaping @Sendable () -> Date) {
+    public init(
+        database: Database, evaluationTimeout: Duration, audiences: AudienceRegistry? = nil, clock: @escaping @Sendable () -> Date
+    ) {
         self.database = database
         self.segments = SegmentStore(database: database, clock: clock)
         self.evaluationTimeout = evaluationTimeout
+        self.audiences = audiences
         self.clock = clock
     }
 
@@ -30,6 +36,8 @@ public struct SegmentRefresher: Sendable {
         public var skipped: String?
         /// Of the duration, how long the rule's evaluation took (the rest wrote the membership).
         public var selectMilliseconds: Int64?
+        /// Where a rule was evaluated: `engine` (in memory) or `sql`.
+        public var path: String?
     }
 
     /// Runs the refresh job `job` (claimed by `worker`).
@@ -44,7 +52,7 @@ public struct SegmentRefresher: Sendable {
                 let result = RefreshResult(
                     size: outcome.size, entered: outcome.entered, exited: outcome.exited, durationMilliseconds: outcome.durationMilliseconds,
                     selectMilliseconds: outcome.selectMilliseconds, skipped: outcome.skipped, worker: worker,
-                    evaluatedAt: now.timeIntervalSince1970)
+                    evaluatedAt: now.timeIntervalSince1970, path: outcome.path)
                 try await transaction.completeJob(job, worker: worker, result: .refresh(result), now: now)
                 return outcome
             }
@@ -54,11 +62,22 @@ public struct SegmentRefresher: Sendable {
             if segment.deletedAt != nil { return try await skip("the segment is deleted") }
             if segment.state != .active { return try await skip("the segment is \(segment.state.rawValue)") }
             let source: MemberSource
+            var path: String?
+            var engineMilliseconds: Int64?
             switch segment.kind {
             case .ruleBased:
                 guard let rule = try segment.definition.savedRule() else { throw DomainError(.internalError, "\(segment.name) has no rule") }
                 let (catalog, context) = try await transaction.ruleEnvironment(now: now)
-                source = .rule(RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context))
+                let evaluationStarted = ContinuousClock.now
+                if let members = try await evaluateInMemory(rule, context: context, transaction: transaction) {
+                    source = .members(members)
+                    path = "engine"
+                    engineMilliseconds = Self.milliseconds(since: evaluationStarted)
+                } else {
+                    source = .rule(RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context))
+                    path = "sql"
+                }
+                Counter(label: "segmentd_refreshes_total", dimensions: [("path", path ?? "sql")]).increment()
             case .connector:
                 // Re-match the connector's ids with the users known now (users ingested since the sync enter).
                 source = .connectorMatches
@@ -73,8 +92,27 @@ public struct SegmentRefresher: Sendable {
             return try await finish(
                 Outcome(
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
-                    selectMilliseconds: change.selectMilliseconds))
+                    selectMilliseconds: engineMilliseconds.map { $0 + (change.selectMilliseconds ?? 0) } ?? change.selectMilliseconds, path: path))
         }
+    }
+
+    /// The rule's members from the tenant's loaded audience, or nil when it is not
+    /// loaded (a load starts) or not current (it is dropped and reloaded): the
+    /// caller evaluates in SQL then. Referenced segments' members are read in this
+    /// transaction, so they are exactly what SQL would see.
+    func evaluateInMemory(_ rule: Rule, context: EvaluationContext, transaction: StoreTransaction) async throws -> [Int64]? {
+        guard let audiences, let audience = await audiences.audience(for: transaction.tenant) else { return nil }
+        guard context.now.timeIntervalSince(audience.snapshotTime) < AudienceChanges.retention,
+            !(try await transaction.audienceChanged(since: audience.databaseSnapshot))
+        else {
+            await audiences.stale(transaction.tenant)
+            return nil
+        }
+        var segments: [String: MemberBitmap] = [:]
+        for (id, indexes) in try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)) {
+            segments[id] = MemberBitmap(indexes.compactMap { UInt32(exactly: $0) })
+        }
+        return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule).map { Int64($0) }
     }
 
     /// Records a failed refresh on the segment (its membership is unchanged).

@@ -33,6 +33,12 @@ public struct UseCases: Sendable {
         public var tenantJobConcurrency = 1
         /// How long export files are kept.
         public var exportRetention: Duration = .seconds(24 * 3600)
+        /// Bytes the audience engine may hold for loaded tenants; 0 leaves every refresh to
+        /// SQL (segmentd sets it from `engine_memory_mb`).
+        public var engineMemoryBudget = 0
+        /// The least time between two loads of one tenant's audience (a tenant ingesting
+        /// all the time is reloaded this often, and refreshed in SQL in between).
+        public var engineReloadInterval: Duration = .seconds(300)
 
         public init() {}
     }
@@ -56,6 +62,8 @@ public struct UseCases: Sendable {
     public let ruleStore: RuleStore
     public let segmentStore: SegmentStore
     public let segmentRefresher: SegmentRefresher
+    /// Tenants' audiences in memory (nil when the engine has no memory budget).
+    public let audiences: AudienceRegistry?
     public let ingestStore: IngestStore
     public let jobQueue: JobQueue
     /// Wakes operation waits when their jobs change (run by ``operationListener``).
@@ -69,7 +77,17 @@ public struct UseCases: Sendable {
         let clock = configuration.clock
         ruleStore = RuleStore(database: database, evaluationTimeout: configuration.evaluationTimeout)
         segmentStore = SegmentStore(database: database, clock: clock, quotas: configuration.quotas)
-        segmentRefresher = SegmentRefresher(database: database, evaluationTimeout: configuration.evaluationTimeout, clock: clock)
+        let audiences =
+            configuration.engineMemoryBudget > 0
+            ? AudienceRegistry(
+                loader: AudienceLoader(source: AudienceSource(database: database), logger: database.logger),
+                settings: AudienceRegistry.Settings(
+                    memoryBudget: configuration.engineMemoryBudget, reloadInterval: configuration.engineReloadInterval),
+                logger: database.logger)
+            : nil
+        self.audiences = audiences
+        segmentRefresher = SegmentRefresher(
+            database: database, evaluationTimeout: configuration.evaluationTimeout, audiences: audiences, clock: clock)
         ingestStore = IngestStore(database: database, clock: clock)
         jobQueue = JobQueue(database: database, clock: clock, tenantConcurrency: configuration.tenantJobConcurrency)
         let predictiveStore = PredictiveStore(database: database, clock: clock)

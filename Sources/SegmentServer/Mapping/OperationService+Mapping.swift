@@ -60,6 +60,7 @@ extension OperationService {
                     $0.entered = result.entered
                     $0.exited = result.exited
                     $0.durationMs = result.durationMilliseconds
+                    $0.evaluatedBy = result.path ?? ""
                 }
             case .sync(let result)?:
                 if let sync = result.sync {

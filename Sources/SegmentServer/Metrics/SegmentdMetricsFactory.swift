@@ -29,6 +29,11 @@ public struct SegmentdMetricsFactory: Sendable {
         "segmentd_jobs": "Jobs by kind and state (queued, retrying, running), across tenants, sampled periodically.",
         "segmentd_jobs_oldest_queued_age_seconds":
             "Seconds the oldest due queued or retrying job of a kind has waited to be claimed (0 when none), sampled periodically.",
+        "segmentd_engine_tenants_loaded": "Tenants whose audience the engine holds in memory.",
+        "segmentd_engine_bytes_held": "Bytes the engine's loaded audiences hold (the engine_memory_mb budget's measure).",
+        "segmentd_engine_load_seconds": "Time to load a tenant's audience from PostgreSQL into memory.",
+        "segmentd_engine_loads_total": "Audience loads by outcome (loaded, failed, over_budget).",
+        "segmentd_refreshes_total": "Rule refreshes by where the rule was evaluated (engine in memory, or sql).",
         "segmentd_job_attempts_failed_total":
             "Failed job attempts by kind and the job's state after the failure (retrying, or failed when no attempt is left).",
     ]

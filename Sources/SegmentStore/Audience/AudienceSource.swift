@@ -41,9 +41,13 @@ public struct AudienceSource: Sendable {
         public var catalog: RuleCatalog
         /// When the snapshot was taken (the transaction's start, by the database clock).
         public var takenAt: Date
-        public init(catalog: RuleCatalog, takenAt: Date) {
+        /// The database snapshot itself (`pg_snapshot` text): which transactions the read saw,
+        /// so a refresh can tell whether anything committed since (``AudienceChanges``).
+        public var databaseSnapshot: String
+        public init(catalog: RuleCatalog, takenAt: Date, databaseSnapshot: String = "") {
             self.catalog = catalog
             self.takenAt = takenAt
+            self.databaseSnapshot = databaseSnapshot
         }
     }
 
@@ -55,7 +59,12 @@ public struct AudienceSource: Sendable {
         return try await database.withTenantSnapshot(tenant) { connection in
             let reader = Reader(connection: connection, logger: logger, batchSize: batchSize)
             var takenAt = Date()
-            for try await now in try await connection.query("SELECT now()", logger: logger).decode(Date.self) { takenAt = now }
+            var databaseSnapshot = ""
+            for try await (now, snapshot) in try await connection.query(
+                "SELECT now(), pg_current_snapshot()::text", logger: logger
+            ).decode((Date, String).self) {
+                (takenAt, databaseSnapshot) = (now, snapshot)
+            }
             let catalog = try await RuleStore.catalog(on: connection, logger: logger)
             try await reader.users(into: &sink)
             for name in catalog.events.sorted() {
@@ -65,7 +74,7 @@ public struct AudienceSource: Sendable {
             try await reader.profiles(fields: Self.fields(catalog.attributes), into: &sink)
             try await reader.tags(into: &sink)
             try await reader.responses(into: &sink)
-            return Snapshot(catalog: catalog, takenAt: takenAt)
+            return Snapshot(catalog: catalog, takenAt: takenAt, databaseSnapshot: databaseSnapshot)
         }
     }
 

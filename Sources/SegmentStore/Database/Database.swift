@@ -13,7 +13,7 @@ import Synchronization
 public final class Database: Service, Sendable {
     /// The underlying PostgresNIO pool.
     public let client: PostgresClient
-    let logger: Logger
+    public let logger: Logger
     /// Member sets held in memory for membership checks (run by the gRPC server).
     public let memberSets: MemberSetCache
     private let inUse = Atomic<Int>(0)
@@ -71,6 +71,15 @@ public final class Database: Service, Sendable {
                     throw DomainError.translating(any: error)
                 }
             }
+        }
+    }
+
+    /// Runs `body` in a transaction as the job worker (`app.job_worker`): the
+    /// policies that let background work read and tidy every tenant's rows apply.
+    public func asJobWorker<Result: Sendable>(_ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
+        try await withTransaction { connection in
+            try await connection.query("SELECT set_config('app.job_worker', 'on', true)", logger: logger)
+            return try await body(connection)
         }
     }
 

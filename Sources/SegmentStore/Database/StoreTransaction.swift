@@ -32,6 +32,8 @@ public enum MemberSource: Sendable {
     case rule(CompiledQuery)
     /// A connector's ids that match known users.
     case connectorMatches
+    /// User indexes computed elsewhere (the audience engine's evaluation of the rule).
+    case members([Int64])
 }
 
 extension StoreTransaction {
@@ -64,10 +66,35 @@ extension StoreTransaction {
             fresh = ConnectorStore.matchedMembersSQL
             bindings.append(tenant.rawValue)
             bindings.append(segmentID)
+        case .members(let indexes):
+            fresh = "SELECT unnest($2::int8[]) AS user_index WHERE $1::text IS NOT NULL"
+            bindings.append(tenant.rawValue)
+            bindings.append(indexes)
         }
         let change = try await MembershipWriter.replace(
             segmentID: segmentID, tenant: tenant, with: fresh, bindings: bindings, now: now, jobID: jobID, on: connection, logger: logger)
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds)
+    }
+
+    /// Whether the tenant's rule data changed since `snapshot` (a loaded audience's), as this
+    /// transaction sees it: when not, the audience holds every batch committed before.
+    public func audienceChanged(since snapshot: String) async throws -> Bool {
+        guard !snapshot.isEmpty else { return true }
+        return try await AudienceChanges.changed(since: snapshot, on: connection, logger: logger)
+    }
+
+    /// The current members of `segmentIDs` (those a rule references), by segment id.
+    public func memberIndexes(of segmentIDs: [String]) async throws -> [String: [Int64]] {
+        var members: [String: [Int64]] = [:]
+        for id in segmentIDs { members[id] = [] }
+        guard !segmentIDs.isEmpty else { return members }
+        for try await (segment, index) in try await connection.query(
+            "SELECT segment_id, user_index FROM segment_members WHERE segment_id = ANY(\(segmentIDs)) ORDER BY segment_id, user_index",
+            logger: logger
+        ).decode((String, Int64).self) {
+            members[segment, default: []].append(index)
+        }
+        return members
     }
 
     /// How many ids a connector segment holds (matched or not).

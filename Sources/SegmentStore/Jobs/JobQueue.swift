@@ -23,10 +23,7 @@ public struct JobQueue: Sendable {
 
     /// Runs `body` in a transaction that sees every tenant's jobs (workers only).
     func asWorker<Result: Sendable>(_ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
-        try await database.withTransaction { connection in
-            try await connection.query("SELECT set_config('app.job_worker', 'on', true)", logger: database.logger)
-            return try await body(connection)
-        }
+        try await database.asJobWorker(body)
     }
 
     // MARK: Enqueue

@@ -119,7 +119,7 @@ public struct ExportStore: Sendable {
     /// expired export whose file is not yet deleted (including those a segment's purge
     /// or a user's erasure expired).
     public func expire(finishedBefore cutoff: Date) async throws -> [ExpiredFile] {
-        try await JobQueue(database: database, clock: clock).asWorker { connection in
+        try await database.asJobWorker { connection in
             let logger = database.logger
             try await connection.query(
                 """
@@ -142,7 +142,7 @@ public struct ExportStore: Sendable {
 
     /// Records that an expired export's file is gone.
     public func fileDeleted(_ file: ExpiredFile) async throws {
-        try await JobQueue(database: database, clock: clock).asWorker { connection in
+        try await database.asJobWorker { connection in
             try await connection.query(
                 """
                 UPDATE jobs SET result = result || '{"file_deleted": true}'::jsonb

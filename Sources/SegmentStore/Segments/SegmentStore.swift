@@ -467,6 +467,12 @@ extension SegmentStore {
         return enqueued
     }
 
+    /// Forgets which transactions changed tenants' rule data more than a day ago
+    /// (``AudienceChanges``): engine states that old are reloaded anyway.
+    public func pruneAudienceChanges() async throws -> Int {
+        try await AudienceChanges.prune(now: clock(), database: database)
+    }
+
     /// Removes segments deleted longer ago than the retention period (with their
     /// members, revisions and history), each audited as done by `system`.
     /// Returns how many were purged.

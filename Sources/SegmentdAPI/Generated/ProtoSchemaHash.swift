@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "d7ca635a6cea706a86b2ce53ed98cf5d7a7fda585eb032ea7d59baaf673aec56"
+    public static let sha256 = "b81a13e13fa8cd94927dc7fa8d8752a478bb7d945aa9a76f996832640245aa55"
 }

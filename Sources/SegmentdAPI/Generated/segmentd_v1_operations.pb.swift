@@ -392,6 +392,10 @@ public nonisolated struct Segmentd_V1_RefreshResult: Sendable {
   /// Compute and swap time in milliseconds.
   public var durationMs: Int64 = 0
 
+  /// Where the rule was evaluated: `engine` (the tenant's audience, in memory)
+  /// or `sql` (PostgreSQL, while the audience loads or after data changed).
+  public var evaluatedBy: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -860,7 +864,7 @@ nonisolated extension Segmentd_V1_Operation: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RefreshResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}entered\0\u{1}exited\0\u{3}duration_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}entered\0\u{1}exited\0\u{3}duration_ms\0\u{3}evaluated_by\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -872,6 +876,7 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.entered) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.exited) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.durationMs) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.evaluatedBy) }()
       default: break
       }
     }
@@ -890,6 +895,9 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
     if self.durationMs != 0 {
       try visitor.visitSingularInt64Field(value: self.durationMs, fieldNumber: 4)
     }
+    if !self.evaluatedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.evaluatedBy, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -898,6 +906,7 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
     if lhs.entered != rhs.entered {return false}
     if lhs.exited != rhs.exited {return false}
     if lhs.durationMs != rhs.durationMs {return false}
+    if lhs.evaluatedBy != rhs.evaluatedBy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

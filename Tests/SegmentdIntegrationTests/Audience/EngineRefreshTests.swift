@@ -1,0 +1,246 @@
+import Foundation
+import SegmentDomain
+import SegmentEngine
+import SegmentRules
+import SegmentdAPI
+import SegmentdClient
+import SegmentdTestSupport
+import Testing
+
+/// Refreshes through the audience engine: a tenant loads on first use (that
+/// refresh runs in SQL), later refreshes evaluate in memory with exactly SQL's
+/// members, and any change to the tenant's data sends refreshes back to SQL
+/// until the state is reloaded — so a refresh always sees every batch
+/// acknowledged before it began.
+@Suite("Audience engine: refreshes in memory when the tenant is loaded and current", .timeLimit(.minutes(5)))
+struct EngineRefreshTests {
+    static let now = RuleDifferentialTests.now
+
+    static func configure(_ configuration: inout UseCases.Configuration, budget: Int = 256 << 20) {
+        configuration.clock = { now }
+        configuration.engineMemoryBudget = budget
+        configuration.engineReloadInterval = .zero
+    }
+
+    /// Refreshes `ids` one after another; each operation's `evaluated_by`.
+    static func refresh(_ ids: [String], server: TestServer, connection: SegmentdConnection) async throws -> [String] {
+        var paths: [String] = []
+        for id in ids {
+            let operation = try await connection.segments.refreshSegment(
+                .with { $0.name = "tenants/\(server.tenant)/segments/\(id)" }, metadata: connection.metadata)
+            try await server.worker.drain()
+            let done = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
+            #expect(done.state == .succeeded, "\(id): \(done.error.message)")
+            paths.append(done.refresh.evaluatedBy)
+        }
+        return paths
+    }
+
+    static func members(_ server: TestServer, _ id: String) async throws -> [String] {
+        try await server.database.scalar(
+            """
+            SELECT u.external_id FROM segment_members m JOIN users u USING (tenant_id, user_index)
+            WHERE m.segment_id = '\(id)' ORDER BY 1
+            """, as: String.self)
+    }
+
+    @Test("loaded: random rules refresh in memory with the members SQL wrote; after a change, SQL until the reload, then memory again")
+    func engineAgreesWithSQL() async throws {
+        let data = RuleTestData(seed: 3, users: 150, now: Self.now)
+        try await TestServer.with(configure: { Self.configure(&$0) }) { server in
+            try await RuleDifferentialTests.load(data, into: server)
+            let registry = try #require(server.server.audiences)
+            try await server.connect { connection in
+                var ids: [String] = []
+                var rules: [String: Rule] = [:]
+                for seed in UInt64(1)...40 where ids.count < 20 {
+                    var generator = RandomRules(seed: seed, vocabulary: RuleTestData.vocabulary(now: Self.now))
+                    generator.maxDepth = 3
+                    let rule = generator.rule()
+                    let created = try? await connection.segments.createSegment(
+                        .with {
+                            $0.parent = "tenants/\(server.tenant)"
+                            $0.segmentID = "r\(seed)"
+                            $0.segment = .with {
+                                $0.rule = .with { $0.text = RuleText.print(rule) }
+                                $0.schedule = .with { $0.manual = true }
+                            }
+                        }, metadata: connection.metadata)
+                    if created != nil {
+                        ids.append("r\(seed)")
+                        rules["r\(seed)"] = rule
+                    }
+                }
+                for (id, rule) in [("buyers", "did purchase in last 30d"), ("vip_buyers", "in segment buyers and has tag vip")] {
+                    _ = try await SegmentLifecycleTests.create(connection, id, rule, schedule: .with { $0.manual = true })
+                    ids.append(id)
+                    rules[id] = try RuleText.parse(rule)
+                }
+                #expect(ids.count == 22)
+
+                // Not loaded yet: SQL, and the first refresh starts the load.
+                #expect(try await Self.refresh([ids[0]], server: server, connection: connection) == ["sql"])
+                await registry.waitForLoad(server.tenant)
+                #expect(await registry.loadedTenants == [server.tenant])
+
+                // Loaded and current: in memory, with exactly the members the SQL compiler selects.
+                #expect(try await Self.refresh(ids, server: server, connection: connection).allSatisfy { $0 == "engine" })
+                let store = server.server.ruleStore
+                let context = try await store.context(tenant: server.tenant, now: Self.now)
+                var nonEmpty = 0
+                for id in ids {
+                    let written = try await server.database.scalar(
+                        "SELECT user_index FROM segment_members WHERE segment_id = '\(id)' ORDER BY 1", as: Int64.self)
+                    let selected = try await store.memberIndexes(rules[id]!, tenant: server.tenant, context: context, now: Self.now)
+                    #expect(written == selected, "\(id): \(RuleText.print(rules[id]!))")
+                    if !written.isEmpty { nonEmpty += 1 }
+                }
+                #expect(nonEmpty > 5)
+
+                // A purchase arrives: the next refresh sees it (in SQL), then the reloaded state does too.
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = "tenants/\(server.tenant)"
+                        $0.events = [.make("late_buyer", "purchase", at: Self.now.addingTimeInterval(-3600))]
+                    }, metadata: connection.metadata)
+                #expect(try await Self.refresh(["buyers"], server: server, connection: connection) == ["sql"])
+                #expect(try await Self.members(server, "buyers").contains("late_buyer"))
+                await registry.waitForLoad(server.tenant)
+                #expect(try await Self.refresh(["buyers", "vip_buyers"], server: server, connection: connection) == ["engine", "engine"])
+                #expect(try await Self.members(server, "buyers").contains("late_buyer"))
+            }
+        }
+    }
+
+    @Test("every kind of change to a tenant's data makes a loaded state stale: events, profiles, responses, locations, tags, erasure")
+    func everyChangeIsSeen() async throws {
+        try await TestServer.with(configure: { Self.configure(&$0) }) { server in
+            let registry = try #require(server.server.audiences)
+            let parent = "tenants/\(server.tenant)"
+            try await server.connect { connection in
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = parent
+                        $0.events = ["u1", "u2", "u3"].map { .make($0, "app_open", at: Self.now.addingTimeInterval(-60)) }
+                    }, metadata: connection.metadata)
+                _ = try await connection.tags.createTag(
+                    .with {
+                        $0.parent = parent
+                        $0.tagID = "vip"
+                    }, metadata: connection.metadata)
+                _ = try await SegmentLifecycleTests.create(connection, "everyone", "did app_open", schedule: .with { $0.manual = true })
+                let changes: [(String, @Sendable () async throws -> Void)] = [
+                    (
+                        "events",
+                        {
+                            _ = try await connection.ingestion.ingestEvents(
+                                .with {
+                                    $0.parent = parent
+                                    $0.events = [.make("u1", "purchase", at: Self.now)]
+                                }, metadata: connection.metadata)
+                        }
+                    ),
+                    (
+                        "profiles",
+                        {
+                            _ = try await connection.ingestion.upsertProfiles(
+                                .with {
+                                    $0.parent = parent
+                                    $0.profiles = [
+                                        .with {
+                                            $0.userID = "u2"
+                                            $0.attributes = ["tier": .with { $0.stringValue = "gold" }]
+                                        }
+                                    ]
+                                }, metadata: connection.metadata)
+                        }
+                    ),
+                    (
+                        "responses",
+                        {
+                            _ = try await connection.ingestion.recordCampaignResponses(
+                                .with {
+                                    $0.parent = parent
+                                    $0.responses = [
+                                        .with {
+                                            $0.userID = "u3"
+                                            $0.campaignID = "c1"
+                                            $0.kind = .opened
+                                            $0.time = .init(date: Self.now)
+                                        }
+                                    ]
+                                }, metadata: connection.metadata)
+                        }
+                    ),
+                    (
+                        "locations",
+                        {
+                            _ = try await connection.ingestion.recordLocations(
+                                .with {
+                                    $0.parent = parent
+                                    $0.locations = [
+                                        .with {
+                                            $0.userID = "u1"
+                                            $0.point = .with {
+                                                $0.latitude = 41
+                                                $0.longitude = 29
+                                            }
+                                            $0.time = .init(date: Self.now)
+                                        }
+                                    ]
+                                }, metadata: connection.metadata)
+                        }
+                    ),
+                    (
+                        "tag assigned",
+                        {
+                            _ = try await connection.tags.assignTags(
+                                .with {
+                                    $0.parent = parent
+                                    $0.tags = ["vip"]
+                                    $0.userIds = ["u2"]
+                                }, metadata: connection.metadata)
+                        }
+                    ),
+                    (
+                        "tag deleted",
+                        { _ = try await connection.tags.deleteTag(.with { $0.name = "\(parent)/tags/vip" }, metadata: connection.metadata) }
+                    ),
+                    (
+                        "user erased",
+                        { _ = try await connection.users.deleteUser(.with { $0.name = "\(parent)/users/u3" }, metadata: connection.metadata) }
+                    ),
+                ]
+                #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["sql"])
+                await registry.waitForLoad(server.tenant)
+                for (kind, change) in changes {
+                    #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["engine"], "before \(kind)")
+                    try await change()
+                    #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["sql"], "after \(kind)")
+                    await registry.waitForLoad(server.tenant)
+                }
+                #expect(try await Self.members(server, "everyone") == ["u1", "u2"])
+            }
+        }
+    }
+
+    @Test("a tenant larger than the memory budget is not kept; its refreshes stay in SQL")
+    func overBudget() async throws {
+        try await TestServer.with(configure: { Self.configure(&$0, budget: 1) }) { server in
+            let registry = try #require(server.server.audiences)
+            try await server.connect { connection in
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = "tenants/\(server.tenant)"
+                        $0.events = [.make("u1", "app_open", at: Self.now)]
+                    }, metadata: connection.metadata)
+                _ = try await SegmentLifecycleTests.create(connection, "everyone", "did app_open", schedule: .with { $0.manual = true })
+                #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["sql"])
+                await registry.waitForLoad(server.tenant)
+                #expect(await registry.loadedTenants.isEmpty)
+                #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["sql"])
+                #expect(try await Self.members(server, "everyone") == ["u1"])
+            }
+        }
+    }
+}
