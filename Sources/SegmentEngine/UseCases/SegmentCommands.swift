@@ -126,21 +126,23 @@ public struct SegmentCommands: Sendable {
             name: ResourceName.segmentName(tenant, segmentID), kind: kind, definition: definition, pullAuthHeaderSet: input.pullAuthHeader != nil)
     }
 
-    /// Creates a segment (revision 1).
+    /// Creates a segment (revision 1); with `refresh`, enqueues its first refresh in the same transaction.
     public func create(
-        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
+        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, refresh: Bool = false, actor: String,
+        audit: AuditContext
+    ) async throws -> SegmentChange {
         let (definition, references) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
         return try await store.create(
             tenant: tenant, segmentID: segmentID, kind: kind, definition: definition, references: references,
-            pullAuthHeader: input.pullAuthHeader, actor: actor, audit: audit)
+            pullAuthHeader: input.pullAuthHeader, refresh: refresh, actor: actor, audit: audit)
     }
 
-    /// Changes the fields named in `fields` to the request's values when `etag` matches.
+    /// Changes the fields named in `fields` to the request's values when `etag` matches;
+    /// with `refresh`, enqueues a refresh in the same transaction.
     public func update(
-        tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, actor: String,
-        audit: AuditContext
-    ) async throws -> SegmentRecord {
+        tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, refresh: Bool = false,
+        actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         var newRule: SavedRule?
         if fields.contains(.rule) {
             newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
@@ -164,7 +166,7 @@ public struct SegmentCommands: Sendable {
                 }
                 if fields.contains(.predictive) { definition.predictive = input.predictive }
             },
-            references: newRule?.references, pullAuthHeader: pullAuthHeader, actor: actor, audit: audit)
+            references: newRule?.references, pullAuthHeader: pullAuthHeader, refresh: refresh, actor: actor, audit: audit)
     }
 
     public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
@@ -192,7 +194,8 @@ public struct SegmentCommands: Sendable {
         definition.displayName = displayName.isEmpty ? String("Copy of \(source.definition.displayName)".prefix(100)) : displayName
         return try await store.create(
             tenant: tenant, segmentID: newSegmentID, kind: source.kind, definition: definition, references: source.references,
-            actor: actor, audit: audit)
+            actor: actor, audit: audit
+        ).segment
     }
 
     // MARK: Revisions
@@ -210,10 +213,12 @@ public struct SegmentCommands: Sendable {
     }
 
     /// Makes an earlier revision's definition current again (as a new revision). Its
-    /// rule must still be valid against today's catalog and segments.
+    /// rule must still be valid against today's catalog and segments. A rollback to
+    /// another rule leaves the members stale until a refresh (`refresh` enqueues one
+    /// in the same transaction).
     public func rollback(
-        tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
+        tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, refresh: Bool = false, actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         let revision = try await revision(tenant: tenant, segmentID: segmentID, number: number)
         var definition = revision.definition
         var references: [String] = []
@@ -224,7 +229,7 @@ public struct SegmentCommands: Sendable {
         }
         return try await store.update(
             tenant: tenant, segmentID: segmentID, etag: etag, change: { [definition] in $0 = definition }, references: references,
-            actor: actor, audit: audit)
+            refresh: refresh, actor: actor, audit: audit)
     }
 
     // MARK: State and curation

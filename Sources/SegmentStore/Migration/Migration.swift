@@ -38,5 +38,6 @@ public enum Migrations {
         .fairJobs,
         .memberVersions,
         .jobUpdateNotifications,
+        .segmentFreshness,
     ]
 }

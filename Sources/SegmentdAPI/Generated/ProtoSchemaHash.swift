@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "d1ee123386f8d617bc64a891707d366db5e99baca6584fa6c5c99f853ad79efe"
+    public static let sha256 = "8bcdf5cfa0879c2ef5d74972ea8e8b37e6a4915828d3e92d2cd9ac9f92163c2a"
 }
