@@ -58,7 +58,8 @@ extension Segctl {
                         shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size),
                         scheduleText($0.schedule),
                         $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision),
-                        freshnessColumn($0), $0.hasNextRefreshTime ? nextRefreshText($0.nextRefreshTime, now: now) : "-", definitionText($0),
+                        freshnessColumn($0),
+                        $0.hasNextRefreshTime ? ($0.nextRefreshTime.date <= now ? "due now" : timeText($0.nextRefreshTime)) : "-", definitionText($0),
                     ]
                 })
         }

@@ -202,6 +202,29 @@ struct FreshnessTests {
                 }
                 #expect(refused.0 == .failedPrecondition && refused.2 == "SEGMENT_PAUSED", "\(refused)")
                 #expect(try await Self.get(connection, "buyers").revision == 3)
+
+                // Refreshing with a change needs what RefreshSegment needs: an editor without segments.refresh
+                // may create, but not create and refresh.
+                _ = try await connection.access.createRole(
+                    .with {
+                        $0.parent = Self.parent
+                        $0.roleID = "editor_no_refresh"
+                        $0.role.permissions = ["segments.read", "segments.write"]
+                    }, metadata: connection.metadata)
+                let editorKey = try await server.createKey(roles: ["editor_no_refresh"], name: "editor")
+                try await server.connect(apiKey: editorKey) { editor in
+                    let denied = await SegmentLifecycleTests.code {
+                        _ = try await editor.segments.createSegment(
+                            .with {
+                                $0.parent = Self.parent
+                                $0.segmentID = "denied"
+                                $0.refresh = true
+                                $0.segment = .with { $0.rule = .with { $0.text = "did purchase" } }
+                            }, metadata: editor.metadata)
+                    }
+                    #expect(denied.0 == .permissionDenied && denied.1.contains("segments.refresh"), "\(denied)")
+                    _ = try await SegmentLifecycleTests.create(editor, "allowed", "did purchase")
+                }
             }
         }
     }
