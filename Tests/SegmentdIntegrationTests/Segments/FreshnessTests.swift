@@ -97,6 +97,25 @@ struct FreshnessTests {
         }
     }
 
+    @Test("a connector segment is fresh after a push, for the revision it was pushed at; a new name keeps it fresh")
+    func connector() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await ConnectorTests.seedUsers(connection)
+                let created = try await ConnectorTests.createConnector(connection, "crm")
+                #expect(created.freshness == .neverRefreshed)
+                _ = try await ConnectorTests.add(connection, "crm", "sync-1", ["u0", "u1"])
+                var segment = try await Self.get(connection, "crm")
+                #expect(segment.freshness == .fresh && segment.refreshedRevision == 1 && segment.size == 2)
+                segment = try await Self.update(connection, "crm", displayName: "CRM list")
+                #expect(segment.revision == 2 && segment.freshness == .fresh && segment.refreshedRevision == 1)
+                _ = try await ConnectorTests.add(connection, "crm", "sync-2", ["u2"])
+                segment = try await Self.get(connection, "crm")
+                #expect(segment.freshness == .fresh && segment.refreshedRevision == 2 && segment.size == 3)
+            }
+        }
+    }
+
     @Test("a new scheduled segment, and a changed one, is due at once; the next refresh time is shown, none when manual or paused")
     func dueAtOnce() async throws {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_795_617_000))
