@@ -50,16 +50,66 @@ extension Segctl {
 
         static func render(_ segments: [Segmentd_V1_Segment], json: Bool) throws {
             if json { return try printJSON(segments) }
+            let now = Date()
             printTable(
-                ["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "DEFINITION"],
+                ["SEGMENT", "STATE", "SIZE", "SCHEDULE", "READY", "REV", "FRESHNESS", "NEXT REFRESH", "DEFINITION"],
                 segments.map {
                     [
                         shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size),
                         scheduleText($0.schedule),
                         $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision),
-                        definitionText($0),
+                        freshnessColumn($0),
+                        $0.hasNextRefreshTime ? ($0.nextRefreshTime.date <= now ? "due now" : timeText($0.nextRefreshTime)) : "-", definitionText($0),
                     ]
                 })
+        }
+
+        /// What the members follow, for a marketer: "never refreshed", "refreshed … for revision 3",
+        /// "stale: revision 4 changed the rule since the refresh for revision 3 …".
+        static func freshnessText(_ segment: Segmentd_V1_Segment) -> String {
+            let refreshed =
+                segment.hasLastRefresh && segment.lastRefresh.outcome == "succeeded"
+                ? "refreshed \(timeText(segment.lastRefresh.time)) for revision \(segment.refreshedRevision)"
+                : "refreshed for revision \(segment.refreshedRevision)"
+            switch segment.freshness {
+            case .fresh: return refreshed
+            case .stale:
+                let what =
+                    switch segment.kind {
+                    case .connector: "the connector"
+                    case .predictive: "the prediction"
+                    default: "the rule"
+                    }
+                return
+                    "stale: revision \(segment.definitionRevision) changed \(what) since the refresh for revision \(segment.refreshedRevision); "
+                    + "the members still follow revision \(segment.refreshedRevision) until the next refresh"
+            default: return "never refreshed: no members computed yet"
+            }
+        }
+
+        /// The freshness in a table cell.
+        static func freshnessColumn(_ segment: Segmentd_V1_Segment) -> String {
+            switch segment.freshness {
+            case .fresh: return "fresh (rev \(segment.refreshedRevision))"
+            case .stale: return "stale (rev \(segment.refreshedRevision), changed in \(segment.definitionRevision))"
+            default: return "never refreshed"
+            }
+        }
+
+        /// When the schedule refreshes next; a time already past is due now.
+        static func nextRefreshText(_ time: Google_Protobuf_Timestamp, now: Date) -> String {
+            time.date <= now ? "due now (the scheduler starts it within a minute)" : timeText(time)
+        }
+
+        /// The "next refresh" line: the time, or why there is none.
+        static func nextRefreshLine(_ segment: Segmentd_V1_Segment) -> String {
+            if segment.hasNextRefreshTime { return nextRefreshText(segment.nextRefreshTime, now: Date()) }
+            if segment.hasDeleteTime { return "" }
+            switch segment.state {
+            case .paused: return "none while paused"
+            case .archived: return "none while archived"
+            default: return "none: the schedule is manual (segctl segments refresh \(shortID(segment.name)))"
+            }
         }
 
         /// The rule, the connector's source or what is predicted, in one line.
@@ -103,6 +153,8 @@ extension Segctl {
                 ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
                 ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
                 ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(timeText(segment.createTime)) by \(segment.creator)"),
+                ("freshness", freshnessText(segment)), ("next refresh", nextRefreshLine(segment)),
+                ("refresh", segment.refreshOperation.isEmpty ? "" : "started as operation \(shortID(segment.refreshOperation))"),
             ]
             if segment.hasLastRefresh {
                 lines.append(("last refresh", "\(timeText(segment.lastRefresh.time)) \(segment.lastRefresh.outcome) \(segment.lastRefresh.error)"))
@@ -149,11 +201,12 @@ extension Segctl {
             @Option(name: .customLong("horizon-days"), help: "For --predict: within how many days (1-90, default 14).") var horizonDays: Int32?
             @Option(name: .customLong("bucket"), help: "For --predict: which users are members: high, medium or low (default high).") var bucket:
                 String?
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("description")) var description: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name (at most 100 characters).") var displayName: String?
+            @Option(name: .customLong("description"), help: "What the segment is for (at most 500 characters).") var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).")
             var schedule: String?
             @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
+            @OptionGroup var refresh: RefreshOptions
 
             func validate() throws {
                 _ = try schedule.map(Segments.parseSchedule)
@@ -168,6 +221,9 @@ extension Segctl {
                 if let predict, !["convert", "churn"].contains(predict) { throw ValidationError("--predict: convert or churn") }
                 if predict == "convert" && event == nil { throw ValidationError("--predict convert needs --event (such as purchase)") }
                 if let bucket, !["high", "medium", "low"].contains(bucket) { throw ValidationError("--bucket: high, medium or low") }
+                if validateOnly && refresh.requested {
+                    throw ValidationError("--validate-only saves nothing to refresh: leave out --refresh and --wait")
+                }
             }
 
             func run() async throws {
@@ -179,53 +235,48 @@ extension Segctl {
                     }
                     authHeader = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 }
-                try await runCommand {
-                    let segment = try await connection.withConnection { client in
-                        let tenant = try await client.callerTenant()
-                        return try await client.segments.createSegment(
-                            .with {
-                                $0.parent = tenant
-                                $0.segmentID = id
-                                $0.validateOnly = validateOnly
-                                $0.segment = .with { segment in
-                                    if let rule {
-                                        segment.kind = .ruleBased
-                                        segment.rule = .with { $0.text = rule }
-                                    } else if let connector {
-                                        segment.kind = .connector
-                                        segment.connector = .with {
-                                            $0.source = connector == "pull" ? .pull : connector == "file" ? .file : .push
-                                            if let url {
-                                                $0.pull = .with { pull in
-                                                    pull.url = url
-                                                    pull.format = format ?? "csv"
-                                                    pull.authHeader = authHeader
-                                                    if let timeoutSeconds { pull.timeout = .init(seconds: timeoutSeconds, nanos: 0) }
-                                                    pull.maxBytes = maxBytes ?? 0
-                                                }
+                let refresh = refresh
+                let authHeaderValue = authHeader
+                try await Segments.change(connection, id, refresh: refresh, draft: validateOnly) { client, _ in
+                    let tenant = try await client.callerTenant()
+                    return try await client.segments.createSegment(
+                        .with {
+                            $0.parent = tenant
+                            $0.segmentID = id
+                            $0.validateOnly = validateOnly
+                            $0.refresh = refresh.requested
+                            $0.segment = .with { segment in
+                                if let rule {
+                                    segment.kind = .ruleBased
+                                    segment.rule = .with { $0.text = rule }
+                                } else if let connector {
+                                    segment.kind = .connector
+                                    segment.connector = .with {
+                                        $0.source = connector == "pull" ? .pull : connector == "file" ? .file : .push
+                                        if let url {
+                                            $0.pull = .with { pull in
+                                                pull.url = url
+                                                pull.format = format ?? "csv"
+                                                pull.authHeader = authHeaderValue
+                                                if let timeoutSeconds { pull.timeout = .init(seconds: timeoutSeconds, nanos: 0) }
+                                                pull.maxBytes = maxBytes ?? 0
                                             }
                                         }
-                                    } else if let predict {
-                                        segment.kind = .predictive
-                                        segment.predictive = .with {
-                                            $0.goal = predict == "churn" ? .churn : .convert
-                                            $0.event = event ?? ""
-                                            $0.horizonDays = horizonDays ?? 0
-                                            $0.bucket = bucket == "low" ? .low : bucket == "medium" ? .medium : .high
-                                        }
                                     }
-                                    segment.displayName = displayName ?? ""
-                                    segment.description_p = description ?? ""
-                                    if let parsedSchedule { segment.schedule = parsedSchedule }
+                                } else if let predict {
+                                    segment.kind = .predictive
+                                    segment.predictive = .with {
+                                        $0.goal = predict == "churn" ? .churn : .convert
+                                        $0.event = event ?? ""
+                                        $0.horizonDays = horizonDays ?? 0
+                                        $0.bucket = bucket == "low" ? .low : bucket == "medium" ? .medium : .high
+                                    }
                                 }
-                            }, metadata: client.metadata)
-                    }
-                    if validateOnly && !connection.json {
-                        Segments.showDraft(segment)
-                    } else {
-                        try Segments.show(segment, json: connection.json)
-                    }
-                    if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
+                                segment.displayName = displayName ?? ""
+                                segment.description_p = description ?? ""
+                                if let parsedSchedule { segment.schedule = parsedSchedule }
+                            }
+                        }, metadata: client.metadata)
                 }
             }
         }
@@ -233,7 +284,7 @@ extension Segctl {
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show a segment.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await runCommand {
                     let segment = try await connection.withConnection { client in
@@ -282,12 +333,13 @@ extension Segctl {
         struct Update: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Change a segment's rule, names or schedule (a new revision).")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
-            @Option(name: .customLong("rule")) var rule: String?
-            @Option(name: .customLong("display-name")) var displayName: String?
-            @Option(name: .customLong("description")) var description: String?
+            @Argument(help: "The segment id (or its full name).") var id: String
+            @Option(name: .customLong("rule"), help: "The new rule text.") var rule: String?
+            @Option(name: .customLong("display-name"), help: "A human-readable name (at most 100 characters).") var displayName: String?
+            @Option(name: .customLong("description"), help: "What the segment is for (at most 500 characters).") var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone].") var schedule: String?
             @Option(name: .customLong("etag"), help: "Fail if the segment changed since this etag.") var etag: String?
+            @OptionGroup var refresh: RefreshOptions
 
             func validate() throws {
                 _ = try schedule.map(Segments.parseSchedule)
@@ -304,26 +356,64 @@ extension Segctl {
                 if description != nil { paths.append("description") }
                 if schedule != nil { paths.append("schedule") }
                 guard !paths.isEmpty else { throw ValidationError("give --rule, --display-name, --description or --schedule") }
-                try await runCommand {
-                    let segment = try await connection.withConnection { client in
-                        let tenant = try await client.callerTenant()
-                        return try await client.segments.updateSegment(
-                            .with {
-                                $0.updateMask = .with { $0.paths = paths }
-                                $0.segment = .with { segment in
-                                    segment.name = Segments.name(tenant, id)
-                                    segment.etag = etag ?? ""
-                                    if let rule { segment.rule = .with { $0.text = rule } }
-                                    segment.displayName = displayName ?? ""
-                                    segment.description_p = description ?? ""
-                                    if let parsedSchedule { segment.schedule = parsedSchedule }
-                                }
-                            }, metadata: client.metadata)
-                    }
-                    try Segments.show(segment, json: connection.json)
-                    if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
+                let refresh = refresh
+                let mask = paths
+                try await Segments.change(connection, id, refresh: refresh) { client, name in
+                    try await client.segments.updateSegment(
+                        .with {
+                            $0.refresh = refresh.requested
+                            $0.updateMask = .with { $0.paths = mask }
+                            $0.segment = .with { segment in
+                                segment.name = name
+                                segment.etag = etag ?? ""
+                                if let rule { segment.rule = .with { $0.text = rule } }
+                                segment.displayName = displayName ?? ""
+                                segment.description_p = description ?? ""
+                                if let parsedSchedule { segment.schedule = parsedSchedule }
+                            }
+                        }, metadata: client.metadata)
                 }
             }
+        }
+
+        /// Runs a create, update or rollback (`call`, given the segment's name) and shows the segment;
+        /// with `--wait`, follows the refresh started with it (progress on stderr), then shows the
+        /// segment as that refresh left it and exits 1 unless the refresh succeeded.
+        static func change(
+            _ connection: ConnectionOptions, _ id: String, refresh: RefreshOptions, draft: Bool = false,
+            _ call: @escaping @Sendable (SegmentdConnection, String) async throws -> Segmentd_V1_Segment
+        ) async throws {
+            var succeeded = true
+            try await runCommand {
+                let (segment, final) = try await connection.withConnection { client in
+                    let changed = try await call(client, Segments.name(try await client.callerTenant(), id))
+                    guard refresh.wait, !changed.refreshOperation.isEmpty else { return (changed, Segmentd_V1_Operation?.none) }
+                    let terminal = isatty(STDERR_FILENO) == 1
+                    let final = try await client.wait(operation: changed.refreshOperation) { operation in
+                        guard !connection.json else { return }
+                        let line = Jobs.summary(operation)
+                        FileHandle.standardError.write(Data((terminal ? "\r\(line)\u{1B}[K" : line + "\n").utf8))
+                    }
+                    if terminal && !connection.json { FileHandle.standardError.write(Data("\n".utf8)) }
+                    var after = try await client.segments.getSegment(.with { $0.name = changed.name }, metadata: client.metadata)
+                    after.refreshOperation = changed.refreshOperation
+                    after.warnings = changed.warnings
+                    return (after, final)
+                }
+                // The segment goes to stdout (progress went to stderr), so `… --wait > out.txt` keeps it.
+                if draft && !connection.json {
+                    Segments.showDraft(segment)
+                } else {
+                    try Segments.show(segment, json: connection.json)
+                }
+                // Warnings accompany the answer: standard error, after it.
+                if !connection.json { Rules.printDiagnostics(segment.warnings, toStandardError: true) }
+                if let final, final.state != .succeeded {
+                    succeeded = false
+                    FileHandle.standardError.write(Data("segctl: the refresh did not succeed: \(Jobs.summary(final))\n".utf8))
+                }
+            }
+            if !succeeded { throw ExitCode(1) }
         }
 
         /// Runs one call on the named segment and shows the result.
@@ -357,7 +447,7 @@ extension Segctl {
         struct Delete: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete a segment (it can be undeleted until it is purged).")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await Segments.act(connection, id) { client, name in
                     try await client.segments.deleteSegment(.with { $0.name = name }, metadata: client.metadata)
@@ -368,7 +458,7 @@ extension Segctl {
         struct Undelete: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Bring back a deleted segment.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await Segments.act(connection, id) { client, name in
                     try await client.segments.undeleteSegment(.with { $0.name = name }, metadata: client.metadata)
@@ -379,7 +469,7 @@ extension Segctl {
         struct Duplicate: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Copy a segment's definition to a new id.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             @Argument(help: "The new segment's id.") var newID: String
             func run() async throws {
                 let newID = newID
@@ -396,7 +486,7 @@ extension Segctl {
         struct Pause: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Pause: keep the last membership, skip refreshes.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await Segments.act(connection, id) { client, name in
                     try await client.segments.pauseSegment(.with { $0.name = name }, metadata: client.metadata)
@@ -407,7 +497,7 @@ extension Segctl {
         struct Resume: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Resume a paused segment.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await Segments.act(connection, id) { client, name in
                     try await client.segments.resumeSegment(.with { $0.name = name }, metadata: client.metadata)
@@ -418,7 +508,7 @@ extension Segctl {
         struct Revisions: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List a segment's revisions: who changed what, when.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await runCommand {
                     let revisions = try await connection.withConnection { client in
@@ -446,15 +536,18 @@ extension Segctl {
         struct Rollback: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Restore a revision's definition (as a new revision).")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
-            @Argument var revision: Int64
+            @Argument(help: "The segment id (or its full name).") var id: String
+            @Argument(help: "The revision to restore (see segments revisions).") var revision: Int64
+            @OptionGroup var refresh: RefreshOptions
             func run() async throws {
                 let revision = revision
-                try await Segments.act(connection, id) { client, name in
+                let refresh = refresh
+                try await Segments.change(connection, id, refresh: refresh) { client, name in
                     try await client.segments.rollbackSegment(
                         .with {
                             $0.name = name
                             $0.revision = revision
+                            $0.refresh = refresh.requested
                         }, metadata: client.metadata)
                 }
             }
@@ -464,7 +557,7 @@ extension Segctl {
             static let configuration = CommandConfiguration(
                 abstract: "Show why a user is or is not in a segment: each condition's result and what was observed (users.read).")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             @Option(name: .customLong("user"), help: "The user id.") var user: String
             func run() async throws {
                 try await runCommand {
@@ -505,7 +598,7 @@ extension Segctl {
         struct Pin: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Pin a segment as ready to use.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             @Option(name: .customLong("category"), help: "The shelf (category) it appears on.") var category = ""
             @Option(name: .customLong("position"), help: "Its place on the shelf: 1 is first; 0 (the default) places it last.")
             var position: Int32 = 0
@@ -531,7 +624,7 @@ extension Segctl {
         struct Unpin: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Unpin a segment.")
             @OptionGroup var connection: ConnectionOptions
-            @Argument var id: String
+            @Argument(help: "The segment id (or its full name).") var id: String
             func run() async throws {
                 try await Segments.actBriefly(connection, id) { client, name in
                     let before = try await client.segments.getSegment(.with { $0.name = name }, metadata: client.metadata)
@@ -547,7 +640,7 @@ extension Segctl {
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Ready-to-use segments in curated order.")
             @OptionGroup var connection: ConnectionOptions
-            @Option(name: .customLong("category")) var category = ""
+            @Option(name: .customLong("category"), help: "Only this shelf (category).") var category = ""
             func run() async throws {
                 try await runCommand {
                     let segments = try await connection.withConnection { client in

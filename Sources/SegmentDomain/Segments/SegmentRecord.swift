@@ -165,9 +165,26 @@ public struct SegmentRecord: Sendable, Equatable {
     public let purgeAt: Date?
     /// A PULL connector has a stored `Authorization` header (the header itself is never read back).
     public let pullAuthHeaderSet: Bool
+    /// The revision the current membership was computed from; nil until the first refresh (sync, scoring) writes members.
+    public let refreshedRevision: Int64?
+    /// The last revision that changed what membership is computed from (see `SegmentFreshness`).
+    public let definitionRevision: Int64
 
     /// `tenants/{tenant}/segments/{segment}`.
     public var name: String { "tenants/\(tenantID)/segments/\(segmentID)" }
+
+    /// Whether the members follow the current definition.
+    public var freshness: SegmentFreshness {
+        SegmentFreshness(refreshedRevision: refreshedRevision, definitionRevision: definitionRevision)
+    }
+
+    /// When the schedule refreshes it next: nil for a manual schedule and for a paused,
+    /// archived or deleted segment (which no schedule refreshes). A time already past
+    /// means due now (the scheduler enqueues it on its next pass).
+    public var scheduledRefreshAt: Date? {
+        guard state == .active, deletedAt == nil, definition.schedule.cadence != .manual else { return nil }
+        return nextRefreshAt
+    }
 
     package var auditFields: AuditFields {
         var fields: AuditFields = [
@@ -187,7 +204,8 @@ public struct SegmentRecord: Sendable, Equatable {
     package init(
         tenantID: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String], state: SegmentState,
         curation: SegmentCuration, size: Int64, lastRefresh: SegmentRefreshStatus?, nextRefreshAt: Date?, revision: Int64, etag: Int64,
-        creator: String, createdAt: Date, updatedAt: Date, deletedAt: Date?, purgeAt: Date?, pullAuthHeaderSet: Bool
+        creator: String, createdAt: Date, updatedAt: Date, deletedAt: Date?, purgeAt: Date?, pullAuthHeaderSet: Bool,
+        refreshedRevision: Int64? = nil, definitionRevision: Int64 = 1
     ) {
         self.tenantID = tenantID
         self.segmentID = segmentID
@@ -207,6 +225,8 @@ public struct SegmentRecord: Sendable, Equatable {
         self.deletedAt = deletedAt
         self.purgeAt = purgeAt
         self.pullAuthHeaderSet = pullAuthHeaderSet
+        self.refreshedRevision = refreshedRevision
+        self.definitionRevision = definitionRevision
     }
 }
 

@@ -133,29 +133,32 @@ public struct SegmentCommands: Sendable {
             warnings: warnings)
     }
 
-    /// Creates a segment (revision 1).
+    /// Creates a segment (revision 1); with `refresh`, enqueues its first refresh in the same transaction.
     public func create(
-        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, actor: String, audit: AuditContext
-    ) async throws -> SavedSegment {
+        _ input: SegmentInput, kind: SegmentKind, segmentID: String, tenant: TenantID, refresh: Bool = false, actor: String,
+        audit: AuditContext
+    ) async throws -> SegmentChange {
         let (definition, references, warnings) = try await definition(input, kind: kind, segmentID: segmentID, tenant: tenant)
-        let record = try await store.create(
+        var change = try await store.create(
             tenant: tenant, segmentID: segmentID, kind: kind, definition: definition, references: references,
-            pullAuthHeader: input.pullAuthHeader, actor: actor, audit: audit)
-        return SavedSegment(record: record, warnings: warnings)
+            pullAuthHeader: input.pullAuthHeader, refresh: refresh, actor: actor, audit: audit)
+        change.warnings = warnings
+        return change
     }
 
-    /// Changes the fields named in `fields` to the request's values when `etag` matches.
+    /// Changes the fields named in `fields` to the request's values when `etag` matches;
+    /// with `refresh`, enqueues a refresh in the same transaction.
     public func update(
-        tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, actor: String,
-        audit: AuditContext
-    ) async throws -> SavedSegment {
+        tenant: TenantID, segmentID: String, etag: Int64?, fields: Set<SegmentField>, input: SegmentInput, refresh: Bool = false,
+        actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         var newRule: SavedRule?
         if fields.contains(.rule) {
             newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
         }
         let newSchedule = fields.contains(.schedule) ? try await schedule(input.schedule, tenant: tenant) : nil
         let pullAuthHeader = fields.contains(.connector) ? input.pullAuthHeader : nil
-        let record = try await store.update(
+        var change = try await store.update(
             tenant: tenant, segmentID: segmentID, etag: etag,
             change: { definition in
                 if fields.contains(.displayName) { definition.displayName = input.displayName }
@@ -172,8 +175,9 @@ public struct SegmentCommands: Sendable {
                 }
                 if fields.contains(.predictive) { definition.predictive = input.predictive }
             },
-            references: newRule?.references, pullAuthHeader: pullAuthHeader, actor: actor, audit: audit)
-        return SavedSegment(record: record, warnings: newRule?.warnings ?? [])
+            references: newRule?.references, pullAuthHeader: pullAuthHeader, refresh: refresh, actor: actor, audit: audit)
+        change.warnings = newRule?.warnings ?? []
+        return change
     }
 
     public func get(tenant: TenantID, segmentID: String, showDeleted: Bool = true) async throws -> SegmentRecord {
@@ -201,7 +205,8 @@ public struct SegmentCommands: Sendable {
         definition.displayName = displayName.isEmpty ? String("Copy of \(source.definition.displayName)".prefix(100)) : displayName
         return try await store.create(
             tenant: tenant, segmentID: newSegmentID, kind: source.kind, definition: definition, references: source.references,
-            actor: actor, audit: audit)
+            actor: actor, audit: audit
+        ).segment
     }
 
     // MARK: Revisions
@@ -219,10 +224,12 @@ public struct SegmentCommands: Sendable {
     }
 
     /// Makes an earlier revision's definition current again (as a new revision). Its
-    /// rule must still be valid against today's catalog and segments.
+    /// rule must still be valid against today's catalog and segments. A rollback to
+    /// another rule leaves the members stale until a refresh (`refresh` enqueues one
+    /// in the same transaction).
     public func rollback(
-        tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, actor: String, audit: AuditContext
-    ) async throws -> SavedSegment {
+        tenant: TenantID, segmentID: String, to number: Int64, etag: Int64?, refresh: Bool = false, actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         let revision = try await revision(tenant: tenant, segmentID: segmentID, number: number)
         var definition = revision.definition
         var references: [String] = []
@@ -233,10 +240,11 @@ public struct SegmentCommands: Sendable {
             references = saved.references
             warnings = saved.warnings
         }
-        let record = try await store.update(
+        var change = try await store.update(
             tenant: tenant, segmentID: segmentID, etag: etag, change: { [definition] in $0 = definition }, references: references,
-            actor: actor, audit: audit)
-        return SavedSegment(record: record, warnings: warnings)
+            refresh: refresh, actor: actor, audit: audit)
+        change.warnings = warnings
+        return change
     }
 
     // MARK: State and curation

@@ -54,7 +54,23 @@ extension SegmentService {
             if let purge = record.purgeAt { $0.purgeTime = .init(date: purge) }
             $0.creator = record.creator
             $0.etag = String(record.etag)
+            $0.refreshedRevision = record.refreshedRevision ?? 0
+            $0.definitionRevision = record.definitionRevision
+            switch record.freshness {
+            case .neverRefreshed: $0.freshness = .neverRefreshed
+            case .fresh: $0.freshness = .fresh
+            case .stale: $0.freshness = .stale
+            }
+            if let next = record.scheduledRefreshAt { $0.nextRefreshTime = .init(date: next) }
         }
+    }
+
+    /// A changed segment, naming the refresh started with the change, with its rule's warnings.
+    static func proto(_ change: SegmentChange) -> Segmentd_V1_Segment {
+        var segment = proto(change.segment)
+        if let job = change.refresh { segment.refreshOperation = job.name }
+        segment.warnings = change.warnings.map(RuleService.proto)
+        return segment
     }
 
     static func proto(_ schedule: SegmentSchedule) -> Segmentd_V1_Schedule {
@@ -130,13 +146,6 @@ extension SegmentService {
             case .other: $0.other = true
             }
         }
-    }
-
-    /// A saved segment with its rule's warnings (create, update and rollback answers).
-    static func proto(_ saved: SavedSegment) -> Segmentd_V1_Segment {
-        var segment = proto(saved.record)
-        segment.warnings = saved.warnings.map(RuleService.proto)
-        return segment
     }
 
     static func proto(_ revision: SegmentRevisionRecord, of record: SegmentRecord) -> Segmentd_V1_SegmentRevision {

@@ -29,9 +29,16 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         if request.validateOnly {
             return Self.proto(try await segments.draft(input, kind: kind, segmentID: request.segmentID, tenant: tenant))
         }
+        if request.refresh { try Self.requireRefresh(call.principal) }
         return Self.proto(
             try await segments.create(
-                input, kind: kind, segmentID: request.segmentID, tenant: tenant, actor: call.principal.keyName, audit: call.audit()))
+                input, kind: kind, segmentID: request.segmentID, tenant: tenant, refresh: request.refresh, actor: call.principal.keyName,
+                audit: call.audit()))
+    }
+
+    /// `refresh` on a change also needs the permission RefreshSegment needs.
+    static func requireRefresh(_ principal: Principal) throws {
+        guard principal.has(.segmentsRefresh) else { throw APIError.permissionDenied(.segmentsRefresh) }
     }
 
     func getSegment(request: Segmentd_V1_GetSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -64,10 +71,12 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
         let (tenant, id) = try ResourceName.child(request.segment.name, collection: "segments", field: "segment.name", for: call.principal)
         let paths = try ResourceName.updatePaths(request.updateMask.paths, allowed: Set(SegmentField.allCases.map(\.rawValue)))
         let fields = Set(paths.compactMap(SegmentField.init(rawValue:)))
+        if request.refresh { try Self.requireRefresh(call.principal) }
         return Self.proto(
             try await segments.update(
                 tenant: tenant, segmentID: id, etag: try ResourceName.etag(request.segment.etag, field: "segment.etag"), fields: fields,
-                input: try Self.input(request.segment, fields: fields), actor: call.principal.keyName, audit: call.audit()))
+                input: try Self.input(request.segment, fields: fields), refresh: request.refresh, actor: call.principal.keyName,
+                audit: call.audit()))
     }
 
     func deleteSegment(request: Segmentd_V1_DeleteSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
@@ -134,10 +143,11 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
     func rollbackSegment(request: Segmentd_V1_RollbackSegmentRequest, context: ServerContext) async throws -> Segmentd_V1_Segment {
         let call = try RequestContext.require()
         let (tenant, id) = try ResourceName.child(request.name, collection: "segments", field: "name", for: call.principal)
+        if request.refresh { try Self.requireRefresh(call.principal) }
         return Self.proto(
             try await segments.rollback(
-                tenant: tenant, segmentID: id, to: request.revision, etag: try ResourceName.etag(request.etag), actor: call.principal.keyName,
-                audit: call.audit()))
+                tenant: tenant, segmentID: id, to: request.revision, etag: try ResourceName.etag(request.etag), refresh: request.refresh,
+                actor: call.principal.keyName, audit: call.audit()))
     }
 
     // MARK: State and curation

@@ -8,7 +8,7 @@ import SegmentDomain
 /// batch acknowledged before the refresh began.
 ///
 /// Statement triggers record each transaction that changes users, events,
-/// profiles, responses or tags (`audience_changes`, migration 13); a change is
+/// profiles, responses or tags (`audience_changes`, migration 14); a change is
 /// "since" the snapshot when its transaction is not visible in it. That is exact
 /// whatever order transactions commit in, which a sequence number is not.
 public enum AudienceChanges {

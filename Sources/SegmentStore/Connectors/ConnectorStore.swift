@@ -520,8 +520,8 @@ extension ConnectorStore {
             try await connection.query(
                 """
                 UPDATE segments SET last_refresh_at = \(now), last_refresh_outcome = 'succeeded', last_refresh_error = NULL,
-                    last_refresh_job = \(job.jobID), last_refresh_ms = 0,
-                    next_refresh_at = CASE WHEN \(job.args.scheduled) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
+                    last_refresh_job = \(job.jobID), last_refresh_ms = 0, refreshed_revision = \(segment.revision),
+                    next_refresh_at = CASE WHEN \(job.args.scheduled) OR next_refresh_at <= \(now) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
                 WHERE segment_id = \(segmentID)
                 """, logger: logger)
             try await JobQueue.complete(

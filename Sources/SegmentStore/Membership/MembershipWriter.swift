@@ -166,8 +166,11 @@ enum MembershipWriter {
     }
 
     /// Records a finished change on the segment: its size and last refresh (with
-    /// the connector's counts for connector segments), a size-history point, and
-    /// refreshes of the segments that follow this one.
+    /// the connector's counts for connector segments), the revision the members were
+    /// computed from (`segment` is read under the lock the change holds), a
+    /// size-history point, and refreshes of the segments that follow this one. A
+    /// refresh when the segment is due (a new or changed scheduled segment) counts as
+    /// the scheduled one.
     static func record(
         _ change: Change, segment: SegmentRecord, now: Date, durationMilliseconds: Int64, jobID: Int64?, scheduled: Bool,
         connectorCount: Int64? = nil, matchedCount: Int64? = nil, creator: String,
@@ -180,7 +183,9 @@ enum MembershipWriter {
             UPDATE segments SET size = \(change.size), last_refresh_at = \(now), last_refresh_outcome = 'succeeded',
                 last_refresh_error = NULL, last_refresh_ms = \(durationMilliseconds), last_refresh_job = \(jobID),
                 connector_count = coalesce(\(connectorCount), connector_count), matched_count = coalesce(\(matchedCount), matched_count),
-                next_refresh_at = CASE WHEN \(scheduled) THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
+                refreshed_revision = \(segment.revision),
+                next_refresh_at = CASE WHEN \(scheduled) OR next_refresh_at <= \(now)
+                                       THEN \(segment.definition.schedule.next(after: now)) ELSE next_refresh_at END
             WHERE segment_id = \(segmentID)
             """, logger: logger)
         try await connection.query(

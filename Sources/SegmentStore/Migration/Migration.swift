@@ -38,6 +38,7 @@ public enum Migrations {
         .fairJobs,
         .memberVersions,
         .jobUpdateNotifications,
+        .segmentFreshness,
         .audienceChanges,
     ]
 }

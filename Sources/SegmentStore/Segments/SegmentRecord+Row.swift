@@ -9,6 +9,7 @@ extension SegmentRecord {
         ready_to_use, category, position, curation_note, curator, pinned_at, size,
         last_refresh_at, last_refresh_outcome, last_refresh_error, last_refresh_ms, last_refresh_job, next_refresh_at,
         revision, etag, creator, created_at, updated_at, deleted_at, purge_at, config::text, connector_count, matched_count,
+        refreshed_revision, definition_revision,
         coalesce((SELECT s.auth_header IS NOT NULL FROM connector_pull_state s
                   WHERE s.tenant_id = segments.tenant_id AND s.segment_id = segments.segment_id), false) AS auth_header_set
         """
@@ -45,6 +46,8 @@ extension SegmentRecord {
             revision: try row["revision"].decode(Int64.self), etag: try row["etag"].decode(Int64.self),
             creator: try row["creator"].decode(String.self), createdAt: try row["created_at"].decode(Date.self),
             updatedAt: try row["updated_at"].decode(Date.self), deletedAt: try row["deleted_at"].decode(Date?.self),
-            purgeAt: try row["purge_at"].decode(Date?.self), pullAuthHeaderSet: try row["auth_header_set"].decode(Bool.self))
+            purgeAt: try row["purge_at"].decode(Date?.self), pullAuthHeaderSet: try row["auth_header_set"].decode(Bool.self),
+            refreshedRevision: try row["refreshed_revision"].decode(Int64?.self),
+            definitionRevision: try row["definition_revision"].decode(Int64.self))
     }
 }

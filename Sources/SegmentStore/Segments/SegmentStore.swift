@@ -146,11 +146,13 @@ public struct SegmentStore: Sendable {
             """, logger: logger)
     }
 
-    /// Creates a segment (revision 1).
+    /// Creates a segment (revision 1). A scheduled segment is due at once, so the
+    /// scheduler's next pass gives it its first members; `refresh` enqueues that
+    /// refresh in this transaction instead.
     public func create(
         tenant: TenantID, segmentID: String, kind: SegmentKind, definition: SegmentDefinition, references: [String],
-        pullAuthHeader: String? = nil, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
+        pullAuthHeader: String? = nil, refresh: Bool = false, actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         guard Self.isValidID(segmentID) else {
             throw DomainError.invalid("segment_id", "1-63 of a-z, 0-9 and _, starting with a letter (cart_abandoners_24h)")
         }
@@ -167,7 +169,7 @@ public struct SegmentStore: Sendable {
                                           config, refs, schedule, creator, created_at, updated_at, next_refresh_at)
                     VALUES (\(tenant.rawValue), \(segmentID), \(definition.displayName), \(definition.description), \(kind.rawValue),
                             \(definition.ruleText), \(definition.ruleASTJSON)::jsonb, \(definition.ruleDescription), \(definition.configJSON)::jsonb, \(references), \(definition.schedule.jsonText)::jsonb,
-                            \(actor), \(now), \(now), \(definition.schedule.next(after: now)))
+                            \(actor), \(now), \(now), \(definition.schedule.cadence == .manual ? nil : now))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw DomainError(
@@ -181,73 +183,98 @@ public struct SegmentStore: Sendable {
                 : ["display_name", "description", kind == .connector ? "connector" : "predictive", "schedule"]
             try await Self.appendRevision(record, actor: actor, changed: fields, on: connection, logger: logger)
             auditRecord.after = record.auditFields
-            return record
+            guard refresh else { return SegmentChange(segment: record, refresh: nil) }
+            let job = try await enqueueRefresh(of: record, creator: actor, on: connection, logger: logger).job
+            auditRecord.after?["refresh_operation"] = .string(job.name)
+            return SegmentChange(segment: record, refresh: job)
         }
     }
 
     /// Replaces the definition when `etag` matches; a real change makes a new revision.
+    /// A change of the rule, connector or predictive settings leaves the members stale
+    /// (`definition_revision`); such a change, or a new schedule, makes a scheduled
+    /// segment due at once. `refresh` enqueues its refresh in this transaction (even
+    /// when nothing changed).
     public func update(
         tenant: TenantID, segmentID: String, etag: Int64?, change: (inout SegmentDefinition) -> Void, references: [String]?,
-        pullAuthHeader: String? = nil, actor: String, audit: AuditContext
-    ) async throws -> SegmentRecord {
+        pullAuthHeader: String? = nil, refresh: Bool = false, actor: String, audit: AuditContext
+    ) async throws -> SegmentChange {
         try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
-            let logger = database.logger
-            let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
-            if let etag, etag != current.etag {
-                throw DomainError(
-                    .conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
-            }
-            var definition = current.definition
-            change(&definition)
-            try definition.validate(kind: current.kind)
-            let changed = definition.changedFields(from: current.definition)
-            auditRecord.before = current.auditFields
-            if let pullAuthHeader {
-                guard definition.connector?.source == .pull else {
-                    throw DomainError.invalid("segment.connector.pull.auth_header", "only a PULL connector sends an auth header")
-                }
-                try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
-                // The header is secret: the audit entry says only that it changed.
-                auditRecord.after = ["auth_header_changed": .bool(true)]
-            } else if let old = current.definition.connector?.pull, old.origin != definition.connector?.pull?.origin {
-                // The header was given for the old origin: it is never sent anywhere else. A new one
-                // for the new origin must come with the change.
-                try await Self.storeAuthHeader("", segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
-                auditRecord.after = ["auth_header_dropped": .bool(true)]
-            }
-            guard !changed.isEmpty else {
-                if pullAuthHeader != nil {
-                    try await connection.query(
-                        "UPDATE segments SET etag = etag + 1, updated_at = \(clock()) WHERE segment_id = \(segmentID)", logger: logger)
-                    return try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
-                }
-                auditRecord.after = current.auditFields
-                return current
-            }
-            let refs = references ?? current.references
-            if references != nil { try await Self.checkReferences(refs, of: segmentID, tenant: tenant, on: connection, logger: logger) }
-            let now = clock()
-            let scheduleChanged = changed.contains("schedule")
-            try await connection.query(
-                """
-                UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
-                    rule_text = \(definition.ruleText), rule_ast = \(definition.ruleASTJSON)::jsonb,
-                    rule_description = \(definition.ruleDescription), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
-                    config = \(definition.configJSON)::jsonb,
-                    next_refresh_at = CASE WHEN \(scheduleChanged) THEN \(definition.schedule.next(after: now)) ELSE next_refresh_at END,
-                    revision = revision + 1, etag = etag + 1, updated_at = \(now)
-                WHERE segment_id = \(segmentID)
-                """, logger: logger)
-            if changed.contains("connector") {
-                // Validators belong to the old source: the next pull of the new one fetches it whole.
-                try await connection.query(
-                    "UPDATE connector_pull_state SET etag = NULL, last_modified = NULL WHERE segment_id = \(segmentID)", logger: logger)
-            }
-            let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
-            try await Self.appendRevision(record, actor: actor, changed: changed, on: connection, logger: logger)
-            auditRecord.after = record.auditFields.merging(auditRecord.after ?? [:]) { current, _ in current }
-            return record
+            let record = try await Self.change(
+                tenant: tenant, segmentID: segmentID, etag: etag, change: change, references: references, pullAuthHeader: pullAuthHeader,
+                now: clock(), actor: actor, on: connection, auditRecord: &auditRecord, logger: database.logger)
+            guard refresh else { return SegmentChange(segment: record, refresh: nil) }
+            let job = try await enqueueRefresh(of: record, creator: actor, on: connection, logger: database.logger).job
+            auditRecord.after?["refresh_operation"] = .string(job.name)
+            return SegmentChange(segment: record, refresh: job)
         }
+    }
+
+    /// The body of `update`, in its transaction.
+    static func change(
+        tenant: TenantID, segmentID: String, etag: Int64?, change: (inout SegmentDefinition) -> Void, references: [String]?,
+        pullAuthHeader: String?, now: Date, actor: String, on connection: PostgresConnection, auditRecord: inout AuditRecord,
+        logger: Logger
+    ) async throws -> SegmentRecord {
+        let current = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false, lock: true)
+        if let etag, etag != current.etag {
+            throw DomainError(
+                .conflict, "tenants/\(tenant)/segments/\(segmentID) changed since it was read (etag \(etag), now \(current.etag)); get it again")
+        }
+        var definition = current.definition
+        change(&definition)
+        try definition.validate(kind: current.kind)
+        let changed = definition.changedFields(from: current.definition)
+        auditRecord.before = current.auditFields
+        if let pullAuthHeader {
+            guard definition.connector?.source == .pull else {
+                throw DomainError.invalid("segment.connector.pull.auth_header", "only a PULL connector sends an auth header")
+            }
+            try await Self.storeAuthHeader(pullAuthHeader, segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
+            // The header is secret: the audit entry says only that it changed.
+            auditRecord.after = ["auth_header_changed": .bool(true)]
+        } else if let old = current.definition.connector?.pull, old.origin != definition.connector?.pull?.origin {
+            // The header was given for the old origin: it is never sent anywhere else. A new one
+            // for the new origin must come with the change.
+            try await Self.storeAuthHeader("", segmentID: segmentID, tenant: tenant, on: connection, logger: logger)
+            auditRecord.after = ["auth_header_dropped": .bool(true)]
+        }
+        guard !changed.isEmpty else {
+            if pullAuthHeader != nil {
+                try await connection.query(
+                    "UPDATE segments SET etag = etag + 1, updated_at = \(now) WHERE segment_id = \(segmentID)", logger: logger)
+                return try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+            }
+            auditRecord.after = current.auditFields
+            return current
+        }
+        let refs = references ?? current.references
+        if references != nil { try await Self.checkReferences(refs, of: segmentID, tenant: tenant, on: connection, logger: logger) }
+        let scheduleChanged = changed.contains("schedule")
+        let membershipChanged = !SegmentDefinition.membershipFields.isDisjoint(with: changed)
+        // A new definition or schedule is due at once (a manual schedule has no time).
+        let rescheduled = scheduleChanged || (membershipChanged && definition.schedule.cadence != .manual)
+        let nextRefresh = definition.schedule.cadence == .manual ? nil : now
+        try await connection.query(
+            """
+            UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
+                rule_text = \(definition.ruleText), rule_ast = \(definition.ruleASTJSON)::jsonb,
+                rule_description = \(definition.ruleDescription), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
+                config = \(definition.configJSON)::jsonb,
+                next_refresh_at = CASE WHEN \(rescheduled) THEN \(nextRefresh) ELSE next_refresh_at END,
+                definition_revision = CASE WHEN \(membershipChanged) THEN revision + 1 ELSE definition_revision END,
+                revision = revision + 1, etag = etag + 1, updated_at = \(now)
+            WHERE segment_id = \(segmentID)
+            """, logger: logger)
+        if changed.contains("connector") {
+            // Validators belong to the old source: the next pull of the new one fetches it whole.
+            try await connection.query(
+                "UPDATE connector_pull_state SET etag = NULL, last_modified = NULL WHERE segment_id = \(segmentID)", logger: logger)
+        }
+        let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
+        try await Self.appendRevision(record, actor: actor, changed: changed, on: connection, logger: logger)
+        auditRecord.after = record.auditFields.merging(auditRecord.after ?? [:]) { current, _ in current }
+        return record
     }
 
     /// Stores a pull source's `Authorization` header (nil: leave as is; empty: remove).
@@ -553,14 +580,24 @@ extension SegmentStore {
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, record in
             let logger = database.logger
             let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
-            let kind = JobKind.refreshing(segment.kind, segment.definition)
-            try segment.requireActive(to: kind == .train ? "train it" : kind == .sync ? "sync it" : "refresh it")
-            try await QuotaCheck.requireJobRoom(tenant, uniqueKey: "\(kind):\(segmentID)", quotas: quotas, on: connection, logger: logger)
-            let (job, created) = try await JobQueue.enqueue(
-                tenant: tenant, kind: kind, target: segment.name, uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: creator,
-                on: connection, logger: logger)
+            let (job, created) = try await enqueueRefresh(of: segment, creator: creator, runAt: now, on: connection, logger: logger)
             record.after = ["operation": .string(job.name), "new": .bool(created)]
             return job
         }
+    }
+
+    /// Enqueues a caller's refresh of `segment` (a sync or a training for those kinds)
+    /// in the caller's transaction, joining a pending one; refuses a paused or archived
+    /// segment and a tenant whose job queue is full.
+    func enqueueRefresh(
+        of segment: SegmentRecord, creator: String, runAt: Date? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (job: JobRecord, created: Bool) {
+        let kind = JobKind.refreshing(segment.kind, segment.definition)
+        try segment.requireActive(to: kind == .train ? "train it" : kind == .sync ? "sync it" : "refresh it")
+        let uniqueKey = "\(kind):\(segment.segmentID)"
+        try await QuotaCheck.requireJobRoom(segment.tenantID, uniqueKey: uniqueKey, quotas: quotas, on: connection, logger: logger)
+        return try await JobQueue.enqueue(
+            tenant: segment.tenantID, kind: kind, target: segment.name, uniqueKey: uniqueKey, runAt: runAt ?? clock(), creator: creator,
+            on: connection, logger: logger)
     }
 }

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "b81a13e13fa8cd94927dc7fa8d8752a478bb7d945aa9a76f996832640245aa55"
+    public static let sha256 = "10bed797cf5358350d17a8a0a45748780cda4d4f9502ba63c40d4426f1587a1c"
 }

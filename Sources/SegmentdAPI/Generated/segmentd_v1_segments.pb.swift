@@ -198,6 +198,47 @@ public nonisolated struct Segmentd_V1_Segment: @unchecked Sendable {
     set {_uniqueStorage()._warnings = newValue}
   }
 
+  /// The revision the current members were computed from (by a refresh, a
+  /// connector sync or a model's scoring); 0 when never refreshed (output only).
+  public var refreshedRevision: Int64 {
+    get {_storage._refreshedRevision}
+    set {_uniqueStorage()._refreshedRevision = newValue}
+  }
+
+  /// The last revision that changed what the members are computed from: the
+  /// rule, the connector or the predictive settings (output only). A new name,
+  /// description or schedule does not count.
+  public var definitionRevision: Int64 {
+    get {_storage._definitionRevision}
+    set {_uniqueStorage()._definitionRevision = newValue}
+  }
+
+  /// Whether the members follow the current definition (output only).
+  public var freshness: Segmentd_V1_Segment.Freshness {
+    get {_storage._freshness}
+    set {_uniqueStorage()._freshness = newValue}
+  }
+
+  /// When the schedule refreshes the segment next; a time already past means due
+  /// now. Unset for a manual schedule and a paused, archived or deleted segment
+  /// (output only).
+  public var nextRefreshTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._nextRefreshTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._nextRefreshTime = newValue}
+  }
+  /// Returns true if `nextRefreshTime` has been explicitly set.
+  public var hasNextRefreshTime: Bool {_storage._nextRefreshTime != nil}
+  /// Clears the value of `nextRefreshTime`. Subsequent reads from it will return its default value.
+  public mutating func clearNextRefreshTime() {_uniqueStorage()._nextRefreshTime = nil}
+
+  /// The refresh operation started by `refresh` on CreateSegment, UpdateSegment
+  /// or RollbackSegment (`tenants/{tenant}/operations/{id}`); wait for it with
+  /// OperationService. Empty otherwise (output only).
+  public var refreshOperation: String {
+    get {_storage._refreshOperation}
+    set {_uniqueStorage()._refreshOperation = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Segment kinds.
@@ -247,6 +288,58 @@ public nonisolated struct Segmentd_V1_Segment: @unchecked Sendable {
       .ruleBased,
       .connector,
       .predictive,
+    ]
+
+  }
+
+  /// Whether a segment's members follow its definition.
+  public nonisolated enum Freshness: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+
+    /// Not set.
+    case unspecified // = 0
+
+    /// No refresh has computed members yet.
+    case neverRefreshed // = 1
+
+    /// The members were computed from the current definition.
+    case fresh // = 2
+
+    /// The definition changed (an update or a rollback) since the members were
+    /// computed: they follow `refreshed_revision` until the next refresh.
+    case stale // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .neverRefreshed
+      case 2: self = .fresh
+      case 3: self = .stale
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .neverRefreshed: return 1
+      case .fresh: return 2
+      case .stale: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Segmentd_V1_Segment.Freshness] = [
+      .unspecified,
+      .neverRefreshed,
+      .fresh,
+      .stale,
     ]
 
   }
@@ -696,6 +789,10 @@ public nonisolated struct Segmentd_V1_CreateSegmentRequest: Sendable {
   /// Validate only; create nothing.
   public var validateOnly: Bool = false
 
+  /// Start a refresh (a sync, a training) in the same transaction; the
+  /// response's `refresh_operation` names it.
+  public var refresh: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -798,6 +895,10 @@ public nonisolated struct Segmentd_V1_UpdateSegmentRequest: Sendable {
   public var hasUpdateMask: Bool {self._updateMask != nil}
   /// Clears the value of `updateMask`. Subsequent reads from it will return its default value.
   public mutating func clearUpdateMask() {self._updateMask = nil}
+
+  /// Start a refresh (a sync, a training) in the same transaction, sharing a
+  /// pending one; the response's `refresh_operation` names it.
+  public var refresh: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -923,6 +1024,10 @@ public nonisolated struct Segmentd_V1_RollbackSegmentRequest: Sendable {
 
   /// Optional etag.
   public var etag: String = String()
+
+  /// Start a refresh (a sync, a training) in the same transaction, sharing a
+  /// pending one; the response's `refresh_operation` names it.
+  public var refresh: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1294,7 +1399,7 @@ fileprivate nonisolated let _protobuf_package = "segmentd.v1"
 
 nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Segment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0\u{1}warnings\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0\u{1}warnings\0\u{3}refreshed_revision\0\u{3}definition_revision\0\u{1}freshness\0\u{3}next_refresh_time\0\u{3}refresh_operation\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1317,6 +1422,11 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
     var _creator: String = String()
     var _etag: String = String()
     var _warnings: [Segmentd_V1_RuleDiagnostic] = []
+    var _refreshedRevision: Int64 = 0
+    var _definitionRevision: Int64 = 0
+    var _freshness: Segmentd_V1_Segment.Freshness = .unspecified
+    var _nextRefreshTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _refreshOperation: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1347,6 +1457,11 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       _creator = source._creator
       _etag = source._etag
       _warnings = source._warnings
+      _refreshedRevision = source._refreshedRevision
+      _definitionRevision = source._definitionRevision
+      _freshness = source._freshness
+      _nextRefreshTime = source._nextRefreshTime
+      _refreshOperation = source._refreshOperation
     }
   }
 
@@ -1385,6 +1500,11 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._creator) }()
         case 19: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._warnings) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._refreshedRevision) }()
+        case 22: try { try decoder.decodeSingularInt64Field(value: &_storage._definitionRevision) }()
+        case 23: try { try decoder.decodeSingularEnumField(value: &_storage._freshness) }()
+        case 24: try { try decoder.decodeSingularMessageField(value: &_storage._nextRefreshTime) }()
+        case 25: try { try decoder.decodeSingularStringField(value: &_storage._refreshOperation) }()
         default: break
         }
       }
@@ -1457,6 +1577,21 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._warnings.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._warnings, fieldNumber: 20)
       }
+      if _storage._refreshedRevision != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._refreshedRevision, fieldNumber: 21)
+      }
+      if _storage._definitionRevision != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._definitionRevision, fieldNumber: 22)
+      }
+      if _storage._freshness != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._freshness, fieldNumber: 23)
+      }
+      try { if let v = _storage._nextRefreshTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      } }()
+      if !_storage._refreshOperation.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._refreshOperation, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1486,6 +1621,11 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._creator != rhs_storage._creator {return false}
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._warnings != rhs_storage._warnings {return false}
+        if _storage._refreshedRevision != rhs_storage._refreshedRevision {return false}
+        if _storage._definitionRevision != rhs_storage._definitionRevision {return false}
+        if _storage._freshness != rhs_storage._freshness {return false}
+        if _storage._nextRefreshTime != rhs_storage._nextRefreshTime {return false}
+        if _storage._refreshOperation != rhs_storage._refreshOperation {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1497,6 +1637,10 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Segmentd_V1_Segment.Kind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}RULE_BASED\0\u{1}CONNECTOR\0\u{1}PREDICTIVE\0")
+}
+
+nonisolated extension Segmentd_V1_Segment.Freshness: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRESHNESS_UNSPECIFIED\0\u{1}NEVER_REFRESHED\0\u{1}FRESH\0\u{1}STALE\0")
 }
 
 nonisolated extension Segmentd_V1_Segment.State: SwiftProtobuf._ProtoNameProviding {
@@ -1957,7 +2101,7 @@ nonisolated extension Segmentd_V1_SegmentRevision: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Segmentd_V1_CreateSegmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSegmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}segment_id\0\u{1}segment\0\u{3}validate_only\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}segment_id\0\u{1}segment\0\u{3}validate_only\0\u{1}refresh\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1969,6 +2113,7 @@ nonisolated extension Segmentd_V1_CreateSegmentRequest: SwiftProtobuf.Message, S
       case 2: try { try decoder.decodeSingularStringField(value: &self.segmentID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._segment) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.validateOnly) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.refresh) }()
       default: break
       }
     }
@@ -1991,6 +2136,9 @@ nonisolated extension Segmentd_V1_CreateSegmentRequest: SwiftProtobuf.Message, S
     if self.validateOnly != false {
       try visitor.visitSingularBoolField(value: self.validateOnly, fieldNumber: 4)
     }
+    if self.refresh != false {
+      try visitor.visitSingularBoolField(value: self.refresh, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1999,6 +2147,7 @@ nonisolated extension Segmentd_V1_CreateSegmentRequest: SwiftProtobuf.Message, S
     if lhs.segmentID != rhs.segmentID {return false}
     if lhs._segment != rhs._segment {return false}
     if lhs.validateOnly != rhs.validateOnly {return false}
+    if lhs.refresh != rhs.refresh {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2141,7 +2290,7 @@ nonisolated extension Segmentd_V1_ListSegmentsResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Segmentd_V1_UpdateSegmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateSegmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}update_mask\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}update_mask\0\u{1}refresh\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2151,6 +2300,7 @@ nonisolated extension Segmentd_V1_UpdateSegmentRequest: SwiftProtobuf.Message, S
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._segment) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._updateMask) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.refresh) }()
       default: break
       }
     }
@@ -2167,12 +2317,16 @@ nonisolated extension Segmentd_V1_UpdateSegmentRequest: SwiftProtobuf.Message, S
     try { if let v = self._updateMask {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.refresh != false {
+      try visitor.visitSingularBoolField(value: self.refresh, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segmentd_V1_UpdateSegmentRequest, rhs: Segmentd_V1_UpdateSegmentRequest) -> Bool {
     if lhs._segment != rhs._segment {return false}
     if lhs._updateMask != rhs._updateMask {return false}
+    if lhs.refresh != rhs.refresh {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2390,7 +2544,7 @@ nonisolated extension Segmentd_V1_GetSegmentRevisionRequest: SwiftProtobuf.Messa
 
 nonisolated extension Segmentd_V1_RollbackSegmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RollbackSegmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}revision\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}revision\0\u{1}etag\0\u{1}refresh\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2401,6 +2555,7 @@ nonisolated extension Segmentd_V1_RollbackSegmentRequest: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.revision) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.etag) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.refresh) }()
       default: break
       }
     }
@@ -2416,6 +2571,9 @@ nonisolated extension Segmentd_V1_RollbackSegmentRequest: SwiftProtobuf.Message,
     if !self.etag.isEmpty {
       try visitor.visitSingularStringField(value: self.etag, fieldNumber: 3)
     }
+    if self.refresh != false {
+      try visitor.visitSingularBoolField(value: self.refresh, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2423,6 +2581,7 @@ nonisolated extension Segmentd_V1_RollbackSegmentRequest: SwiftProtobuf.Message,
     if lhs.name != rhs.name {return false}
     if lhs.revision != rhs.revision {return false}
     if lhs.etag != rhs.etag {return false}
+    if lhs.refresh != rhs.refresh {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -9,7 +9,7 @@ extension Migration {
     /// whatever order transactions commit in. Rows older than a day are pruned;
     /// a state loaded longer ago than that counts as stale.
     static let audienceChanges = Migration(
-        version: 13, name: "audience_changes",
+        version: 14, name: "audience_changes",
         sql: #"""
             CREATE TABLE audience_changes (
                 tenant_id  text NOT NULL,
