@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "d1ee123386f8d617bc64a891707d366db5e99baca6584fa6c5c99f853ad79efe"
+    public static let sha256 = "4c8166961dbe36637d61362ffcfe00f6d4aebeb47961902c9402eb339c0fcd30"
 }
