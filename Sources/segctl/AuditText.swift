@@ -17,23 +17,24 @@ enum AuditText {
         return text
     }
 
-    /// The change: each field that differs between before and after as
-    /// `field: old → new`; a creation's fields as `field: value`; a removal as
-    /// `field: old → none`. Fields are sorted by name and joined by `; `.
+    /// The change: each field recorded on both sides whose value differs as
+    /// `field: old → new`, and each field recorded only after as `field: new` (a
+    /// creation's fields, a roll's new key); a removal's fields as `field: old → none`.
+    /// Fields are sorted by name and joined by `; `.
     static func change(_ event: Segmentd_V1_AuditEvent) -> String {
         let before = event.hasBefore ? event.before.fields : [:]
         let after = event.hasAfter ? event.after.fields : [:]
-        if !event.hasBefore {
-            return after.keys.sorted().map { "\($0): \(value(after[$0]))" }.joined(separator: "; ")
-        }
-        // Entries record the whole resource on one side or only the changed fields on
-        // both: either way, the fields that differ are the change.
-        let changed = Set(before.keys).union(after.keys).sorted().filter { before[$0] != after[$0] }
         if !event.hasAfter {
             return before.keys.sorted().map { "\($0): \(value(before[$0])) → none" }.joined(separator: "; ")
         }
-        if changed.isEmpty { return "no change" }
-        return changed.map { "\($0): \(value(before[$0])) → \(value(after[$0]))" }.joined(separator: "; ")
+        // Entries record the whole resource on both sides or only the changed fields:
+        // either way the fields that differ are the change. A field recorded only
+        // before (the rest of a snapshot beside a one-field after) is left out.
+        let parts = after.keys.sorted().compactMap { field -> String? in
+            guard let old = before[field] else { return "\(field): \(value(after[field]))" }
+            return old == after[field] ? nil : "\(field): \(value(old)) → \(value(after[field]))"
+        }
+        return parts.isEmpty ? "no change" : parts.joined(separator: "; ")
     }
 
     /// A value as a person reads it: strings quoted (so an empty one shows), whole
