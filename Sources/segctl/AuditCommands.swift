@@ -13,18 +13,19 @@ extension Segctl {
             subcommands: [List.self, Tail.self, Verify.self])
 
         static func row(_ event: Segmentd_V1_AuditEvent) -> [String] {
-            var change = ""
-            if event.hasAfter, let json = try? event.after.jsonString() { change = json }
-            return [
-                String(event.sequence), show(event.time), event.actor.display.isEmpty ? event.actor.name : event.actor.display,
-                event.action, event.resource, event.result, change,
+            [
+                String(event.sequence), show(event.time), AuditText.actor(event), event.action, event.resource, event.result,
+                AuditText.change(event),
             ]
         }
 
         static let header = ["SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "RESULT", "CHANGE"]
 
         struct Filters: ParsableArguments {
-            @Option(name: .customLong("actor"), help: "Only this actor (tenants/…/apiKeys/…, anonymous, system).") var actor: String?
+            @Option(
+                name: .customLong("actor"),
+                help: "Only this actor: an API key's name, id or prefix, or tenants/…/apiKeys/…, anonymous, system, jobs/….")
+            var actor: String?
             @Option(name: .customLong("action"), help: "Only this action; a trailing * matches a prefix (segmentd.v1.AccessService/*).")
             var action: String?
             @Option(name: .customLong("resource"), help: "Only this resource; a trailing * matches a prefix.") var resource: String?

@@ -23,4 +23,10 @@ public struct AuditActor: Sendable, Equatable {
 
     /// Changes made by segmentd itself (bootstrap, jobs).
     public static let system = AuditActor(name: "system")
+
+    /// Whether `text` has the form of an actor's name (a resource name, `system` or
+    /// `anonymous`) rather than of a key's display name.
+    public static func isActorName(_ text: String) -> Bool {
+        text.contains("/") || text == "system" || text == "anonymous"
+    }
 }

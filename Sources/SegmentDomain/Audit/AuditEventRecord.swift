@@ -16,10 +16,15 @@ public struct AuditEventRecord: Sendable, Equatable {
     /// Hex SHA-256 of the previous entry's hash and this entry.
     public let hash: String
     public let previousHash: String
+    /// The display name of the API key in `actor`, as it is now (nil when the actor is
+    /// not one of the tenant's keys). Looked up when listing, not stored in the entry:
+    /// the hash covers what was written, and entries written before keys had names
+    /// shown get them too.
+    public let actorKeyDisplayName: String?
 
     package init(
         tenantID: TenantID, sequence: Int64, time: Date, actor: AuditActor, action: String, resource: String, result: String, before: String?,
-        after: String?, hash: String, previousHash: String
+        after: String?, hash: String, previousHash: String, actorKeyDisplayName: String? = nil
     ) {
         self.tenantID = tenantID
         self.sequence = sequence
@@ -32,5 +37,6 @@ public struct AuditEventRecord: Sendable, Equatable {
         self.after = after
         self.hash = hash
         self.previousHash = previousHash
+        self.actorKeyDisplayName = actorKeyDisplayName
     }
 }

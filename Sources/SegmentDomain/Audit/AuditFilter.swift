@@ -2,7 +2,8 @@ import Foundation
 
 /// Filters for listing audit entries.
 public struct AuditFilter: Sendable {
-    /// Exact actor name.
+    /// An actor name (`tenants/…/apiKeys/…`, `system`, `anonymous`, `jobs/…`), or an API
+    /// key's display name (any case), id or display prefix: people know their keys by name.
     public var actor: String?
     /// Exact action, or a prefix ending in `*`.
     public var action: String?

@@ -6,6 +6,8 @@ public enum AuditValue: Sendable, Equatable, Codable {
     case number(Double)
     case bool(Bool)
     case strings([String])
+    /// A structured value (a schedule), kept as a JSON object rather than JSON text in a string.
+    case object([String: AuditValue])
     case null
 
     public init(from decoder: any Decoder) throws {
@@ -18,8 +20,10 @@ public enum AuditValue: Sendable, Equatable, Codable {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
+        } else if let value = try? container.decode([String].self) {
+            self = .strings(value)
         } else {
-            self = .strings(try container.decode([String].self))
+            self = .object(try container.decode([String: AuditValue].self))
         }
     }
 
@@ -30,6 +34,7 @@ public enum AuditValue: Sendable, Equatable, Codable {
         case .number(let value): try container.encode(value)
         case .bool(let value): try container.encode(value)
         case .strings(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
         case .null: try container.encodeNil()
         }
     }

@@ -189,7 +189,7 @@ public struct SegmentRecord: Sendable, Equatable {
     package var auditFields: AuditFields {
         var fields: AuditFields = [
             "display_name": .string(definition.displayName), "description": .string(definition.description),
-            "schedule": .string(definition.schedule.jsonText), "state": .string(state.rawValue), "revision": .number(Double(revision)),
+            "schedule": definition.schedule.auditValue, "state": .string(state.rawValue), "revision": .number(Double(revision)),
         ]
         if let rule = definition.ruleText { fields["rule"] = .string(rule) }
         if definition.connector != nil || definition.predictive != nil { fields["config"] = .string(definition.redactedConfigJSON) }

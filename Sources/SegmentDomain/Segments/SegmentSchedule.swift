@@ -95,6 +95,22 @@ public struct SegmentSchedule: Sendable, Equatable, Codable {
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? #"{"cadence":"manual"}"#
     }
 
+    /// The stored form as a structured audit value, so the log holds an object, not JSON text in a string.
+    package var auditValue: AuditValue {
+        var fields: [String: AuditValue] = ["after_dependencies": .bool(afterDependencies)]
+        switch cadence {
+        case .manual: fields["cadence"] = .string("manual")
+        case .everyHours(let hours):
+            fields["cadence"] = .string("every_hours")
+            fields["hours"] = .number(Double(hours))
+        case .daily(let hour, let minute, let zone):
+            fields["cadence"] = .string("daily")
+            fields["time"] = .string(String(format: "%02d:%02d", hour, minute))
+            fields["zone"] = .string(zone)
+        }
+        return .object(fields)
+    }
+
     package static func decode(_ json: String) -> SegmentSchedule {
         (try? JSONDecoder().decode(SegmentSchedule.self, from: Data(json.utf8))) ?? SegmentSchedule(cadence: .manual)
     }

@@ -42,39 +42,52 @@ struct AccessInterceptor: ServerInterceptor {
         let requestID = Self.firstString(request.metadata, "x-request-id") ?? UUID().uuidString.lowercased()
         let userAgent = Self.firstString(request.metadata, "user-agent") ?? ""
         let presented = Self.presentedKey(request.metadata)
+        let type = context.descriptor.type
+        // What a refused call was aimed at: read only when it is refused, and only from a
+        // single request message (a stream's first message may never come).
+        let target: @Sendable () async -> String = {
+            guard type?.isRequestStreaming == false else { return "" }
+            do {
+                for try await message in request.messages { return RequestTarget.of(message) }
+            } catch {}
+            return ""
+        }
         let principal: Principal
         switch try await authenticator.authenticate(presented, peer: Self.peerAddress(context.remotePeer)) {
         case .success(let resolved):
             principal = resolved
         case .failure(let failure):
-            throw await refuse(failure, presented: presented, method: method, requestID: requestID, peer: context.remotePeer, userAgent: userAgent)
+            throw await refuse(
+                failure, presented: presented, method: method, requestID: requestID, peer: context.remotePeer, userAgent: userAgent,
+                target: target)
         }
         try authenticator.admit(principal)
 
         let requestContext = RequestContext(
             principal: principal, method: method, mutates: policy.mutates, requestID: requestID,
             peer: context.remotePeer, userAgent: userAgent)
-        try await authorize(principal, policy.requirement, requestContext)
+        try await authorize(principal, policy.requirement, requestContext, target: target)
         await authenticator.noteUse(principal)
 
-        // Streams are authorized again per message (unary calls have just been).
-        let type = context.descriptor.type
-        let recheck: @Sendable () async throws -> Void = {
+        // Streams are authorized again per message (unary calls have just been); a refused
+        // message received names its own target.
+        let recheck: @Sendable (_ target: @Sendable () async -> String) async throws -> Void = { target in
             switch try await authenticator.authenticate(presented, peer: Self.peerAddress(requestContext.peer)) {
             case .success(let current) where current.keyName == principal.keyName:
-                try await authorize(current, policy.requirement, requestContext)
+                try await authorize(current, policy.requirement, requestContext, target: target)
             case .success:
                 throw APIError.unauthenticated(.unknown)
             case .failure(let failure):
                 throw await refuse(
-                    failure, presented: presented, method: method, requestID: requestID, peer: requestContext.peer, userAgent: userAgent)
+                    failure, presented: presented, method: method, requestID: requestID, peer: requestContext.peer, userAgent: userAgent,
+                    target: target)
             }
         }
         var checked = request
         if type?.isRequestStreaming ?? true {
             checked.messages = RPCAsyncSequence(
                 wrapping: request.messages.map { message in
-                    try await recheck()
+                    try await recheck { RequestTarget.of(message) }
                     return message
                 })
         }
@@ -82,18 +95,22 @@ struct AccessInterceptor: ServerInterceptor {
         return try await RequestContext.$current.withValue(requestContext) {
             try await next(checked, context).wrappingProducer { producer, writer in
                 try await RequestContext.$current.withValue(requestContext) {
-                    try await producer(responseStreaming ? RPCWriter(wrapping: CheckedWriter(base: writer, check: recheck)) : writer)
+                    try await producer(
+                        responseStreaming ? RPCWriter(wrapping: CheckedWriter(base: writer, check: { try await recheck { "" } })) : writer)
                 }
             }
         }
     }
 
-    /// PERMISSION_DENIED (audited) unless `principal` meets `requirement`.
-    private func authorize(_ principal: Principal, _ requirement: MethodPolicy.Requirement, _ call: RequestContext) async throws {
+    /// PERMISSION_DENIED (audited, with the resource the call was aimed at) unless
+    /// `principal` meets `requirement`.
+    private func authorize(
+        _ principal: Principal, _ requirement: MethodPolicy.Requirement, _ call: RequestContext, target: () async -> String
+    ) async throws {
         guard case .permission(let permission) = requirement, !principal.has(permission) else { return }
         await audit(
             AuditEntry(
-                actor: call.auditActor, action: call.method, resource: "", result: "PERMISSION_DENIED",
+                actor: call.auditActor, action: call.method, resource: await target(), result: "PERMISSION_DENIED",
                 after: ["missing_permission": .string(permission.name)]),
             tenant: principal.tenantID)
         throw APIError.permissionDenied(permission)
@@ -101,7 +118,8 @@ struct AccessInterceptor: ServerInterceptor {
 
     /// Counts and logs a refused key and returns the UNAUTHENTICATED error to throw.
     private func refuse(
-        _ failure: AuthenticationFailure, presented: String?, method: String, requestID: String, peer: String, userAgent: String
+        _ failure: AuthenticationFailure, presented: String?, method: String, requestID: String, peer: String, userAgent: String,
+        target: () async -> String
     ) async -> APIError {
         Counter(label: "segmentd_auth_rejections_total", dimensions: [("reason", "\(failure)")]).increment()
         if rejectionLog.allow() {
@@ -116,7 +134,7 @@ struct AccessInterceptor: ServerInterceptor {
             await audit(
                 AuditEntry(
                     actor: AuditActor(name: "anonymous", display: display, requestID: requestID, peer: peer, userAgent: userAgent),
-                    action: method, resource: "", result: "UNAUTHENTICATED",
+                    action: method, resource: await target(), result: "UNAUTHENTICATED",
                     after: unrecorded > 0 ? ["unrecorded_refusals": .number(Double(unrecorded))] : nil),
                 tenant: .platform)
         }

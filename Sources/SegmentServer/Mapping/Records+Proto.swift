@@ -66,6 +66,7 @@ extension Segmentd_V1_AuditEvent {
         if let after = record.after, let parsed = try? Google_Protobuf_Struct(jsonString: after) { self.after = parsed }
         hash = record.hash
         previousHash = record.previousHash
+        actorKeyDisplayName = record.actorKeyDisplayName ?? ""
     }
 }
 

@@ -69,19 +69,24 @@ public struct AuditLog: Sendable {
         let resource = pattern(filter.resource)
         let ascending = filter.ascending
         return try await database.withTenant(tenant) { connection in
+            var keys: [String] = []
+            if let actor { keys = try await Self.keys(matching: actor, on: connection, logger: database.logger) }
             let rows = try await connection.query(
                 """
-                SELECT sequence, time, actor, actor_display, action, resource, result, request_id, peer, user_agent,
-                       before::text, after::text, encode(hash, 'hex'), encode(previous_hash, 'hex')
-                FROM audit_events
-                WHERE (\(actor)::text IS NULL OR actor = \(actor))
-                  AND (\(action)::text IS NULL OR action LIKE \(action))
-                  AND (\(resource)::text IS NULL OR resource LIKE \(resource))
-                  AND (\(filter.start)::timestamptz IS NULL OR time >= \(filter.start))
-                  AND (\(filter.end)::timestamptz IS NULL OR time < \(filter.end))
-                  AND (\(filter.afterSequence)::bigint IS NULL OR sequence > \(filter.afterSequence))
-                  AND (\(after)::bigint IS NULL OR (\(ascending) AND sequence > \(after)) OR (NOT \(ascending) AND sequence < \(after)))
-                ORDER BY CASE WHEN \(ascending) THEN sequence END ASC, sequence DESC
+                SELECT e.sequence, e.time, e.actor, e.actor_display, e.action, e.resource, e.result, e.request_id, e.peer, e.user_agent,
+                       e.before::text, e.after::text, encode(e.hash, 'hex'), encode(e.previous_hash, 'hex'), k.display_name
+                FROM audit_events e
+                LEFT JOIN api_keys k
+                       ON e.actor LIKE 'tenants/%/apiKeys/%' AND k.tenant_id = split_part(e.actor, '/', 2)
+                      AND k.key_id = split_part(e.actor, '/', 4)
+                WHERE (\(actor)::text IS NULL OR e.actor = \(actor) OR e.actor = ANY(\(keys)))
+                  AND (\(action)::text IS NULL OR e.action LIKE \(action))
+                  AND (\(resource)::text IS NULL OR e.resource LIKE \(resource))
+                  AND (\(filter.start)::timestamptz IS NULL OR e.time >= \(filter.start))
+                  AND (\(filter.end)::timestamptz IS NULL OR e.time < \(filter.end))
+                  AND (\(filter.afterSequence)::bigint IS NULL OR e.sequence > \(filter.afterSequence))
+                  AND (\(after)::bigint IS NULL OR (\(ascending) AND e.sequence > \(after)) OR (NOT \(ascending) AND e.sequence < \(after)))
+                ORDER BY CASE WHEN \(ascending) THEN e.sequence END ASC, e.sequence DESC
                 LIMIT \(limit)
                 """, logger: database.logger)
             var events: [AuditEventRecord] = []
@@ -95,10 +100,34 @@ public struct AuditLog: Sendable {
                         actor: AuditActor(name: actorName, display: display, requestID: requestID, peer: peer, userAgent: userAgent),
                         action: action, resource: resource, result: result,
                         before: try columns[10].decode(String?.self), after: try columns[11].decode(String?.self),
-                        hash: try columns[12].decode(String.self), previousHash: try columns[13].decode(String.self)))
+                        hash: try columns[12].decode(String.self), previousHash: try columns[13].decode(String.self),
+                        actorKeyDisplayName: try columns[14].decode(String?.self)))
             }
             return events
         }
+    }
+
+    /// The actor names of the tenant's API keys that `text` names: by display name (any
+    /// case), key id or display prefix. NOT_FOUND when none does and `text` is no actor
+    /// name either, so a mistyped name says so instead of listing nothing.
+    static func keys(matching text: String, on connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        var keys: [String] = []
+        for try await name in try await connection.query(
+            """
+            SELECT 'tenants/' || tenant_id || '/apiKeys/' || key_id FROM api_keys
+            WHERE lower(display_name) = lower(\(text)) OR key_id = \(text) OR display_prefix = \(text)
+            ORDER BY 1
+            """, logger: logger
+        ).decode(String.self) {
+            keys.append(name)
+        }
+        if keys.isEmpty && !AuditActor.isActorName(text) {
+            throw DomainError(
+                .notFound,
+                "no API key is named '\(text)', nor has that id or prefix (an actor is a key's name, id or prefix, tenants/…/apiKeys/…, system, anonymous or jobs/…)",
+                field: "actor")
+        }
+        return keys
     }
 
     /// Recomputes `tenant`'s chain: each entry's hash from its content and the

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "10bed797cf5358350d17a8a0a45748780cda4d4f9502ba63c40d4426f1587a1c"
+    public static let sha256 = "2bd5bbda1f8064407cda50e847b6dcb8ac5a115ec8c0391798c026e8585bc0b6"
 }

@@ -25,89 +25,124 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// One audit entry.
-public nonisolated struct Segmentd_V1_AuditEvent: Sendable {
+public nonisolated struct Segmentd_V1_AuditEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// `tenants/{tenant}/auditEvents/{sequence}`.
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// Gapless per-tenant sequence number, from 1.
-  public var sequence: Int64 = 0
+  public var sequence: Int64 {
+    get {_storage._sequence}
+    set {_uniqueStorage()._sequence = newValue}
+  }
 
   /// The database clock at the change.
   public var time: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_time ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_time = newValue}
+    get {_storage._time ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._time = newValue}
   }
   /// Returns true if `time` has been explicitly set.
-  public var hasTime: Bool {self._time != nil}
+  public var hasTime: Bool {_storage._time != nil}
   /// Clears the value of `time`. Subsequent reads from it will return its default value.
-  public mutating func clearTime() {self._time = nil}
+  public mutating func clearTime() {_uniqueStorage()._time = nil}
 
   /// Who did it.
   public var actor: Segmentd_V1_Actor {
-    get {_actor ?? Segmentd_V1_Actor()}
-    set {_actor = newValue}
+    get {_storage._actor ?? Segmentd_V1_Actor()}
+    set {_uniqueStorage()._actor = newValue}
   }
   /// Returns true if `actor` has been explicitly set.
-  public var hasActor: Bool {self._actor != nil}
+  public var hasActor: Bool {_storage._actor != nil}
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
-  public mutating func clearActor() {self._actor = nil}
+  public mutating func clearActor() {_uniqueStorage()._actor = nil}
 
   /// The RPC method, such as `segmentd.v1.SegmentService/CreateSegment`, or a job action.
-  public var action: String = String()
+  public var action: String {
+    get {_storage._action}
+    set {_uniqueStorage()._action = newValue}
+  }
 
   /// The resource acted on.
-  public var resource: String = String()
+  public var resource: String {
+    get {_storage._resource}
+    set {_uniqueStorage()._resource = newValue}
+  }
 
   /// The gRPC status code name of the outcome (`OK`, `PERMISSION_DENIED`, …).
-  public var result: String = String()
+  public var result: String {
+    get {_storage._result}
+    set {_uniqueStorage()._result = newValue}
+  }
 
   /// The request id (`x-request-id` metadata, or server-assigned).
-  public var requestID: String = String()
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
   /// The caller's address.
-  public var peer: String = String()
+  public var peer: String {
+    get {_storage._peer}
+    set {_uniqueStorage()._peer = newValue}
+  }
 
   /// The caller's user agent.
-  public var userAgent: String = String()
+  public var userAgent: String {
+    get {_storage._userAgent}
+    set {_uniqueStorage()._userAgent = newValue}
+  }
 
   /// The resource before the change (changed fields), never a secret.
   public var before: SwiftProtobuf.Google_Protobuf_Struct {
-    get {_before ?? SwiftProtobuf.Google_Protobuf_Struct()}
-    set {_before = newValue}
+    get {_storage._before ?? SwiftProtobuf.Google_Protobuf_Struct()}
+    set {_uniqueStorage()._before = newValue}
   }
   /// Returns true if `before` has been explicitly set.
-  public var hasBefore: Bool {self._before != nil}
+  public var hasBefore: Bool {_storage._before != nil}
   /// Clears the value of `before`. Subsequent reads from it will return its default value.
-  public mutating func clearBefore() {self._before = nil}
+  public mutating func clearBefore() {_uniqueStorage()._before = nil}
 
   /// The resource after the change (changed fields), never a secret.
   public var after: SwiftProtobuf.Google_Protobuf_Struct {
-    get {_after ?? SwiftProtobuf.Google_Protobuf_Struct()}
-    set {_after = newValue}
+    get {_storage._after ?? SwiftProtobuf.Google_Protobuf_Struct()}
+    set {_uniqueStorage()._after = newValue}
   }
   /// Returns true if `after` has been explicitly set.
-  public var hasAfter: Bool {self._after != nil}
+  public var hasAfter: Bool {_storage._after != nil}
   /// Clears the value of `after`. Subsequent reads from it will return its default value.
-  public mutating func clearAfter() {self._after = nil}
+  public mutating func clearAfter() {_uniqueStorage()._after = nil}
 
   /// SHA-256 over the previous entry's hash and this entry's content, hex.
-  public var hash: String = String()
+  public var hash: String {
+    get {_storage._hash}
+    set {_uniqueStorage()._hash = newValue}
+  }
 
   /// The previous entry's hash (64 zeros for the first).
-  public var previousHash: String = String()
+  public var previousHash: String {
+    get {_storage._previousHash}
+    set {_uniqueStorage()._previousHash = newValue}
+  }
+
+  /// The display name of the API key in `actor` (such as `ci-deployer`), as it
+  /// is now: looked up when listing, so not covered by `hash`. Empty when the
+  /// actor is not one of this tenant's keys.
+  public var actorKeyDisplayName: String {
+    get {_storage._actorKeyDisplayName}
+    set {_uniqueStorage()._actorKeyDisplayName = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _time: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _actor: Segmentd_V1_Actor? = nil
-  fileprivate var _before: SwiftProtobuf.Google_Protobuf_Struct? = nil
-  fileprivate var _after: SwiftProtobuf.Google_Protobuf_Struct? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Request for AuditService.ListAuditEvents.
@@ -125,7 +160,9 @@ public nonisolated struct Segmentd_V1_ListAuditEventsRequest: Sendable {
   /// Page token.
   public var pageToken: String = String()
 
-  /// Only entries of this actor (`tenants/{tenant}/apiKeys/{key}` or `system`).
+  /// Only entries of this actor: `tenants/{tenant}/apiKeys/{key}`, `system`,
+  /// `anonymous`, `jobs/{id}`, or an API key's display name (any case), id or
+  /// display prefix. A name that is no actor and matches no key is NOT_FOUND.
   public var actor: String = String()
 
   /// Only entries of this action (exact, or a prefix ending in `*`).
@@ -231,98 +268,167 @@ fileprivate nonisolated let _protobuf_package = "segmentd.v1"
 
 nonisolated extension Segmentd_V1_AuditEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}sequence\0\u{1}time\0\u{1}actor\0\u{1}action\0\u{1}resource\0\u{1}result\0\u{3}request_id\0\u{1}peer\0\u{3}user_agent\0\u{1}before\0\u{1}after\0\u{1}hash\0\u{3}previous_hash\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}sequence\0\u{1}time\0\u{1}actor\0\u{1}action\0\u{1}resource\0\u{1}result\0\u{3}request_id\0\u{1}peer\0\u{3}user_agent\0\u{1}before\0\u{1}after\0\u{1}hash\0\u{3}previous_hash\0\u{3}actor_key_display_name\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _sequence: Int64 = 0
+    var _time: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _actor: Segmentd_V1_Actor? = nil
+    var _action: String = String()
+    var _resource: String = String()
+    var _result: String = String()
+    var _requestID: String = String()
+    var _peer: String = String()
+    var _userAgent: String = String()
+    var _before: SwiftProtobuf.Google_Protobuf_Struct? = nil
+    var _after: SwiftProtobuf.Google_Protobuf_Struct? = nil
+    var _hash: String = String()
+    var _previousHash: String = String()
+    var _actorKeyDisplayName: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _sequence = source._sequence
+      _time = source._time
+      _actor = source._actor
+      _action = source._action
+      _resource = source._resource
+      _result = source._result
+      _requestID = source._requestID
+      _peer = source._peer
+      _userAgent = source._userAgent
+      _before = source._before
+      _after = source._after
+      _hash = source._hash
+      _previousHash = source._previousHash
+      _actorKeyDisplayName = source._actorKeyDisplayName
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._time) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._actor) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.action) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.resource) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.result) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.peer) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.userAgent) }()
-      case 11: try { try decoder.decodeSingularMessageField(value: &self._before) }()
-      case 12: try { try decoder.decodeSingularMessageField(value: &self._after) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.hash) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.previousHash) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._sequence) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._time) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._actor) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._resource) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._result) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._peer) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._userAgent) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._before) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._after) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._hash) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._previousHash) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._actorKeyDisplayName) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if self.sequence != 0 {
-      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 2)
-    }
-    try { if let v = self._time {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._actor {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.action.isEmpty {
-      try visitor.visitSingularStringField(value: self.action, fieldNumber: 5)
-    }
-    if !self.resource.isEmpty {
-      try visitor.visitSingularStringField(value: self.resource, fieldNumber: 6)
-    }
-    if !self.result.isEmpty {
-      try visitor.visitSingularStringField(value: self.result, fieldNumber: 7)
-    }
-    if !self.requestID.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 8)
-    }
-    if !self.peer.isEmpty {
-      try visitor.visitSingularStringField(value: self.peer, fieldNumber: 9)
-    }
-    if !self.userAgent.isEmpty {
-      try visitor.visitSingularStringField(value: self.userAgent, fieldNumber: 10)
-    }
-    try { if let v = self._before {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    } }()
-    try { if let v = self._after {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    } }()
-    if !self.hash.isEmpty {
-      try visitor.visitSingularStringField(value: self.hash, fieldNumber: 13)
-    }
-    if !self.previousHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.previousHash, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if _storage._sequence != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sequence, fieldNumber: 2)
+      }
+      try { if let v = _storage._time {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._actor {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._action.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._action, fieldNumber: 5)
+      }
+      if !_storage._resource.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._resource, fieldNumber: 6)
+      }
+      if !_storage._result.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._result, fieldNumber: 7)
+      }
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 8)
+      }
+      if !_storage._peer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._peer, fieldNumber: 9)
+      }
+      if !_storage._userAgent.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._userAgent, fieldNumber: 10)
+      }
+      try { if let v = _storage._before {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._after {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if !_storage._hash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._hash, fieldNumber: 13)
+      }
+      if !_storage._previousHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._previousHash, fieldNumber: 14)
+      }
+      if !_storage._actorKeyDisplayName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._actorKeyDisplayName, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segmentd_V1_AuditEvent, rhs: Segmentd_V1_AuditEvent) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.sequence != rhs.sequence {return false}
-    if lhs._time != rhs._time {return false}
-    if lhs._actor != rhs._actor {return false}
-    if lhs.action != rhs.action {return false}
-    if lhs.resource != rhs.resource {return false}
-    if lhs.result != rhs.result {return false}
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.peer != rhs.peer {return false}
-    if lhs.userAgent != rhs.userAgent {return false}
-    if lhs._before != rhs._before {return false}
-    if lhs._after != rhs._after {return false}
-    if lhs.hash != rhs.hash {return false}
-    if lhs.previousHash != rhs.previousHash {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._time != rhs_storage._time {return false}
+        if _storage._actor != rhs_storage._actor {return false}
+        if _storage._action != rhs_storage._action {return false}
+        if _storage._resource != rhs_storage._resource {return false}
+        if _storage._result != rhs_storage._result {return false}
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._peer != rhs_storage._peer {return false}
+        if _storage._userAgent != rhs_storage._userAgent {return false}
+        if _storage._before != rhs_storage._before {return false}
+        if _storage._after != rhs_storage._after {return false}
+        if _storage._hash != rhs_storage._hash {return false}
+        if _storage._previousHash != rhs_storage._previousHash {return false}
+        if _storage._actorKeyDisplayName != rhs_storage._actorKeyDisplayName {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
