@@ -64,12 +64,18 @@ public struct RuleEvaluation: Sendable {
 
     /// A rule that parses and has no errors against the tenant's catalog, with its
     /// warnings; INVALID_ARGUMENT naming `field` otherwise.
-    public func validRule(_ source: RuleSource, field: String, tenant: TenantID) async throws -> (Rule, [RuleDiagnostic]) {
+    /// - Parameter saving: The segment the rule is saved to: a reference to it is a cycle, which
+    ///   saving reports by name, not a reference to a segment that does not exist.
+    public func validRule(
+        _ source: RuleSource, field: String, tenant: TenantID, saving segmentID: String? = nil
+    ) async throws -> (Rule, [RuleDiagnostic]) {
         switch Self.parse(source, field: field) {
         case .invalid(let diagnostics):
             throw Self.rejection(diagnostics, field: field)
         case .rule(let rule):
-            let diagnostics = RuleValidator.validate(rule, catalog: try await store.catalog(tenant: tenant))
+            var catalog = try await store.catalog(tenant: tenant)
+            if let segmentID { catalog.segments?.insert(segmentID) }
+            let diagnostics = RuleValidator.validate(rule, catalog: catalog)
             if diagnostics.contains(where: { $0.severity == .error }) { throw Self.rejection(diagnostics, field: field) }
             return (rule, diagnostics)
         }

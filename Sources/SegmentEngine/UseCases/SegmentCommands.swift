@@ -76,8 +76,8 @@ public struct SegmentCommands: Sendable {
     }
 
     /// The rule of a request as saved, validated against the tenant's catalog.
-    func canonicalRule(_ source: RuleSource, tenant: TenantID) async throws -> SavedRule {
-        let (rule, warnings) = try await rules.validRule(source, field: "segment.rule", tenant: tenant)
+    func canonicalRule(_ source: RuleSource, tenant: TenantID, segmentID: String) async throws -> SavedRule {
+        let (rule, warnings) = try await rules.validRule(source, field: "segment.rule", tenant: tenant, saving: segmentID)
         return SavedRule(rule, warnings: warnings)
     }
 
@@ -113,7 +113,7 @@ public struct SegmentCommands: Sendable {
         var references: [String] = []
         var warnings: [RuleDiagnostic] = []
         if let source = input.rule {
-            let saved = try await canonicalRule(source, tenant: tenant)
+            let saved = try await canonicalRule(source, tenant: tenant, segmentID: segmentID)
             saved.apply(to: &definition)
             references = saved.references
             warnings = saved.warnings
@@ -154,7 +154,7 @@ public struct SegmentCommands: Sendable {
     ) async throws -> SegmentChange {
         var newRule: SavedRule?
         if fields.contains(.rule) {
-            newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant)
+            newRule = try await canonicalRule(input.rule ?? .text(""), tenant: tenant, segmentID: segmentID)
         }
         let newSchedule = fields.contains(.schedule) ? try await schedule(input.schedule, tenant: tenant) : nil
         let pullAuthHeader = fields.contains(.connector) ? input.pullAuthHeader : nil
@@ -235,7 +235,7 @@ public struct SegmentCommands: Sendable {
         var references: [String] = []
         var warnings: [RuleDiagnostic] = []
         if let text = revision.definition.ruleText {
-            let saved = try await canonicalRule(.text(text), tenant: tenant)
+            let saved = try await canonicalRule(.text(text), tenant: tenant, segmentID: segmentID)
             saved.apply(to: &definition)
             references = saved.references
             warnings = saved.warnings

@@ -24,7 +24,7 @@ extension Migration {
                 USING (tenant_id = current_setting('app.tenant_id', true))
                 WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
             CREATE POLICY worker_prunes ON audience_changes FOR DELETE
-                USING (current_setting('app.job_worker', true) = 'on');
+                USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.job_worker', true) = 'on');
             GRANT SELECT, INSERT, DELETE ON audience_changes TO {{app_role}};
 
             CREATE FUNCTION audience_changed() RETURNS trigger
