@@ -131,12 +131,21 @@ extension Segctl {
             }
         }
 
+        /// `rule-based`, `connector` or `predictive`.
+        static func kindText(_ kind: Segmentd_V1_Segment.Kind) -> String {
+            switch kind {
+            case .connector: "connector"
+            case .predictive: "predictive"
+            default: "rule-based"
+            }
+        }
+
         /// What `create --validate-only` would create: the definition, without the
         /// state, size and revision a segment only has once saved.
         static func showDraft(_ segment: Segmentd_V1_Segment) {
             print("valid: would create \(segment.name) (nothing was saved)")
             let lines = [
-                ("kind", "\(segment.kind)".lowercased()),
+                ("kind", kindText(segment.kind)),
                 (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
                 ("meaning", segment.rule.description_p), ("display name", segment.displayName), ("description", segment.description_p),
                 ("schedule", scheduleText(segment.schedule)),
@@ -148,7 +157,7 @@ extension Segctl {
             if json { return try printJSON(segment) }
             var lines = [
                 ("name", segment.name), ("display name", segment.displayName), ("description", segment.description_p),
-                ("kind", "\(segment.kind)".lowercased()),
+                ("kind", kindText(segment.kind)),
                 (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
                 ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
                 ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
