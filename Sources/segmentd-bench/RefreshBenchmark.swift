@@ -53,9 +53,14 @@ struct RefreshBenchmark: AsyncParsableCommand {
         let events = try ExportBenchmark.psqlScalar(home: home, sql: "SELECT count(*) FROM events WHERE tenant_id = '\(tenantID)'")
         print("\(events) events")
 
+        let engineLoad = try await Self.waitForEngine(settings: settings, tenant: tenant)
+        print(engineLoad.map { String(format: "the engine loaded the tenant in %.1f s after the first refresh asked", $0) } ?? "refreshes run in SQL")
+
         print("refreshing the suite in segmentd (\(repeats)× each)…")
         var ours: [String: (seconds: Double, count: Int, sha256: String, evaluatedAt: String)] = [:]
         var selectShares: [String] = []
+        var serverSeconds: [String] = []
+        var paths: Set<String> = []
         try await SegmentdConnection.with(settings) { connection in
             for (id, rule) in Self.suite {
                 let name = "\(tenant)/segments/bench_\(id)"
@@ -67,13 +72,19 @@ struct RefreshBenchmark: AsyncParsableCommand {
                         $0.segment.schedule.manual = true
                     }, metadata: connection.metadata)
                 var times: [Double] = []
+                var jobTimes: [Double] = []
                 var last = Segmentd_V1_Operation()
                 for _ in 0..<repeats {
+                    // The refresh as a caller sees it: from the request to the operation seen done.
+                    let started = ContinuousClock.now
                     let operation = try await connection.segments.refreshSegment(.with { $0.name = name }, metadata: connection.metadata)
                     last = try await connection.wait(operation: operation.name)
                     guard last.state == .succeeded else { throw ValidationError("\(id): the refresh ended \(last.state): \(last.error.message)") }
-                    times.append(Double(last.refresh.durationMs) / 1000)
+                    times.append(ExportBenchmark.seconds(ContinuousClock.now - started))
+                    jobTimes.append(Double(last.refresh.durationMs) / 1000)
+                    paths.insert(last.refresh.evaluatedBy)
                 }
+                serverSeconds.append(String(format: "%@ %.3f", String(id.prefix(3)), Self.median(jobTimes)))
                 let jobID = String(last.name.split(separator: "/").last ?? "")
                 let evaluatedAt = try ExportBenchmark.psqlScalar(
                     home: home, sql: "SELECT result ->> 'evaluated_at' FROM jobs WHERE tenant_id = '\(tenantID)' AND job_id = \(jobID)")
@@ -153,15 +164,18 @@ struct RefreshBenchmark: AsyncParsableCommand {
             "members_identical": "all \(rows.count) (count and SHA-256)", "duckdb": reference["versions"] as? String ?? "",
             "duckdb_load_seconds": String(format: "%.1f", reference["load_seconds"] as? Double ?? 0),
             "per_rule_select_ms_of_total_ms": selectShares.joined(separator: ", "),
+            "per_rule_job_seconds": serverSeconds.joined(separator: ", "),
+            "evaluated_by": paths.sorted().joined(separator: "+"), "timed": "request to operation done, as the caller sees it",
             "per_rule_seconds_ours_vs_duckdb": rows.map { String(format: "%@ %.3f/%.3f", String($0.id.prefix(3)), $0.ours, $0.theirs) }.joined(
                 separator: ", "),
         ]) { ours, _ in ours }
         if let peak { details["segmentd_peak_rss_mib"] = String(format: "%.0f", peak) }
+        if let engineLoad { details["engine_load_seconds"] = String(format: "%.1f", engineLoad) }
         try BenchmarkReport.record(
             BenchmarkResult(
                 scenario: "refresh" + demo.scenarioSuffix, unit: "s (median rule)", ours: oursMedian, reference: theirsMedian,
                 referenceName: "DuckDB, 2 threads",
-                ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule (issue 9)", details: details),
+                ratio: theirsMedian / oursMedian, target: "t_duckdb / t_segmentd ≥ 1 on the median rule, aim for 3 (issue 17)", details: details),
             command: command, directory: repository)
         print(String(format: "median rule: segmentd %.3f s, DuckDB %.3f s: %.2f×", oursMedian, theirsMedian, theirsMedian / oursMedian))
 
@@ -209,9 +223,33 @@ struct RefreshBenchmark: AsyncParsableCommand {
                 scenario: "refresh_many" + demo.scenarioSuffix, unit: "segments/s", ours: Double(many) / wall,
                 reference: Double(many) / max(duckdbSeconds, 0.001),
                 referenceName: "DuckDB, the same rules one after another", ratio: duckdbSeconds / wall,
-                target: "wall time and segments/s (issue 9)", details: manyDetails),
+                target: "≤ DuckDB's time for the same rules one after another, aim for 10× faster (issue 17)", details: manyDetails),
             command: command, directory: repository)
         print("wrote \(repository)/benchmarks/results.json and BENCHMARKS.md")
+    }
+
+    /// Refreshes a warm-up segment until the audience engine serves it (the first refresh
+    /// starts the tenant's load in the background); seconds that took, nil when refreshes
+    /// stay in SQL (the engine is off, or the tenant is over its budget) for 10 minutes.
+    static func waitForEngine(settings: ClientSettings, tenant: String) async throws -> Double? {
+        try await SegmentdConnection.with(settings) { connection in
+            let name = "\(tenant)/segments/bench_warmup"
+            _ = try? await connection.segments.createSegment(
+                .with {
+                    $0.parent = tenant
+                    $0.segmentID = "bench_warmup"
+                    $0.segment.rule.text = "did app_open in last 1d"
+                    $0.segment.schedule.manual = true
+                }, metadata: connection.metadata)
+            let started = ContinuousClock.now
+            while ContinuousClock.now - started < .seconds(600) {
+                let operation = try await connection.segments.refreshSegment(.with { $0.name = name }, metadata: connection.metadata)
+                let done = try await connection.wait(operation: operation.name)
+                if done.refresh.evaluatedBy == "engine" { return ExportBenchmark.seconds(ContinuousClock.now - started) }
+                try await Task.sleep(for: .seconds(1))
+            }
+            return nil
+        }
     }
 
     static func median(_ values: [Double]) -> Double {
