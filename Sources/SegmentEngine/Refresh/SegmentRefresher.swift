@@ -61,18 +61,25 @@ public struct SegmentRefresher: Sendable {
             }
             if segment.deletedAt != nil { return try await skip("the segment is deleted") }
             if segment.state != .active { return try await skip("the segment is \(segment.state.rawValue)") }
-            let source: MemberSource
+            var source: MemberSource?
             var path: String?
-            var engineMilliseconds: Int64?
+            var difference: (entering: [Int64], exiting: [Int64], milliseconds: Int64)?
             switch segment.kind {
             case .ruleBased:
                 guard let rule = try segment.definition.savedRule() else { throw DomainError(.internalError, "\(segment.name) has no rule") }
                 let (catalog, context) = try await transaction.ruleEnvironment(now: now)
                 let evaluationStarted = ContinuousClock.now
                 if let members = try await evaluateInMemory(rule, context: context, transaction: transaction) {
-                    source = .members(members)
+                    // Only the difference against the current members is written.
+                    let current = MemberBitmap(
+                        (try await transaction.memberIndexes(of: [segment.segmentID]))[segment.segmentID, default: []].compactMap {
+                            UInt32(exactly: $0)
+                        })
+                    difference = (
+                        members.subtracting(current).map { Int64($0) }, current.subtracting(members).map { Int64($0) },
+                        Self.milliseconds(since: evaluationStarted)
+                    )
                     path = "engine"
-                    engineMilliseconds = Self.milliseconds(since: evaluationStarted)
                 } else {
                     source = .rule(RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context))
                     path = "sql"
@@ -84,15 +91,22 @@ public struct SegmentRefresher: Sendable {
             case .predictive:
                 return try await skip("predictive segments are scored by training")
             }
-            let change = try await transaction.replaceMembers(
-                of: segment.segmentID, with: source, timeout: evaluationTimeout, now: now, jobID: job.jobID)
+            var change: MembershipChange
+            if let source {
+                change = try await transaction.replaceMembers(
+                    of: segment.segmentID, with: source, timeout: evaluationTimeout, now: now, jobID: job.jobID)
+            } else {
+                change = try await transaction.changeMembers(
+                    of: segment.segmentID, entering: difference?.entering ?? [], exiting: difference?.exiting ?? [], now: now, jobID: job.jobID)
+                change.selectMilliseconds = difference?.milliseconds ?? 0
+            }
             let connectorCount = segment.kind == .connector ? try await transaction.connectorCount(of: segment.segmentID) : nil
             try await transaction.recordRefresh(
                 change, of: segment, by: job, now: now, durationMilliseconds: Self.milliseconds(since: started), connectorCount: connectorCount)
             return try await finish(
                 Outcome(
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
-                    selectMilliseconds: engineMilliseconds.map { $0 + (change.selectMilliseconds ?? 0) } ?? change.selectMilliseconds, path: path))
+                    selectMilliseconds: change.selectMilliseconds, path: path))
         }
     }
 
@@ -100,7 +114,7 @@ public struct SegmentRefresher: Sendable {
     /// loaded (a load starts) or not current (it is dropped and reloaded): the
     /// caller evaluates in SQL then. Referenced segments' members are read in this
     /// transaction, so they are exactly what SQL would see.
-    func evaluateInMemory(_ rule: Rule, context: EvaluationContext, transaction: StoreTransaction) async throws -> [Int64]? {
+    func evaluateInMemory(_ rule: Rule, context: EvaluationContext, transaction: StoreTransaction) async throws -> MemberBitmap? {
         guard let audiences, let audience = await audiences.audience(for: transaction.tenant) else { return nil }
         guard context.now.timeIntervalSince(audience.snapshotTime) < AudienceChanges.retention,
             !(try await transaction.audienceChanged(since: audience.databaseSnapshot))
@@ -112,7 +126,7 @@ public struct SegmentRefresher: Sendable {
         for (id, indexes) in try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)) {
             segments[id] = MemberBitmap(indexes.compactMap { UInt32(exactly: $0) })
         }
-        return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule).map { Int64($0) }
+        return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule)
     }
 
     /// Records a failed refresh on the segment (its membership is unchanged).

@@ -32,8 +32,6 @@ public enum MemberSource: Sendable {
     case rule(CompiledQuery)
     /// A connector's ids that match known users.
     case connectorMatches
-    /// User indexes computed elsewhere (the audience engine's evaluation of the rule).
-    case members([Int64])
 }
 
 extension StoreTransaction {
@@ -66,10 +64,6 @@ extension StoreTransaction {
             fresh = ConnectorStore.matchedMembersSQL
             bindings.append(tenant.rawValue)
             bindings.append(segmentID)
-        case .members(let indexes):
-            fresh = "SELECT unnest($2::int8[]) AS user_index WHERE $1::text IS NOT NULL"
-            bindings.append(tenant.rawValue)
-            bindings.append(indexes)
         }
         let change = try await MembershipWriter.replace(
             segmentID: segmentID, tenant: tenant, with: fresh, bindings: bindings, now: now, jobID: jobID, on: connection, logger: logger)
@@ -95,6 +89,22 @@ extension StoreTransaction {
             members[segment, default: []].append(index)
         }
         return members
+    }
+
+    /// Writes a difference computed elsewhere (the audience engine's members against
+    /// ``memberIndexes(of:)`` read in this transaction): only who entered and who exited
+    /// are written, with their changes, as one statement.
+    public func changeMembers(
+        of segmentID: String, entering: [Int64], exiting: [Int64], now: Date, jobID: Int64
+    ) async throws -> MembershipChange {
+        var bindings = PostgresBindings()
+        bindings.append(tenant.rawValue)
+        bindings.append(entering)
+        bindings.append(exiting)
+        let change = try await MembershipWriter.change(
+            segmentID: segmentID, tenant: tenant, adding: "SELECT unnest($2::int8[]) AS user_index", removing: "SELECT unnest($3::int8[])",
+            bindings: bindings, now: now, jobID: jobID, on: connection, logger: logger)
+        return MembershipChange(size: change.size, entered: change.entered, exited: change.exited)
     }
 
     /// How many ids a connector segment holds (matched or not).

@@ -97,6 +97,35 @@ struct EngineRefreshTests {
                 }
                 #expect(nonEmpty > 5)
 
+                // A new rule (no data changed): the engine writes only who entered and who left.
+                let before = Set(try await Self.members(server, "buyers"))
+                _ = try await connection.segments.updateSegment(
+                    .with {
+                        $0.segment = .with {
+                            $0.name = "tenants/\(server.tenant)/segments/buyers"
+                            $0.rule = .with { $0.text = "did purchase in last 7d or has tag beta" }
+                        }
+                        $0.updateMask = .with { $0.paths = ["rule"] }
+                    }, metadata: connection.metadata)
+                let operation = try await connection.segments.refreshSegment(
+                    .with { $0.name = "tenants/\(server.tenant)/segments/buyers" }, metadata: connection.metadata)
+                try await server.worker.drain()
+                let done = try await connection.operations.getOperation(.with { $0.name = operation.name }, metadata: connection.metadata)
+                let after = Set(try await Self.members(server, "buyers"))
+                #expect(done.refresh.evaluatedBy == "engine")
+                #expect(
+                    done.refresh.entered == Int64(after.subtracting(before).count) && done.refresh.exited == Int64(before.subtracting(after).count))
+                #expect(done.refresh.entered > 0 && done.refresh.exited > 0 && done.refresh.size == Int64(after.count))
+                let selected = try await store.memberIndexes(
+                    try RuleText.parse("did purchase in last 7d or has tag beta"), tenant: server.tenant, context: context, now: Self.now)
+                #expect(
+                    try await server.database.scalar(
+                        "SELECT user_index FROM segment_members WHERE segment_id = 'buyers' ORDER BY 1", as: Int64.self) == selected)
+                let changes = try await server.database.scalar(
+                    "SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'buyers' AND job_id = \(operation.name.split(separator: "/").last!)",
+                    as: Int64.self)
+                #expect(changes == [done.refresh.entered + done.refresh.exited])
+
                 // A purchase arrives: the next refresh sees it (in SQL), then the reloaded state does too.
                 _ = try await connection.ingestion.ingestEvents(
                     .with {
