@@ -82,11 +82,15 @@ extension StoreTransaction {
         var members: [String: [Int64]] = [:]
         for id in segmentIDs { members[id] = [] }
         guard !segmentIDs.isEmpty else { return members }
-        for try await (segment, index) in try await connection.query(
-            "SELECT segment_id, user_index FROM segment_members WHERE segment_id = ANY(\(segmentIDs)) ORDER BY segment_id, user_index",
+        // One array per segment: decoding a row per member costs more than reading it.
+        for try await (segment, indexes) in try await connection.query(
+            """
+            SELECT segment_id, array_agg(user_index ORDER BY user_index) FROM segment_members
+            WHERE segment_id = ANY(\(segmentIDs)) GROUP BY segment_id
+            """,
             logger: logger
-        ).decode((String, Int64).self) {
-            members[segment, default: []].append(index)
+        ).decode((String, [Int64]).self) {
+            members[segment] = indexes
         }
         return members
     }
