@@ -67,7 +67,8 @@ public struct SegmentRefresher: Sendable {
             switch segment.kind {
             case .ruleBased:
                 guard let rule = try segment.definition.savedRule() else { throw DomainError(.internalError, "\(segment.name) has no rule") }
-                let (catalog, context) = try await transaction.ruleEnvironment(now: now)
+                // The catalog is read only for SQL: the engine's columns are typed already.
+                let context = try await transaction.evaluationContext(now: now)
                 let evaluationStarted = ContinuousClock.now
                 if let members = try await evaluateInMemory(rule, context: context, transaction: transaction) {
                     // Only the difference against the current members is written.
@@ -81,6 +82,7 @@ public struct SegmentRefresher: Sendable {
                     )
                     path = "engine"
                 } else {
+                    let catalog = try await transaction.ruleCatalog()
                     source = .rule(RuleSQLCompiler.compile(rule, tenant: job.tenantID.rawValue, catalog: catalog, context: context))
                     path = "sql"
                 }

@@ -40,12 +40,14 @@ extension StoreTransaction {
         try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
     }
 
-    /// What rules are compiled against: the tenant's catalog and time context at `now`.
-    public func ruleEnvironment(now: Date) async throws -> (catalog: RuleCatalog, context: EvaluationContext) {
-        (
-            try await RuleStore.catalog(on: connection, logger: logger),
-            try await RuleStore.context(tenant: tenant, now: now, on: connection, logger: logger)
-        )
+    /// What a rule is evaluated against: the tenant's time zone and last campaign at `now`.
+    public func evaluationContext(now: Date) async throws -> EvaluationContext {
+        try await RuleStore.context(tenant: tenant, now: now, on: connection, logger: logger)
+    }
+
+    /// The tenant's catalog: the types the SQL compiler reads JSON values with.
+    public func ruleCatalog() async throws -> RuleCatalog {
+        try await RuleStore.catalog(on: connection, logger: logger)
     }
 
     /// Makes the segment's membership exactly the users `source` selects, writing only
