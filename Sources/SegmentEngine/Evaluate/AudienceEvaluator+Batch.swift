@@ -35,24 +35,7 @@ extension AudienceEvaluator {
             counts.reused += 1
             return known
         }
-        let value: MemberBitmap
-        switch rule {
-        case .all(let children):
-            var result = audience.users.live
-            for child in children {
-                if result.isEmpty { break }
-                result.formIntersection(members(child, memo: &memo, counts: &counts))
-            }
-            value = result
-        case .any(let children):
-            var result = MemberBitmap()
-            for child in children { result.formUnion(members(child, memo: &memo, counts: &counts)) }
-            value = result
-        case .not(let child):
-            value = members(child, memo: &memo, counts: &counts).complement(in: audience.users.live)
-        default:
-            value = members(rule)
-        }
+        let value = members(rule, child: { members($0, memo: &memo, counts: &counts) })
         counts.evaluated += 1
         memo[rule] = value
         return value

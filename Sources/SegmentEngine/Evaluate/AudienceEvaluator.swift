@@ -26,6 +26,11 @@ public struct AudienceEvaluator: Sendable {
 
     /// The users `rule` matches.
     public func members(_ rule: Rule) -> MemberBitmap {
+        members(rule, child: members)
+    }
+
+    /// `rule`'s members, its children's through `child` (so a batch can reuse them).
+    func members(_ rule: Rule, child members: (Rule) -> MemberBitmap) -> MemberBitmap {
         switch rule {
         case .all(let children):
             var result = live
@@ -40,6 +45,16 @@ public struct AudienceEvaluator: Sendable {
             return result
         case .not(let child):
             return members(child).complement(in: live)
+        default:
+            return leaf(rule)
+        }
+    }
+
+    /// A condition's members.
+    private func leaf(_ rule: Rule) -> MemberBitmap {
+        switch rule {
+        case .all, .any, .not:
+            return members(rule)
         case .behavior(let condition):
             return polarity(behavior(condition), negated: condition.negated)
         case .attribute(let condition):

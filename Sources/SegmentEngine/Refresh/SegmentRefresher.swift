@@ -72,10 +72,7 @@ public struct SegmentRefresher: Sendable {
                 let evaluationStarted = ContinuousClock.now
                 if let members = try await evaluateInMemory(rule, context: context, transaction: transaction) {
                     // Only the difference against the current members is written.
-                    let current = MemberBitmap(
-                        (try await transaction.memberIndexes(of: [segment.segmentID]))[segment.segmentID, default: []].compactMap {
-                            UInt32(exactly: $0)
-                        })
+                    let current = Self.bitmap((try await transaction.memberIndexes(of: [segment.segmentID]))[segment.segmentID, default: []])
                     difference = (
                         members.subtracting(current).map { Int64($0) }, current.subtracting(members).map { Int64($0) },
                         Self.milliseconds(since: evaluationStarted)
@@ -124,11 +121,13 @@ public struct SegmentRefresher: Sendable {
             await audiences.stale(transaction.tenant)
             return nil
         }
-        var segments: [String: MemberBitmap] = [:]
-        for (id, indexes) in try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)) {
-            segments[id] = MemberBitmap(indexes.compactMap { UInt32(exactly: $0) })
-        }
+        let segments = try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)).mapValues(Self.bitmap)
         return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule)
+    }
+
+    /// Stored user indexes as a bitmap (indexes are `UInt32` in the engine; the loader refuses larger).
+    static func bitmap(_ indexes: [Int64]) -> MemberBitmap {
+        MemberBitmap(indexes.compactMap { UInt32(exactly: $0) })
     }
 
     /// Records a failed refresh on the segment (its membership is unchanged).

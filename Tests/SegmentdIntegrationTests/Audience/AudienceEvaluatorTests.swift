@@ -25,13 +25,18 @@ struct AudienceEvaluatorTests {
             let context = try await store.context(tenant: server.tenant, now: now)
             let facts = try await store.allFacts(tenant: server.tenant)
             let loaded = try await AudienceLoadTests.load(server, tenant: server.tenant, batchSize: 97)
-            var segments: [String: MemberBitmap] = [:]
-            for (index, userFacts) in facts {
-                for segment in userFacts.segments { segments[segment, default: MemberBitmap()].insert(UInt32(index)) }
-            }
-            let engine = AudienceEvaluator(audience: loaded.audience, context: context, segments: segments)
+            let engine = AudienceEvaluator(audience: loaded.audience, context: context, segments: Self.segments(in: facts))
             try await body(engine, RuleEvaluator(context: context), facts, try await RuleDifferentialTests.externalIDs(server))
         }
+    }
+
+    /// Each segment's members as the facts record them.
+    static func segments(in facts: [Int64: UserFacts]) -> [String: MemberBitmap] {
+        var segments: [String: MemberBitmap] = [:]
+        for (index, userFacts) in facts {
+            for segment in userFacts.segments { segments[segment, default: MemberBitmap()].insert(UInt32(index)) }
+        }
+        return segments
     }
 
     static func compare(

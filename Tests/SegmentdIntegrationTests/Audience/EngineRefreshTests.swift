@@ -37,11 +37,7 @@ struct EngineRefreshTests {
     }
 
     static func members(_ server: TestServer, _ id: String) async throws -> [String] {
-        try await server.database.scalar(
-            """
-            SELECT u.external_id FROM segment_members m JOIN users u USING (tenant_id, user_index)
-            WHERE m.segment_id = '\(id)' ORDER BY 1
-            """, as: String.self)
+        try await RefreshTests.members(server, id)
     }
 
     @Test("loaded: random rules refresh in memory with the members SQL wrote; after a change, SQL until the reload, then memory again")

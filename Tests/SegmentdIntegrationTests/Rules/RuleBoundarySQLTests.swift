@@ -120,11 +120,7 @@ struct RuleBoundarySQLTests {
             let stored = try await store.allFacts(tenant: server.tenant)
             // The audience engine, loaded from the same rows, over the same table.
             let loaded = try await AudienceLoadTests.load(server, tenant: server.tenant, batchSize: 500)
-            var segments: [String: MemberBitmap] = [:]
-            for (index, facts) in stored {
-                for segment in facts.segments { segments[segment, default: MemberBitmap()].insert(UInt32(index)) }
-            }
-            let engine = AudienceEvaluator(audience: loaded.audience, context: context, segments: segments)
+            let engine = AudienceEvaluator(audience: loaded.audience, context: context, segments: AudienceEvaluatorTests.segments(in: stored))
             let evaluator = RuleEvaluator(context: context)
             for (index, testCase) in cases.enumerated() {
                 let rule = try RuleText.parse(testCase.rule)
