@@ -81,6 +81,8 @@ public struct SegmentdApplication {
         services.append(.init(service: useCases.memberSetListener))
         // Operation waits wake on their job's notification while this listens.
         services.append(.init(service: useCases.operationListener))
+        // Loaded audiences catch up when any process changes their tenant's data.
+        services.append(.init(service: useCases.audienceListener))
         // Workers run refreshes, exports, pulls and trainings; the scheduler enqueues what comes due.
         var workerConfiguration = JobWorker.Configuration()
         workerConfiguration.lease = configuration.jobLease

@@ -79,8 +79,10 @@ public struct TestServer: Sendable {
         let worker = JobWorker(queue: useCases.jobQueue, handlers: useCases.jobHandlers(), logger: logger)
         let listener = useCases.memberSetListener
         let operations = useCases.operationListener
+        let audiences = useCases.audienceListener
         let services: [any Service] =
-            backgroundWorker ? [database, listener, operations, worker, server] : [database, listener, operations, server]
+            backgroundWorker
+            ? [database, listener, operations, audiences, worker, server] : [database, listener, operations, audiences, server]
         let group = ServiceGroup(services: services, logger: logger)
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

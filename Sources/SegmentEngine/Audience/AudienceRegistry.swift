@@ -4,14 +4,19 @@ import Metrics
 import SegmentDomain
 import SegmentStore
 
-/// The tenants whose audience is loaded in memory, under a memory budget.
+/// The tenants whose audience is loaded in memory, under a memory budget, kept
+/// current by applying what changed since each state's snapshot.
 ///
 /// A tenant loads on first use, in the background: the refresh that asked goes
-/// on with SQL, and later ones use the engine once the state is in. A state is
-/// used only while nothing changed since its snapshot (the refresh checks,
-/// ``StoreTransaction/audienceChanged(since:)``); a stale one is dropped and
-/// loaded again, at most once per `reloadInterval` a tenant, so a tenant that
-/// never stops ingesting costs one load per interval rather than one per batch.
+/// on with SQL, and later ones use the engine once the state is in. A refresh
+/// asks for the state ``current(for:)``: the users changed since its snapshot
+/// are read again in a newer snapshot and put in its overlay (one round trip
+/// when nothing changed), so it holds every batch acknowledged before the
+/// refresh began. Catch-ups of a tenant run one at a time and are shared by
+/// everyone who asked before one began. A NOTIFY from any process's ingest
+/// (``changed(_:)``) starts one in the background, so states stay close behind.
+/// When the overlay holds more than `compactionThreshold` users the tenant is
+/// loaded again (at most once per `reloadInterval`), folding it into columns.
 /// Past the budget the tenants used longest ago are dropped first.
 public actor AudienceRegistry {
     /// Limits of the registry.
@@ -21,15 +26,37 @@ public actor AudienceRegistry {
         /// The least time between two loads of one tenant.
         public var reloadInterval: Duration
 
-        public init(memoryBudget: Int, reloadInterval: Duration = .seconds(300)) {
+        /// Users the overlay may hold before the tenant is loaded again: at least this many…
+        public var compactionUsers: Int
+        /// …or this fraction of the tenant's users, whichever is more.
+        public var compactionFraction: Double
+
+        public init(
+            memoryBudget: Int, reloadInterval: Duration = .seconds(300), compactionUsers: Int = 2_000, compactionFraction: Double = 0.02
+        ) {
             self.memoryBudget = memoryBudget
             self.reloadInterval = reloadInterval
+            self.compactionUsers = compactionUsers
+            self.compactionFraction = compactionFraction
+        }
+
+        /// The overlay size past which `audience` is loaded again.
+        func compactionThreshold(_ audience: TenantAudience) -> Int {
+            max(compactionUsers, Int(Double(audience.users.count) * compactionFraction))
         }
     }
 
     private struct Entry {
         var audience: TenantAudience
         var lastUsed: ContinuousClock.Instant
+        /// The state holds every batch committed before this instant (its snapshot was taken after).
+        var covers: ContinuousClock.Instant
+    }
+
+    /// A catch-up running, and when it began.
+    private struct CatchUp {
+        let began: ContinuousClock.Instant
+        let task: Task<Void, Never>
     }
 
     private let loader: AudienceLoader
@@ -38,6 +65,7 @@ public actor AudienceRegistry {
     private var entries: [TenantID: Entry] = [:]
     private var loads: [TenantID: Task<Void, Never>] = [:]
     private var lastLoadStarted: [TenantID: ContinuousClock.Instant] = [:]
+    private var catchUps: [TenantID: CatchUp] = [:]
 
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
     private let bytesGauge = Gauge(label: "segmentd_engine_bytes_held")
@@ -49,8 +77,8 @@ public actor AudienceRegistry {
         self.logger = logger
     }
 
-    /// The tenant's loaded state (marked used), or nil; when nil, a load starts
-    /// in the background unless one is running or started within `reloadInterval`.
+    /// The tenant's loaded state as it is (marked used), or nil; when nil, a load
+    /// starts in the background unless one is running or started within `reloadInterval`.
     public func audience(for tenant: TenantID) -> TenantAudience? {
         if let entry = entries[tenant] {
             entries[tenant]?.lastUsed = .now
@@ -58,6 +86,79 @@ public actor AudienceRegistry {
         }
         startLoad(tenant)
         return nil
+    }
+
+    /// The tenant's state holding every batch committed before this call, or nil
+    /// when it is not loaded (a load starts) or could not be brought up to date
+    /// (it is loaded again): the caller evaluates in SQL then.
+    public func current(for tenant: TenantID) async -> TenantAudience? {
+        let asked = ContinuousClock.now
+        while true {
+            guard let entry = entries[tenant] else {
+                startLoad(tenant)
+                return nil
+            }
+            if entry.covers >= asked {
+                entries[tenant]?.lastUsed = .now
+                return entry.audience
+            }
+            // Changes older than the record's retention may be gone: load again.
+            guard asked - entry.covers < .seconds(AudienceChanges.retention / 2) else {
+                stale(tenant)
+                return nil
+            }
+            let running = catchUps[tenant] ?? startCatchUp(tenant, from: entry.audience)
+            await running.task.value
+            // A catch-up that began before we asked may miss a batch acknowledged before: go round again.
+            if entries[tenant] == nil { return nil }
+        }
+    }
+
+    /// Another process (or this one) committed a change to the tenant's data: catch
+    /// up in the background if it is loaded and no catch-up is running.
+    public func changed(_ tenant: TenantID) {
+        guard let entry = entries[tenant], catchUps[tenant] == nil else { return }
+        _ = startCatchUp(tenant, from: entry.audience)
+    }
+
+    private func startCatchUp(_ tenant: TenantID, from audience: TenantAudience) -> CatchUp {
+        let began = ContinuousClock.now
+        let source = loader.source
+        let task = Task {
+            let outcome: Result<AudienceCatchUp, any Error>
+            do {
+                outcome = .success(try await AudienceCatchUp.read(tenant: tenant, since: audience.databaseSnapshot, database: source.database))
+            } catch {
+                outcome = .failure(error)
+            }
+            self.finishCatchUp(tenant, from: audience, began: began, outcome)
+        }
+        let catchUp = CatchUp(began: began, task: task)
+        catchUps[tenant] = catchUp
+        return catchUp
+    }
+
+    private func finishCatchUp(
+        _ tenant: TenantID, from audience: TenantAudience, began: ContinuousClock.Instant, _ outcome: Result<AudienceCatchUp, any Error>
+    ) {
+        catchUps[tenant] = nil
+        // A load that finished meanwhile replaced the state: this catch-up was of the old one.
+        guard let entry = entries[tenant], entry.audience.databaseSnapshot == audience.databaseSnapshot else { return }
+        switch outcome {
+        case .failure(let error):
+            logger.warning("could not bring the audience up to date; loading it again", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+            Counter(label: "segmentd_engine_catch_ups_total", dimensions: [("outcome", "failed")]).increment()
+            stale(tenant)
+        case .success(let catchUp) where catchUp.unknownUsers:
+            Counter(label: "segmentd_engine_catch_ups_total", dimensions: [("outcome", "reload")]).increment()
+            stale(tenant)
+        case .success(let catchUp):
+            Counter(label: "segmentd_engine_catch_ups_total", dimensions: [("outcome", catchUp.isEmpty ? "unchanged" : "applied")]).increment()
+            let next = catchUp.isEmpty ? audience : audience.applying(catchUp)
+            entries[tenant] = Entry(audience: next, lastUsed: entry.lastUsed, covers: began)
+            if next.overlay.count > settings.compactionThreshold(next) { startLoad(tenant) }
+            if !catchUp.isEmpty { publish() }
+        }
     }
 
     /// The tenant's state no longer matches the database: it is dropped, and loaded again.
@@ -92,11 +193,11 @@ public actor AudienceRegistry {
         loads[tenant] = Task {
             let outcome: Result<AudienceLoader.Loaded, any Error>
             do { outcome = .success(try await loader.load(tenant)) } catch { outcome = .failure(error) }
-            await self.finish(tenant, outcome)
+            self.finish(tenant, began: now, outcome)
         }
     }
 
-    private func finish(_ tenant: TenantID, _ outcome: Result<AudienceLoader.Loaded, any Error>) {
+    private func finish(_ tenant: TenantID, began: ContinuousClock.Instant, _ outcome: Result<AudienceLoader.Loaded, any Error>) {
         loads[tenant] = nil
         switch outcome {
         case .failure(let error):
@@ -113,7 +214,7 @@ public actor AudienceRegistry {
                 return
             }
             Counter(label: "segmentd_engine_loads_total", dimensions: [("outcome", "loaded")]).increment()
-            entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now)
+            entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began)
             evict(keeping: tenant)
         }
         publish()

@@ -7,9 +7,10 @@ import SegmentStore
 /// users, every event type's columns, profile columns, tag bitmaps and campaign
 /// responses, as of one database snapshot.
 ///
-/// Plain values: a loaded state is immutable and `Sendable`, so a refresh reads
-/// it from any task without locks. (The evaluator over it, applying ingest
-/// batches to it and holding it per tenant under a memory budget come next.)
+/// Plain values: a state is immutable and `Sendable`, so a refresh reads it
+/// from any task without locks. Batches committed after the snapshot are
+/// applied by making a new value (``applying(_:)``): the columns are shared,
+/// and the users the batches touched are held whole in the ``overlay``.
 public struct TenantAudience: Sendable {
     /// The tenant.
     public let tenant: TenantID
@@ -32,9 +33,28 @@ public struct TenantAudience: Sendable {
     /// The database snapshot it was read in (`pg_snapshot` text): the state is current
     /// while every change to the tenant's data committed since is visible in it.
     public internal(set) var databaseSnapshot = ""
+    /// Users changed since the columns were built, answered from their facts.
+    public internal(set) var overlay = AudienceOverlay()
 
     public init(tenant: TenantID) {
         self.tenant = tenant
+    }
+
+    /// This state with what changed since its snapshot applied: it then holds
+    /// every batch committed before `catchUp`'s snapshot.
+    public func applying(_ catchUp: AudienceCatchUp) -> TenantAudience {
+        var next = self
+        next.overlay.apply(catchUp)
+        next.snapshotTime = catchUp.takenAt
+        next.databaseSnapshot = catchUp.databaseSnapshot
+        return next
+    }
+
+    /// The index of the live user with `externalID`, whether in the columns or the overlay.
+    public func userIndex(of externalID: String) -> UInt32? {
+        if let index = overlay.index(of: externalID) { return index }
+        guard let index = users.index(of: externalID), !overlay.touched.contains(index) else { return nil }
+        return index
     }
 
     /// How many events in all.
@@ -43,7 +63,7 @@ public struct TenantAudience: Sendable {
     /// Approximate bytes of memory held (the memory budget's measure).
     public var bytesHeld: Int {
         users.bytesHeld + events.values.reduce(0) { $0 + $1.bytesHeld + MemoryEstimate.heapBytes(of: $1.name) } + profiles.bytesHeld
-            + tags.bytesHeld + responses.bytesHeld
+            + tags.bytesHeld + responses.bytesHeld + overlay.bytesHeld
             + MemoryEstimate.dictionaryBytes(count: events.count, entry: 16 + MemoryLayout<EventColumns>.stride)
     }
 }

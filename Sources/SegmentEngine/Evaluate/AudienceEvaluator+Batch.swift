@@ -20,7 +20,7 @@ extension AudienceEvaluator {
         var memo: [Rule: MemberBitmap] = [:]
         var result = BatchResult(members: [:], evaluated: 0, reused: 0)
         for (id, rule) in Self.dependencyOrder(batch) {
-            let members = evaluator.members(rule, memo: &memo, counts: &result)
+            let members = evaluator.withOverlay(rule, columns: evaluator.members(rule, memo: &memo, counts: &result))
             result.members[id] = members
             evaluator.segments[id] = members
             // A reference to this segment evaluated before now (by a segment outside its

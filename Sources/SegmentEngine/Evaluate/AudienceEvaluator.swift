@@ -26,7 +26,30 @@ public struct AudienceEvaluator: Sendable {
 
     /// The users `rule` matches.
     public func members(_ rule: Rule) -> MemberBitmap {
-        members(rule, child: members)
+        withOverlay(rule, columns: columnMembers(rule))
+    }
+
+    /// `rule`'s members as the columns say (right for every user the overlay does not hold).
+    func columnMembers(_ rule: Rule) -> MemberBitmap {
+        members(rule, child: columnMembers)
+    }
+
+    /// `columns` for the users not changed since the columns were built, and the
+    /// single-user evaluator's answer for those the overlay holds (changed, added,
+    /// deleted): exact, since a user's membership depends only on their own data
+    /// and the referenced segments' members.
+    func withOverlay(_ rule: Rule, columns: MemberBitmap) -> MemberBitmap {
+        let overlay = audience.overlay
+        guard overlay.count > 0 else { return columns }
+        var result = columns.subtracting(overlay.touched)
+        let evaluator = RuleEvaluator(context: context)
+        let referenced = SegmentReferences.referenced(by: rule)
+        for (user, facts) in overlay.facts {
+            var facts = facts
+            if !referenced.isEmpty { facts.segments = Set(referenced.filter { segments[$0]?.contains(user) == true }) }
+            if evaluator.matches(rule, facts) { result.insert(user) }
+        }
+        return result
     }
 
     /// `rule`'s members, its children's through `child` (so a batch can reuse them).
@@ -54,7 +77,7 @@ public struct AudienceEvaluator: Sendable {
     private func leaf(_ rule: Rule) -> MemberBitmap {
         switch rule {
         case .all, .any, .not:
-            return members(rule)
+            return columnMembers(rule)
         case .behavior(let condition):
             return polarity(behavior(condition), negated: condition.negated)
         case .attribute(let condition):

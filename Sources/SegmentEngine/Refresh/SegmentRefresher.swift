@@ -44,6 +44,8 @@ public struct SegmentRefresher: Sendable {
     public func run(_ job: JobRecord, worker: String) async throws -> Outcome {
         let started = ContinuousClock.now
         let now = clock()
+        // Brought up to date before the transaction: it then holds every batch acknowledged before the refresh began.
+        let audience = await audiences?.current(for: job.tenantID)
         return try await database.transaction(tenant: job.tenantID) { transaction in
             let segment = try await transaction.lockSegment(job.segmentID)
             func finish(_ outcome: Outcome) async throws -> Outcome {
@@ -70,7 +72,8 @@ public struct SegmentRefresher: Sendable {
                 // The catalog is read only for SQL: the engine's columns are typed already.
                 let context = try await transaction.evaluationContext(now: now)
                 let evaluationStarted = ContinuousClock.now
-                if let members = try await evaluateInMemory(rule, context: context, transaction: transaction) {
+                if let audience {
+                    let members = try await evaluateInMemory(rule, over: audience, context: context, transaction: transaction)
                     // Only the difference against the current members is written.
                     let current = Self.bitmap((try await transaction.memberIndexes(of: [segment.segmentID]))[segment.segmentID, default: []])
                     difference = (
@@ -109,18 +112,12 @@ public struct SegmentRefresher: Sendable {
         }
     }
 
-    /// The rule's members from the tenant's loaded audience, or nil when it is not
-    /// loaded (a load starts) or not current (it is dropped and reloaded): the
-    /// caller evaluates in SQL then. Referenced segments' members are read in this
-    /// transaction, so they are exactly what SQL would see.
-    func evaluateInMemory(_ rule: Rule, context: EvaluationContext, transaction: StoreTransaction) async throws -> MemberBitmap? {
-        guard let audiences, let audience = await audiences.audience(for: transaction.tenant) else { return nil }
-        guard context.now.timeIntervalSince(audience.snapshotTime) < AudienceChanges.retention,
-            !(try await transaction.audienceChanged(since: audience.databaseSnapshot))
-        else {
-            await audiences.stale(transaction.tenant)
-            return nil
-        }
+    /// The rule's members over the tenant's audience (current as of the refresh's
+    /// start). Referenced segments' members are read in this transaction, so they
+    /// are exactly what SQL would see.
+    func evaluateInMemory(
+        _ rule: Rule, over audience: TenantAudience, context: EvaluationContext, transaction: StoreTransaction
+    ) async throws -> MemberBitmap {
         let segments = try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)).mapValues(Self.bitmap)
         return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule)
     }

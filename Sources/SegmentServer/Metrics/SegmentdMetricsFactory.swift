@@ -33,6 +33,8 @@ public struct SegmentdMetricsFactory: Sendable {
         "segmentd_engine_bytes_held": "Bytes the engine's loaded audiences hold (the engine_memory_mb budget's measure).",
         "segmentd_engine_load_seconds": "Time to load a tenant's audience from PostgreSQL into memory.",
         "segmentd_engine_loads_total": "Audience loads by outcome (loaded, failed, over_budget).",
+        "segmentd_engine_catch_ups_total":
+            "Audience catch-ups by outcome (applied, unchanged, reload, failed): changes committed since a state's snapshot, applied to it.",
         "segmentd_refreshes_total": "Rule refreshes by where the rule was evaluated (engine in memory, or sql).",
         "segmentd_job_attempts_failed_total":
             "Failed job attempts by kind and the job's state after the failure (retrying, or failed when no attempt is left).",

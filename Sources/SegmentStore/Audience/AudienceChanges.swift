@@ -3,32 +3,32 @@ import Logging
 import PostgresNIO
 import SegmentDomain
 
-/// Whether a tenant's rule data changed since a database snapshot: the test
-/// that lets a refresh use the audience engine's state only when it holds every
-/// batch acknowledged before the refresh began.
+/// The record of changes to tenants' rule data that keeps the audience engine's
+/// states current in every process.
 ///
-/// Statement triggers record each transaction that changes users, events,
-/// profiles, responses or tags (`audience_changes`, migration 14); a change is
-/// "since" the snapshot when its transaction is not visible in it. That is exact
-/// whatever order transactions commit in, which a sequence number is not.
+/// Statement triggers record each statement that changes users, events,
+/// profiles, responses or tags, with its transaction and the users it touched
+/// (`audience_changes`, migrations 14 and 15), and send a NOTIFY on
+/// ``channel`` when it commits. A change is "since" a state's snapshot when its
+/// transaction is not visible in it (``AudienceCatchUp``): exact whatever order
+/// transactions commit in, which a sequence number is not.
 public enum AudienceChanges {
+    /// The NOTIFY channel; the payload is the tenant id.
+    public static let channel = "segmentd_audience"
+
     /// How long the record of a change is kept; a state loaded longer ago counts as stale.
     public static let retention: TimeInterval = 86_400
 
-    /// Whether the tenant of the transaction (row-level security scopes the table) has
-    /// a change committed that `snapshot` does not see.
-    public static func changed(since snapshot: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        var changed = true
-        for try await value in try await connection.query(
-            """
-            SELECT EXISTS (
-                SELECT 1 FROM audience_changes
-                WHERE xid >= pg_snapshot_xmin(\(snapshot)::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, \(snapshot)::pg_snapshot))
-            """, logger: logger
-        ).decode(Bool.self) {
-            changed = value
+    /// Calls `changed` with the tenant of each change committed by any process,
+    /// until the task is cancelled. Holds one pooled connection while it listens.
+    public static func listen(database: Database, _ changed: @Sendable (TenantID) async -> Void) async throws {
+        try await database.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                for try await notification in notifications {
+                    if let tenant = TenantID(notification.payload) { await changed(tenant) }
+                }
+            }
         }
-        return changed
     }
 
     /// Deletes records older than ``retention``, for every tenant.

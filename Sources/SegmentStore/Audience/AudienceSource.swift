@@ -26,7 +26,7 @@ import SegmentRules
 /// The `locations` history is not read: location rules test the last location,
 /// which the profile row carries.
 public struct AudienceSource: Sendable {
-    let database: Database
+    public let database: Database
     /// Rows per batch handed to the sink.
     public var batchSize: Int
 

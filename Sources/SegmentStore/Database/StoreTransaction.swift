@@ -72,13 +72,6 @@ extension StoreTransaction {
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds)
     }
 
-    /// Whether the tenant's rule data changed since `snapshot` (a loaded audience's), as this
-    /// transaction sees it: when not, the audience holds every batch committed before.
-    public func audienceChanged(since snapshot: String) async throws -> Bool {
-        guard !snapshot.isEmpty else { return true }
-        return try await AudienceChanges.changed(since: snapshot, on: connection, logger: logger)
-    }
-
     /// The current members of `segmentIDs` (those a rule references), by segment id.
     public func memberIndexes(of segmentIDs: [String]) async throws -> [String: [Int64]] {
         var members: [String: [Int64]] = [:]

@@ -40,5 +40,6 @@ public enum Migrations {
         .jobUpdateNotifications,
         .segmentFreshness,
         .audienceChanges,
+        .audienceChangeUsers,
     ]
 }

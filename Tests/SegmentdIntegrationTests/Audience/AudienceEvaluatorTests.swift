@@ -104,4 +104,110 @@ struct AudienceEvaluatorTests {
             #expect(result.reused > 100, "reused \(result.reused) of \(result.evaluated + result.reused)")
         }
     }
+
+    @Test("after incremental ingest the caught-up state answers as the evaluator does; dropped and reloaded, too")
+    func incrementalIngest() async throws {
+        let data = RuleTestData(seed: 11, users: 150, now: Self.now)
+        try await TestServer.with(configure: { EngineRefreshTests.configure(&$0) }) { server in
+            try await RuleDifferentialTests.load(data, into: server)
+            let registry = try #require(server.server.audiences)
+            await registry.load(server.tenant)
+            let loaded = try #require(await registry.audience(for: server.tenant))
+            #expect(loaded.overlay.count == 0)
+
+            try await Self.ingestChanges(RuleTestData(seed: 12, users: 80, now: Self.now), into: server)
+            let current = try #require(await registry.current(for: server.tenant))
+            #expect(current.overlay.count > 60, "the overlay holds \(current.overlay.count) users")
+            #expect(current.databaseSnapshot != loaded.databaseSnapshot)
+
+            let store = server.server.ruleStore
+            let context = try await store.context(tenant: server.tenant, now: Self.now)
+            let facts = try await store.allFacts(tenant: server.tenant)
+            let ids = try await RuleDifferentialTests.externalIDs(server)
+            #expect(ids.values.contains("n1") && !ids.values.contains("u3"))
+            let rules = (UInt64(1)...1500).lazy.map { seed in
+                var generator = RandomRules(seed: seed &* 31 &+ 11, vocabulary: RuleTestData.vocabulary(now: Self.now))
+                generator.maxDepth = 3
+                return (seed: seed, rule: generator.rule())
+            }
+            let evaluator = RuleEvaluator(context: context)
+            let caughtUp = AudienceEvaluator(audience: current, context: context, segments: Self.segments(in: facts))
+            let nonTrivial = Self.compare(rules, engine: caughtUp, evaluator: evaluator, facts: facts, ids: ids)
+            #expect(nonTrivial > 450, "only \(nonTrivial) of 1500 rules chose a proper subset")
+            #expect(current.userIndex(of: "n1") != nil && current.userIndex(of: "u3") == nil && current.userIndex(of: "u0") != nil)
+
+            // Dropped and loaded again: the overlay is folded into the columns, with the same answers.
+            await registry.stale(server.tenant)
+            await registry.load(server.tenant)
+            let reloaded = try #require(await registry.current(for: server.tenant))
+            #expect(reloaded.overlay.count == 0 && reloaded.users.count == facts.count)
+            let fresh = AudienceEvaluator(audience: reloaded, context: context, segments: Self.segments(in: facts))
+            _ = Self.compare(rules.prefix(500), engine: fresh, evaluator: evaluator, facts: facts, ids: ids)
+        }
+    }
+
+    /// Changes every kind of rule data of a loaded tenant through the API: `data`'s
+    /// even users are existing ones (more events, responses, locations, new
+    /// profiles, tags), its odd users are new (`n…`); a few users are erased and a
+    /// tag is deleted.
+    static func ingestChanges(_ data: RuleTestData, into server: TestServer) async throws {
+        func user(_ id: String) -> String {
+            let index = Int(id.dropFirst())!
+            return index.isMultiple(of: 2) ? id : "n\(index)"
+        }
+        try await server.connect { connection in
+            let parent = "tenants/\(server.tenant)"
+            _ = try await connection.ingestion.upsertProfiles(
+                .with {
+                    $0.parent = parent
+                    $0.profiles = data.profiles.map { profile in
+                        var changed = profile
+                        changed.userID = user(profile.userID)
+                        return changed
+                    }
+                }, metadata: connection.metadata)
+            for chunk in stride(from: 0, to: data.events.count, by: 400) {
+                _ = try await connection.ingestion.ingestEvents(
+                    .with {
+                        $0.parent = parent
+                        $0.events = data.events[chunk..<min(chunk + 400, data.events.count)].map { event in
+                            var changed = event
+                            changed.userID = user(event.userID)
+                            changed.messageID = "late-" + event.messageID
+                            return changed
+                        }
+                    }, metadata: connection.metadata)
+            }
+            _ = try await connection.ingestion.recordCampaignResponses(
+                .with {
+                    $0.parent = parent
+                    $0.responses = data.responses.map { response in
+                        var changed = response
+                        changed.userID = user(response.userID)
+                        return changed
+                    }
+                }, metadata: connection.metadata)
+            _ = try await connection.ingestion.recordLocations(
+                .with {
+                    $0.parent = parent
+                    $0.locations = data.locations.map { location in
+                        var changed = location
+                        changed.userID = user(location.userID)
+                        return changed
+                    }
+                }, metadata: connection.metadata)
+            for (tag, users) in data.tagged.sorted(by: { $0.key < $1.key }) {
+                _ = try await connection.tags.assignTags(
+                    .with {
+                        $0.parent = parent
+                        $0.tags = [tag]
+                        $0.userIds = users.map(user)
+                    }, metadata: connection.metadata)
+            }
+            for erased in ["u3", "u5", "u8", "u13", "u40"] {
+                _ = try await connection.users.deleteUser(.with { $0.name = "\(parent)/users/\(erased)" }, metadata: connection.metadata)
+            }
+            _ = try await connection.tags.deleteTag(.with { $0.name = "\(parent)/tags/beta" }, metadata: connection.metadata)
+        }
+    }
 }
