@@ -48,8 +48,11 @@ public struct TestServer: Sendable {
         ClientSettings(address: "127.0.0.1:\(port)", caPath: caPath, apiKey: apiKey ?? ownerKey)
     }
 
-    /// Runs `body` against a new server, then shuts it down gracefully.
+    /// Runs `body` against a new server, then shuts it down gracefully. With
+    /// `replicaOf`, the new server shares that server's database (and keys): a
+    /// second replica.
     public static func with<Result: Sendable>(
+        replicaOf primary: TestServer? = nil,
         poolSize: Int = 10,
         backgroundWorker: Bool = false,
         memberSets: MemberSetCache.Configuration = .init(),
@@ -58,7 +61,8 @@ public struct TestServer: Sendable {
     ) async throws -> Result {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
-        let testDatabase = try await TestDatabase.create()
+        let testDatabase: TestDatabase
+        if let primary { testDatabase = primary.database } else { testDatabase = try await TestDatabase.create() }
         try await Migrator(owner: testDatabase.owner, appRole: TestDatabase.appRole, logger: logger).migrate()
         let directory = try TestEnvironment.temporaryDirectory("sgdtls")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -91,15 +95,20 @@ public struct TestServer: Sendable {
                 let port = try await server.listeningPort
                 try await ServerRoleCheck.verify(database)
                 try await useCases.ingestStore.preparePartitions()
-                guard
-                    let credentials = try await Bootstrapper(database: database, logger: logger)
-                        .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
-                else { throw TestSetupError("a fresh database was already bootstrapped") }
+                let keys: (owner: String, platform: String, tenant: TenantID)
+                if let primary {
+                    keys = (primary.ownerKey, primary.platformKey, primary.tenant)
+                } else {
+                    guard
+                        let credentials = try await Bootstrapper(database: database, logger: logger)
+                            .bootstrapIfNeeded(tenantID: TenantID("acme")!, displayName: "Acme")
+                    else { throw TestSetupError("a fresh database was already bootstrapped") }
+                    keys = (credentials.ownerKey.plaintext, credentials.platformKey.plaintext, credentials.tenantID)
+                }
                 server.health.set(.serving)
                 let testServer = TestServer(
                     database: testDatabase, server: server, port: port, caPath: certificates.caCertificatePath,
-                    ownerKey: credentials.ownerKey.plaintext, platformKey: credentials.platformKey.plaintext,
-                    tenant: credentials.tenantID, worker: worker)
+                    ownerKey: keys.owner, platformKey: keys.platform, tenant: keys.tenant, worker: worker)
                 let result = try await body(testServer)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()

@@ -66,6 +66,7 @@ public actor AudienceRegistry {
     private var loads: [TenantID: Task<Void, Never>] = [:]
     private var lastLoadStarted: [TenantID: ContinuousClock.Instant] = [:]
     private var catchUps: [TenantID: CatchUp] = [:]
+    private var waiters: [(tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
 
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
     private let bytesGauge = Gauge(label: "segmentd_engine_bytes_held")
@@ -157,7 +158,10 @@ public actor AudienceRegistry {
             let next = catchUp.isEmpty ? audience : audience.applying(catchUp)
             entries[tenant] = Entry(audience: next, lastUsed: entry.lastUsed, covers: began)
             if next.overlay.count > settings.compactionThreshold(next) { startLoad(tenant) }
-            if !catchUp.isEmpty { publish() }
+            if !catchUp.isEmpty {
+                publish()
+                resumeWaiters(tenant)
+            }
         }
     }
 
@@ -176,6 +180,22 @@ public actor AudienceRegistry {
     /// Waits for the tenant's background load, if one is running.
     public func waitForLoad(_ tenant: TenantID) async {
         await loads[tenant]?.value
+    }
+
+    /// Waits until the tenant's state satisfies `holds` (checked whenever it changes):
+    /// lets callers await a background load or catch-up instead of polling.
+    public func wait(for tenant: TenantID, until holds: @escaping @Sendable (TenantAudience) -> Bool) async {
+        if let entry = entries[tenant], holds(entry.audience) { return }
+        await withCheckedContinuation { waiters.append((tenant, holds, $0)) }
+    }
+
+    private func resumeWaiters(_ tenant: TenantID) {
+        guard let audience = entries[tenant]?.audience else { return }
+        waiters.removeAll { waiter in
+            guard waiter.tenant == tenant, waiter.holds(audience) else { return false }
+            waiter.continuation.resume()
+            return true
+        }
     }
 
     /// Tenants loaded now.
@@ -216,6 +236,7 @@ public actor AudienceRegistry {
             Counter(label: "segmentd_engine_loads_total", dimensions: [("outcome", "loaded")]).increment()
             entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began)
             evict(keeping: tenant)
+            resumeWaiters(tenant)
         }
         publish()
     }

@@ -42,7 +42,8 @@ struct FreshnessMigrationTests {
                     ('acme', 'stale', '2026-12-01 11:00Z', 5, 5, 0, 1)
                 """, logger: logger)
         }
-        #expect(try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate() == Array(13...Migrations.all.count))
+        #expect(
+            try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate() == Array(13...Migrations.all.count))
         let rows = try await database.superuser.withSingleConnection(logger: logger) { connection in
             var rows: [String] = []
             for try await (id, refreshed, definition) in try await connection.query(
