@@ -14,6 +14,8 @@ extension Migration {
         version: 15, name: "audience_change_users",
         sql: #"""
             ALTER TABLE audience_changes DROP CONSTRAINT audience_changes_pkey;
+            ALTER TABLE audience_changes ADD COLUMN change_id bigint GENERATED ALWAYS AS IDENTITY;
+            ALTER TABLE audience_changes ADD PRIMARY KEY (tenant_id, change_id);
             ALTER TABLE audience_changes ADD COLUMN users bigint[];
             CREATE INDEX audience_changes_by_xid ON audience_changes (tenant_id, xid);
 
