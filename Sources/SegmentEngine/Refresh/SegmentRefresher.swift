@@ -65,7 +65,7 @@ public struct SegmentRefresher: Sendable {
             if segment.state != .active { return try await skip("the segment is \(segment.state.rawValue)") }
             var source: MemberSource?
             var path: String?
-            var difference: (entering: [Int64], exiting: [Int64], milliseconds: Int64)?
+            var difference: (entering: [Int64], exiting: [Int64], size: Int64, milliseconds: Int64)?
             switch segment.kind {
             case .ruleBased:
                 guard let rule = try segment.definition.savedRule() else { throw DomainError(.internalError, "\(segment.name) has no rule") }
@@ -73,11 +73,14 @@ public struct SegmentRefresher: Sendable {
                 let context = try await transaction.evaluationContext(now: now)
                 let evaluationStarted = ContinuousClock.now
                 if let audience {
-                    let members = try await evaluateInMemory(rule, over: audience, context: context, transaction: transaction)
-                    // Only the difference against the current members is written.
-                    let current = Self.bitmap((try await transaction.memberIndexes(of: [segment.segmentID]))[segment.segmentID, default: []])
+                    // The current members and the referenced segments' in one read, in this transaction
+                    // (so a reference sees exactly what SQL would); only the difference is written.
+                    var stored = try await transaction.memberIndexes(of: [segment.segmentID] + SegmentReferences.referenced(by: rule))
+                        .mapValues(Self.bitmap)
+                    let current = stored.removeValue(forKey: segment.segmentID) ?? MemberBitmap()
+                    let members = AudienceEvaluator(audience: audience, context: context, segments: stored).members(rule)
                     difference = (
-                        members.subtracting(current).map { Int64($0) }, current.subtracting(members).map { Int64($0) },
+                        members.subtracting(current).map { Int64($0) }, current.subtracting(members).map { Int64($0) }, Int64(members.count),
                         Self.milliseconds(since: evaluationStarted)
                     )
                     path = "engine"
@@ -99,7 +102,8 @@ public struct SegmentRefresher: Sendable {
                     of: segment.segmentID, with: source, timeout: evaluationTimeout, now: now, jobID: job.jobID)
             } else {
                 change = try await transaction.changeMembers(
-                    of: segment.segmentID, entering: difference?.entering ?? [], exiting: difference?.exiting ?? [], now: now, jobID: job.jobID)
+                    of: segment.segmentID, entering: difference?.entering ?? [], exiting: difference?.exiting ?? [],
+                    size: difference?.size ?? 0, now: now, jobID: job.jobID)
                 change.selectMilliseconds = difference?.milliseconds ?? 0
             }
             let connectorCount = segment.kind == .connector ? try await transaction.connectorCount(of: segment.segmentID) : nil
@@ -110,16 +114,6 @@ public struct SegmentRefresher: Sendable {
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
                     selectMilliseconds: change.selectMilliseconds, path: path))
         }
-    }
-
-    /// The rule's members over the tenant's audience (current as of the refresh's
-    /// start). Referenced segments' members are read in this transaction, so they
-    /// are exactly what SQL would see.
-    func evaluateInMemory(
-        _ rule: Rule, over audience: TenantAudience, context: EvaluationContext, transaction: StoreTransaction
-    ) async throws -> MemberBitmap {
-        let segments = try await transaction.memberIndexes(of: SegmentReferences.referenced(by: rule)).mapValues(Self.bitmap)
-        return AudienceEvaluator(audience: audience, context: context, segments: segments).members(rule)
     }
 
     /// Stored user indexes as a bitmap (indexes are `UInt32` in the engine; the loader refuses larger).

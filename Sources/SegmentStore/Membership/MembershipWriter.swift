@@ -95,7 +95,7 @@ enum MembershipWriter {
     /// parameter the tenant id), without reading the rest of the membership.
     static func change(
         segmentID: String, tenant: TenantID, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
-        on connection: PostgresConnection, logger: Logger
+        size knownSize: Int64? = nil, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
@@ -133,6 +133,7 @@ enum MembershipWriter {
             entered = e
             exited = x
         }
+        if let knownSize { return Change(size: knownSize, entered: entered, exited: exited) }
         var size: Int64 = 0
         for try await count in try await connection.query(
             "SELECT count(*)::int8 FROM segment_members WHERE segment_id = \(segmentID)", logger: logger
