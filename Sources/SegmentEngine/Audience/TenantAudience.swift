@@ -35,6 +35,8 @@ public struct TenantAudience: Sendable {
     public internal(set) var databaseSnapshot = ""
     /// Users changed since the columns were built, answered from their facts.
     public internal(set) var overlay = AudienceOverlay()
+    /// Conditions evaluated over these columns, shared by every state made from them by ``applying(_:)``.
+    public let conditions = ConditionMemo()
 
     public init(tenant: TenantID) {
         self.tenant = tenant
@@ -63,7 +65,7 @@ public struct TenantAudience: Sendable {
     /// Approximate bytes of memory held (the memory budget's measure).
     public var bytesHeld: Int {
         users.bytesHeld + events.values.reduce(0) { $0 + $1.bytesHeld + MemoryEstimate.heapBytes(of: $1.name) } + profiles.bytesHeld
-            + tags.bytesHeld + responses.bytesHeld + overlay.bytesHeld
+            + tags.bytesHeld + responses.bytesHeld + overlay.bytesHeld + conditions.bytesHeld
             + MemoryEstimate.dictionaryBytes(count: events.count, entry: 16 + MemoryLayout<EventColumns>.stride)
     }
 }

@@ -29,9 +29,11 @@ public struct AudienceEvaluator: Sendable {
         withOverlay(rule, columns: columnMembers(rule))
     }
 
-    /// `rule`'s members as the columns say (right for every user the overlay does not hold).
+    /// `rule`'s members as the columns say (right for every user the overlay does not hold);
+    /// a condition that only the data decides is evaluated once per state (``ConditionMemo``).
     func columnMembers(_ rule: Rule) -> MemberBitmap {
-        members(rule, child: columnMembers)
+        guard rule.isFixedOverColumns else { return members(rule, child: columnMembers) }
+        return audience.conditions.members(rule) { members(rule, child: columnMembers) }
     }
 
     /// `columns` for the users not changed since the columns were built, and the

@@ -78,6 +78,9 @@ struct AudienceEvaluatorTests {
                 }
                 let nonTrivial = Self.compare(rules, engine: engine, evaluator: evaluator, facts: facts, ids: ids)
                 #expect(nonTrivial > 450, "only \(nonTrivial) of 1500 rules chose a proper subset")
+                // Random rules over one vocabulary repeat conditions that only the data decides: kept and reused.
+                let (reused, evaluated) = engine.audience.conditions.counts
+                #expect(reused > 300 && evaluated > 100, "reused \(reused), evaluated \(evaluated)")
             }
         }
     }

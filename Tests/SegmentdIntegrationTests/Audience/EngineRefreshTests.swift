@@ -92,6 +92,9 @@ struct EngineRefreshTests {
                     if !written.isEmpty { nonEmpty += 1 }
                 }
                 #expect(nonEmpty > 5)
+                // Segments refreshed one after another share the conditions only the data decides.
+                let conditions = try #require(await registry.audience(for: server.tenant)).conditions.counts
+                #expect(conditions.reused > 0 && conditions.evaluated > 0, "\(conditions)")
 
                 // A new rule (no data changed): the engine writes only who entered and who left.
                 let before = Set(try await Self.members(server, "buyers"))

@@ -1,0 +1,45 @@
+import Foundation
+import SegmentRules
+import Testing
+
+@testable import SegmentEngine
+
+@Suite("Conditions kept per state: only those the data alone decides, within a byte bound")
+struct ConditionMemoTests {
+    @Test(
+        "fixed: no window or absolute windows, absolute value tests, specific or any campaign, tags, places; not fixed: rolling and calendar windows, '… ago', last campaign, segments",
+        arguments: [
+            ("did purchase", true), ("did purchase since 2026-01-01 where amount > 10", true), ("sum(purchase.amount) >= 5", true),
+            ("last time did purchase was before 2026-01-01", true), ("profile.tier = \"gold\"", true), ("has tag vip", true),
+            ("opened campaign c1 between 2026-01-01 and 2026-02-01", true), ("within 10km of (41, 29)", true),
+            ("not (has tag vip or did app_open)", true), ("did purchase in last 7d", false), ("did purchase today", false),
+            ("first time did app_open was in last 7d", false), ("profile.signed_up_at more than 30d ago", false),
+            ("did purchase where paid_at less than 2d ago", false), ("clicked last campaign", false), ("in segment buyers", false),
+            ("location seen in last 7d", false), ("has tag vip and did purchase in last 24h", false),
+        ])
+    func fixedOverColumns(_ text: String, _ fixed: Bool) throws {
+        #expect(try RuleText.parse(text).isFixedOverColumns == fixed, "\(text)")
+    }
+
+    @Test("a kept condition is answered without evaluating; past the byte bound the memo starts over")
+    func keepsAndBounds() throws {
+        let memo = ConditionMemo(maxBytes: 3 * MemberBitmap.all(below: 640).bytesHeld)
+        var evaluations = 0
+        func members(_ text: String) throws -> MemberBitmap {
+            try memo.members(RuleText.parse(text)) {
+                evaluations += 1
+                return MemberBitmap.all(below: 640)
+            }
+        }
+        _ = try members("has tag a")
+        _ = try members("has tag a")
+        #expect(evaluations == 1 && memo.counts == (reused: 1, evaluated: 1))
+        _ = try members("has tag b")
+        _ = try members("has tag c")
+        #expect(memo.bytesHeld == 3 * MemberBitmap.all(below: 640).bytesHeld)
+        _ = try members("has tag d")  // over the bound: starts over with d alone
+        #expect(memo.bytesHeld == MemberBitmap.all(below: 640).bytesHeld)
+        _ = try members("has tag a")
+        #expect(evaluations == 5)
+    }
+}
