@@ -73,7 +73,7 @@ public struct ConfigurationKey: Sendable {
 
     public static let membershipCacheMembers = ConfigurationKey(
         name: "membership_cache_members",
-        help: "Segment members held in memory to answer membership checks, 16 bytes each; 0 turns the cache off (0-1000000000).",
+        help: "Segment members held in memory to answer membership checks, typically 2-6 bytes each; 0 turns the cache off (0-1000000000).",
         defaultDescription: "10000000")
 
     public static let pullAllowedNetworks = ConfigurationKey(

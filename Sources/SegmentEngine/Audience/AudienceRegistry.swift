@@ -53,19 +53,14 @@ public actor AudienceRegistry {
         var covers: ContinuousClock.Instant
     }
 
-    /// A catch-up running, and when it began.
-    private struct CatchUp {
-        let began: ContinuousClock.Instant
-        let task: Task<Void, Never>
-    }
-
     private let loader: AudienceLoader
     private let settings: Settings
     private let logger: Logger
     private var entries: [TenantID: Entry] = [:]
     private var loads: [TenantID: Task<Void, Never>] = [:]
     private var lastLoadStarted: [TenantID: ContinuousClock.Instant] = [:]
-    private var catchUps: [TenantID: CatchUp] = [:]
+    /// The catch-up running per tenant (at most one).
+    private var catchUps: [TenantID: Task<Void, Never>] = [:]
     private var waiters: [(tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
 
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
@@ -109,7 +104,7 @@ public actor AudienceRegistry {
                 return nil
             }
             let running = catchUps[tenant] ?? startCatchUp(tenant, from: entry.audience)
-            await running.task.value
+            await running.value
             // A catch-up that began before we asked may miss a batch acknowledged before: go round again.
             if entries[tenant] == nil { return nil }
         }
@@ -122,7 +117,7 @@ public actor AudienceRegistry {
         _ = startCatchUp(tenant, from: entry.audience)
     }
 
-    private func startCatchUp(_ tenant: TenantID, from audience: TenantAudience) -> CatchUp {
+    private func startCatchUp(_ tenant: TenantID, from audience: TenantAudience) -> Task<Void, Never> {
         let began = ContinuousClock.now
         let source = loader.source
         let task = Task {
@@ -134,9 +129,8 @@ public actor AudienceRegistry {
             }
             self.finishCatchUp(tenant, from: audience, began: began, outcome)
         }
-        let catchUp = CatchUp(began: began, task: task)
-        catchUps[tenant] = catchUp
-        return catchUp
+        catchUps[tenant] = task
+        return task
     }
 
     private func finishCatchUp(

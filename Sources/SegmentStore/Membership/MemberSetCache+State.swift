@@ -112,14 +112,14 @@ extension MemberSetCache {
         @discardableResult
         mutating func store(_ set: MemberSet, for key: Key, ticket: Ticket) -> Bool {
             guard listening, ticket == self.ticket(for: key), writing[key] == nil else { return false }
-            if let old = sets.removeValue(forKey: key) { members -= old.indexes.count }
-            while members + set.indexes.count > configuration.maxMembers,
+            if let old = sets.removeValue(forKey: key) { members -= old.count }
+            while members + set.count > configuration.maxMembers,
                 let oldest = sets.min(by: { $0.value.loadedAt < $1.value.loadedAt })?.key
             {
                 drop(oldest)
             }
             sets[key] = set
-            members += set.indexes.count
+            members += set.count
             return true
         }
 
@@ -191,7 +191,7 @@ extension MemberSetCache {
         mutating func drop(_ key: Key) {
             generations[key, default: 0] += 1
             declined[.members(key)] = nil
-            if let set = sets.removeValue(forKey: key) { members -= set.indexes.count }
+            if let set = sets.removeValue(forKey: key) { members -= set.count }
         }
 
         mutating func dropUsers(_ tenant: String) {

@@ -24,7 +24,7 @@ import Synchronization
 public final class MemberSetCache: Sendable {
     /// How much the cache holds.
     public struct Configuration: Sendable {
-        /// Members held at most over all sets (16 bytes each); 0 turns the cache off.
+        /// Members held at most over all sets (typically 2–6 bytes each, ``MemberSet``); 0 turns the cache off.
         public var maxMembers: Int = 10_000_000
         /// External user ids held at most (about 40 bytes each).
         public var maxUsers: Int = 5_000_000
@@ -50,23 +50,6 @@ public final class MemberSetCache: Sendable {
     enum Load: Hashable, Sendable {
         case members(Key)
         case users(tenant: String)
-    }
-
-    /// One segment's members, sorted by user index, with when each entered.
-    struct MemberSet: Sendable {
-        let indexes: [Int64]
-        let entered: [Date]
-        let loadedAt: ContinuousClock.Instant
-
-        func enteredAt(_ index: Int64) -> Date? {
-            var low = 0
-            var high = indexes.count
-            while low < high {
-                let middle = (low + high) / 2
-                if indexes[middle] < index { low = middle + 1 } else { high = middle }
-            }
-            return low < indexes.count && indexes[low] == index ? entered[low] : nil
-        }
     }
 
     let configuration: Configuration

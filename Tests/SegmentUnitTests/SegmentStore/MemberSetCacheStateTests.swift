@@ -21,7 +21,7 @@ struct MemberSetCacheStateTests {
     }
 
     static func set(_ indexes: [Int64], at time: ContinuousClock.Instant = start) -> MemberSetCache.MemberSet {
-        MemberSetCache.MemberSet(indexes: indexes, entered: indexes.map { Date(timeIntervalSince1970: Double($0)) }, loadedAt: time)
+        MemberSetCache.MemberSet(indexes: indexes, entered: indexes.map { Date(timeIntervalSince1970: Double($0)) }, loadedAt: time)!
     }
 
     /// Loads the set and the tenant's users the way the loader does.
