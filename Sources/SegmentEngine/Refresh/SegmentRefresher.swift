@@ -46,7 +46,8 @@ public struct SegmentRefresher: Sendable {
         let now = clock()
         // Brought up to date before the transaction: it then holds every batch acknowledged before the refresh began.
         let audience = await audiences?.current(for: job.tenantID)
-        return try await database.transaction(tenant: job.tenantID) { transaction in
+        var written: (members: MemberBitmap, state: MemberState)?
+        let outcome = try await database.transaction(tenant: job.tenantID) { transaction in
             let segment = try await transaction.lockSegment(job.segmentID)
             func finish(_ outcome: Outcome) async throws -> Outcome {
                 // Where the time went (the rule's evaluation, and the rest: the difference, history, the job), and
@@ -73,16 +74,17 @@ public struct SegmentRefresher: Sendable {
                 let context = try await transaction.evaluationContext(now: now)
                 let evaluationStarted = ContinuousClock.now
                 if let audience {
-                    // The current members and the referenced segments' in one read, in this transaction
-                    // (so a reference sees exactly what SQL would); only the difference is written.
-                    var stored = try await transaction.memberIndexes(of: [segment.segmentID] + SegmentReferences.referenced(by: rule))
-                        .mapValues(Self.bitmap)
-                    let current = stored.removeValue(forKey: segment.segmentID) ?? MemberBitmap()
+                    let (current, stored) = try await currentMembers(
+                        of: segment.segmentID, referenced: SegmentReferences.referenced(by: rule),
+                        audience: audience, transaction: transaction)
                     let members = AudienceEvaluator(audience: audience, context: context, segments: stored).members(rule)
                     difference = (
-                        members.subtracting(current).map { Int64($0) }, current.subtracting(members).map { Int64($0) }, Int64(members.count),
-                        Self.milliseconds(since: evaluationStarted)
+                        members.subtracting(current.members).map { Int64($0) }, current.members.subtracting(members).map { Int64($0) },
+                        Int64(members.count), Self.milliseconds(since: evaluationStarted)
                     )
+                    // Once committed, these are the stored members: the next refresh need not read them.
+                    let wrote = !(difference?.entering.isEmpty ?? true) || !(difference?.exiting.isEmpty ?? true)
+                    written = (members, MemberState(version: current.state.version + (wrote ? 1 : 0), size: Int64(members.count)))
                     path = "engine"
                 } else {
                     let catalog = try await transaction.ruleCatalog()
@@ -114,6 +116,30 @@ public struct SegmentRefresher: Sendable {
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
                     selectMilliseconds: change.selectMilliseconds, path: path))
         }
+        if let audience, let written { audience.storedMembers.keep(written.members, of: job.segmentID, at: written.state) }
+        return outcome
+    }
+
+    /// The segment's current members (locked by the caller: no one else writes them meanwhile)
+    /// and the referenced segments', each from the kept bitmap when its state has not moved,
+    /// else read, with its state, in one statement and kept.
+    func currentMembers(
+        of segmentID: String, referenced: [String], audience: TenantAudience, transaction: StoreTransaction
+    ) async throws -> (current: (members: MemberBitmap, state: MemberState), referenced: [String: MemberBitmap]) {
+        let ids = [segmentID] + referenced.filter { $0 != segmentID }
+        let states = try await transaction.memberStates(of: ids)
+        var members: [String: (members: MemberBitmap, state: MemberState)] = [:]
+        for id in ids {
+            if let state = states[id], let kept = audience.storedMembers.members(of: id, at: state) { members[id] = (kept, state) }
+        }
+        let missing = ids.filter { members[$0] == nil && states[$0] != nil }
+        for (id, read) in try await transaction.members(of: missing) {
+            let bitmap = Self.bitmap(read.indexes)
+            members[id] = (bitmap, read.state)
+            audience.storedMembers.keep(bitmap, of: id, at: read.state)
+        }
+        let current = members.removeValue(forKey: segmentID) ?? (MemberBitmap(), states[segmentID] ?? MemberState(version: 0, size: 0))
+        return (current, members.mapValues(\.members))
     }
 
     /// Stored user indexes as a bitmap (indexes are `UInt32` in the engine; the loader refuses larger).

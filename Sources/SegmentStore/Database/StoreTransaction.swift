@@ -26,6 +26,18 @@ extension Database {
     }
 }
 
+/// Where a segment's membership stands: the number of its last write
+/// (`member_version`) and its size (erasing a user lowers the size without a write).
+/// Members read at one state are the members for as long as the state is the same.
+public struct MemberState: Sendable, Hashable {
+    public var version: Int64
+    public var size: Int64
+    public init(version: Int64, size: Int64) {
+        self.version = version
+        self.size = size
+    }
+}
+
 /// Where a segment's new member set comes from.
 public enum MemberSource: Sendable {
     /// A compiled rule's query.
@@ -72,26 +84,40 @@ extension StoreTransaction {
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds)
     }
 
-    /// The current members of `segmentIDs` (those a rule references), by segment id.
-    public func memberIndexes(of segmentIDs: [String]) async throws -> [String: [Int64]] {
-        var members: [String: [Int64]] = [:]
-        for id in segmentIDs { members[id] = [] }
+    /// Where each of `segmentIDs` stands (missing: no such segment): a caller holding
+    /// members read at the same state need not read them again.
+    public func memberStates(of segmentIDs: [String]) async throws -> [String: MemberState] {
+        var states: [String: MemberState] = [:]
+        guard !segmentIDs.isEmpty else { return states }
+        for try await (segment, version, size) in try await connection.query(
+            "SELECT segment_id, member_version, size FROM segments WHERE segment_id = ANY(\(segmentIDs))", logger: logger
+        ).decode((String, Int64, Int64).self) {
+            states[segment] = MemberState(version: version, size: size)
+        }
+        return states
+    }
+
+    /// The current members of `segmentIDs` in index order, each with the state they are
+    /// at, read in one statement (so the two agree); a segment that does not exist is missing.
+    public func members(of segmentIDs: [String]) async throws -> [String: (state: MemberState, indexes: [Int64])] {
+        var members: [String: (state: MemberState, indexes: [Int64])] = [:]
         guard !segmentIDs.isEmpty else { return members }
         // One array per segment: decoding a row per member costs more than reading it.
-        for try await (segment, indexes) in try await connection.query(
+        for try await (segment, version, size, indexes) in try await connection.query(
             """
-            SELECT segment_id, array_agg(user_index ORDER BY user_index) FROM segment_members
-            WHERE segment_id = ANY(\(segmentIDs)) GROUP BY segment_id
+            SELECT s.segment_id, s.member_version, s.size,
+                coalesce((SELECT array_agg(m.user_index ORDER BY m.user_index) FROM segment_members m WHERE m.segment_id = s.segment_id), '{}')
+            FROM segments s WHERE s.segment_id = ANY(\(segmentIDs))
             """,
             logger: logger
-        ).decode((String, [Int64]).self) {
-            members[segment] = indexes
+        ).decode((String, Int64, Int64, [Int64]).self) {
+            members[segment] = (MemberState(version: version, size: size), indexes)
         }
         return members
     }
 
     /// Writes a difference computed elsewhere (the audience engine's members against
-    /// ``memberIndexes(of:)`` read in this transaction): only who entered and who exited
+    /// ``members(of:)`` read in this transaction): only who entered and who exited
     /// are written, with their changes, as one statement; no difference writes nothing.
     /// `size` is the membership after the change (the caller knows it; counting costs a scan).
     public func changeMembers(
