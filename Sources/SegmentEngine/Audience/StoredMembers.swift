@@ -13,50 +13,34 @@ import Synchronization
 /// version), and erasing a user lowers the size, so a kept bitmap is never
 /// taken for a changed set. Bounded by bytes; when full it starts over.
 public final class StoredMembers: Sendable {
-    private struct Entry {
-        let state: MemberState
-        let members: MemberBitmap
-    }
-
     private struct Kept {
-        var entries: [String: Entry] = [:]
-        var bytes = 0
+        var members: BoundedBitmaps<String, MemberState>
         var hits = 0
     }
 
-    private let kept = Mutex(Kept())
-    /// Bytes of bitmaps kept at most.
-    public let maxBytes: Int
+    private let kept: Mutex<Kept>
 
     public init(maxBytes: Int = 128 << 20) {
-        self.maxBytes = maxBytes
+        kept = Mutex(Kept(members: BoundedBitmaps(maxBytes: maxBytes)))
     }
 
     /// The segment's members if kept at `state`.
     public func members(of segment: String, at state: MemberState) -> MemberBitmap? {
         kept.withLock { kept in
-            guard let entry = kept.entries[segment], entry.state == state else { return nil }
-            kept.hits += 1
-            return entry.members
+            let members = kept.members.bitmap(for: segment, tag: state)
+            if members != nil { kept.hits += 1 }
+            return members
         }
     }
 
     /// Keeps `members` as the segment's at `state` (committed).
     public func keep(_ members: MemberBitmap, of segment: String, at state: MemberState) {
-        kept.withLock { kept in
-            if let old = kept.entries.removeValue(forKey: segment) { kept.bytes -= old.members.bytesHeld }
-            if kept.bytes + members.bytesHeld > maxBytes {
-                kept.entries = [:]
-                kept.bytes = 0
-            }
-            kept.entries[segment] = Entry(state: state, members: members)
-            kept.bytes += members.bytesHeld
-        }
+        kept.withLock { $0.members.keep(members, for: segment, tag: state) }
     }
 
     /// Lookups answered so far.
     public var hits: Int { kept.withLock { $0.hits } }
 
     /// Bytes of the bitmaps kept.
-    public var bytesHeld: Int { kept.withLock { $0.bytes } }
+    public var bytesHeld: Int { kept.withLock { $0.members.bytes } }
 }

@@ -13,24 +13,22 @@ import Synchronization
 /// starts a new memo. Bounded by bytes: when full it starts over.
 public final class ConditionMemo: Sendable {
     private struct State {
-        var members: [Rule: MemberBitmap] = [:]
-        var bytes = 0
+        /// A condition's members have no state beyond the columns: every tag is the same.
+        var members: BoundedBitmaps<Rule, Bool>
         var reused = 0
         var evaluated = 0
     }
 
-    private let state = Mutex(State())
-    /// Bytes of bitmaps kept at most.
-    public let maxBytes: Int
+    private let state: Mutex<State>
 
     public init(maxBytes: Int = 64 << 20) {
-        self.maxBytes = maxBytes
+        state = Mutex(State(members: BoundedBitmaps(maxBytes: maxBytes)))
     }
 
     /// `rule`'s column members, evaluated by `evaluate` unless kept.
     func members(_ rule: Rule, evaluate: () -> MemberBitmap) -> MemberBitmap {
         if let kept = state.withLock({ state -> MemberBitmap? in
-            let kept = state.members[rule]
+            let kept = state.members.bitmap(for: rule, tag: true)
             if kept != nil { state.reused += 1 }
             return kept
         }) {
@@ -39,11 +37,7 @@ public final class ConditionMemo: Sendable {
         let members = evaluate()
         state.withLock { state in
             state.evaluated += 1
-            if state.bytes + members.bytesHeld > maxBytes {
-                state.members = [:]
-                state.bytes = 0
-            }
-            if state.members.updateValue(members, forKey: rule) == nil { state.bytes += members.bytesHeld }
+            state.members.keep(members, for: rule, tag: true)
         }
         return members
     }
@@ -52,7 +46,7 @@ public final class ConditionMemo: Sendable {
     public var counts: (reused: Int, evaluated: Int) { state.withLock { ($0.reused, $0.evaluated) } }
 
     /// Bytes of the bitmaps kept.
-    public var bytesHeld: Int { state.withLock { $0.bytes } }
+    public var bytesHeld: Int { state.withLock { $0.members.bytes } }
 }
 
 extension Rule {

@@ -78,12 +78,11 @@ public struct SegmentRefresher: Sendable {
                         of: segment.segmentID, referenced: SegmentReferences.referenced(by: rule),
                         audience: audience, transaction: transaction)
                     let members = AudienceEvaluator(audience: audience, context: context, segments: stored).members(rule)
-                    difference = (
-                        members.subtracting(current.members).map { Int64($0) }, current.members.subtracting(members).map { Int64($0) },
-                        Int64(members.count), Self.milliseconds(since: evaluationStarted)
-                    )
-                    // Once committed, these are the stored members: the next refresh need not read them.
-                    let wrote = !(difference?.entering.isEmpty ?? true) || !(difference?.exiting.isEmpty ?? true)
+                    let entering = members.subtracting(current.members).map { Int64($0) }
+                    let exiting = current.members.subtracting(members).map { Int64($0) }
+                    difference = (entering, exiting, Int64(members.count), Self.milliseconds(since: evaluationStarted))
+                    // Once committed, these are the stored members (a write moves the version by one).
+                    let wrote = !entering.isEmpty || !exiting.isEmpty
                     written = (members, MemberState(version: current.state.version + (wrote ? 1 : 0), size: Int64(members.count)))
                     path = "engine"
                 } else {

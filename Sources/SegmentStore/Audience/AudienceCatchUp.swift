@@ -57,13 +57,13 @@ public struct AudienceCatchUp: Sendable {
                 externalIDs[index] = externalID
             }
             let catalog = try await RuleStore.catalog(on: connection, logger: logger)
-            let facts = try await UserFactsLoader(catalog: catalog, logger: logger).load(touched, on: connection).facts
+            // Memberships are not read: the refresh gives the evaluator the referenced segments' members.
+            let facts = try await UserFactsLoader(catalog: catalog, logger: logger).load(touched, memberships: false, on: connection).facts
             for index in touched {
                 guard let user = UInt32(exactly: index), user < UInt32.max else {
                     throw DomainError(.limitExceeded, "the tenant has more users than the audience engine holds (\(UInt32.max))")
                 }
-                if let externalID = externalIDs[index], var userFacts = facts[index] {
-                    userFacts.segments = []  // the engine reads memberships from the refresh, not from here
+                if let externalID = externalIDs[index], let userFacts = facts[index] {
                     catchUp.users[user] = (externalID, userFacts)
                 } else {
                     catchUp.removed.append(user)

@@ -13,9 +13,10 @@ struct UserFactsLoader {
     /// Facts of the users in `indexes` (every user of the tenant when nil). With `limit`
     /// (and `indexes`), each user's events and campaign responses are only the newest
     /// `limit` of each, and `truncated` names the users who have more: one user with
-    /// millions of events must not load them all into one request's memory.
+    /// millions of events must not load them all into one request's memory. Without
+    /// `memberships`, the segments users are in are not read (`segments` stays empty).
     func load(
-        _ indexes: [Int64]?, limit: Int? = nil, on connection: PostgresConnection
+        _ indexes: [Int64]?, limit: Int? = nil, memberships: Bool = true, on connection: PostgresConnection
     ) async throws -> (facts: [Int64: UserFacts], truncated: Set<Int64>) {
         var facts: [Int64: UserFacts] = [:]
         var truncated = Set<Int64>()
@@ -99,6 +100,7 @@ struct UserFactsLoader {
         ).decode((Int64, String).self) {
             facts[index]?.tags.insert(tag)
         }
+        guard memberships else { return (facts, truncated) }
         for try await (index, segment) in try await connection.query(
             "SELECT user_index, segment_id FROM segment_members WHERE \(all) OR user_index = ANY(\(wanted))", logger: logger
         ).decode((Int64, String).self) {

@@ -158,46 +158,41 @@ struct AudienceEvaluatorTests {
             let index = Int(id.dropFirst())!
             return index.isMultiple(of: 2) ? id : "n\(index)"
         }
+        /// `records` with each user id mapped by `user`.
+        func moved<Record>(_ records: some Sequence<Record>, _ userID: WritableKeyPath<Record, String>) -> [Record] {
+            records.map { record in
+                var changed = record
+                changed[keyPath: userID] = user(record[keyPath: userID])
+                return changed
+            }
+        }
         try await server.connect { connection in
             let parent = "tenants/\(server.tenant)"
             _ = try await connection.ingestion.upsertProfiles(
                 .with {
                     $0.parent = parent
-                    $0.profiles = data.profiles.map { profile in
-                        var changed = profile
-                        changed.userID = user(profile.userID)
-                        return changed
-                    }
+                    $0.profiles = moved(data.profiles, \.userID)
                 }, metadata: connection.metadata)
             for chunk in stride(from: 0, to: data.events.count, by: 400) {
                 _ = try await connection.ingestion.ingestEvents(
                     .with {
                         $0.parent = parent
-                        $0.events = data.events[chunk..<min(chunk + 400, data.events.count)].map { event in
-                            var changed = event
-                            changed.userID = user(event.userID)
-                            changed.messageID = "late-" + event.messageID
-                            return changed
+                        $0.events = moved(data.events[chunk..<min(chunk + 400, data.events.count)], \.userID).map { event in
+                            var late = event
+                            late.messageID = "late-" + event.messageID
+                            return late
                         }
                     }, metadata: connection.metadata)
             }
             _ = try await connection.ingestion.recordCampaignResponses(
                 .with {
                     $0.parent = parent
-                    $0.responses = data.responses.map { response in
-                        var changed = response
-                        changed.userID = user(response.userID)
-                        return changed
-                    }
+                    $0.responses = moved(data.responses, \.userID)
                 }, metadata: connection.metadata)
             _ = try await connection.ingestion.recordLocations(
                 .with {
                     $0.parent = parent
-                    $0.locations = data.locations.map { location in
-                        var changed = location
-                        changed.userID = user(location.userID)
-                        return changed
-                    }
+                    $0.locations = moved(data.locations, \.userID)
                 }, metadata: connection.metadata)
             for (tag, users) in data.tagged.sorted(by: { $0.key < $1.key }) {
                 _ = try await connection.tags.assignTags(

@@ -40,6 +40,23 @@ struct EngineRefreshTests {
         try await RefreshTests.members(server, id)
     }
 
+    /// Expects each segment's written members to be the SQL compiler's selection of its
+    /// rule now; returns how many have members.
+    @discardableResult
+    static func expectWrittenAsSQL(_ rules: [(id: String, rule: Rule)], server: TestServer, moment: String = "") async throws -> Int {
+        let store = server.server.ruleStore
+        let context = try await store.context(tenant: server.tenant, now: now)
+        var nonEmpty = 0
+        for (id, rule) in rules {
+            let written = try await server.database.scalar(
+                "SELECT user_index FROM segment_members WHERE segment_id = '\(id)' ORDER BY 1", as: Int64.self)
+            let selected = try await store.memberIndexes(rule, tenant: server.tenant, context: context, now: now)
+            #expect(written == selected, "\(moment)\(id): \(RuleText.print(rule))")
+            if !written.isEmpty { nonEmpty += 1 }
+        }
+        return nonEmpty
+    }
+
     @Test("loaded: random rules refresh in memory with the members SQL selects; a purchase acknowledged just before is seen")
     func engineAgreesWithSQL() async throws {
         let data = RuleTestData(seed: 3, users: 150, now: Self.now)
@@ -81,17 +98,9 @@ struct EngineRefreshTests {
 
                 // Loaded and current: in memory, with exactly the members the SQL compiler selects.
                 #expect(try await Self.refresh(ids, server: server, connection: connection).allSatisfy { $0 == "engine" })
+                #expect(try await Self.expectWrittenAsSQL(ids.map { ($0, rules[$0]!) }, server: server) > 5)
                 let store = server.server.ruleStore
                 let context = try await store.context(tenant: server.tenant, now: Self.now)
-                var nonEmpty = 0
-                for id in ids {
-                    let written = try await server.database.scalar(
-                        "SELECT user_index FROM segment_members WHERE segment_id = '\(id)' ORDER BY 1", as: Int64.self)
-                    let selected = try await store.memberIndexes(rules[id]!, tenant: server.tenant, context: context, now: Self.now)
-                    #expect(written == selected, "\(id): \(RuleText.print(rules[id]!))")
-                    if !written.isEmpty { nonEmpty += 1 }
-                }
-                #expect(nonEmpty > 5)
                 // Segments refreshed one after another share the conditions only the data decides.
                 let conditions = try #require(await registry.audience(for: server.tenant)).conditions.counts
                 #expect(conditions.reused > 0 && conditions.evaluated > 0, "\(conditions)")
@@ -164,19 +173,13 @@ struct EngineRefreshTests {
                     _ = try await SegmentLifecycleTests.create(connection, id, rule, schedule: .with { $0.manual = true })
                 }
                 let ids = segments.map(\.0)
-                let store = server.server.ruleStore
-                let context = try await store.context(tenant: server.tenant, now: Self.now)
+                let rules = try segments.map { ($0.0, try RuleText.parse($0.1)) }
                 /// Refreshes every segment in memory and checks each against the SQL compiler's selection.
                 @Sendable func refreshAndCompare(_ moment: String) async throws -> [String: [String]] {
                     #expect(try await Self.refresh(ids, server: server, connection: connection).allSatisfy { $0 == "engine" }, "\(moment)")
+                    try await Self.expectWrittenAsSQL(rules, server: server, moment: "\(moment): ")
                     var members: [String: [String]] = [:]
-                    for (id, rule) in segments {
-                        let written = try await server.database.scalar(
-                            "SELECT user_index FROM segment_members WHERE segment_id = '\(id)' ORDER BY 1", as: Int64.self)
-                        let selected = try await store.memberIndexes(try RuleText.parse(rule), tenant: server.tenant, context: context, now: Self.now)
-                        #expect(written == selected, "\(moment): \(id)")
-                        members[id] = try await Self.members(server, id)
-                    }
+                    for id in ids { members[id] = try await Self.members(server, id) }
                     return members
                 }
                 let changes: [(String, @Sendable () async throws -> Void)] = [
