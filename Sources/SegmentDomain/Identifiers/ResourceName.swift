@@ -30,13 +30,13 @@ public enum ResourceName {
 
     /// `tenants/{tenant}/{collection}/{id}` of the caller's own tenant.
     public static func child(
-        _ name: String, collection: String, field: String, for principal: Principal
+        _ name: String, collection: String, field: @autoclosure () -> String, for principal: Principal
     ) throws -> (tenant: TenantID, id: String) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", let tenant = TenantID(String(parts[1])),
             parts[2] == collection, !parts[3].isEmpty, parts[3].count <= 100
         else {
-            throw DomainError.invalid(field, "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
+            throw DomainError.invalid(field(), "expected tenants/{tenant}/\(collection)/{id}, got '\(name)'")
         }
         guard tenant == principal.tenantID else { throw DomainError.notFound(name) }
         return (tenant, String(parts[3]))
@@ -45,17 +45,20 @@ public enum ResourceName {
     /// A reference to one of the caller's segments, as every method that takes one accepts it:
     /// its name (`tenants/{tenant}/segments/{id}`) or its bare id (`cart_abandoners_24h`), which
     /// names the segment of the caller's tenant.
-    public static func segmentReference(_ text: String, field: String, for principal: Principal) throws -> (tenant: TenantID, id: String) {
-        if !text.contains("/") {
+    /// `field` is built only for an error (a batch check names its field per segment).
+    public static func segmentReference(
+        _ text: String, field: @autoclosure () -> String, for principal: Principal
+    ) throws -> (tenant: TenantID, id: String) {
+        if !text.utf8.contains(UInt8(ascii: "/")) {
             guard (1...63).contains(text.utf8.count), IngestLimits.isValidName(text) else {
-                throw DomainError.invalid(field, "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
+                throw DomainError.invalid(field(), "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
             }
             return (principal.tenantID, text)
         }
         do {
-            return try child(text, collection: "segments", field: field, for: principal)
+            return try child(text, collection: "segments", field: field(), for: principal)
         } catch let error as DomainError where error.code == .invalidArgument {
-            throw DomainError.invalid(field, "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
+            throw DomainError.invalid(field(), "expected a segment id or tenants/{tenant}/segments/{id}, got '\(text)'")
         }
     }
 

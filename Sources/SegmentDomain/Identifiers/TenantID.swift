@@ -14,7 +14,7 @@ public struct TenantID: Hashable, Sendable, CustomStringConvertible, Codable {
 
     /// Whether `candidate` is a valid tenant id.
     public static func isValid(_ candidate: String) -> Bool {
-        let bytes = Array(candidate.utf8)
+        let bytes = candidate.utf8  // no copy: a check runs on every request
         guard (2...40).contains(bytes.count), let first = bytes.first, let last = bytes.last else { return false }
         guard (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), last != UInt8(ascii: "-") else { return false }
         return bytes.allSatisfy { byte in

@@ -27,7 +27,7 @@ public struct IngestLimits: Sendable {
 
     /// Names of events, properties, attributes and tags: 1-64 of `[a-z0-9_]`, starting with a letter.
     public static func isValidName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
+        let bytes = name.utf8  // no copy: names are checked on every request
         guard (1...64).contains(bytes.count), let first = bytes.first,
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
         else { return false }

@@ -10,9 +10,10 @@ import SegmentRules
 ///
 /// One read-only REPEATABLE READ transaction scoped to the tenant, so every
 /// query sees the same snapshot (a batch ingested meanwhile is in all of it or
-/// none of it) and row-level security keeps other tenants out. Rows stream
-/// from PostgreSQL with back-pressure and reach the sink in batches of
-/// `batchSize`, so memory stays at one batch besides what the sink keeps.
+/// none of it) and row-level security keeps other tenants out. Rows come in
+/// chunks of about `batchSize`, each one row of arrays (``ArrayColumn``), and
+/// reach the sink chunk by chunk, so memory stays at one chunk besides what
+/// the sink keeps.
 ///
 /// PostgreSQL does the JSON work: each property or attribute comes out as a
 /// typed column (the catalog's type, the same typed reading the SQL compiler
@@ -30,7 +31,7 @@ public struct AudienceSource: Sendable {
     /// Rows per batch handed to the sink.
     public var batchSize: Int
 
-    public init(database: Database, batchSize: Int = 4096) {
+    public init(database: Database, batchSize: Int = 32768) {
         self.database = database
         self.batchSize = max(1, batchSize)
     }
@@ -85,110 +86,174 @@ public struct AudienceSource: Sendable {
 }
 
 /// The queries of one read, on its snapshot connection.
+///
+/// Each chunk of rows comes as one row of `array_agg` columns over an ordered
+/// subquery (``ArrayColumn``): one message per chunk instead of one per row.
+/// Users and profiles are chunked by user index, events by time ranges sized
+/// from the previous chunk (each range half-open, so ties never split and no
+/// row is read twice). The builder checks every order it relies on, so a plan
+/// that aggregated out of order would fail the load, not corrupt it.
 private struct Reader {
     let connection: PostgresConnection
     let logger: Logger
     let batchSize: Int
 
+    /// Microseconds a first event chunk spans: one day.
+    static let firstSpan: Int64 = 86_400_000_000
+    /// Microseconds an event chunk spans at most (2^50, about 35 years), so ranges never overflow.
+    static let longestSpan: Int64 = 1 << 50
+
     func users<Sink: AudienceSink>(into sink: inout Sink) async throws {
-        var batch = AudienceRows.Users()
-        for try await (index, externalID) in try await connection.query(
-            "SELECT user_index, external_id FROM users ORDER BY user_index", logger: logger
-        ).decode((Int64, String).self) {
-            batch.indexes.append(try Self.userIndex(index))
-            batch.externalIDs.append(externalID)
-            if batch.count == batchSize {
+        let last = try await maxUserIndex(in: "users")
+        var start: Int64 = 0
+        while start <= last {
+            let end = start + Int64(batchSize)
+            let sql = """
+                SELECT array_agg(user_index), array_agg(external_id)
+                FROM (SELECT user_index, external_id FROM users WHERE user_index >= \(start) AND user_index < \(end) ORDER BY user_index) u
+                """
+            for try await row in try await connection.query(PostgresQuery(stringLiteral: sql), logger: logger) {
+                var cells = row.makeIterator()
+                guard let indexes = try cells.next()!.decode(ArrayColumn?.self) else { continue }
+                let externalIDs = try cells.next()!.decode(ArrayColumn.self)
+                var batch = AudienceRows.Users()
+                batch.indexes = try indexes.int64s().map(Self.userIndex)
+                batch.externalIDs = try externalIDs.strings().map { $0 ?? "" }
                 try sink.receive(batch)
-                batch = AudienceRows.Users()
             }
+            start = end
         }
-        if batch.count > 0 { try sink.receive(batch) }
+    }
+
+    /// The largest user index in `table` (-1 when empty): the primary key answers it.
+    private func maxUserIndex(in table: String) async throws -> Int64 {
+        var last: Int64 = -1
+        for try await value in try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT coalesce(max(user_index), -1)::int8 FROM \(table)"), logger: logger
+        ).decode(Int64.self) { last = value }
+        return last
     }
 
     func events<Sink: AudienceSink>(_ name: String, fields: [AudienceRows.Field], into sink: inout Sink) async throws {
-        var binds = PostgresBindings(capacity: fields.count + 1)
+        var bounds: (first: Int64, last: Int64)?
+        for try await (first, last) in try await connection.query(
+            "SELECT min(time), max(time) FROM events WHERE event_name = \(name)", logger: logger
+        ).decode((Microseconds?, Microseconds?).self) {
+            if let first, let last { bounds = (first.value, last.value) }
+        }
+        guard let bounds else { return }
+        var binds = PostgresBindings(capacity: fields.count + 3)
         binds.append(name)
+        binds.append(MicrosecondsBind(value: 0))  // the range: each chunk binds its own
+        binds.append(MicrosecondsBind(value: 0))
         let columns = fields.map { Self.typed("properties", key: $0.name, type: $0.type, binds: &binds) }
         let sql =
-            "SELECT user_index, time" + columns.map { ", " + $0 }.joined()
-            + " FROM events WHERE event_name = $1 ORDER BY time"
-        var batch = AudienceRows.Events(name: name, fields: fields, capacity: batchSize)
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
-            var cells = row.makeIterator()
-            batch.users.append(try Self.userIndex(try cells.next()!.decode(Int64.self)))
-            batch.times.append(try cells.next()!.decode(Microseconds.self).value)
-            for column in batch.values.indices {
-                try Self.append(cells.next()!, to: &batch.values[column])
-            }
-            if batch.count == batchSize {
+            "SELECT array_agg(user_index), array_agg(time)" + fields.indices.map { ", array_agg(v\($0))" }.joined()
+            + " FROM (SELECT user_index, time" + columns.enumerated().map { ", \($1) AS v\($0)" }.joined()
+            + " FROM events WHERE event_name = $1 AND time >= $2 AND time < $3 ORDER BY time) e"
+        var start = bounds.first
+        var span = Self.firstSpan
+        while start <= bounds.last {
+            let end = start + span > bounds.last ? bounds.last + 1 : start + span
+            var chunk = PostgresBindings(capacity: fields.count + 3)
+            chunk.append(name)
+            chunk.append(MicrosecondsBind(value: start))
+            chunk.append(MicrosecondsBind(value: end))
+            for field in fields { chunk.append(field.name) }
+            var rows = 0
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: chunk), logger: logger) {
+                var cells = row.makeIterator()
+                guard let users = try cells.next()!.decode(ArrayColumn?.self) else { continue }
+                var batch = AudienceRows.Events(name: name, fields: fields)
+                batch.users = try users.int64s().map(Self.userIndex)
+                batch.times = try cells.next()!.decode(ArrayColumn.self).times().map { $0 ?? .min }
+                for column in batch.values.indices {
+                    batch.values[column] = try Self.values(cells.next()!.decode(ArrayColumn.self), type: fields[column].type)
+                }
+                rows = batch.count
                 try sink.receive(batch)
-                batch = AudienceRows.Events(name: name, fields: fields, capacity: batchSize)
             }
+            start = end
+            // Aim the next range at a batch of rows, from this one's density (at most 4× wider, at most ~35 years).
+            let aimed = rows == 0 ? Double(span) * 4 : min(Double(span) * 4, Double(span) * Double(batchSize) / Double(rows))
+            span = Int64(max(1, min(aimed, Double(Self.longestSpan))))
         }
-        if batch.count > 0 { try sink.receive(batch) }
     }
 
     func profiles<Sink: AudienceSink>(fields: [AudienceRows.Field], into sink: inout Sink) async throws {
-        var binds = PostgresBindings(capacity: fields.count)
+        let last = try await maxUserIndex(in: "profiles")
+        var binds = PostgresBindings(capacity: fields.count + 2)
+        binds.append(Int64(0))  // the range: each chunk binds its own
+        binds.append(Int64(0))
         let columns = fields.map { Self.typed("attributes", key: $0.name, type: $0.type, binds: &binds) }
         let sql =
-            "SELECT user_index, last_latitude, last_longitude, last_location_at" + columns.map { ", " + $0 }.joined()
-            + " FROM profiles ORDER BY user_index"
-        var batch = AudienceRows.Profiles(fields: fields, capacity: batchSize)
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
-            var cells = row.makeIterator()
-            batch.users.append(try Self.userIndex(try cells.next()!.decode(Int64.self)))
-            let latitude = try cells.next()!.decode(Double?.self)
-            let longitude = try cells.next()!.decode(Double?.self)
-            let seen = try cells.next()!.decode(Microseconds?.self)
-            if let latitude, let longitude, let seen {
-                batch.locations.append(AudienceRows.LastLocationRow(latitude: latitude, longitude: longitude, time: seen.value))
-            } else {
-                batch.locations.append(nil)
-            }
-            for column in batch.values.indices {
-                try Self.append(cells.next()!, to: &batch.values[column])
-            }
-            if batch.count == batchSize {
+            "SELECT array_agg(user_index), array_agg(last_latitude), array_agg(last_longitude), array_agg(last_location_at)"
+            + fields.indices.map { ", array_agg(v\($0))" }.joined()
+            + " FROM (SELECT user_index, last_latitude, last_longitude, last_location_at"
+            + columns.enumerated().map { ", \($1) AS v\($0)" }.joined()
+            + " FROM profiles WHERE user_index >= $1 AND user_index < $2 ORDER BY user_index) p"
+        var start: Int64 = 0
+        while start <= last {
+            let end = start + Int64(batchSize)
+            var chunk = PostgresBindings(capacity: fields.count + 2)
+            chunk.append(start)
+            chunk.append(end)
+            for field in fields { chunk.append(field.name) }
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: chunk), logger: logger) {
+                var cells = row.makeIterator()
+                guard let users = try cells.next()!.decode(ArrayColumn?.self) else { continue }
+                var batch = AudienceRows.Profiles(fields: fields)
+                batch.users = try users.int64s().map(Self.userIndex)
+                let latitudes = try cells.next()!.decode(ArrayColumn.self).doubles()
+                let longitudes = try cells.next()!.decode(ArrayColumn.self).doubles()
+                let seen = try cells.next()!.decode(ArrayColumn.self).times()
+                batch.locations = zip(zip(latitudes, longitudes), seen).map { position, time in
+                    guard let latitude = position.0, let longitude = position.1, let time else { return nil }
+                    return AudienceRows.LastLocationRow(latitude: latitude, longitude: longitude, time: time)
+                }
+                for column in batch.values.indices {
+                    batch.values[column] = try Self.values(cells.next()!.decode(ArrayColumn.self), type: fields[column].type)
+                }
                 try sink.receive(batch)
-                batch = AudienceRows.Profiles(fields: fields, capacity: batchSize)
             }
+            start = end
         }
-        if batch.count > 0 { try sink.receive(batch) }
     }
 
     func tags<Sink: AudienceSink>(into sink: inout Sink) async throws {
-        var batch: AudienceRows.Tags?
-        for try await (tag, index) in try await connection.query(
-            "SELECT tag_id, user_index FROM user_tags ORDER BY tag_id, user_index", logger: logger
-        ).decode((String, Int64).self) {
-            if let current = batch, current.count == batchSize || current.tag != tag {
-                try sink.receive(current)
-                batch = nil
-            }
-            if batch == nil { batch = AudienceRows.Tags(tag: tag) }
-            batch!.users.append(try Self.userIndex(index))
+        for try await (tag, indexes) in try await connection.query(
+            "SELECT tag_id, array_agg(user_index) FROM user_tags GROUP BY tag_id", logger: logger
+        ).decode((String, ArrayColumn).self) {
+            var batch = AudienceRows.Tags(tag: tag)
+            batch.users = try indexes.int64s().map(Self.userIndex)
+            try sink.receive(batch)
         }
-        if let batch { try sink.receive(batch) }
     }
 
     func responses<Sink: AudienceSink>(into sink: inout Sink) async throws {
-        var batch: AudienceRows.Responses?
-        for try await (campaign, kindName, index, time) in try await connection.query(
-            "SELECT campaign_id, kind, user_index, time FROM campaign_responses ORDER BY campaign_id, kind, time", logger: logger
-        ).decode((String, String, Int64, Microseconds).self) {
+        for try await (campaign, kindName, users, times) in try await connection.query(
+            """
+            SELECT campaign_id, kind, array_agg(user_index ORDER BY time), array_agg(time ORDER BY time)
+            FROM campaign_responses GROUP BY campaign_id, kind
+            """, logger: logger
+        ).decode((String, String, ArrayColumn, ArrayColumn).self) {
             guard let kind = ResponseKind(rawValue: kindName) else { continue }  // the table's CHECK allows only the four kinds
-            if let current = batch,
-                current.count == batchSize || current.kind != kind || !current.campaign.utf8.elementsEqual(campaign.utf8)
-            {
-                try sink.receive(current)
-                batch = nil
-            }
-            if batch == nil { batch = AudienceRows.Responses(campaign: campaign, kind: kind) }
-            batch!.users.append(try Self.userIndex(index))
-            batch!.times.append(time.value)
+            var batch = AudienceRows.Responses(campaign: campaign, kind: kind)
+            batch.users = try users.int64s().map(Self.userIndex)
+            batch.times = try times.times().map { $0 ?? .min }
+            try sink.receive(batch)
         }
-        if let batch { try sink.receive(batch) }
+    }
+
+    /// A batch column from an aggregated array of `type`'s typed reading.
+    static func values(_ array: ArrayColumn, type: ValueType) throws -> AudienceValues {
+        switch type {
+        case .string: .strings(try array.strings())
+        case .number: .numbers(try array.doubles())
+        case .bool: .bools(try array.bools())
+        case .timestamp: .times(try array.times())
+        case .stringList: .lists(try array.stringLists())
+        }
     }
 
     // MARK: Typed values
@@ -204,32 +269,11 @@ private struct Reader {
         case .bool: return "CASE WHEN jsonb_typeof(\(column) -> \(k)) = 'boolean' THEN (\(column) ->> \(k))::boolean END"
         case .timestamp: return "CASE WHEN jsonb_typeof(\(column) -> \(k)) = 'string' THEN (\(column) ->> \(k))::timestamptz END"
         case .stringList:
-            return "CASE WHEN jsonb_typeof(\(column) -> \(k)) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(\(column) -> \(k))) END"
-        }
-    }
-
-    static func append(_ cell: PostgresCell, to values: inout AudienceValues) throws {
-        switch values {
-        case .strings(var column):
-            values = .strings([])  // let go of the payload, so the append does not copy it
-            column.append(try cell.decode(String?.self))
-            values = .strings(column)
-        case .numbers(var column):
-            values = .numbers([])
-            column.append(try cell.decode(Double?.self))
-            values = .numbers(column)
-        case .bools(var column):
-            values = .bools([])
-            column.append(try cell.decode(Bool?.self))
-            values = .bools(column)
-        case .times(var column):
-            values = .times([])
-            column.append(try cell.decode(Microseconds?.self)?.value)
-            values = .times(column)
-        case .lists(var column):
-            values = .lists([])
-            column.append(try cell.decode([String]?.self))
-            values = .lists(column)
+            // Items as UTF-8, each followed by a NUL byte (text never holds one), so a chunk aggregates
+            // lists of any lengths into one bytea[] (an array of text[] must be rectangular).
+            return """
+                CASE WHEN jsonb_typeof(\(column) -> \(k)) = 'array' THEN coalesce((SELECT string_agg(convert_to(x, 'UTF8') || '\\x00'::bytea, ''::bytea ORDER BY o) FROM jsonb_array_elements_text(\(column) -> \(k)) WITH ORDINALITY AS t(x, o)), ''::bytea) END
+                """
         }
     }
 
