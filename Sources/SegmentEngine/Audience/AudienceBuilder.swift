@@ -71,7 +71,10 @@ struct AudienceBuilder: AudienceSink {
         audience.snapshotTime = snapshot.takenAt
         audience.databaseSnapshot = snapshot.databaseSnapshot
         audience.users.shrink()
-        for name in audience.events.keys { audience.events[name]!.shrink() }
+        for name in audience.events.keys {
+            audience.events[name]!.sortByTime()
+            audience.events[name]!.shrink()
+        }
         audience.profiles.finish(users: audience.users.capacity, catalog: snapshot.catalog.attributes)
         audience.tags.shrink()
         audience.responses.shrink()

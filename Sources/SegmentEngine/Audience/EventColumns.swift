@@ -19,6 +19,8 @@ public struct EventColumns: Sendable {
     public private(set) var times: [Int64] = []
     /// The event type's properties by name (every property the catalog has for the type).
     public private(set) var properties: [String: PropertyColumn] = [:]
+    /// False after a batch read in storage order, until ``sortByTime()``.
+    private(set) var isInTimeOrder = true
 
     public init(name: String) {
         self.name = name
@@ -50,15 +52,21 @@ public struct EventColumns: Sendable {
 
     // MARK: Building
 
-    /// Appends a batch, which must start no earlier than the last event held.
+    /// Appends a batch. A batch in time order must start no earlier than the last event held;
+    /// one in storage order (``AudienceRows/Events/inTimeOrder`` false) leaves the columns to
+    /// be put in order by ``sortByTime()`` before they are read.
     /// - Parameter live: Users that exist; events of other indexes are skipped (returned as a count).
     mutating func append(_ batch: AudienceRows.Events, live: MemberBitmap) throws -> Int {
         guard batch.name.utf8.elementsEqual(name.utf8) else {
             throw DomainError(.internalError, "events of \(batch.name) handed to the columns of \(name)")
         }
-        guard batch.times.first.map({ $0 >= (times.last ?? .min) }) ?? true,
-            zip(batch.times, batch.times.dropFirst()).allSatisfy({ $0 <= $1 })
-        else { throw DomainError(.internalError, "events of \(name) arrived out of time order") }
+        if batch.inTimeOrder {
+            guard !isInTimeOrder || batch.times.first.map({ $0 >= (times.last ?? .min) }) ?? true,
+                zip(batch.times, batch.times.dropFirst()).allSatisfy({ $0 <= $1 })
+            else { throw DomainError(.internalError, "events of \(name) arrived out of time order") }
+        } else if !batch.times.isEmpty {
+            isInTimeOrder = false
+        }
         for field in batch.fields where properties[field.name] == nil {
             var column = PropertyColumn(type: field.type)
             column.pad(to: count)
@@ -81,6 +89,7 @@ public struct EventColumns: Sendable {
     /// The batch with only `rows`.
     private static func rows(_ rows: [Int], of batch: AudienceRows.Events) -> AudienceRows.Events {
         var kept = AudienceRows.Events(name: batch.name, fields: batch.fields, capacity: rows.count)
+        kept.inTimeOrder = batch.inTimeOrder
         kept.users = rows.map { batch.users[$0] }
         kept.times = rows.map { batch.times[$0] }
         kept.values = batch.values.map { values in
@@ -93,6 +102,20 @@ public struct EventColumns: Sendable {
             }
         }
         return kept
+    }
+
+    /// Puts the events in time order (ties in the order they were read), once, after loading in storage order.
+    mutating func sortByTime() {
+        guard !isInTimeOrder else { return }
+        // Sorting (time, row) pairs keeps the comparison on contiguous memory and makes ties deterministic.
+        var keyed = times.enumerated().map { (time: $1, row: UInt32($0)) }
+        keyed.sort { $0.time != $1.time ? $0.time < $1.time : $0.row < $1.row }
+        let order = keyed.map(\.row)
+        keyed = []
+        times = order.map { times[Int($0)] }
+        users = order.map { users[Int($0)] }
+        for name in properties.keys { properties[name] = properties[name]!.permuted(order) }
+        isInTimeOrder = true
     }
 
     /// Lets go of spare capacity once loading is done.

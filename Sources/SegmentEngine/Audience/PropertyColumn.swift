@@ -122,6 +122,30 @@ public struct PropertyColumn: Sendable {
         markPresent(value != nil)
     }
 
+    /// The column with its rows in `order` (row `i` becomes row `order[i]`'s value): events read
+    /// in storage order are put in time order once loaded.
+    func permuted(_ order: [UInt32]) -> PropertyColumn {
+        var column = PropertyColumn(type: type)
+        column.dictionary = dictionary
+        column.count = order.count
+        column.present = MemberBitmap(capacity: order.count)
+        for (row, old) in order.enumerated() where present.contains(old) { column.present.insert(UInt32(row)) }
+        switch type {
+        case .string: column.codes = order.map { codes[Int($0)] }
+        case .number: column.numbers = order.map { numbers[Int($0)] }
+        case .bool: column.bools = order.map { bools[Int($0)] }
+        case .timestamp: column.times = order.map { times[Int($0)] }
+        case .stringList:
+            column.codes.reserveCapacity(codes.count)
+            column.listStarts.reserveCapacity(order.count + 1)
+            for old in order {
+                column.codes.append(contentsOf: items(Int(old)))
+                column.listStarts.append(UInt32(column.codes.count))
+            }
+        }
+        return column
+    }
+
     /// Lets go of spare capacity once loading is done.
     mutating func shrink() {
         codes = codes.trimmed()

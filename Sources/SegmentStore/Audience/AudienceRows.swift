@@ -23,9 +23,11 @@ public enum AudienceRows {
         public var count: Int { indexes.count }
     }
 
-    /// Events of one type, by increasing time.
+    /// Events of one type, by increasing time unless `inTimeOrder` is false.
     public struct Events: Sendable {
         public var name: String
+        /// False when the rows come in storage order: the engine sorts a type's events by time once all are read.
+        public var inTimeOrder = true
         /// The event type's properties; `values` has one column per field.
         public var fields: [Field]
         public var users: [UInt32] = []

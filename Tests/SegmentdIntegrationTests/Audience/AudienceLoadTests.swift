@@ -18,10 +18,13 @@ struct AudienceLoadTests {
     static let logger = Logger(label: "test.audience")
 
     /// Loads `tenant` with a pool of its own, in batches of `batchSize` rows (small, so batches join up).
-    static func load(_ server: TestServer, tenant: TenantID, batchSize: Int = 2) async throws -> AudienceLoader.Loaded {
+    static func load(
+        _ server: TestServer, tenant: TenantID, batchSize: Int = 2, eventScan: AudienceSource.EventScan = .automatic
+    ) async throws -> AudienceLoader.Loaded {
         let result = Mutex<AudienceLoader.Loaded?>(nil)
         try await MigrationTests.withDatabase(server.database.app) { database in
-            let loaded = try await AudienceLoader(source: AudienceSource(database: database, batchSize: batchSize), logger: logger).load(tenant)
+            let source = AudienceSource(database: database, batchSize: batchSize, eventScan: eventScan)
+            let loaded = try await AudienceLoader(source: source, logger: logger).load(tenant)
             result.withLock { $0 = loaded }
         }
         return try #require(result.withLock { $0 })
@@ -289,15 +292,20 @@ struct AudienceLoadTests {
         }
     }
 
-    @Test("on the seeded rule data, the loaded state holds exactly the single-user evaluator's facts, user by user")
-    func matchesFacts() async throws {
+    @Test(
+        "on the seeded rule data, the loaded state holds exactly the single-user evaluator's facts, user by user, events in time order, however events are read",
+        arguments: AudienceSource.EventScan.allCases)
+    func matchesFacts(eventScan: AudienceSource.EventScan) async throws {
         let now = RuleDifferentialTests.now
         let data = RuleTestData(seed: 20_261_125, users: 150, now: now)
         try await TestServer.with(configure: { $0.clock = { now } }) { server in
             try await RuleDifferentialTests.load(data, into: server)
             let facts = try await server.server.ruleStore.allFacts(tenant: server.tenant)
-            let loaded = try await Self.load(server, tenant: server.tenant, batchSize: 7)
+            let loaded = try await Self.load(server, tenant: server.tenant, batchSize: 7, eventScan: eventScan)
             let audience = loaded.audience
+            for columns in audience.events.values {
+                #expect(zip(columns.times, columns.times.dropFirst()).allSatisfy { $0 <= $1 }, "\(columns.name) in time order")
+            }
             #expect(audience.users.count == facts.count)
             #expect(audience.eventCount == data.events.count)
             let rebuilt = FactsView(audience)
