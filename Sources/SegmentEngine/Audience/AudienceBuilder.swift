@@ -16,6 +16,7 @@ struct AudienceBuilder: AudienceSink {
     private(set) var rows: [String: Int] = [:]
     /// Rows skipped because their user does not exist.
     private(set) var orphans = 0
+    private var eventsFinished = false
     let logger: Logger
     /// Log a progress line every this many rows.
     let progressEvery: Int
@@ -55,6 +56,18 @@ struct AudienceBuilder: AudienceSink {
         counted("responses", responses.count)
     }
 
+    /// Puts each event type in time order and drops its spare capacity, one type at a time,
+    /// then hands the scratch memory back to the system before the rest loads.
+    mutating func finishedEvents() {
+        guard !eventsFinished else { return }
+        eventsFinished = true
+        for name in audience.events.keys.sorted() {
+            audience.events[name]!.sortByTime()
+            audience.events[name]!.shrink()
+        }
+        MemoryRelease.returnFreePages()
+    }
+
     private mutating func counted(_ kind: String, _ count: Int) {
         rows[kind, default: 0] += count
         let total = rows.values.reduce(0, +)
@@ -71,10 +84,8 @@ struct AudienceBuilder: AudienceSink {
         audience.snapshotTime = snapshot.takenAt
         audience.databaseSnapshot = snapshot.databaseSnapshot
         audience.users.shrink()
-        for name in audience.events.keys {
-            audience.events[name]!.sortByTime()
-            audience.events[name]!.shrink()
-        }
+        finishedEvents()  // once: done already when the source said so
+        MemoryRelease.returnFreePages()
         audience.profiles.finish(users: audience.users.capacity, catalog: snapshot.catalog.attributes)
         audience.tags.shrink()
         audience.responses.shrink()

@@ -40,6 +40,8 @@ public struct AudienceLoader: Sendable {
         let snapshot = try await source.read(tenant: tenant, into: &builder)
         let audience = builder.finish(snapshot: snapshot)
         let duration = clock.now - start
+        // Reported apart so bytes per event and per user (everything else) can be read off the log.
+        let eventBytes = audience.events.values.reduce(0) { $0 + $1.bytesHeld }
         if builder.orphans > 0 {
             logger.warning("audience rows of users that do not exist were skipped", metadata: ["tenant": "\(tenant)", "rows": "\(builder.orphans)"])
         }
@@ -47,7 +49,8 @@ public struct AudienceLoader: Sendable {
             "loaded the audience",
             metadata: [
                 "tenant": "\(tenant)", "users": "\(audience.users.count)", "events": "\(audience.eventCount)",
-                "event_types": "\(audience.events.count)", "bytes": "\(audience.bytesHeld)", "duration": "\(duration)",
+                "event_types": "\(audience.events.count)", "bytes": "\(audience.bytesHeld)", "event_bytes": "\(eventBytes)",
+                "duration": "\(duration)",
             ])
         return Loaded(audience: audience, duration: duration, rows: builder.rows, orphans: builder.orphans)
     }

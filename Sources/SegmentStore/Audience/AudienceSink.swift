@@ -12,4 +12,11 @@ public protocol AudienceSink {
     mutating func receive(_ profiles: AudienceRows.Profiles) throws
     mutating func receive(_ tags: AudienceRows.Tags) throws
     mutating func receive(_ responses: AudienceRows.Responses) throws
+    /// Every event has been handed over (events read in storage order can be put in time order now,
+    /// before the rest loads, so the sort's scratch space never adds to a full state).
+    mutating func finishedEvents() throws
+}
+
+extension AudienceSink {
+    public mutating func finishedEvents() throws {}
 }

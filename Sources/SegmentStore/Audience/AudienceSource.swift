@@ -95,6 +95,7 @@ public struct AudienceSource: Sendable {
                     try await reader.events(name, fields: fields, into: &sink)
                 }
             }
+            try sink.finishedEvents()
             try await reader.profiles(fields: Self.fields(catalog.attributes), into: &sink)
             try await reader.tags(into: &sink)
             try await reader.responses(into: &sink)

@@ -119,6 +119,7 @@ extension StoreTransaction {
     /// Writes a difference computed elsewhere (the audience engine's members against
     /// ``members(of:)`` read in this transaction): only who entered and who exited
     /// are written, with their changes, as one statement; no difference writes nothing.
+    /// `entering` must be distinct users who are not members (they are inserted without a conflict check).
     /// `size` is the membership after the change (the caller knows it; counting costs a scan).
     public func changeMembers(
         of segmentID: String, entering: [Int64], exiting: [Int64], size: Int64, now: Date, jobID: Int64
@@ -130,7 +131,7 @@ extension StoreTransaction {
         bindings.append(exiting)
         let change = try await MembershipWriter.change(
             segmentID: segmentID, tenant: tenant, adding: "SELECT unnest($2::int8[]) AS user_index", removing: "SELECT unnest($3::int8[])",
-            bindings: bindings, now: now, jobID: jobID, size: size, on: connection, logger: logger)
+            bindings: bindings, now: now, jobID: jobID, size: size, exact: true, on: connection, logger: logger)
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited)
     }
 

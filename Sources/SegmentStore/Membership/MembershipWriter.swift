@@ -93,9 +93,13 @@ enum MembershipWriter {
     /// Adds the users `adding` selects and removes those `removing` selects
     /// (each a query with a `user_index` column over the same bindings, first
     /// parameter the tenant id), without reading the rest of the membership.
+    /// - Parameter exact: The caller guarantees `adding` selects distinct users who are not
+    ///   members (a difference against the members read in this transaction), so they are
+    ///   inserted as they are: no duplicate removal and no conflict check, which cost about
+    ///   a third of writing a new segment's members.
     static func change(
         segmentID: String, tenant: TenantID, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
-        size knownSize: Int64? = nil, on connection: PostgresConnection, logger: Logger
+        size knownSize: Int64? = nil, exact: Bool = false, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
@@ -113,8 +117,8 @@ enum MembershipWriter {
             ),
             entered AS (
                 INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
-                SELECT DISTINCT $1, $\(n + 1), a.user_index, $\(n + 2)::timestamptz FROM (\(adding ?? "SELECT NULL::bigint AS user_index")) a
-                WHERE a.user_index IS NOT NULL ON CONFLICT DO NOTHING
+                SELECT \(exact ? "" : "DISTINCT ")$1, $\(n + 1), a.user_index, $\(n + 2)::timestamptz FROM (\(adding ?? "SELECT NULL::bigint AS user_index")) a
+                WHERE a.user_index IS NOT NULL\(exact ? "" : " ON CONFLICT DO NOTHING")
                 RETURNING user_index
             ),
             changes AS (
