@@ -38,7 +38,10 @@ public struct CampaignResponses: Sendable {
     }
 
     mutating func shrink() {
-        for key in entries.keys { entries[key]!.shrink() }
+        for key in entries.keys {
+            entries[key]!.sortByTime()
+            entries[key]!.shrink()
+        }
     }
 
     public var bytesHeld: Int {

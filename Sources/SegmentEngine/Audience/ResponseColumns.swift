@@ -31,12 +31,21 @@ public struct ResponseColumns: Sendable {
         return low
     }
 
+    /// False after a batch read in storage order, until ``sortByTime()``.
+    private(set) var isInTimeOrder = true
+
+    /// Appends a batch: in time order and starting no earlier than the last response held,
+    /// or in storage order (``AudienceRows/Responses/inTimeOrder`` false), to be put in
+    /// order by ``sortByTime()`` before it is read.
     mutating func append(_ batch: AudienceRows.Responses, live: MemberBitmap) throws -> Int {
         var last = times.last ?? .min
         var skipped = 0
+        if !batch.inTimeOrder, !batch.times.isEmpty { isInTimeOrder = false }
         for (user, time) in zip(batch.users, batch.times) {
-            guard time >= last else { throw DomainError(.internalError, "responses arrived out of time order") }
-            last = time
+            if batch.inTimeOrder {
+                guard !isInTimeOrder || time >= last else { throw DomainError(.internalError, "responses arrived out of time order") }
+                last = time
+            }
             guard live.contains(user) else {
                 skipped += 1
                 continue
@@ -45,6 +54,15 @@ public struct ResponseColumns: Sendable {
             times.append(time)
         }
         return skipped
+    }
+
+    /// Puts the responses in time order (ties in the order they were read), once, after loading in storage order.
+    mutating func sortByTime() {
+        guard !isInTimeOrder else { return }
+        let order = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
+        times = order.map { times[$0] }
+        users = order.map { users[$0] }
+        isInTimeOrder = true
     }
 
     mutating func shrink() {

@@ -84,8 +84,10 @@ public enum AudienceRows {
         public var count: Int { users.count }
     }
 
-    /// Responses of one kind to one campaign, by increasing time.
+    /// Responses of one kind to one campaign, by increasing time unless `inTimeOrder` is false.
     public struct Responses: Sendable {
+        /// False when the rows come in storage order: the engine sorts them by time once all are read.
+        public var inTimeOrder = true
         public var campaign: String
         public var kind: ResponseKind
         public var users: [UInt32] = []

@@ -87,7 +87,8 @@ public struct AudienceSource: Sendable {
             }
             let catalog = try await RuleStore.catalog(on: connection, logger: logger)
             try await reader.users(into: &sink)
-            if try await reader.readsInOnePass(eventScan) {
+            let onePass = try await reader.readsInOnePass(eventScan)
+            if onePass {
                 try await reader.eventsInOnePass(catalog: catalog, into: &sink)
             } else {
                 for name in catalog.events.sorted() {
@@ -98,7 +99,11 @@ public struct AudienceSource: Sendable {
             try sink.finishedEvents()
             try await reader.profiles(fields: Self.fields(catalog.attributes), into: &sink)
             try await reader.tags(into: &sink)
-            try await reader.responses(into: &sink)
+            if onePass {
+                try await reader.responsesInOnePass(into: &sink)
+            } else {
+                try await reader.responses(into: &sink)
+            }
             return Snapshot(catalog: catalog, takenAt: takenAt, databaseSnapshot: databaseSnapshot)
         }
     }
@@ -329,6 +334,35 @@ private struct Reader {
                 for column in batch.values.indices {
                     batch.values[column] = try Self.values(cells.next()!.decode(ArrayColumn.self), type: fields[column].type)
                 }
+                try sink.receive(batch)
+            }
+            start = end
+        }
+    }
+
+    /// Every response of the tenant in storage order, block range by block range, one row
+    /// per campaign and kind in each (the engine sorts each by time): as for events, grouping
+    /// the whole table in PostgreSQL sorted every group twice and was half the load.
+    func responsesInOnePass<Sink: AudienceSink>(into sink: inout Sink) async throws {
+        var blocks: Int64 = 0
+        for try await count in try await connection.query(
+            "SELECT pg_relation_size('campaign_responses') / current_setting('block_size')::int8", logger: logger
+        ).decode(Int64.self) { blocks = count }
+        let blocksPerChunk = Int64(max(1, batchSize / 32))
+        var start: Int64 = 0
+        while start < blocks {
+            let end = start + blocksPerChunk
+            for try await (campaign, kindName, users, times) in try await connection.query(
+                """
+                SELECT campaign_id, kind, array_agg(user_index), array_agg(time) FROM campaign_responses
+                WHERE ctid >= \("(\(start),0)")::tid AND ctid < \("(\(end),0)")::tid GROUP BY campaign_id, kind
+                """, logger: logger
+            ).decode((String, String, ArrayColumn, ArrayColumn).self) {
+                guard let kind = ResponseKind(rawValue: kindName) else { continue }  // the table's CHECK allows only the four kinds
+                var batch = AudienceRows.Responses(campaign: campaign, kind: kind)
+                batch.inTimeOrder = false
+                batch.users = try users.int64s().map(Self.userIndex)
+                batch.times = try times.times().map { $0 ?? .min }
                 try sink.receive(batch)
             }
             start = end

@@ -293,7 +293,7 @@ struct AudienceLoadTests {
     }
 
     @Test(
-        "on the seeded rule data, the loaded state holds exactly the single-user evaluator's facts, user by user, events in time order, however events are read",
+        "on the seeded rule data, the loaded state holds exactly the single-user evaluator's facts, user by user, events and responses in time order, however they are read",
         arguments: AudienceSource.EventScan.allCases)
     func matchesFacts(eventScan: AudienceSource.EventScan) async throws {
         let now = RuleDifferentialTests.now
@@ -305,6 +305,9 @@ struct AudienceLoadTests {
             let audience = loaded.audience
             for columns in audience.events.values {
                 #expect(zip(columns.times, columns.times.dropFirst()).allSatisfy { $0 <= $1 }, "\(columns.name) in time order")
+            }
+            for (key, columns) in audience.responses.entries {
+                #expect(zip(columns.times, columns.times.dropFirst()).allSatisfy { $0 <= $1 }, "responses \(key) in time order")
             }
             #expect(audience.users.count == facts.count)
             #expect(audience.eventCount == data.events.count)
