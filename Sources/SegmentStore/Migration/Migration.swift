@@ -41,5 +41,6 @@ public enum Migrations {
         .segmentFreshness,
         .audienceChanges,
         .audienceChangeUsers,
+        .membershipWriteKeys,
     ]
 }

@@ -522,6 +522,12 @@ extension SegmentStore {
                     try await connection.query("DELETE FROM segment_members WHERE segment_id = \(segmentID)", logger: database.logger)
                     try await connection.query(
                         "DELETE FROM segments WHERE segment_id = \(segmentID) AND purge_at <= \(now)", logger: database.logger)
+                    // After the segment row: a writer holding its lock has committed by now (migration 16).
+                    try await connection.query(
+                        """
+                        DELETE FROM segment_changes WHERE segment_id = \(segmentID)
+                        AND NOT EXISTS (SELECT 1 FROM segments WHERE segment_id = \(segmentID))
+                        """, logger: database.logger)
                     // Its export files go too (the sweeper deletes them).
                     let exports = try await ExportStore.expireAll(
                         reason: "its segment was purged", target: ResourceName.segmentName(tenant, segmentID), on: connection,

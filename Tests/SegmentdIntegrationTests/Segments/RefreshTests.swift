@@ -151,7 +151,10 @@ struct RefreshTests {
                 #expect(try await Self.members(server, "buyers") == ["u1"])
                 #expect(try await Self.members(server, "not_buyers") == ["u2"], "refreshed after its dependency")
 
-                // Deleted, then purged once the retention has passed; the id is free again.
+                #expect(
+                    try await server.database.scalar("SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
+                        == [1], "u2 entered")
+                // Deleted, then purged once the retention has passed, with its changes; the id is free again.
                 _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata)
                 clock.advance(by: 29 * 86_400)
                 #expect(try await server.server.segmentStore.purgeExpired() == 0)
@@ -162,6 +165,9 @@ struct RefreshTests {
                         _ = try await connection.segments.getSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata)
                     }.0 == .notFound)
                 #expect(try await Self.members(server, "not_buyers").isEmpty)
+                #expect(
+                    try await server.database.scalar("SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
+                        == [0], "the purge deletes the segment's changes")
                 _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "has tag vip")
             }
         }
