@@ -116,11 +116,13 @@ public struct AudienceSource: Sendable {
 
 /// The queries of one read, on its snapshot connection.
 ///
-/// Each chunk of rows comes as one row of `array_agg` columns over an ordered
-/// subquery (``ArrayColumn``): one message per chunk instead of one per row.
-/// Users and profiles are chunked by user index, events by time ranges sized
-/// from the previous chunk (each range half-open, so ties never split and no
-/// row is read twice). The builder checks every order it relies on, so a plan
+/// Each chunk of rows comes as one row of `array_agg` columns (``ArrayColumn``):
+/// one message per chunk instead of one per row. Users and profiles are chunked
+/// by user index over an ordered subquery. Events and responses come either in
+/// one pass in storage order (block ranges; the engine sorts them) or, for a
+/// small tenant, per event type in time ranges sized from the previous chunk
+/// (each range half-open, so ties never split and no row is read twice) and per
+/// campaign and kind. The builder checks every order it relies on, so a plan
 /// that aggregated out of order would fail the load, not corrupt it.
 private struct Reader {
     let connection: PostgresConnection
