@@ -264,8 +264,12 @@ struct EngineRefreshTests {
                         { _ = try await connection.users.deleteUser(.with { $0.name = "\(parent)/users/u3" }, metadata: connection.metadata) }
                     ),
                 ]
+                // Progress lines: this test once ran past its time limit in a full run with nothing
+                // in the log to say which step waited; they name it next time.
                 #expect(try await Self.refresh(["everyone"], server: server, connection: connection) == ["sql"])
+                print("everyChangeIsSeen: first refresh in SQL done; waiting for the load")
                 await registry.waitForLoad(server.tenant)
+                print("everyChangeIsSeen: loaded")
                 var before = try await refreshAndCompare("loaded")
                 let moved: [String: (segment: String, members: [String])] = [
                     "events": ("buyers", ["u1"]), "profiles": ("gold", ["u2"]), "responses": ("openers", ["u3"]),
@@ -274,6 +278,7 @@ struct EngineRefreshTests {
                 ]
                 for (kind, change) in changes {
                     try await change()
+                    print("everyChangeIsSeen: \(kind) applied; refreshing")
                     let after = try await refreshAndCompare("after \(kind)")
                     let (segment, members) = try #require(moved[kind])
                     #expect(after[segment] == members && before[segment] != members, "\(kind): \(segment) is \(after[segment] ?? [])")

@@ -67,15 +67,15 @@ struct MemberStreamTests {
                     }
 
                     // Another client, on its own connection, reads the database while all twenty are stalled.
-                    let before = ContinuousClock.now
+                    // Were the four connections held, its lease would wait until the streams end: the deadline
+                    // fails it then. No bound on how long it takes (that measured the machine's load: 5.9 s once
+                    // in a full CI run).
                     let inspection = try await server.connect { other in
                         try await other.segments.inspectSegment(
                             .with { $0.name = Self.name("pros") }, metadata: other.metadata,
-                            options: .defaults.with { $0.timeout = .seconds(10) })
+                            options: .defaults.with { $0.timeout = .seconds(30) })
                     }
-                    let elapsed = ContinuousClock.now - before
                     #expect(inspection.count == 3000)
-                    #expect(elapsed < .seconds(5), "the call took \(elapsed) with \(stalled) stalled streams on a pool of 4")
                     group.cancelAll()
                 }
             }
