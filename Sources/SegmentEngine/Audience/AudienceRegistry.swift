@@ -58,6 +58,8 @@ public actor AudienceRegistry {
     private let logger: Logger
     private var entries: [TenantID: Entry] = [:]
     private var loads: [TenantID: Task<Void, Never>] = [:]
+    /// Set by ``shutdown()``: no background work starts after it.
+    private var isShutDown = false
     private var lastLoadStarted: [TenantID: ContinuousClock.Instant] = [:]
     /// The catch-up running per tenant (at most one).
     private var catchUps: [TenantID: Task<Void, Never>] = [:]
@@ -113,7 +115,7 @@ public actor AudienceRegistry {
     /// Another process (or this one) committed a change to the tenant's data: catch
     /// up in the background if it is loaded and no catch-up is running.
     public func changed(_ tenant: TenantID) {
-        guard let entry = entries[tenant], catchUps[tenant] == nil else { return }
+        guard !isShutDown, let entry = entries[tenant], catchUps[tenant] == nil else { return }
         _ = startCatchUp(tenant, from: entry.audience)
     }
 
@@ -171,6 +173,17 @@ public actor AudienceRegistry {
         await loads[tenant]?.value
     }
 
+    /// Stops background work before the database goes away: running loads and catch-ups are
+    /// cancelled and awaited, and none starts after. The audience listener calls it on graceful
+    /// shutdown (services stop in reverse order, so the pool is still up): a load still reading
+    /// when the pool shut down could keep the shutdown waiting.
+    public func shutdown() async {
+        isShutDown = true
+        let running = Array(loads.values) + Array(catchUps.values)
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+
     /// Waits for the tenant's background load, if one is running.
     public func waitForLoad(_ tenant: TenantID) async {
         await loads[tenant]?.value
@@ -199,7 +212,7 @@ public actor AudienceRegistry {
     public var bytesHeld: Int { entries.values.reduce(0) { $0 + $1.audience.bytesHeld } }
 
     private func startLoad(_ tenant: TenantID, force: Bool = false) {
-        guard loads[tenant] == nil, settings.memoryBudget > 0 else { return }
+        guard loads[tenant] == nil, settings.memoryBudget > 0, !isShutDown else { return }
         let now = ContinuousClock.now
         if !force, let last = lastLoadStarted[tenant], now - last < settings.reloadInterval { return }
         lastLoadStarted[tenant] = now

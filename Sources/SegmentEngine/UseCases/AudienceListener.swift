@@ -28,6 +28,7 @@ public struct AudienceListener: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+        await audiences.shutdown()
     }
 }
 

@@ -185,6 +185,7 @@ private struct Reader {
         var start = bounds.first
         var span = Self.firstSpan
         while start <= bounds.last {
+            try Task.checkCancellation()
             let end = start + span > bounds.last ? bounds.last + 1 : start + span
             var chunk = PostgresBindings(capacity: fields.count + 3)
             chunk.append(name)
@@ -272,6 +273,7 @@ private struct Reader {
         let blocksPerChunk = Int64(max(1, batchSize / 32))
         var start: Int64 = 0
         while start < blocks {
+            try Task.checkCancellation()
             let end = start + blocksPerChunk
             var binds = PostgresBindings(capacity: 2 + pairs.count * 2)
             binds.append("(\(start),0)")
@@ -353,6 +355,7 @@ private struct Reader {
         let blocksPerChunk = Int64(max(1, batchSize / 32))
         var start: Int64 = 0
         while start < blocks {
+            try Task.checkCancellation()
             let end = start + blocksPerChunk
             for try await (campaign, kindName, users, times) in try await connection.query(
                 """
