@@ -262,19 +262,14 @@ private struct Reader {
         let sql =
             "SELECT event_name, array_agg(user_index), array_agg(time)" + aggregates.joined()
             + " FROM events WHERE ctid >= $1::tid AND ctid < $2::tid GROUP BY event_name"
-        var blocks: Int64 = 0
-        for try await count in try await connection.query(
+        // Every partition's block range at once: the largest partition bounds them all.
+        for (start, end) in try await blockRanges(
             """
             SELECT coalesce(max(pg_relation_size(i.inhrelid)), 0) / current_setting('block_size')::int8
             FROM pg_inherits i WHERE i.inhparent = 'events'::regclass
-            """, logger: logger
-        ).decode(Int64.self) { blocks = count }
-        // About a batch of rows per range (events run to dozens per 8 kB page).
-        let blocksPerChunk = Int64(max(1, batchSize / 32))
-        var start: Int64 = 0
-        while start < blocks {
+            """)
+        {
             try Task.checkCancellation()
-            let end = start + blocksPerChunk
             var binds = PostgresBindings(capacity: 2 + pairs.count * 2)
             binds.append("(\(start),0)")
             binds.append("(\(end),0)")
@@ -300,7 +295,6 @@ private struct Reader {
                 }
                 try sink.receive(batch)
             }
-            start = end
         }
     }
 
@@ -344,19 +338,21 @@ private struct Reader {
         }
     }
 
+    /// Block ranges of about a batch of rows each (rows run to dozens per 8 kB page), covering
+    /// the blocks `sizeSQL` counts: the TID ranges a one-pass read goes through.
+    private func blockRanges(_ sizeSQL: PostgresQuery) async throws -> [(start: Int64, end: Int64)] {
+        var blocks: Int64 = 0
+        for try await count in try await connection.query(sizeSQL, logger: logger).decode(Int64.self) { blocks = count }
+        let perRange = Int64(max(1, batchSize / 32))
+        return stride(from: 0, to: blocks, by: Int(perRange)).map { (Int64($0), Int64($0) + perRange) }
+    }
+
     /// Every response of the tenant in storage order, block range by block range, one row
     /// per campaign and kind in each (the engine sorts each by time): as for events, grouping
     /// the whole table in PostgreSQL sorted every group twice and was half the load.
     func responsesInOnePass<Sink: AudienceSink>(into sink: inout Sink) async throws {
-        var blocks: Int64 = 0
-        for try await count in try await connection.query(
-            "SELECT pg_relation_size('campaign_responses') / current_setting('block_size')::int8", logger: logger
-        ).decode(Int64.self) { blocks = count }
-        let blocksPerChunk = Int64(max(1, batchSize / 32))
-        var start: Int64 = 0
-        while start < blocks {
+        for (start, end) in try await blockRanges("SELECT pg_relation_size('campaign_responses') / current_setting('block_size')::int8") {
             try Task.checkCancellation()
-            let end = start + blocksPerChunk
             for try await (campaign, kindName, users, times) in try await connection.query(
                 """
                 SELECT campaign_id, kind, array_agg(user_index), array_agg(time) FROM campaign_responses
@@ -370,7 +366,6 @@ private struct Reader {
                 batch.times = try times.times().map { $0 ?? .min }
                 try sink.receive(batch)
             }
-            start = end
         }
     }
 
