@@ -87,7 +87,8 @@ public struct TestServer: Sendable {
         let services: [any Service] =
             backgroundWorker
             ? [database, listener, operations, audiences, worker, server] : [database, listener, operations, audiences, server]
-        let group = ServiceGroup(services: services, logger: logger)
+        let watchdog = ServerWatchdog(database: database, audiences: useCases.audiences, superuser: testDatabase.superuser)
+        let group = ServiceGroup(services: services, logger: watchdog.lifecycle.logger(label: "test.server.lifecycle"))
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -109,9 +110,9 @@ public struct TestServer: Sendable {
                 let testServer = TestServer(
                     database: testDatabase, server: server, port: port, caPath: certificates.caCertificatePath,
                     ownerKey: keys.owner, platformKey: keys.platform, tenant: keys.tenant, worker: worker)
-                let result = try await body(testServer)
+                let result = try await watchdog.watch("the test", limit: .seconds(240)) { try await body(testServer) }
                 await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
+                try await watchdog.watch("the shutdown", limit: .seconds(60)) { try await tasks.waitForAll() }
                 return result
             } catch {
                 await group.triggerGracefulShutdown()

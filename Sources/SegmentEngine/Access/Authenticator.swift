@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SegmentDomain
 import SegmentStore
@@ -39,7 +40,7 @@ public final class Authenticator: Sendable {
     private let configuration: Configuration
     private let cache = Mutex<[[UInt8]: Entry]>([:])
     private let lookups = Atomic<Int>(0)
-    private let lookupWaiters = Mutex<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+    private let lookupWaiters = Mutex<[(id: UUID, count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
     private let lastUseWrites = Atomic<Int>(0)
     /// When each key's use was last written, so that happens at most once a minute.
     private let lastUseWritten = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -60,15 +61,25 @@ public final class Authenticator: Sendable {
     public var lookupCount: Int { lookups.load(ordering: .relaxed) }
 
     /// Returns once `count` lookups have been made, so a test awaits the moment a stream's
-    /// message was authorized instead of polling.
+    /// message was authorized instead of polling; or when the task is cancelled (a test past its
+    /// time limit must end, not wait for a lookup that will never come).
     public func wait(untilLookups count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = lookupWaiters.withLock { waiters -> Bool in
-                if lookupCount >= count { return true }
-                waiters.append((count, continuation))
-                return false
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = lookupWaiters.withLock { waiters -> Bool in
+                    if lookupCount >= count || Task.isCancelled { return true }
+                    waiters.append((id, count, continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let cancelled = lookupWaiters.withLock { waiters -> CheckedContinuation<Void, Never>? in
+                guard let position = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return waiters.remove(at: position).continuation
+            }
+            cancelled?.resume()
         }
     }
 

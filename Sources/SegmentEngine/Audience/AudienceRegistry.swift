@@ -63,7 +63,8 @@ public actor AudienceRegistry {
     private var lastLoadStarted: [TenantID: ContinuousClock.Instant] = [:]
     /// The catch-up running per tenant (at most one).
     private var catchUps: [TenantID: Task<Void, Never>] = [:]
-    private var waiters: [(tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+    private var waiters: [(id: UUID, tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] =
+        []
 
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
     private let bytesGauge = Gauge(label: "segmentd_engine_bytes_held")
@@ -189,11 +190,27 @@ public actor AudienceRegistry {
         await loads[tenant]?.value
     }
 
-    /// Waits until the tenant's state satisfies `holds` (checked whenever it changes):
-    /// lets callers await a background load or catch-up instead of polling.
+    /// Waits until the tenant's state satisfies `holds` (checked whenever it changes), or the
+    /// task is cancelled: lets callers await a background load or catch-up instead of polling.
     public func wait(for tenant: TenantID, until holds: @escaping @Sendable (TenantAudience) -> Bool) async {
         if let entry = entries[tenant], holds(entry.audience) { return }
-        await withCheckedContinuation { waiters.append((tenant, holds, $0)) }
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume()
+                } else {
+                    waiters.append((id, tenant, holds, continuation))
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    private func cancelWaiter(_ id: UUID) {
+        guard let position = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: position).continuation.resume()
     }
 
     private func resumeWaiters(_ tenant: TenantID) {
@@ -203,6 +220,12 @@ public actor AudienceRegistry {
             waiter.continuation.resume()
             return true
         }
+    }
+
+    /// The loads, catch-ups and waiters pending now, for diagnostics.
+    public var backgroundWork: String {
+        "loads \(loads.keys.map(\.rawValue).sorted()), catch-ups \(catchUps.keys.map(\.rawValue).sorted()), waiters \(waiters.count), "
+            + "loaded \(entries.keys.map(\.rawValue).sorted()), shut down \(isShutDown)"
     }
 
     /// Tenants loaded now.

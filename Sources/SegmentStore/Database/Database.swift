@@ -35,6 +35,9 @@ public final class Database: Service, Sendable {
         await client.run()
     }
 
+    /// Connections leased from the pool now.
+    public var connectionsInUse: Int { inUse.load(ordering: .relaxed) }
+
     /// Runs `body` in a transaction scoped to `tenant`: row-level security shows and
     /// accepts only that tenant's rows, and the setting ends with the transaction.
     public func withTenant<Result: Sendable>(

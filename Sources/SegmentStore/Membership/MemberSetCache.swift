@@ -59,7 +59,7 @@ public final class MemberSetCache: Sendable {
     private let loadCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
     private let notificationCount = Atomic<Int>(0)
-    private let waiters = Mutex<[(condition: @Sendable (Progress) -> Bool, continuation: CheckedContinuation<Void, Never>)]>([])
+    private let waiters = Mutex<[(id: UUID, condition: @Sendable (Progress) -> Bool, continuation: CheckedContinuation<Void, Never>)]>([])
     private let userLoadCount = Atomic<Int>(0)
     private let hits = Counter(label: "segmentd_membership_cache_hits_total")
     private let misses = Counter(label: "segmentd_membership_cache_misses_total")
@@ -101,15 +101,24 @@ public final class MemberSetCache: Sendable {
 
     /// Returns once `condition` holds — checked now and after every change the cache
     /// makes (listening, a load, a notification) — so callers await the event they
-    /// need instead of polling.
+    /// need instead of polling; or when the task is cancelled.
     public func wait(until condition: @escaping @Sendable (Progress) -> Bool) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = waiters.withLock { waiters -> Bool in
-                if condition(progress) { return true }
-                waiters.append((condition, continuation))
-                return false
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = waiters.withLock { waiters -> Bool in
+                    if condition(progress) || Task.isCancelled { return true }
+                    waiters.append((id, condition, continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let cancelled = waiters.withLock { waiters -> CheckedContinuation<Void, Never>? in
+                guard let position = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return waiters.remove(at: position).continuation
+            }
+            cancelled?.resume()
         }
     }
 
