@@ -123,6 +123,12 @@ public struct ConfigurationKey: Sendable {
         help: "How long export files are kept; then they are deleted and their operation says 'expired' (1-8760).",
         defaultDescription: "24")
 
+    public static let changeRetentionDays = ConfigurationKey(
+        name: "change_retention_days",
+        help:
+            "How long the membership change log keeps each change: watch streams resume, and member streams page, within it (1-3650).",
+        defaultDescription: "7")
+
     public static let engineMemoryMB = ConfigurationKey(
         name: "engine_memory_mb",
         help:
@@ -145,7 +151,8 @@ public struct ConfigurationKey: Sendable {
         .home, .listen, .databaseURL, .migrationDatabaseURL, .tlsCert, .tlsKey, .tlsHosts, .metricsListen,
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
-        .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .engineMemoryMB, .tenantMaxSegments,
+        .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .changeRetentionDays, .engineMemoryMB,
+        .tenantMaxSegments,
         .tenantMaxPendingJobs, .tenantMaxExportBytes,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
         .auditCheckpointKey,

@@ -62,6 +62,7 @@ public struct SegmentdApplication {
         useCaseConfiguration.quotas = configuration.quotas
         useCaseConfiguration.tenantJobConcurrency = configuration.tenantJobConcurrency
         useCaseConfiguration.exportRetention = configuration.exportRetention
+        useCaseConfiguration.changeRetention = configuration.changeRetention
         useCaseConfiguration.engineMemoryBudget = configuration.engineMemoryBudget
         useCaseConfiguration.authentication.keyRate = configuration.keyRate
         useCaseConfiguration.authentication.peerBadKeyRate = configuration.peerBadKeyRate
@@ -81,6 +82,8 @@ public struct SegmentdApplication {
         services.append(.init(service: useCases.memberSetListener))
         // Operation waits wake on their job's notification while this listens.
         services.append(.init(service: useCases.operationListener))
+        // Change watches wake when their tenant's membership changes commit.
+        services.append(.init(service: useCases.changeListener))
         // Loaded audiences catch up when any process changes their tenant's data.
         services.append(.init(service: useCases.audienceListener))
         // Workers run refreshes, exports, pulls and trainings; the scheduler enqueues what comes due.

@@ -37,6 +37,8 @@ public struct SegmentdConfiguration: Sendable {
     public var quotas: TenantQuotas
     public var tenantJobConcurrency: Int
     public var exportRetention: Duration
+    /// How long the membership change log keeps a change (`change_retention_days`).
+    public var changeRetention: Duration
     /// Bytes the audience engine may hold (`engine_memory_mb`); 0: off.
     public var engineMemoryBudget: Int
     /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
@@ -184,6 +186,7 @@ public struct SegmentdConfiguration: Sendable {
             quotas: quotas,
             tenantJobConcurrency: try integer(.tenantJobConcurrency, value(.tenantJobConcurrency), default: 1, range: 1...100),
             exportRetention: .seconds(3600 * (try integer(.exportRetentionHours, value(.exportRetentionHours), default: 24, range: 1...8760))),
+            changeRetention: .seconds(86_400 * (try integer(.changeRetentionDays, value(.changeRetentionDays), default: 7, range: 1...3650))),
             engineMemoryBudget: (try integer(.engineMemoryMB, value(.engineMemoryMB), default: 1024, range: 0...1_048_576)) << 20,
             auditCheckpointEvery: try integer(
                 .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),

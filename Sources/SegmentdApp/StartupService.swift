@@ -21,6 +21,7 @@ struct StartupService: Service {
     func run() async throws {
         try await ServerRoleCheck.verify(database)
         try await useCases.ingestStore.preparePartitions()
+        try await useCases.changeLog.preparePartitions()
         let rules = try await useCases.segments.fillMissingRuleForms()
         if rules.filled > 0 {
             logger.notice("saved the AST and restatement of rules saved before they were kept", metadata: ["segments": "\(rules.filled)"])

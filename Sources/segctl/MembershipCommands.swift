@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import SegmentdAPI
 import SegmentdClient
+import SwiftProtobuf
 
 extension Segctl {
     struct Check: AsyncParsableCommand {
@@ -144,6 +145,100 @@ extension Segctl.Segments {
                     }
                 }
             }
+        }
+    }
+}
+
+extension Segctl.Segments {
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print membership changes as they commit: who entered or exited which segment, and why (segments.read).",
+            discussion: """
+                One line a change: position, when it took effect, segment, entered/exited, user, cause. Resume after a \
+                stop with --from the last position printed: every later change comes exactly once, in order. \
+                With --json, one JSON object a line (heartbeats too, with the position they have seen through).
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Segments to watch (ids or names); none: every segment.") var segments: [String] = []
+        @Option(help: "Where to start: a position (changes after it), a time (2026-12-01T10:00:00Z), or now.") var from = "now"
+        @Option(help: "Stop after this many changes (0: run until interrupted).") var count = 0
+        @Option(help: "Seconds between heartbeats while nothing changes (1-300).") var heartbeat: Int32 = 10
+
+        func validate() throws {
+            _ = try Self.start(from)
+            guard count >= 0 else { throw ValidationError("--count: 0 or more") }
+        }
+
+        /// `now`, a position, or an ISO 8601 time.
+        static func start(_ text: String) throws -> Segmentd_V1_WatchSegmentChangesRequest.OneOf_Start? {
+            if text == "now" { return nil }
+            if let position = Int64(text), position >= 0 { return .afterPosition(position) }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) {
+                return .startTime(.init(date: date))
+            }
+            throw ValidationError("--from: a position (42), a time (2026-12-01T10:00:00Z) or now")
+        }
+
+        func run() async throws {
+            try await runCommand {
+                try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    let request = ClientRequest(
+                        message: Segmentd_V1_WatchSegmentChangesRequest.with {
+                            $0.parent = tenant
+                            $0.segments = segments.map { Segctl.Segments.name(tenant, $0) }
+                            $0.start = try? Self.start(from)
+                            $0.heartbeatSeconds = heartbeat
+                        }, metadata: client.metadata)
+                    let options = { () -> JSONEncodingOptions in
+                        var options = JSONEncodingOptions()
+                        options.preserveProtoFieldNames = true
+                        return options
+                    }()
+                    try await client.membership.watchSegmentChanges(request: request) { response in
+                        var printed = 0
+                        var first = true
+                        for try await message in response.messages {
+                            // Written at once (not buffered): a watch feeds other programs as changes come.
+                            if connection.json {
+                                FileHandle.standardOutput.write(Data((try message.jsonString(options: options) + "\n").utf8))
+                            } else if first {
+                                FileHandle.standardError.write(Data("watching after position \(message.position)\n".utf8))
+                            }
+                            first = false
+                            for change in message.changes {
+                                if !connection.json { FileHandle.standardOutput.write(Data((Self.line(change) + "\n").utf8)) }
+                                printed += 1
+                                if count > 0 && printed >= count { return }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        static func timeText(_ time: Google_Protobuf_Timestamp) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.string(from: time.date)
+        }
+
+        static func line(_ change: Segmentd_V1_SegmentChange) -> String {
+            let cause: String
+            switch change.cause {
+            case .refresh: cause = "refresh"
+            case .realTime: cause = "real-time"
+            case .sync: cause = "sync"
+            case .score: cause = "score"
+            case .deletion: cause = "deletion"
+            default: cause = "-"
+            }
+            return [
+                String(change.position), timeText(change.effectiveTime), shortID(change.segment), change.kind == .entered ? "entered" : "exited",
+                change.userID.isEmpty ? "(erased)" : change.userID, cause + (change.operation.isEmpty ? "" : " " + shortID(change.operation)),
+            ].joined(separator: "  ")
         }
     }
 }

@@ -11,7 +11,8 @@ extension Segctl {
             discussion: "Segments are named like queries (cart_abandoners_24h); rules are written as in docs/rules.md.",
             subcommands: [
                 Create.self, Get.self, List.self, Update.self, Delete.self, Undelete.self, Duplicate.self,
-                Refresh.self, History.self, Inspect.self, Members.self, Export.self, Pause.self, Resume.self, Revisions.self, Rollback.self,
+                Refresh.self, History.self, Inspect.self, Members.self, Watch.self, Export.self, Pause.self, Resume.self, Revisions.self,
+                Rollback.self,
                 Explain.self,
                 Import.self, Push.self, Sync.self, Train.self, Model.self,
             ])

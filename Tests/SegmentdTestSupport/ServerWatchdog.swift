@@ -98,3 +98,27 @@ final class LifecycleLog: Sendable {
         }
     }
 }
+
+/// Prints the setup step a test server is still in after a while (once), to standard error.
+final class SetupAlarm: Sendable {
+    private let current = Mutex<(stage: String, since: ContinuousClock.Instant)>(("", .now))
+    private let alarm = Mutex<Task<Void, Never>?>(nil)
+
+    init(after limit: Duration) {
+        let task = Task { [weak self] in
+            guard (try? await Task.sleep(for: limit)) != nil, let self else { return }
+            let (stage, since) = self.current.withLock { $0 }
+            FileHandle.standardError.write(
+                Data("ServerWatchdog: a test server's setup still running after \(limit): \(stage) for \(ContinuousClock.now - since)\n".utf8))
+        }
+        alarm.withLock { $0 = task }
+    }
+
+    func stage(_ name: String) {
+        current.withLock { $0 = (name, .now) }
+    }
+
+    func cancel() {
+        alarm.withLock { $0?.cancel() }
+    }
+}

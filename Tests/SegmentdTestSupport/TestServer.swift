@@ -61,9 +61,15 @@ public struct TestServer: Sendable {
     ) async throws -> Result {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
+        // Until the body runs: says which step of the setup a slow start is in.
+        let setup = SetupAlarm(after: .seconds(120))
+        defer { setup.cancel() }
+        setup.stage("creating the database")
         let testDatabase: TestDatabase
         if let primary { testDatabase = primary.database } else { testDatabase = try await TestDatabase.create() }
+        setup.stage("migrating")
         try await Migrator(owner: testDatabase.owner, appRole: TestDatabase.appRole, logger: logger).migrate()
+        setup.stage("making certificates and starting the services")
         let directory = try TestEnvironment.temporaryDirectory("sgdtls")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificates = try DevelopmentCertificates.ensure(in: directory)
@@ -84,9 +90,10 @@ public struct TestServer: Sendable {
         let listener = useCases.memberSetListener
         let operations = useCases.operationListener
         let audiences = useCases.audienceListener
+        let changes = useCases.changeListener
         let services: [any Service] =
             backgroundWorker
-            ? [database, listener, operations, audiences, worker, server] : [database, listener, operations, audiences, server]
+            ? [database, listener, operations, changes, audiences, worker, server] : [database, listener, operations, changes, audiences, server]
         let watchdog = ServerWatchdog(database: database, audiences: useCases.audiences, superuser: testDatabase.superuser)
         let group = ServiceGroup(services: services, logger: watchdog.lifecycle.logger(label: "test.server.lifecycle"))
 
@@ -94,8 +101,11 @@ public struct TestServer: Sendable {
             tasks.addTask { try await group.run() }
             do {
                 let port = try await server.listeningPort
+                setup.stage("checking the role and making partitions")
                 try await ServerRoleCheck.verify(database)
                 try await useCases.ingestStore.preparePartitions()
+                try await useCases.changeLog.preparePartitions()
+                setup.stage("bootstrapping")
                 let keys: (owner: String, platform: String, tenant: TenantID)
                 if let primary {
                     keys = (primary.ownerKey, primary.platformKey, primary.tenant)
@@ -107,10 +117,11 @@ public struct TestServer: Sendable {
                     keys = (credentials.ownerKey.plaintext, credentials.platformKey.plaintext, credentials.tenantID)
                 }
                 server.health.set(.serving)
+                setup.cancel()
                 let testServer = TestServer(
                     database: testDatabase, server: server, port: port, caPath: certificates.caCertificatePath,
                     ownerKey: keys.owner, platformKey: keys.platform, tenant: keys.tenant, worker: worker)
-                let result = try await watchdog.watch("the test", limit: .seconds(240)) { try await body(testServer) }
+                let result = try await watchdog.watch("the test", limit: .seconds(180)) { try await body(testServer) }
                 await group.triggerGracefulShutdown()
                 try await watchdog.watch("the shutdown", limit: .seconds(60)) { try await tasks.waitForAll() }
                 return result
@@ -131,6 +142,7 @@ extension SegmentdServer {
     public var segmentRefresher: SegmentRefresher { useCases.segmentRefresher }
     public var audiences: AudienceRegistry? { useCases.audiences }
     public var ingestStore: IngestStore { useCases.ingestStore }
+    public var changeLog: ChangeLogStore { useCases.changeLog }
     public var authenticator: Authenticator { useCases.authentication }
     public var memberSets: MemberSetCache { useCases.memberSets }
     public var exportDirectory: String { useCases.exportDirectory }

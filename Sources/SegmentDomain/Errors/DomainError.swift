@@ -10,7 +10,7 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notFound, alreadyExists, invalidArgument, failedPrecondition
-            case unavailable, misconfigured, conflict, internalError, permissionDenied, tooExpensive, limitExceeded
+            case unavailable, misconfigured, conflict, internalError, permissionDenied, tooExpensive, limitExceeded, outOfRange
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -35,6 +35,8 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
         public static let tooExpensive = Code(.tooExpensive)
         /// A size or count limit was exceeded.
         public static let limitExceeded = Code(.limitExceeded)
+        /// A position or time before what is kept (the change log's retention).
+        public static let outOfRange = Code(.outOfRange)
         /// A bug or an unexpected database error.
         public static let internalError = Code(.internalError)
 
@@ -61,6 +63,7 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
         public static let permissionMissing = Reason("PERMISSION_MISSING")
         public static let notServing = Reason("NOT_SERVING")
         public static let evaluationTimeout = Reason("EVALUATION_TIMEOUT")
+        public static let changesNotKept = Reason("CHANGES_NOT_KEPT")
         public static let failedPrecondition = Reason("FAILED_PRECONDITION")
         public static let `internal` = Reason("INTERNAL")
 
@@ -148,6 +151,7 @@ public struct DomainError: Error, Sendable, CustomStringConvertible {
         case .tooExpensive: .evaluationTimeout
         case .limitExceeded: .limitExceeded
         case .failedPrecondition: .failedPrecondition
+        case .outOfRange: .changesNotKept
         default: .internal
         }
     }

@@ -33,6 +33,8 @@ public struct UseCases: Sendable {
         public var tenantJobConcurrency = 1
         /// How long export files are kept.
         public var exportRetention: Duration = .seconds(24 * 3600)
+        /// How long the membership change log keeps a change (watch streams resume within it).
+        public var changeRetention: Duration = .seconds(7 * 86_400)
         /// Bytes the audience engine may hold for loaded tenants; 0 leaves every refresh to
         /// SQL (segmentd sets it from `engine_memory_mb`).
         public var engineMemoryBudget = 0
@@ -68,6 +70,10 @@ public struct UseCases: Sendable {
     public let jobQueue: JobQueue
     /// Wakes operation waits when their jobs change (run by ``operationListener``).
     public let operationWakeups: OperationWakeups
+    /// Wakes change watches when their tenant's membership changes commit.
+    public let changeWakeups: ChangeWakeups
+    /// `WatchSegmentChanges`.
+    public let changeWatch: ChangeWatch
     let database: Database
     let configuration: Configuration
 
@@ -109,6 +115,9 @@ public struct UseCases: Sendable {
             jobs: jobQueue, exportDirectory: configuration.exportDirectory)
         membership = MembershipQueries(store: MembershipStore(database: database, clock: clock))
         operationWakeups = OperationWakeups()
+        changeWakeups = ChangeWakeups()
+        changeWatch = ChangeWatch(
+            changeLog: ChangeLogStore(database: database, retention: configuration.changeRetention), wakeups: changeWakeups)
         operations = Operations(queue: jobQueue, wakeups: operationWakeups, pollInterval: configuration.operationPollInterval)
         connectors = ConnectorCommands(store: ConnectorStore(database: database, clock: clock))
     }
@@ -134,7 +143,12 @@ public struct UseCases: Sendable {
 
     /// Enqueues scheduled refreshes, purges expired segments and sessions.
     public func scheduler(interval: Duration = .seconds(30), logger: Logger) -> SegmentScheduler {
-        SegmentScheduler(segments: segmentStore, exports: exportSweeper, interval: interval, logger: logger)
+        SegmentScheduler(segments: segmentStore, exports: exportSweeper, changeLog: changeLog, interval: interval, logger: logger)
+    }
+
+    /// The membership change log's partitions and retention.
+    public var changeLog: ChangeLogStore {
+        ChangeLogStore(database: database, retention: configuration.changeRetention)
     }
 
     /// Deletes export files past the retention, of purged segments, or made before an erasure.

@@ -102,6 +102,7 @@ public struct MethodPolicy: Sendable, Equatable {
             [
                 ("CheckMembership", .read(.membershipCheck)), ("BatchCheckMembership", .read(.membershipCheck)),
                 ("ListUserSegments", .read(.usersRead)), ("StreamSegmentMembers", .read(.membershipCheck)),
+                ("WatchSegmentChanges", .read(.segmentsRead)),
             ])
         add(
             "segmentd.v1.ConnectorService",

@@ -141,6 +141,7 @@ extension APIError {
             code = .unavailable
             message = "the database is unavailable; retry"
         case .tooExpensive, .limitExceeded: code = .resourceExhausted
+        case .outOfRange: code = .outOfRange
         default:
             self = APIError(.internalError, "internal error", reason: "INTERNAL")
             return

@@ -8,6 +8,7 @@ import SegmentdAPI
 /// (targeting), journeys (audience) and analytics (filters).
 struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
     let membership: MembershipQueries
+    let changes: ChangeWatch
 
     /// Segment ids from names of the caller's tenant.
     static func segmentIDs(_ names: [String], field: String, tenant: TenantID, principal: Principal) throws -> [String] {
@@ -70,6 +71,27 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
                         $0.userIds = ids
                         $0.total = total
                         $0.snapshotTime = .init(date: snapshot)
+                    })
+            }
+        }
+    }
+
+    func watchSegmentChanges(
+        request: Segmentd_V1_WatchSegmentChangesRequest, response: RPCWriter<Segmentd_V1_WatchSegmentChangesResponse>,
+        context: ServerContext
+    ) async throws {
+        let principal = try RequestContext.require().principal
+        let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
+        let ids = request.segments.isEmpty ? [] : try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
+        guard (0...300).contains(request.heartbeatSeconds) else { throw DomainError.invalid("heartbeat_seconds", "1-300 seconds (0 means 10)") }
+        let heartbeat = Duration.seconds(request.heartbeatSeconds == 0 ? 10 : Int(request.heartbeatSeconds))
+        let changes = changes
+        try await context.untilCancelled {
+            try await changes.watch(tenant: tenant, segmentIDs: ids, from: Self.start(request), heartbeat: heartbeat) { page, position in
+                try await response.write(
+                    .with {
+                        $0.changes = page.map { Self.proto($0, tenant: tenant) }
+                        $0.position = position
                     })
             }
         }

@@ -82,7 +82,7 @@ public final class SegmentdServer: Service, Sendable {
             CatalogService(catalog: useCases.catalog),
             RuleService(rules: useCases.rules),
             SegmentService(segments: useCases.segments),
-            MembershipService(membership: useCases.membership),
+            MembershipService(membership: useCases.membership, changes: useCases.changeWatch),
             OperationService(operations: useCases.operations),
             ConnectorService(connectors: useCases.connectors, segments: useCases.segments),
             PredictiveService(predictive: useCases.predictive),

@@ -153,7 +153,7 @@ public struct ConnectorStore: Sendable {
             let users = "SELECT u.user_index FROM users u WHERE u.tenant_id = $1 AND u.external_id = ANY($2::text[])"
             let written = try await MembershipWriter.change(
                 segmentID: segmentID, tenant: tenant, adding: change == .add ? users : nil, removing: change == .remove ? users : nil,
-                bindings: bindings, now: now, jobID: 0, on: connection, logger: logger)
+                bindings: bindings, now: now, jobID: 0, cause: .sync, on: connection, logger: logger)
             let connectorCount = try await Self.connectorCount(segmentID: segmentID, on: connection, logger: logger)
             try await MembershipWriter.record(
                 written, segment: segment, now: now, durationMilliseconds: MembershipWriter.milliseconds(since: started), jobID: nil,
@@ -367,7 +367,7 @@ public struct ConnectorStore: Sendable {
                     """, logger: logger)
                 written = try await MembershipWriter.replace(
                     segmentID: segmentID, tenant: tenant, with: Self.matchedMembersSQL, bindings: bindings, now: now, jobID: jobID ?? 0,
-                    on: connection, logger: logger)
+                    cause: .sync, on: connection, logger: logger)
             case .add:
                 try await connection.query(
                     """
@@ -379,7 +379,7 @@ public struct ConnectorStore: Sendable {
                     segmentID: segmentID, tenant: tenant,
                     adding:
                         "SELECT u.user_index FROM replace_staging s JOIN users u ON u.tenant_id = s.tenant_id AND u.external_id = s.external_id WHERE s.tenant_id = $1 AND s.session_id = $3",
-                    removing: nil, bindings: bindings, now: now, jobID: jobID ?? 0, on: connection, logger: logger)
+                    removing: nil, bindings: bindings, now: now, jobID: jobID ?? 0, cause: .sync, on: connection, logger: logger)
             }
             let connectorCount = try await Self.connectorCount(segmentID: segmentID, on: connection, logger: logger)
             let result = ConnectorSyncResult(

@@ -80,7 +80,8 @@ extension StoreTransaction {
             bindings.append(segmentID)
         }
         let change = try await MembershipWriter.replace(
-            segmentID: segmentID, tenant: tenant, with: fresh, bindings: bindings, now: now, jobID: jobID, on: connection, logger: logger)
+            segmentID: segmentID, tenant: tenant, with: fresh, bindings: bindings, now: now, jobID: jobID, cause: .refresh, on: connection,
+            logger: logger)
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds)
     }
 
@@ -131,7 +132,7 @@ extension StoreTransaction {
         bindings.append(exiting)
         let change = try await MembershipWriter.change(
             segmentID: segmentID, tenant: tenant, adding: "SELECT unnest($2::int8[]) AS user_index", removing: "SELECT unnest($3::int8[])",
-            bindings: bindings, now: now, jobID: jobID, size: size, exact: true, on: connection, logger: logger)
+            bindings: bindings, now: now, jobID: jobID, size: size, exact: true, cause: .refresh, on: connection, logger: logger)
         return MembershipChange(size: change.size, entered: change.entered, exited: change.exited)
     }
 

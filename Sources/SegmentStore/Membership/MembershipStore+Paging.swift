@@ -45,8 +45,8 @@ extension MembershipStore {
             guard snapshot.version >= keptFrom else {
                 throw DomainError(
                     .conflict,
-                    "the membership this stream began with is no longer kept (the segment changed and the stream ran past "
-                        + "\(Int(MembershipWriter.changeRetention / 60)) minutes); start it again")
+                    "the membership this stream began with is no longer kept (the segment changed and the change log no longer "
+                        + "holds that version's changes); start it again")
             }
             // The page covers user indexes up to the limit-th current member after the cursor
             // (all the rest when fewer are left); members that left since are added back within it.
@@ -67,7 +67,7 @@ extension MembershipStore {
             for try await (index, id) in try await connection.query(
                 """
                 WITH first_change AS (
-                    SELECT DISTINCT ON (c.user_index) c.tenant_id, c.user_index, c.change FROM segment_changes c
+                    SELECT DISTINCT ON (c.user_index) c.tenant_id, c.user_index, c.entered FROM membership_changes c
                     WHERE c.segment_id = \(segmentID) AND c.version > \(snapshot.version)
                       AND c.user_index > \(after) AND c.user_index <= \(upper)
                     ORDER BY c.user_index, c.version
@@ -77,7 +77,7 @@ extension MembershipStore {
                     WHERE m.segment_id = \(segmentID) AND m.user_index > \(after) AND m.user_index <= \(upper)
                       AND NOT EXISTS (SELECT 1 FROM first_change f WHERE f.user_index = m.user_index)
                     UNION ALL
-                    SELECT f.tenant_id, f.user_index FROM first_change f WHERE f.change = 'exited'
+                    SELECT f.tenant_id, f.user_index FROM first_change f WHERE NOT f.entered
                 )
                 SELECT p.user_index, u.external_id FROM then_members p
                 JOIN users u ON u.tenant_id = p.tenant_id AND u.user_index = p.user_index

@@ -111,8 +111,8 @@ public struct MembershipStore: Sendable {
                     inspection.overlap = (both, onlyThis, onlyOther)
                 }
             }
-            inspection.enteredSample = try await Self.ids(.changes("entered"), segmentID, limit: sample, on: connection, logger: logger)
-            inspection.exitedSample = try await Self.ids(.changes("exited"), segmentID, limit: sample, on: connection, logger: logger)
+            inspection.enteredSample = try await Self.ids(.changes(entered: true), segmentID, limit: sample, on: connection, logger: logger)
+            inspection.exitedSample = try await Self.ids(.changes(entered: false), segmentID, limit: sample, on: connection, logger: logger)
             return inspection
         }
     }
@@ -195,7 +195,7 @@ public struct MembershipStore: Sendable {
     /// Where samples come from (constants: identifiers never come from input).
     enum SampleSource {
         case members
-        case changes(String)
+        case changes(entered: Bool)
     }
 
     /// External ids of the first `limit` users (by index) of a segment's members or last changes.
@@ -209,11 +209,11 @@ public struct MembershipStore: Sendable {
         var condition = ""
         switch source {
         case .members: table = "segment_members"
-        case .changes(let change):
-            // The last write's changes; older ones are kept a while for member streams.
-            table = "segment_changes"
-            bindings.append(change)
-            condition = " AND m.change = $3 AND m.version = (SELECT s.member_version FROM segments s WHERE s.segment_id = $1)"
+        case .changes(let entered):
+            // The last write's changes, from the change log.
+            table = "membership_changes"
+            bindings.append(entered)
+            condition = " AND m.entered = $3 AND m.version = (SELECT s.member_version FROM segments s WHERE s.segment_id = $1)"
         }
         var ids: [String] = []
         for try await id in try await connection.query(

@@ -5,18 +5,15 @@ import SegmentDomain
 
 /// The one place a segment's membership changes: rule refreshes, connector
 /// syncs and predictive scoring all write through it, so every change is a
-/// difference (who entered, who exited) recorded in `segment_changes`, sized
-/// in the history, and followed by the refreshes of segments that depend on it.
+/// difference (who entered, who exited) appended to the change log (``ChangeLog``),
+/// sized in the history, and followed by the refreshes of segments that depend on it.
 /// Call inside the tenant's transaction that also finishes the job or records the sync.
 ///
-/// Each write is numbered (`segments.member_version`) and its changes keep that
-/// number for ``changeRetention``, so a member stream that began at an older
-/// version can still page through that version (`MembershipStore+Paging.swift`).
+/// Each write is numbered (`segments.member_version`) and its changes in the log
+/// keep that number, so a member stream that began at an older version can still
+/// page through that version (`MembershipStore+Paging.swift`) for as long as the
+/// log keeps them.
 enum MembershipWriter {
-    /// How long a write's changes are kept for readers of older versions: a member
-    /// stream of a segment that changes meanwhile must finish within this of its start.
-    static let changeRetention: TimeInterval = 3600
-
     /// What a write changed.
     struct Change: Sendable, Equatable {
         var size: Int64
@@ -30,10 +27,10 @@ enum MembershipWriter {
     /// `user_index` column whose first parameter is the tenant id.
     static func replace(
         segmentID: String, tenant: TenantID, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
-        on connection: PostgresConnection, logger: Logger
+        cause: MembershipChangeCause, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
-        let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
+        let version = try await nextVersion(of: segmentID, on: connection, logger: logger)
         // The new set goes into an indexed, analyzed temporary table first. As a CTE (no index,
         // a guessed size) the anti-join against the current members ran as a nested loop over
         // both sets whenever the planner also thought the segment had one member — which it does
@@ -71,14 +68,13 @@ enum MembershipWriter {
                 SELECT $1, $2, f.user_index, $3 FROM fresh_members f ON CONFLICT DO NOTHING
                 RETURNING user_index
             ),
-            changes AS (
-                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id, version, written_at)
-                SELECT $1, $2, user_index, 'entered', $4::bigint, $5, $3 FROM entered
-                UNION ALL SELECT $1, $2, user_index, 'exited', $4::bigint, $5, $3 FROM exited
-                RETURNING 1
-            )
+            diff AS (
+                SELECT $2::text AS segment_id, user_index, true AS entered, $5::int8 AS version FROM entered
+                UNION ALL SELECT $2, user_index, false, $5 FROM exited
+            ),
+            \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "$3::timestamptz", cause: cause, jobID: "$4::bigint"))
             SELECT (SELECT count(*) FROM fresh_members)::int8, (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8,
-                   (SELECT count(*) FROM changes)::int8
+                   (SELECT count(*) FROM logged)::int8
             """
         var change = Change(size: 0, entered: 0, exited: 0)
         for try await (size, entered, exited, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: context), logger: logger)
@@ -99,10 +95,10 @@ enum MembershipWriter {
     ///   a third of writing a new segment's members.
     static func change(
         segmentID: String, tenant: TenantID, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
-        size knownSize: Int64? = nil, exact: Bool = false, on connection: PostgresConnection, logger: Logger
+        size knownSize: Int64? = nil, exact: Bool = false, cause: MembershipChangeCause, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
         try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
-        let version = try await nextVersion(of: segmentID, now: now, on: connection, logger: logger)
+        let version = try await nextVersion(of: segmentID, on: connection, logger: logger)
         var bindings = bindings
         let n = bindings.count
         bindings.append(segmentID)
@@ -121,13 +117,12 @@ enum MembershipWriter {
                 WHERE a.user_index IS NOT NULL\(exact ? "" : " ON CONFLICT DO NOTHING")
                 RETURNING user_index
             ),
-            changes AS (
-                INSERT INTO segment_changes (tenant_id, segment_id, user_index, change, job_id, version, written_at)
-                SELECT $1, $\(n + 1), user_index, 'entered', $\(n + 3)::bigint, $\(n + 4), $\(n + 2)::timestamptz FROM entered
-                UNION ALL SELECT $1, $\(n + 1), user_index, 'exited', $\(n + 3)::bigint, $\(n + 4), $\(n + 2)::timestamptz FROM exited
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8, (SELECT count(*) FROM changes)::int8
+            diff AS (
+                SELECT $\(n + 1)::text AS segment_id, user_index, true AS entered, $\(n + 4)::int8 AS version FROM entered
+                UNION ALL SELECT $\(n + 1), user_index, false, $\(n + 4) FROM exited
+            ),
+            \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "$\(n + 2)::timestamptz", cause: cause, jobID: "$\(n + 3)::bigint"))
+            SELECT (SELECT count(*) FROM entered)::int8, (SELECT count(*) FROM exited)::int8, (SELECT count(*) FROM logged)::int8
             """
         var entered: Int64 = 0
         var exited: Int64 = 0
@@ -145,28 +140,14 @@ enum MembershipWriter {
         return Change(size: size, entered: entered, exited: exited)
     }
 
-    /// Numbers the write about to happen (the segment's next member version; the row lock
-    /// orders concurrent writers of one segment) and deletes changes past their retention,
-    /// oldest versions first, so every version after `member_changes_from` stays complete.
-    static func nextVersion(of segmentID: String, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+    /// Numbers the write about to happen: the segment's next member version (the row
+    /// lock orders concurrent writers of one segment).
+    static func nextVersion(of segmentID: String, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
         var version: Int64?
         for try await bumped in try await connection.query(
             "UPDATE segments SET member_version = member_version + 1 WHERE segment_id = \(segmentID) RETURNING member_version", logger: logger
         ).decode(Int64.self) { version = bumped }
         guard let version else { throw DomainError(.notFound, "segment \(segmentID) not found") }
-        let cutoff = now.addingTimeInterval(-changeRetention)
-        try await connection.query(
-            """
-            WITH cut AS (
-                SELECT max(version) AS version FROM segment_changes
-                WHERE segment_id = \(segmentID) AND version < \(version) AND written_at < \(cutoff)
-            ),
-            gone AS (
-                DELETE FROM segment_changes c USING cut WHERE c.segment_id = \(segmentID) AND c.version <= cut.version
-            )
-            UPDATE segments s SET member_changes_from = greatest(s.member_changes_from, cut.version)
-            FROM cut WHERE s.segment_id = \(segmentID) AND cut.version IS NOT NULL
-            """, logger: logger)
         return version
     }
 

@@ -42,5 +42,6 @@ public enum Migrations {
         .audienceChanges,
         .audienceChangeUsers,
         .membershipWriteKeys,
+        .membershipChangeLog,
     ]
 }

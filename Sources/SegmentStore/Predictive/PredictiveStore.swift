@@ -152,7 +152,7 @@ public struct PredictiveStore: Sendable {
             let change = try await MembershipWriter.replace(
                 segmentID: segmentID, tenant: job.tenantID,
                 with: "SELECT user_index FROM predictive_scores WHERE tenant_id = $1 AND segment_id = $2 AND bucket = $3",
-                bindings: bindings, now: now, jobID: job.jobID, on: connection, logger: logger)
+                bindings: bindings, now: now, jobID: job.jobID, cause: .score, on: connection, logger: logger)
             let milliseconds = MembershipWriter.milliseconds(since: startedAt)
             try await MembershipWriter.record(
                 change, segment: segment, now: now, durationMilliseconds: milliseconds, jobID: job.jobID, scheduled: job.args.scheduled,

@@ -525,7 +525,7 @@ extension SegmentStore {
                     // After the segment row: a writer holding its lock has committed by now (migration 16).
                     try await connection.query(
                         """
-                        DELETE FROM segment_changes WHERE segment_id = \(segmentID)
+                        DELETE FROM membership_changes WHERE segment_id = \(segmentID)
                         AND NOT EXISTS (SELECT 1 FROM segments WHERE segment_id = \(segmentID))
                         """, logger: database.logger)
                     // Its export files go too (the sweeper deletes them).

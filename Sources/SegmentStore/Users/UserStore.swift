@@ -94,15 +94,9 @@ public struct UserStore: Sendable {
                 ),
                 ("locations", "WITH gone AS (DELETE FROM locations WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("tags", "WITH gone AS (DELETE FROM user_tags WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
-                // The stored sizes of the user's segments drop with the membership rows, in the same statement.
-                (
-                    "memberships",
-                    """
-                    WITH gone AS (DELETE FROM segment_members WHERE user_index = \(index) RETURNING segment_id),
-                    sized AS (UPDATE segments s SET size = s.size - 1 FROM gone g WHERE s.segment_id = g.segment_id RETURNING 1)
-                    SELECT count(*)::int8 FROM gone
-                    """
-                ),
+                // The stored sizes of the user's segments drop with the membership rows, and the change log
+                // records each exit (cause: deletion), in the same statement.
+                ("memberships", Self.leavingEverySegment(tenant: tenant, index: index)),
                 ("profile", "WITH gone AS (DELETE FROM profiles WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("user", "WITH gone AS (DELETE FROM users WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
             ]
@@ -116,5 +110,24 @@ public struct UserStore: Sendable {
             record.before = removed.mapValues { .number(Double($0)) }
             return removed
         }
+    }
+
+    /// Removes the user from every segment, lowering the segments' sizes and logging each exit.
+    private static func leavingEverySegment(tenant: TenantID, index: Int64) -> PostgresQuery {
+        var binds = PostgresBindings()
+        binds.append(tenant.rawValue)
+        binds.append(index)
+        return PostgresQuery(
+            unsafeSQL: """
+                WITH gone AS (DELETE FROM segment_members WHERE user_index = $2 RETURNING segment_id),
+                sized AS (
+                    UPDATE segments s SET size = s.size - 1 FROM gone g WHERE s.segment_id = g.segment_id
+                    RETURNING s.segment_id, s.member_version
+                ),
+                diff AS (SELECT segment_id, $2::int8 AS user_index, false AS entered, member_version AS version FROM sized),
+                \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "now()", cause: .deletion, jobID: "0::int8"))
+                SELECT count(*)::int8 FROM gone
+                """,
+            binds: binds)
     }
 }

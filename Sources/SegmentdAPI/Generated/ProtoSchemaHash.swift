@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "2bd5bbda1f8064407cda50e847b6dcb8ac5a115ec8c0391798c026e8585bc0b6"
+    public static let sha256 = "8f55eba5151171aa79c52ddc1f3872e4be9004d2d4d5f0b17c88c4c4479b279c"
 }

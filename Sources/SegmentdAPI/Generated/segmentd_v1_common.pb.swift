@@ -161,6 +161,9 @@ public nonisolated enum Segmentd_V1_ErrorReason: SwiftProtobuf.Enum, Swift.CaseI
 
   /// A rule evaluation ran past its statement timeout.
   case evaluationTimeout // = 17
+
+  /// The change log no longer keeps changes that old; metadata `oldest_position` says where it starts.
+  case changesNotKept // = 18
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -187,6 +190,7 @@ public nonisolated enum Segmentd_V1_ErrorReason: SwiftProtobuf.Enum, Swift.CaseI
     case 15: self = .notServing
     case 16: self = .notImplementedYet
     case 17: self = .evaluationTimeout
+    case 18: self = .changesNotKept
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -211,6 +215,7 @@ public nonisolated enum Segmentd_V1_ErrorReason: SwiftProtobuf.Enum, Swift.CaseI
     case .notServing: return 15
     case .notImplementedYet: return 16
     case .evaluationTimeout: return 17
+    case .changesNotKept: return 18
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -235,6 +240,7 @@ public nonisolated enum Segmentd_V1_ErrorReason: SwiftProtobuf.Enum, Swift.CaseI
     .notServing,
     .notImplementedYet,
     .evaluationTimeout,
+    .changesNotKept,
   ]
 
 }
@@ -370,7 +376,7 @@ nonisolated extension Segmentd_V1_ValueType: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Segmentd_V1_ErrorReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}API_KEY_INVALID\0\u{1}PERMISSION_MISSING\0\u{1}TENANT_DISABLED\0\u{1}INVALID_FIELD\0\u{1}RESOURCE_NOT_FOUND\0\u{1}RESOURCE_EXISTS\0\u{1}ETAG_MISMATCH\0\u{1}SEGMENT_PAUSED\0\u{1}LIMIT_EXCEEDED\0\u{1}RULE_SYNTAX\0\u{1}RULE_INVALID\0\u{1}TYPE_MISMATCH\0\u{1}INSUFFICIENT_DATA\0\u{1}OPERATION_FINISHED\0\u{1}NOT_SERVING\0\u{1}NOT_IMPLEMENTED_YET\0\u{1}EVALUATION_TIMEOUT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}API_KEY_INVALID\0\u{1}PERMISSION_MISSING\0\u{1}TENANT_DISABLED\0\u{1}INVALID_FIELD\0\u{1}RESOURCE_NOT_FOUND\0\u{1}RESOURCE_EXISTS\0\u{1}ETAG_MISMATCH\0\u{1}SEGMENT_PAUSED\0\u{1}LIMIT_EXCEEDED\0\u{1}RULE_SYNTAX\0\u{1}RULE_INVALID\0\u{1}TYPE_MISMATCH\0\u{1}INSUFFICIENT_DATA\0\u{1}OPERATION_FINISHED\0\u{1}NOT_SERVING\0\u{1}NOT_IMPLEMENTED_YET\0\u{1}EVALUATION_TIMEOUT\0\u{1}CHANGES_NOT_KEPT\0")
 }
 
 nonisolated extension Segmentd_V1_Value: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

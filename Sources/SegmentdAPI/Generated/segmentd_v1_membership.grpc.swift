@@ -76,12 +76,26 @@ public enum Segmentd_V1_MembershipService: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "WatchSegmentChanges" metadata.
+        public enum WatchSegmentChanges: Sendable {
+            /// Request type for "WatchSegmentChanges".
+            public typealias Input = Segmentd_V1_WatchSegmentChangesRequest
+            /// Response type for "WatchSegmentChanges".
+            public typealias Output = Segmentd_V1_WatchSegmentChangesResponse
+            /// Descriptor for "WatchSegmentChanges".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "segmentd.v1.MembershipService"),
+                method: "WatchSegmentChanges",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "segmentd.v1.MembershipService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             CheckMembership.descriptor,
             BatchCheckMembership.descriptor,
             ListUserSegments.descriptor,
-            StreamSegmentMembers.descriptor
+            StreamSegmentMembers.descriptor,
+            WatchSegmentChanges.descriptor
         ]
     }
 }
@@ -185,6 +199,27 @@ extension Segmentd_V1_MembershipService {
             request: GRPCCore.StreamingServerRequest<Segmentd_V1_StreamSegmentMembersRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_SegmentMembersChunk>
+
+        /// Handle the "WatchSegmentChanges" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every change of the tenant's segment memberships from a position or a time,
+        /// > then as they commit: a consumer resuming after its last position sees each
+        /// > change exactly once, in order. A position older than the change log keeps
+        /// > fails with OUT_OF_RANGE and says the oldest available.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Segmentd_V1_WatchSegmentChangesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Segmentd_V1_WatchSegmentChangesResponse` messages.
+        func watchSegmentChanges(
+            request: GRPCCore.StreamingServerRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_WatchSegmentChangesResponse>
     }
 
     /// Service protocol for the "segmentd.v1.MembershipService" service.
@@ -272,6 +307,27 @@ extension Segmentd_V1_MembershipService {
             request: GRPCCore.ServerRequest<Segmentd_V1_StreamSegmentMembersRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_SegmentMembersChunk>
+
+        /// Handle the "WatchSegmentChanges" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every change of the tenant's segment memberships from a position or a time,
+        /// > then as they commit: a consumer resuming after its last position sees each
+        /// > change exactly once, in order. A position older than the change log keeps
+        /// > fails with OUT_OF_RANGE and says the oldest available.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_WatchSegmentChangesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Segmentd_V1_WatchSegmentChangesResponse` messages.
+        func watchSegmentChanges(
+            request: GRPCCore.ServerRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_WatchSegmentChangesResponse>
     }
 
     /// Simple service protocol for the "segmentd.v1.MembershipService" service.
@@ -358,6 +414,28 @@ extension Segmentd_V1_MembershipService {
             response: GRPCCore.RPCWriter<Segmentd_V1_SegmentMembersChunk>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "WatchSegmentChanges" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every change of the tenant's segment memberships from a position or a time,
+        /// > then as they commit: a consumer resuming after its last position sees each
+        /// > change exactly once, in order. A position older than the change log keeps
+        /// > fails with OUT_OF_RANGE and says the oldest available.
+        ///
+        /// - Parameters:
+        ///   - request: A `Segmentd_V1_WatchSegmentChangesRequest` message.
+        ///   - response: A response stream of `Segmentd_V1_WatchSegmentChangesResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func watchSegmentChanges(
+            request: Segmentd_V1_WatchSegmentChangesRequest,
+            response: GRPCCore.RPCWriter<Segmentd_V1_WatchSegmentChangesResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -409,6 +487,17 @@ extension Segmentd_V1_MembershipService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Segmentd_V1_MembershipService.Method.WatchSegmentChanges.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_WatchSegmentChangesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_WatchSegmentChangesResponse>(),
+            handler: { request, context in
+                try await self.watchSegmentChanges(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -453,6 +542,17 @@ extension Segmentd_V1_MembershipService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_SegmentMembersChunk> {
         let response = try await self.streamSegmentMembers(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
+    }
+
+    public func watchSegmentChanges(
+        request: GRPCCore.StreamingServerRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_WatchSegmentChangesResponse> {
+        let response = try await self.watchSegmentChanges(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -510,6 +610,23 @@ extension Segmentd_V1_MembershipService.SimpleServiceProtocol {
             metadata: [:],
             producer: { writer in
                 try await self.streamSegmentMembers(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
+    public func watchSegmentChanges(
+        request: GRPCCore.ServerRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_WatchSegmentChangesResponse> {
+        return GRPCCore.StreamingServerResponse<Segmentd_V1_WatchSegmentChangesResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.watchSegmentChanges(
                     request: request.message,
                     response: writer,
                     context: context
@@ -625,6 +742,32 @@ extension Segmentd_V1_MembershipService {
             deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_SegmentMembersChunk>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Segmentd_V1_SegmentMembersChunk>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "WatchSegmentChanges" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every change of the tenant's segment memberships from a position or a time,
+        /// > then as they commit: a consumer resuming after its last position sees each
+        /// > change exactly once, in order. A position older than the change log keeps
+        /// > fails with OUT_OF_RANGE and says the oldest available.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_WatchSegmentChangesRequest` message.
+        ///   - serializer: A serializer for `Segmentd_V1_WatchSegmentChangesRequest` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_WatchSegmentChangesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func watchSegmentChanges<Result>(
+            request: GRPCCore.ClientRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Segmentd_V1_WatchSegmentChangesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_WatchSegmentChangesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Segmentd_V1_WatchSegmentChangesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -783,6 +926,41 @@ extension Segmentd_V1_MembershipService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "WatchSegmentChanges" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every change of the tenant's segment memberships from a position or a time,
+        /// > then as they commit: a consumer resuming after its last position sees each
+        /// > change exactly once, in order. A position older than the change log keeps
+        /// > fails with OUT_OF_RANGE and says the oldest available.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_WatchSegmentChangesRequest` message.
+        ///   - serializer: A serializer for `Segmentd_V1_WatchSegmentChangesRequest` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_WatchSegmentChangesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func watchSegmentChanges<Result>(
+            request: GRPCCore.ClientRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Segmentd_V1_WatchSegmentChangesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_WatchSegmentChangesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Segmentd_V1_WatchSegmentChangesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Segmentd_V1_MembershipService.Method.WatchSegmentChanges.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -899,6 +1077,36 @@ extension Segmentd_V1_MembershipService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_StreamSegmentMembersRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_SegmentMembersChunk>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WatchSegmentChanges" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Every change of the tenant's segment memberships from a position or a time,
+    /// > then as they commit: a consumer resuming after its last position sees each
+    /// > change exactly once, in order. A position older than the change log keeps
+    /// > fails with OUT_OF_RANGE and says the oldest available.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Segmentd_V1_WatchSegmentChangesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func watchSegmentChanges<Result>(
+        request: GRPCCore.ClientRequest<Segmentd_V1_WatchSegmentChangesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Segmentd_V1_WatchSegmentChangesResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.watchSegmentChanges(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_WatchSegmentChangesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_WatchSegmentChangesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1033,6 +1241,40 @@ extension Segmentd_V1_MembershipService.ClientProtocol {
             metadata: metadata
         )
         return try await self.streamSegmentMembers(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WatchSegmentChanges" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Every change of the tenant's segment memberships from a position or a time,
+    /// > then as they commit: a consumer resuming after its last position sees each
+    /// > change exactly once, in order. A position older than the change log keeps
+    /// > fails with OUT_OF_RANGE and says the oldest available.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func watchSegmentChanges<Result>(
+        _ message: Segmentd_V1_WatchSegmentChangesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Segmentd_V1_WatchSegmentChangesResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Segmentd_V1_WatchSegmentChangesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.watchSegmentChanges(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -24,6 +24,114 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Whether a change put the user in the segment or took them out.
+public nonisolated enum Segmentd_V1_MembershipChangeKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not set.
+  case unspecified // = 0
+
+  /// The user entered the segment.
+  case entered // = 1
+
+  /// The user exited the segment.
+  case exited // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .entered
+    case 2: self = .exited
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .entered: return 1
+    case .exited: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Segmentd_V1_MembershipChangeKind] = [
+    .unspecified,
+    .entered,
+    .exited,
+  ]
+
+}
+
+/// What changed the membership.
+public nonisolated enum Segmentd_V1_MembershipChangeCause: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not set.
+  case unspecified // = 0
+
+  /// A refresh of the segment wrote its difference.
+  case refresh // = 1
+
+  /// A real-time segment's continuous evaluation.
+  case realTime // = 2
+
+  /// A connector's push, replace session or pull.
+  case sync // = 3
+
+  /// Predictive scoring.
+  case score // = 4
+
+  /// The user was erased.
+  case deletion // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .refresh
+    case 2: self = .realTime
+    case 3: self = .sync
+    case 4: self = .score
+    case 5: self = .deletion
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .refresh: return 1
+    case .realTime: return 2
+    case .sync: return 3
+    case .score: return 4
+    case .deletion: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Segmentd_V1_MembershipChangeCause] = [
+    .unspecified,
+    .refresh,
+    .realTime,
+    .sync,
+    .score,
+    .deletion,
+  ]
+
+}
+
 /// Request for MembershipService.CheckMembership.
 public nonisolated struct Segmentd_V1_CheckMembershipRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -201,9 +309,130 @@ public nonisolated struct Segmentd_V1_SegmentMembersChunk: Sendable {
   fileprivate var _snapshotTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+/// Request for MembershipService.WatchSegmentChanges.
+public nonisolated struct Segmentd_V1_WatchSegmentChangesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The tenant.
+  public var parent: String = String()
+
+  /// Segments by id or name; empty watches every segment of the tenant.
+  public var segments: [String] = []
+
+  /// Where the stream begins. Unset: now (only changes committed from here on).
+  public var start: Segmentd_V1_WatchSegmentChangesRequest.OneOf_Start? = nil
+
+  /// Every change after this position: the last position a consumer processed
+  /// (a change's or a heartbeat's). 0 is the beginning of the log.
+  public var afterPosition: Int64 {
+    get {
+      if case .afterPosition(let v)? = start {return v}
+      return 0
+    }
+    set {start = .afterPosition(newValue)}
+  }
+
+  /// Every change written at or after this time.
+  public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {
+      if case .startTime(let v)? = start {return v}
+      return SwiftProtobuf.Google_Protobuf_Timestamp()
+    }
+    set {start = .startTime(newValue)}
+  }
+
+  /// Seconds between heartbeats while nothing changes (1-300; default 10).
+  public var heartbeatSeconds: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  /// Where the stream begins. Unset: now (only changes committed from here on).
+  public nonisolated enum OneOf_Start: Equatable, Sendable {
+    /// Every change after this position: the last position a consumer processed
+    /// (a change's or a heartbeat's). 0 is the beginning of the log.
+    case afterPosition(Int64)
+    /// Every change written at or after this time.
+    case startTime(SwiftProtobuf.Google_Protobuf_Timestamp)
+
+  }
+
+  public init() {}
+}
+
+/// One change of one user's membership of one segment.
+public nonisolated struct Segmentd_V1_SegmentChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The change's position in the tenant's log: strictly increasing, no gaps.
+  public var position: Int64 = 0
+
+  /// The segment name.
+  public var segment: String = String()
+
+  /// The tenant's user id; empty when the user has been erased since.
+  public var userID: String = String()
+
+  /// Entered or exited.
+  public var kind: Segmentd_V1_MembershipChangeKind = .unspecified
+
+  /// When the change took effect.
+  public var effectiveTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_effectiveTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_effectiveTime = newValue}
+  }
+  /// Returns true if `effectiveTime` has been explicitly set.
+  public var hasEffectiveTime: Bool {self._effectiveTime != nil}
+  /// Clears the value of `effectiveTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEffectiveTime() {self._effectiveTime = nil}
+
+  /// What changed the membership.
+  public var cause: Segmentd_V1_MembershipChangeCause = .unspecified
+
+  /// The operation that made the change (a refresh's, a scoring's), when there is one.
+  public var operation: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _effectiveTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// A message of MembershipService.WatchSegmentChanges: changes in position order,
+/// or a heartbeat (no changes) while nothing changes.
+public nonisolated struct Segmentd_V1_WatchSegmentChangesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Changes, in position order (none in a heartbeat).
+  public var changes: [Segmentd_V1_SegmentChange] = []
+
+  /// The consumer has seen the log up to here: the last change's position, or in
+  /// a heartbeat the tenant's latest position (past changes of unwatched segments).
+  /// Resuming with after_position set to it misses nothing and repeats nothing.
+  public var position: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "segmentd.v1"
+
+nonisolated extension Segmentd_V1_MembershipChangeKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MEMBERSHIP_CHANGE_KIND_UNSPECIFIED\0\u{1}MEMBERSHIP_CHANGE_KIND_ENTERED\0\u{1}MEMBERSHIP_CHANGE_KIND_EXITED\0")
+}
+
+nonisolated extension Segmentd_V1_MembershipChangeCause: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MEMBERSHIP_CHANGE_CAUSE_UNSPECIFIED\0\u{1}MEMBERSHIP_CHANGE_CAUSE_REFRESH\0\u{1}MEMBERSHIP_CHANGE_CAUSE_REAL_TIME\0\u{1}MEMBERSHIP_CHANGE_CAUSE_SYNC\0\u{1}MEMBERSHIP_CHANGE_CAUSE_SCORE\0\u{1}MEMBERSHIP_CHANGE_CAUSE_DELETION\0")
+}
 
 nonisolated extension Segmentd_V1_CheckMembershipRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckMembershipRequest"
@@ -533,6 +762,182 @@ nonisolated extension Segmentd_V1_SegmentMembersChunk: SwiftProtobuf.Message, Sw
     if lhs.userIds != rhs.userIds {return false}
     if lhs.total != rhs.total {return false}
     if lhs._snapshotTime != rhs._snapshotTime {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segmentd_V1_WatchSegmentChangesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchSegmentChangesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{1}segments\0\u{3}after_position\0\u{3}start_time\0\u{3}heartbeat_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.parent) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.segments) }()
+      case 3: try {
+        var v: Int64?
+        try decoder.decodeSingularInt64Field(value: &v)
+        if let v = v {
+          if self.start != nil {try decoder.handleConflictingOneOf()}
+          self.start = .afterPosition(v)
+        }
+      }()
+      case 4: try {
+        var v: SwiftProtobuf.Google_Protobuf_Timestamp?
+        var hadOneofValue = false
+        if let current = self.start {
+          hadOneofValue = true
+          if case .startTime(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.start = .startTime(v)
+        }
+      }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.heartbeatSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.parent.isEmpty {
+      try visitor.visitSingularStringField(value: self.parent, fieldNumber: 1)
+    }
+    if !self.segments.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.segments, fieldNumber: 2)
+    }
+    switch self.start {
+    case .afterPosition?: try {
+      guard case .afterPosition(let v)? = self.start else { preconditionFailure() }
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    }()
+    case .startTime?: try {
+      guard case .startTime(let v)? = self.start else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    if self.heartbeatSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.heartbeatSeconds, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segmentd_V1_WatchSegmentChangesRequest, rhs: Segmentd_V1_WatchSegmentChangesRequest) -> Bool {
+    if lhs.parent != rhs.parent {return false}
+    if lhs.segments != rhs.segments {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.heartbeatSeconds != rhs.heartbeatSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segmentd_V1_SegmentChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SegmentChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{1}segment\0\u{3}user_id\0\u{1}kind\0\u{3}effective_time\0\u{1}cause\0\u{1}operation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.position) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.segment) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._effectiveTime) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.cause) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.operation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.position != 0 {
+      try visitor.visitSingularInt64Field(value: self.position, fieldNumber: 1)
+    }
+    if !self.segment.isEmpty {
+      try visitor.visitSingularStringField(value: self.segment, fieldNumber: 2)
+    }
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 3)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
+    }
+    try { if let v = self._effectiveTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.cause != .unspecified {
+      try visitor.visitSingularEnumField(value: self.cause, fieldNumber: 6)
+    }
+    if !self.operation.isEmpty {
+      try visitor.visitSingularStringField(value: self.operation, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segmentd_V1_SegmentChange, rhs: Segmentd_V1_SegmentChange) -> Bool {
+    if lhs.position != rhs.position {return false}
+    if lhs.segment != rhs.segment {return false}
+    if lhs.userID != rhs.userID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs._effectiveTime != rhs._effectiveTime {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.operation != rhs.operation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segmentd_V1_WatchSegmentChangesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchSegmentChangesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}changes\0\u{1}position\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.position) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 1)
+    }
+    if self.position != 0 {
+      try visitor.visitSingularInt64Field(value: self.position, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segmentd_V1_WatchSegmentChangesResponse, rhs: Segmentd_V1_WatchSegmentChangesResponse) -> Bool {
+    if lhs.changes != rhs.changes {return false}
+    if lhs.position != rhs.position {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -130,7 +130,7 @@ struct EngineRefreshTests {
                     try await server.database.scalar(
                         "SELECT user_index FROM segment_members WHERE segment_id = 'buyers' ORDER BY 1", as: Int64.self) == selected)
                 let changes = try await server.database.scalar(
-                    "SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'buyers' AND job_id = \(operation.name.split(separator: "/").last!)",
+                    "SELECT count(*)::int8 FROM membership_changes WHERE segment_id = 'buyers' AND job_id = \(operation.name.split(separator: "/").last!)",
                     as: Int64.self)
                 #expect(changes == [done.refresh.entered + done.refresh.exited])
 

@@ -152,7 +152,7 @@ struct RefreshTests {
                 #expect(try await Self.members(server, "not_buyers") == ["u2"], "refreshed after its dependency")
 
                 #expect(
-                    try await server.database.scalar("SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
+                    try await server.database.scalar("SELECT count(*)::int8 FROM membership_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
                         == [1], "u2 entered")
                 // Deleted, then purged once the retention has passed, with its changes; the id is free again.
                 _ = try await connection.segments.deleteSegment(.with { $0.name = Self.name("not_buyers") }, metadata: connection.metadata)
@@ -166,7 +166,7 @@ struct RefreshTests {
                     }.0 == .notFound)
                 #expect(try await Self.members(server, "not_buyers").isEmpty)
                 #expect(
-                    try await server.database.scalar("SELECT count(*)::int8 FROM segment_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
+                    try await server.database.scalar("SELECT count(*)::int8 FROM membership_changes WHERE segment_id = 'not_buyers'", as: Int64.self)
                         == [0], "the purge deletes the segment's changes")
                 _ = try await SegmentLifecycleTests.create(connection, "not_buyers", "has tag vip")
             }
