@@ -8,10 +8,16 @@ import SwiftProtobuf
 extension Segctl {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Is a user in these segments? (membership.check; as of each segment's last refresh)")
+            abstract: "Is a user in these segments? (membership.check; as of each segment's last refresh, or --at a past time)")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The user id.") var user: String
         @Argument(help: "Segment ids.") var segments: [String]
+        @Option(help: "Answer as of this time (2026-12-01T10:00:00Z), from the change log, within its retention.") var at: String?
+
+        func validate() throws {
+            if let at { _ = try Segctl.Segments.parseTime(at, option: "--at") }
+        }
+
         func run() async throws {
             try await runCommand {
                 let response = try await connection.withConnection { client in
@@ -21,6 +27,7 @@ extension Segctl {
                             $0.parent = tenant
                             $0.userID = user
                             $0.segments = segments.map { Segments.name(tenant, $0) }
+                            if let at, let time = try? Segctl.Segments.parseTime(at, option: "--at") { $0.atTime = .init(date: time) }
                         }, metadata: client.metadata)
                 }
                 if connection.json { return try printJSON(response) }
@@ -131,12 +138,21 @@ extension Segctl.Segments {
             abstract: "Stream a segment's member ids, one per line, from one consistent snapshot (membership.check).")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The segment id (or its full name).") var id: String
+        @Option(help: "The members as of this time (2026-12-01T10:00:00Z), from the change log, within its retention.") var at: String?
+
+        func validate() throws {
+            if let at { _ = try Segctl.Segments.parseTime(at, option: "--at") }
+        }
+
         func run() async throws {
             try await runCommand {
                 try await connection.withConnection { client in
                     let tenant = try await client.callerTenant()
                     let request = ClientRequest(
-                        message: Segmentd_V1_StreamSegmentMembersRequest.with { $0.segment = Segctl.Segments.name(tenant, id) },
+                        message: Segmentd_V1_StreamSegmentMembersRequest.with {
+                            $0.segment = Segctl.Segments.name(tenant, id)
+                            if let at, let time = try? Segctl.Segments.parseTime(at, option: "--at") { $0.atTime = .init(date: time) }
+                        },
                         metadata: client.metadata)
                     try await client.membership.streamSegmentMembers(request: request) { response in
                         for try await chunk in response.messages where !chunk.userIds.isEmpty {
@@ -173,12 +189,10 @@ extension Segctl.Segments {
         static func start(_ text: String) throws -> Segmentd_V1_WatchSegmentChangesRequest.OneOf_Start? {
             if text == "now" { return nil }
             if let position = Int64(text), position >= 0 { return .afterPosition(position) }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) {
-                return .startTime(.init(date: date))
+            guard let time = try? Segctl.Segments.parseTime(text, option: "--from") else {
+                throw ValidationError("--from: a position (42), a time (2026-12-01T10:00:00Z) or now")
             }
-            throw ValidationError("--from: a position (42), a time (2026-12-01T10:00:00Z) or now")
+            return .startTime(.init(date: time))
         }
 
         func run() async throws {
@@ -219,12 +233,6 @@ extension Segctl.Segments {
             }
         }
 
-        static func timeText(_ time: Google_Protobuf_Timestamp) -> String {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return formatter.string(from: time.date)
-        }
-
         static func line(_ change: Segmentd_V1_SegmentChange) -> String {
             let cause: String
             switch change.cause {
@@ -240,5 +248,17 @@ extension Segctl.Segments {
                 change.userID.isEmpty ? "(erased)" : change.userID, cause + (change.operation.isEmpty ? "" : " " + shortID(change.operation)),
             ].joined(separator: "  ")
         }
+    }
+}
+
+extension Segctl.Segments {
+    /// An ISO 8601 time, with or without fractional seconds.
+    static func parseTime(_ text: String, option: String) throws -> Date {
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let time = fractional.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+            throw ValidationError("\(option): a time such as 2026-12-01T10:00:00Z")
+        }
+        return time
     }
 }

@@ -103,7 +103,7 @@ public struct UseCases: Sendable {
         audit = AuditTrail(log: AuditLog(database: database))
         ingestion = Ingestion(store: ingestStore, clock: clock)
         tags = Tagging(store: TagStore(database: database))
-        users = UserProfiles(store: UserStore(database: database))
+        users = UserProfiles(store: UserStore(database: database, clock: clock))
         catalog = Catalog(store: CatalogStore(database: database))
         predictive = PredictiveModels(store: predictiveStore, segments: segmentStore)
         rules = RuleEvaluation(

@@ -26,7 +26,8 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         let tenant = try ResourceName.tenant(request.parent, field: "parent", for: principal)
         guard !request.userID.isEmpty else { throw DomainError.invalid("user_id", "set the user to check") }
         let ids = try Self.segmentIDs(request.segments, field: "segments", tenant: tenant, principal: principal)
-        let results = try await membership.check(tenant: tenant, userIDs: [request.userID], segmentIDs: ids)
+        let results = try await membership.check(
+            tenant: tenant, userIDs: [request.userID], segmentIDs: ids, at: request.hasAtTime ? request.atTime.date : nil)
         return .with {
             $0.userID = request.userID
             $0.results = (results[request.userID] ?? []).map { Self.proto($0, tenant: tenant) }
@@ -65,7 +66,9 @@ struct MembershipService: Segmentd_V1_MembershipService.SimpleServiceProtocol {
         let (tenant, id) = try ResourceName.segmentReference(request.segment, field: "segment", for: principal)
         let membership = membership
         try await context.untilCancelled {
-            try await membership.streamMembers(tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize)) { ids, total, snapshot in
+            try await membership.streamMembers(
+                tenant: tenant, segmentID: id, chunkSize: Int(request.chunkSize), at: request.hasAtTime ? request.atTime.date : nil
+            ) { ids, total, snapshot in
                 try await response.write(
                     .with {
                         $0.userIds = ids

@@ -64,6 +64,11 @@ public struct ChangeLogStore: Sendable {
             try await database.withTenant(tenant) { connection in
                 try await connection.query(
                     """
+                    UPDATE membership_change_positions SET pruned_through = greatest(pruned_through,
+                        (SELECT max(effective_at) FROM membership_changes WHERE written_at < \(cutoff)))
+                    """, logger: logger)
+                try await connection.query(
+                    """
                     UPDATE segments s SET member_changes_from = greatest(s.member_changes_from,
                         coalesce((SELECT min(c.version) - 1 FROM membership_changes c
                                   WHERE c.segment_id = s.segment_id AND c.written_at >= \(cutoff)), s.member_version))

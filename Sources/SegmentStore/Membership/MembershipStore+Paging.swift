@@ -8,8 +8,8 @@ import SegmentDomain
 /// still sees one moment: every page shows the membership as of one write, even
 /// when later writes commit between pages.
 ///
-/// A write bumps `segments.member_version` and keeps its changes (who entered,
-/// who exited) under that number for ``MembershipWriter/changeRetention``. A
+/// A write bumps `segments.member_version` and logs its changes (who entered,
+/// who exited) under that number in the change log, kept for its retention. A
 /// user's membership at version V is its membership now unless it changed after
 /// V; then it is the opposite of the first such change (an "entered" means it
 /// was out at V, an "exited" that it was in).

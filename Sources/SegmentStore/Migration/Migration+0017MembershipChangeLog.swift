@@ -19,8 +19,10 @@ extension Migration {
         version: 17, name: "membership_change_log",
         sql: #"""
             CREATE TABLE membership_change_positions (
-                tenant_id     text PRIMARY KEY,
-                last_position bigint NOT NULL CHECK (last_position >= 0)
+                tenant_id      text PRIMARY KEY,
+                last_position  bigint NOT NULL CHECK (last_position >= 0),
+                -- The latest instant a pruned change took effect: membership before it cannot be told.
+                pruned_through timestamptz
             );
 
             CREATE TABLE membership_changes (
@@ -38,6 +40,8 @@ extension Migration {
                 PRIMARY KEY (tenant_id, position, written_at)
             ) PARTITION BY RANGE (written_at);
             CREATE INDEX membership_changes_by_segment ON membership_changes (tenant_id, segment_id, version);
+            -- A user's changes of a segment: membership at an instant, and member streams' pages.
+            CREATE INDEX membership_changes_by_user ON membership_changes (tenant_id, segment_id, user_index, version);
             -- Rows arrive in time order: a block range index finds the old ones for the retention sweep.
             CREATE INDEX membership_changes_by_time ON membership_changes USING brin (written_at);
             CREATE TABLE membership_changes_default PARTITION OF membership_changes DEFAULT;

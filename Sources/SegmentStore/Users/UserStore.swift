@@ -7,9 +7,12 @@ import SegmentRules
 /// Reads users and erases them.
 public struct UserStore: Sendable {
     let database: Database
+    /// The time an erasure's exits take effect at.
+    let clock: @Sendable () -> Date
 
-    public init(database: Database) {
+    public init(database: Database, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
+        self.clock = clock
     }
 
     /// Gets a user with profile, tags and recent events.
@@ -96,7 +99,7 @@ public struct UserStore: Sendable {
                 ("tags", "WITH gone AS (DELETE FROM user_tags WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 // The stored sizes of the user's segments drop with the membership rows, and the change log
                 // records each exit (cause: deletion), in the same statement.
-                ("memberships", Self.leavingEverySegment(tenant: tenant, index: index)),
+                ("memberships", Self.leavingEverySegment(tenant: tenant, index: index, at: clock())),
                 ("profile", "WITH gone AS (DELETE FROM profiles WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
                 ("user", "WITH gone AS (DELETE FROM users WHERE user_index = \(index) RETURNING 1) SELECT count(*)::int8 FROM gone"),
             ]
@@ -112,20 +115,23 @@ public struct UserStore: Sendable {
         }
     }
 
-    /// Removes the user from every segment, lowering the segments' sizes and logging each exit.
-    private static func leavingEverySegment(tenant: TenantID, index: Int64) -> PostgresQuery {
+    /// Removes the user from every segment, lowering the segments' sizes and logging each exit
+    /// as a write of its own (the segment's next member version, as membership at an instant needs).
+    private static func leavingEverySegment(tenant: TenantID, index: Int64, at now: Date) -> PostgresQuery {
         var binds = PostgresBindings()
         binds.append(tenant.rawValue)
         binds.append(index)
+        binds.append(now)
         return PostgresQuery(
             unsafeSQL: """
                 WITH gone AS (DELETE FROM segment_members WHERE user_index = $2 RETURNING segment_id),
                 sized AS (
-                    UPDATE segments s SET size = s.size - 1 FROM gone g WHERE s.segment_id = g.segment_id
+                    UPDATE segments s SET size = s.size - 1, member_version = s.member_version + 1
+                    FROM gone g WHERE s.segment_id = g.segment_id
                     RETURNING s.segment_id, s.member_version
                 ),
                 diff AS (SELECT segment_id, $2::int8 AS user_index, false AS entered, member_version AS version FROM sized),
-                \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "now()", cause: .deletion, jobID: "0::int8"))
+                \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "$3::timestamptz", cause: .deletion, jobID: "0::int8"))
                 SELECT count(*)::int8 FROM gone
                 """,
             binds: binds)

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "8f55eba5151171aa79c52ddc1f3872e4be9004d2d4d5f0b17c88c4c4479b279c"
+    public static let sha256 = "20d874eeca4b5a3ab90df87e3f2fcabd740a164a23d23d9f1756009c4f0b72ad"
 }

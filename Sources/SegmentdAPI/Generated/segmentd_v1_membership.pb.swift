@@ -147,9 +147,22 @@ public nonisolated struct Segmentd_V1_CheckMembershipRequest: Sendable {
   /// Segments by id (`buyers`) or name (`tenants/{tenant}/segments/buyers`), at most 100.
   public var segments: [String] = []
 
+  /// Answer as of this time instead of now, from the change log (within its
+  /// retention; older is OUT_OF_RANGE).
+  public var atTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_atTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_atTime = newValue}
+  }
+  /// Returns true if `atTime` has been explicitly set.
+  public var hasAtTime: Bool {self._atTime != nil}
+  /// Clears the value of `atTime`. Subsequent reads from it will return its default value.
+  public mutating func clearAtTime() {self._atTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// One user's membership of one segment.
@@ -272,12 +285,25 @@ public nonisolated struct Segmentd_V1_StreamSegmentMembersRequest: Sendable {
   /// The segment, by id or name.
   public var segment: String = String()
 
-  /// User ids per message (default 1000, maximum 10000).
+  /// User ids per message (0: 10,000; at most 100,000).
   public var chunkSize: Int32 = 0
+
+  /// The members as of this time instead of now, from the change log (within
+  /// its retention; older is OUT_OF_RANGE).
+  public var atTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_atTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_atTime = newValue}
+  }
+  /// Returns true if `atTime` has been explicitly set.
+  public var hasAtTime: Bool {self._atTime != nil}
+  /// Clears the value of `atTime`. Subsequent reads from it will return its default value.
+  public mutating func clearAtTime() {self._atTime = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// A chunk of a segment's members.
@@ -436,7 +462,7 @@ nonisolated extension Segmentd_V1_MembershipChangeCause: SwiftProtobuf._ProtoNam
 
 nonisolated extension Segmentd_V1_CheckMembershipRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckMembershipRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}user_id\0\u{1}segments\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}user_id\0\u{1}segments\0\u{3}at_time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -447,12 +473,17 @@ nonisolated extension Segmentd_V1_CheckMembershipRequest: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeSingularStringField(value: &self.parent) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.segments) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._atTime) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.parent.isEmpty {
       try visitor.visitSingularStringField(value: self.parent, fieldNumber: 1)
     }
@@ -462,6 +493,9 @@ nonisolated extension Segmentd_V1_CheckMembershipRequest: SwiftProtobuf.Message,
     if !self.segments.isEmpty {
       try visitor.visitRepeatedStringField(value: self.segments, fieldNumber: 3)
     }
+    try { if let v = self._atTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -469,6 +503,7 @@ nonisolated extension Segmentd_V1_CheckMembershipRequest: SwiftProtobuf.Message,
     if lhs.parent != rhs.parent {return false}
     if lhs.userID != rhs.userID {return false}
     if lhs.segments != rhs.segments {return false}
+    if lhs._atTime != rhs._atTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -690,7 +725,7 @@ nonisolated extension Segmentd_V1_ListUserSegmentsResponse: SwiftProtobuf.Messag
 
 nonisolated extension Segmentd_V1_StreamSegmentMembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StreamSegmentMembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}chunk_size\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}chunk_size\0\u{3}at_time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -700,24 +735,33 @@ nonisolated extension Segmentd_V1_StreamSegmentMembersRequest: SwiftProtobuf.Mes
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.chunkSize) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._atTime) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.segment.isEmpty {
       try visitor.visitSingularStringField(value: self.segment, fieldNumber: 1)
     }
     if self.chunkSize != 0 {
       try visitor.visitSingularInt32Field(value: self.chunkSize, fieldNumber: 2)
     }
+    try { if let v = self._atTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segmentd_V1_StreamSegmentMembersRequest, rhs: Segmentd_V1_StreamSegmentMembersRequest) -> Bool {
     if lhs.segment != rhs.segment {return false}
     if lhs.chunkSize != rhs.chunkSize {return false}
+    if lhs._atTime != rhs._atTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

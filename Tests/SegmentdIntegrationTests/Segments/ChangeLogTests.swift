@@ -61,6 +61,10 @@ struct ChangeLogTests {
                 #expect(before[2..<4].sorted() == ["audience u2 entered sync", "audience u3 entered sync"])
                 #expect(before[4] == "audience u3 exited sync")
                 #expect(before[5] == "buyers u3 entered refresh")
+                // The inspect's samples read the last write's changes from the log.
+                let inspection = try await connection.segments.inspectSegment(
+                    .with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
+                #expect(inspection.enteredSample == ["u3"] && inspection.exitedSample.isEmpty, "\(inspection)")
                 let erased = try await server.database.scalar("SELECT user_index FROM users WHERE external_id = 'u2'", as: Int64.self)
                 _ = try await connection.users.deleteUser(.with { $0.name = "\(Self.parent)/users/u2" }, metadata: connection.metadata)
 
@@ -76,10 +80,6 @@ struct ChangeLogTests {
                     try await server.database.scalar(
                         "SELECT last_position FROM membership_change_positions WHERE tenant_id = 'acme'", as: Int64.self) == [Int64(log.count)])
 
-                // The inspect's samples read the last write's changes from the log.
-                let inspection = try await connection.segments.inspectSegment(
-                    .with { $0.name = "\(Self.parent)/segments/buyers" }, metadata: connection.metadata)
-                #expect(inspection.enteredSample == ["u3"] && inspection.exitedSample.isEmpty, "\(inspection)")
             }
         }
     }
