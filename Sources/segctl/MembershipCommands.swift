@@ -214,19 +214,23 @@ extension Segctl.Segments {
                     try await client.membership.watchSegmentChanges(request: request) { response in
                         var printed = 0
                         var first = true
-                        for try await message in response.messages {
+                        for try await received in response.messages {
+                            var message = received
+                            // With --count, the last message is cut at the count (its position then the last change's).
+                            if count > 0 && printed + message.changes.count > count {
+                                message.changes = Array(message.changes.prefix(count - printed))
+                                message.position = message.changes.last?.position ?? message.position
+                            }
                             // Written at once (not buffered): a watch feeds other programs as changes come.
                             if connection.json {
                                 FileHandle.standardOutput.write(Data((try message.jsonString(options: options) + "\n").utf8))
-                            } else if first {
-                                FileHandle.standardError.write(Data("watching after position \(message.position)\n".utf8))
+                            } else {
+                                if first { FileHandle.standardError.write(Data("watching after position \(message.position)\n".utf8)) }
+                                for change in message.changes { FileHandle.standardOutput.write(Data((Self.line(change) + "\n").utf8)) }
                             }
                             first = false
-                            for change in message.changes {
-                                if !connection.json { FileHandle.standardOutput.write(Data((Self.line(change) + "\n").utf8)) }
-                                printed += 1
-                                if count > 0 && printed >= count { return }
-                            }
+                            printed += message.changes.count
+                            if count > 0 && printed >= count { return }
                         }
                     }
                 }
