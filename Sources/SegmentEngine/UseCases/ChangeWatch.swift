@@ -52,20 +52,24 @@ public struct ChangeWatch: Sendable {
             var position = try await startPosition(tenant: tenant, start)
             // The first message says where the stream stands, so a consumer starting "now" can checkpoint at once.
             try await send([], position)
+            var lastSent = ContinuousClock.now
             while !Task.isCancelled {
                 let generation = wakeups.generation(of: tenant)
                 let page = try await changeLog.page(tenant: tenant, after: position, segments: segments, limit: Self.pageSize)
                 if !page.changes.isEmpty {
                     try await send(page.changes, page.seenThrough)
                     position = page.seenThrough
+                    lastSent = .now
                     continue
                 }
-                // A short page saw everything committed: past changes of unwatched segments too.
+                // A short page saw everything committed: past changes of unwatched segments too. A heartbeat
+                // when due, even while the tenant's other segments keep changing (their commits wake the loop).
                 position = page.seenThrough
-                await wakeups.wait(tenant: tenant, beyond: generation, timeout: heartbeat)
-                if !Task.isCancelled && wakeups.generation(of: tenant) == generation {
-                    try await send([], position)  // nothing committed for the tenant: a heartbeat
+                if ContinuousClock.now - lastSent >= heartbeat {
+                    try await send([], position)
+                    lastSent = .now
                 }
+                await wakeups.wait(tenant: tenant, beyond: generation, timeout: heartbeat - (ContinuousClock.now - lastSent))
             }
         }
     }

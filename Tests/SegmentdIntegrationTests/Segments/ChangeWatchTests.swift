@@ -168,6 +168,43 @@ struct ChangeWatchTests {
         }
     }
 
+    @Test("heartbeats keep coming while the tenant's other segments keep changing (their commits wake the watch)")
+    func heartbeatsWhileBusy() async throws {
+        try await TestServer.with { server in
+            try await server.connect { connection in
+                try await ConnectorTests.seedUsers(connection, count: 2)
+                _ = try await ConnectorTests.createConnector(connection, "audience")
+                _ = try await ConnectorTests.createConnector(connection, "other")
+                let heartbeats = Received()
+                let messages = try await Self.watch(
+                    connection,
+                    .with {
+                        $0.parent = Self.parent
+                        $0.segments = ["audience"]
+                        $0.heartbeatSeconds = 1
+                    },
+                    until: { messages in
+                        let beats = messages.dropFirst().filter { $0.changes.isEmpty && $0.position > 0 }
+                        heartbeats.messages.withLock { $0 = Array(beats) }
+                        return beats.count >= 2
+                    },
+                    while: {
+                        // u0 joins and leaves "other" over and over, until two heartbeats came (or 30 s passed).
+                        let deadline = ContinuousClock.now + .seconds(30)
+                        var round = 0
+                        while heartbeats.messages.withLock({ $0.count }) < 2 && ContinuousClock.now < deadline {
+                            _ = try await ConnectorTests.add(connection, "other", "r\(round)", ["u0"], remove: round % 2 == 1)
+                            round += 1
+                        }
+                        #expect(heartbeats.messages.withLock { $0.count } >= 2, "no heartbeat in 30 s while the other segment kept changing")
+                    })
+                let beats = heartbeats.messages.withLock { $0 }
+                #expect(beats.count >= 2 && Self.changes(messages).isEmpty, "\(beats.map(\.position))")
+                #expect(beats.map(\.position) == beats.map(\.position).sorted())
+            }
+        }
+    }
+
     @Test("a position the log no longer keeps is OUT_OF_RANGE with the oldest available; bad starts are INVALID_ARGUMENT")
     func outOfRange() async throws {
         try await TestServer.with(configure: { $0.changeRetention = .seconds(86_400) }) { server in
