@@ -19,7 +19,7 @@ public struct ChangeLogStore: Sendable {
     /// ahead of `now` (the time the database stamps rows with, so a wall clock).
     /// Outside a membership write: attaching briefly locks the default partition.
     public func preparePartitions(now: Date = Date()) async throws {
-        let from = now.addingTimeInterval(-min(31 * 86_400, retention.timeInterval))
+        let from = now.addingTimeInterval(-min(31 * 86_400, retention.seconds))
         try await database.withTransaction { connection in
             try await connection.query(
                 "SELECT ensure_change_partitions(\(from), \(now.addingTimeInterval(92 * 86_400)))", logger: database.logger)
@@ -47,7 +47,7 @@ public struct ChangeLogStore: Sendable {
     /// coming months' partitions too.
     public func prune(now: Date = Date()) async throws -> Pruned {
         try await preparePartitions(now: now)
-        let cutoff = now.addingTimeInterval(-retention.timeInterval)
+        let cutoff = now.addingTimeInterval(-retention.seconds)
         let logger = database.logger
         let tenants = try await database.asJobWorker { connection in
             var tenants: [TenantID] = []
@@ -89,13 +89,6 @@ public struct ChangeLogStore: Sendable {
             ).decode(Int.self) { pruned.rows = deleted }
             return pruned
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as Foundation counts time.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 
@@ -167,7 +160,7 @@ extension ChangeLogStore {
                        coalesce((SELECT last_position FROM membership_change_positions), 0)
                 """, logger: database.logger
             ).decode((Int64?, Int64?, Int64).self) {
-                let pruned = (oldest ?? latest + 1) > 1 && time < Date().addingTimeInterval(-retention.timeInterval)
+                let pruned = (oldest ?? latest + 1) > 1 && time < Date().addingTimeInterval(-retention.seconds)
                 after = pruned ? nil : first.map { $0 - 1 } ?? latest
             }
             return after

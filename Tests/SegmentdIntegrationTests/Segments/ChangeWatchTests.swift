@@ -48,41 +48,14 @@ struct ChangeWatchTests {
         try await TestServer.with(poolSize: 4) { server in
             // 3,000 changes of 200-character ids: about 600 KB a watch, far past what a 64 KiB window and the buffers hold.
             try await MemberStreamTests.seedLargeSegment(server, count: 3000)
-            let stalled = 20
-            let smallWindow = HTTP2ClientTransport.Posix.Config.defaults { $0.http2.targetWindowSize = 65_535 }
-            try await SegmentdConnection.with(server.settings(), config: smallWindow) { readers in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    let (started, start) = AsyncStream.makeStream(of: Void.self)
-                    for _ in 0..<stalled {
-                        group.addTask {
-                            let request = ClientRequest(
-                                message: Segmentd_V1_WatchSegmentChangesRequest.with {
-                                    $0.parent = Self.parent
-                                    $0.afterPosition = 0
-                                }, metadata: readers.metadata)
-                            try await readers.membership.watchSegmentChanges(request: request) { response in
-                                for try await _ in response.messages {
-                                    start.yield()
-                                    // The client stops reading here, until the test ends (cancellation).
-                                    try await Task.sleep(for: .seconds(86_400))
-                                }
-                            }
-                        }
-                    }
-                    var begun = 0
-                    for await _ in started {
-                        begun += 1
-                        if begun == stalled { break }
-                    }
-                    // Were the pool's connections held by the stalled watches, this call's lease would
-                    // wait until they end: its deadline fails it then.
-                    let inspection = try await server.connect { other in
-                        try await other.segments.inspectSegment(
-                            .with { $0.name = "\(Self.parent)/segments/pros" }, metadata: other.metadata,
-                            options: .defaults.with { $0.timeout = .seconds(30) })
-                    }
-                    #expect(inspection.count == 3000)
-                    group.cancelAll()
+            try await MemberStreamTests.expectStalledStreamsHoldNoConnection(server) { readers, stall in
+                let request = ClientRequest(
+                    message: Segmentd_V1_WatchSegmentChangesRequest.with {
+                        $0.parent = Self.parent
+                        $0.afterPosition = 0
+                    }, metadata: readers.metadata)
+                try await readers.membership.watchSegmentChanges(request: request) { response in
+                    for try await _ in response.messages { try await stall() }
                 }
             }
         }

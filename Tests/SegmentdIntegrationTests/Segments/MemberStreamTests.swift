@@ -39,45 +39,55 @@ struct MemberStreamTests {
         try await TestServer.with(poolSize: 4) { server in
             // 3,000 ids of 200 characters: about 600 KB a stream, far past what a 64 KiB window and the buffers hold.
             try await Self.seedLargeSegment(server, count: 3000)
-            let stalled = 20
-            let smallWindow = HTTP2ClientTransport.Posix.Config.defaults { $0.http2.targetWindowSize = 65_535 }
-            try await SegmentdConnection.with(server.settings(), config: smallWindow) { readers in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    let (started, start) = AsyncStream.makeStream(of: Void.self)
-                    for _ in 0..<stalled {
-                        group.addTask {
-                            let request = ClientRequest(
-                                message: Segmentd_V1_StreamSegmentMembersRequest.with {
-                                    $0.segment = Self.name("pros")
-                                    $0.chunkSize = 100
-                                }, metadata: readers.metadata)
-                            try await readers.membership.streamSegmentMembers(request: request) { response in
-                                for try await _ in response.messages {
-                                    start.yield()
-                                    // The client stops reading here, until the test ends (cancellation).
-                                    try await Task.sleep(for: .seconds(86_400))
-                                }
-                            }
+            try await Self.expectStalledStreamsHoldNoConnection(server) { readers, stall in
+                let request = ClientRequest(
+                    message: Segmentd_V1_StreamSegmentMembersRequest.with {
+                        $0.segment = Self.name("pros")
+                        $0.chunkSize = 100
+                    }, metadata: readers.metadata)
+                try await readers.membership.streamSegmentMembers(request: request) { response in
+                    for try await _ in response.messages { try await stall() }
+                }
+            }
+        }
+    }
+
+    /// Opens twenty streams with `open` (on one client connection with a 64 KiB window) whose
+    /// clients stop reading at their first message (`stall`), then, while all are stalled, has
+    /// another client inspect `pros` (seeded by ``seedLargeSegment(_:count:)`` with 3,000 members).
+    /// Were the streams holding the pool's connections, that call's lease would wait until they
+    /// end: its deadline fails it then. No bound on how long it takes (that measured the machine's
+    /// load: 5.9 s once in a full CI run).
+    static func expectStalledStreamsHoldNoConnection(
+        _ server: TestServer,
+        open: @escaping @Sendable (_ readers: SegmentdConnection, _ stall: @escaping @Sendable () async throws -> Void) async throws -> Void
+    ) async throws {
+        let stalled = 20
+        let smallWindow = HTTP2ClientTransport.Posix.Config.defaults { $0.http2.targetWindowSize = 65_535 }
+        try await SegmentdConnection.with(server.settings(), config: smallWindow) { readers in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (started, start) = AsyncStream.makeStream(of: Void.self)
+                for _ in 0..<stalled {
+                    group.addTask {
+                        try await open(readers) {
+                            start.yield()
+                            // The client stops reading here, until the test ends (cancellation).
+                            try await Task.sleep(for: .seconds(86_400))
                         }
                     }
-                    var begun = 0
-                    for await _ in started {
-                        begun += 1
-                        if begun == stalled { break }
-                    }
-
-                    // Another client, on its own connection, reads the database while all twenty are stalled.
-                    // Were the four connections held, its lease would wait until the streams end: the deadline
-                    // fails it then. No bound on how long it takes (that measured the machine's load: 5.9 s once
-                    // in a full CI run).
-                    let inspection = try await server.connect { other in
-                        try await other.segments.inspectSegment(
-                            .with { $0.name = Self.name("pros") }, metadata: other.metadata,
-                            options: .defaults.with { $0.timeout = .seconds(30) })
-                    }
-                    #expect(inspection.count == 3000)
-                    group.cancelAll()
                 }
+                var begun = 0
+                for await _ in started {
+                    begun += 1
+                    if begun == stalled { break }
+                }
+                let inspection = try await server.connect { other in
+                    try await other.segments.inspectSegment(
+                        .with { $0.name = Self.name("pros") }, metadata: other.metadata,
+                        options: .defaults.with { $0.timeout = .seconds(30) })
+                }
+                #expect(inspection.count == 3000)
+                group.cancelAll()
             }
         }
     }
