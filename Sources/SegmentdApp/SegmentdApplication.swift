@@ -86,6 +86,8 @@ public struct SegmentdApplication {
         services.append(.init(service: useCases.changeListener))
         // Loaded audiences catch up when any process changes their tenant's data.
         services.append(.init(service: useCases.audienceListener))
+        // Real-time segments of the tenants this replica holds the lease of (after the audiences: it stops first).
+        services.append(.init(service: useCases.realtimeService))
         // Workers run refreshes, exports, pulls and trainings; the scheduler enqueues what comes due.
         var workerConfiguration = JobWorker.Configuration()
         workerConfiguration.lease = configuration.jobLease

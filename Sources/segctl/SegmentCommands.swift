@@ -57,7 +57,7 @@ extension Segctl {
                 segments.map {
                     [
                         shortID($0.name) + ($0.hasDeleteTime ? " (deleted)" : ""), "\($0.state)".lowercased(), String($0.size),
-                        scheduleText($0.schedule),
+                        ($0.realTime ? "real-time, " : "") + scheduleText($0.schedule),
                         $0.curation.readyToUse ? ($0.curation.category.isEmpty ? "yes" : $0.curation.category) : "", String($0.revision),
                         freshnessColumn($0),
                         $0.hasNextRefreshTime ? ($0.nextRefreshTime.date <= now ? "due now" : timeText($0.nextRefreshTime)) : "-", definitionText($0),
@@ -132,6 +132,12 @@ extension Segctl {
             }
         }
 
+        /// The "real time" line of a rule-based segment (other kinds cannot be real-time: no line).
+        static func realTimeText(_ segment: Segmentd_V1_Segment) -> String {
+            guard segment.kind == .ruleBased || segment.kind == .unspecified else { return "" }
+            return segment.realTime ? "yes" : "no"
+        }
+
         /// `rule-based`, `connector` or `predictive`.
         static func kindText(_ kind: Segmentd_V1_Segment.Kind) -> String {
             switch kind {
@@ -149,7 +155,7 @@ extension Segctl {
                 ("kind", kindText(segment.kind)),
                 (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
                 ("meaning", segment.rule.description_p), ("display name", segment.displayName), ("description", segment.description_p),
-                ("schedule", scheduleText(segment.schedule)),
+                ("schedule", scheduleText(segment.schedule)), ("real time", realTimeText(segment)),
             ]
             for (key, value) in lines where !value.isEmpty { print("\(key.padding(toLength: 13, withPad: " ", startingAt: 0)) \(value)") }
         }
@@ -161,7 +167,7 @@ extension Segctl {
                 ("kind", kindText(segment.kind)),
                 (segment.kind == .ruleBased || segment.kind == .unspecified ? "rule" : "definition", definitionText(segment)),
                 ("meaning", segment.rule.description_p), ("state", "\(segment.state)".lowercased()),
-                ("schedule", scheduleText(segment.schedule)), ("size", String(segment.size)),
+                ("schedule", scheduleText(segment.schedule)), ("real time", realTimeText(segment)), ("size", String(segment.size)),
                 ("revision", "\(segment.revision) (etag \(segment.etag))"), ("created", "\(timeText(segment.createTime)) by \(segment.creator)"),
                 ("freshness", freshnessText(segment)), ("next refresh", nextRefreshLine(segment)),
                 ("refresh", segment.refreshOperation.isEmpty ? "" : "started as operation \(shortID(segment.refreshOperation))"),
@@ -215,6 +221,10 @@ extension Segctl {
             @Option(name: .customLong("description"), help: "What the segment is for (at most 500 characters).") var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone] (default daily 03:00 in the tenant's zone).")
             var schedule: String?
+            @Flag(
+                name: .customLong("real-time"),
+                help: "For --rule: keep the members true continuously (each ingest batch, each window edge), besides the refreshes.")
+            var realTime = false
             @Flag(name: .customLong("validate-only"), help: "Check everything, save nothing.") var validateOnly = false
             @OptionGroup var refresh: RefreshOptions
 
@@ -223,6 +233,7 @@ extension Segctl {
                 guard [rule != nil, connector != nil, predict != nil].filter({ $0 }).count == 1 else {
                     throw ValidationError("give exactly one of --rule, --connector or --predict")
                 }
+                if realTime && rule == nil { throw ValidationError("--real-time goes with --rule: only a rule-based segment can be real-time") }
                 if connector != nil, !["push", "file", "pull"].contains(connector!) { throw ValidationError("--connector: push, file or pull") }
                 if connector == "pull" && url == nil { throw ValidationError("--connector pull needs --url") }
                 if connector != "pull" && (url != nil || authHeaderFile != nil) {
@@ -285,6 +296,7 @@ extension Segctl {
                                 segment.displayName = displayName ?? ""
                                 segment.description_p = description ?? ""
                                 if let parsedSchedule { segment.schedule = parsedSchedule }
+                                segment.realTime = realTime
                             }
                         }, metadata: client.metadata)
                 }
@@ -341,20 +353,25 @@ extension Segctl {
         }
 
         struct Update: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Change a segment's rule, names or schedule (a new revision).")
+            static let configuration = CommandConfiguration(
+                abstract: "Change a segment's rule, names, schedule or real-time evaluation (a new revision).")
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "The segment id (or its full name).") var id: String
             @Option(name: .customLong("rule"), help: "The new rule text.") var rule: String?
             @Option(name: .customLong("display-name"), help: "A human-readable name (at most 100 characters).") var displayName: String?
             @Option(name: .customLong("description"), help: "What the segment is for (at most 500 characters).") var description: String?
             @Option(name: .customLong("schedule"), help: "manual, every:6h or daily:03:00[@Zone].") var schedule: String?
+            @Option(
+                name: .customLong("real-time"),
+                help: "true: keep a rule-based segment's members true continuously, besides the refreshes; false: refreshes only.")
+            var realTime: Bool?
             @Option(name: .customLong("etag"), help: "Fail if the segment changed since this etag.") var etag: String?
             @OptionGroup var refresh: RefreshOptions
 
             func validate() throws {
                 _ = try schedule.map(Segments.parseSchedule)
-                guard rule != nil || displayName != nil || description != nil || schedule != nil else {
-                    throw ValidationError("nothing to change: give --rule, --display-name, --description or --schedule")
+                guard rule != nil || displayName != nil || description != nil || schedule != nil || realTime != nil else {
+                    throw ValidationError("nothing to change: give --rule, --display-name, --description, --schedule or --real-time")
                 }
             }
 
@@ -365,7 +382,8 @@ extension Segctl {
                 if displayName != nil { paths.append("display_name") }
                 if description != nil { paths.append("description") }
                 if schedule != nil { paths.append("schedule") }
-                guard !paths.isEmpty else { throw ValidationError("give --rule, --display-name, --description or --schedule") }
+                if realTime != nil { paths.append("real_time") }
+                guard !paths.isEmpty else { throw ValidationError("give --rule, --display-name, --description, --schedule or --real-time") }
                 let refresh = refresh
                 let mask = paths
                 try await Segments.change(connection, id, refresh: refresh) { client, name in
@@ -380,6 +398,7 @@ extension Segctl {
                                 segment.displayName = displayName ?? ""
                                 segment.description_p = description ?? ""
                                 if let parsedSchedule { segment.schedule = parsedSchedule }
+                                segment.realTime = realTime ?? false
                             }
                         }, metadata: client.metadata)
                 }

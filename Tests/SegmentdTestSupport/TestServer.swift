@@ -91,9 +91,11 @@ public struct TestServer: Sendable {
         let operations = useCases.operationListener
         let audiences = useCases.audienceListener
         let changes = useCases.changeListener
+        let realtime = useCases.realtimeService
         let services: [any Service] =
             backgroundWorker
-            ? [database, listener, operations, changes, audiences, worker, server] : [database, listener, operations, changes, audiences, server]
+            ? [database, listener, operations, changes, audiences, realtime, worker, server]
+            : [database, listener, operations, changes, audiences, realtime, server]
         let watchdog = ServerWatchdog(database: database, audiences: useCases.audiences, superuser: testDatabase.superuser)
         let group = ServiceGroup(services: services, logger: watchdog.lifecycle.logger(label: "test.server.lifecycle"))
 
@@ -141,6 +143,8 @@ extension SegmentdServer {
     public var segmentStore: SegmentStore { useCases.segmentStore }
     public var segmentRefresher: SegmentRefresher { useCases.segmentRefresher }
     public var audiences: AudienceRegistry? { useCases.audiences }
+    public var realtime: RealtimeSegments? { useCases.realtime }
+    public var realtimeStore: RealtimeStore { useCases.realtimeStore }
     public var ingestStore: IngestStore { useCases.ingestStore }
     public var changeLog: ChangeLogStore { useCases.changeLog }
     public var authenticator: Authenticator { useCases.authentication }

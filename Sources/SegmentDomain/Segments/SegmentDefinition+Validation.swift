@@ -4,7 +4,8 @@ import SegmentRules
 extension SegmentDefinition {
     /// Checks that the definition has exactly the settings of `kind` (a rule, a
     /// connector, or predictive settings), each in canonical form, and that the
-    /// shared fields are within their limits. The one place these rules live.
+    /// shared fields are within their limits, and that only a rule-based segment
+    /// is real-time. The one place these rules live.
     public func validate(kind: SegmentKind) throws {
         switch kind {
         case .ruleBased:
@@ -22,6 +23,9 @@ extension SegmentDefinition {
                     "segment.predictive", "a predictive segment has predictive settings (the goal, the event, the bucket), and no rule")
             }
             guard try predictive.validated() == predictive else { throw DomainError.invalid("segment.predictive", "not in canonical form") }
+        }
+        guard !realTime || kind == .ruleBased else {
+            throw DomainError.invalid("segment.real_time", "only a rule-based segment can be real-time")
         }
         guard (1...100).contains(displayName.count) else { throw DomainError.invalid("segment.display_name", "1-100 characters") }
         guard description.count <= 500 else { throw DomainError.invalid("segment.description", "at most 500 characters") }

@@ -4,6 +4,7 @@ public enum SegmentField: String, Sendable, CaseIterable {
     case description
     case rule
     case schedule
+    case realTime = "real_time"
     case connector
     case predictive
 }

@@ -12,10 +12,12 @@ public struct SegmentInput: Sendable {
     public var pullAuthHeader: String?
     public var predictive: PredictiveSettings?
     public var schedule: ScheduleRequest?
+    /// Keep membership true continuously (rule-based segments only).
+    public var realTime: Bool
 
     public init(
         displayName: String = "", description: String = "", rule: RuleSource? = nil, connector: ConnectorSettings? = nil,
-        pullAuthHeader: String? = nil, predictive: PredictiveSettings? = nil, schedule: ScheduleRequest? = nil
+        pullAuthHeader: String? = nil, predictive: PredictiveSettings? = nil, schedule: ScheduleRequest? = nil, realTime: Bool = false
     ) {
         self.displayName = displayName
         self.description = description
@@ -24,6 +26,7 @@ public struct SegmentInput: Sendable {
         self.pullAuthHeader = pullAuthHeader
         self.predictive = predictive
         self.schedule = schedule
+        self.realTime = realTime
     }
 }
 

@@ -70,10 +70,15 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
     public var connector: ConnectorSettings?
     /// Predictive segments: what is predicted.
     public var predictive: PredictiveSettings?
+    /// Rule-based segments only: membership is kept true continuously (each ingest
+    /// batch re-evaluates the users it touched, window edges are followed to the
+    /// instant), besides the refreshes. Like the schedule, not a change of what the
+    /// members are computed from.
+    public var realTime: Bool
 
     public init(
         displayName: String, description: String, ruleText: String?, ruleAST: Rule? = nil, ruleDescription: String? = nil,
-        schedule: SegmentSchedule, connector: ConnectorSettings? = nil, predictive: PredictiveSettings? = nil
+        schedule: SegmentSchedule, connector: ConnectorSettings? = nil, predictive: PredictiveSettings? = nil, realTime: Bool = false
     ) {
         self.displayName = displayName
         self.description = description
@@ -83,6 +88,7 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
         self.schedule = schedule
         self.connector = connector
         self.predictive = predictive
+        self.realTime = realTime
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,6 +98,21 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
         case ruleAST = "rule_ast"
         case ruleDescription = "rule_description"
         case schedule, connector, predictive
+        case realTime = "real_time"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        displayName = try container.decode(String.self, forKey: .displayName)
+        description = try container.decode(String.self, forKey: .description)
+        ruleText = try container.decodeIfPresent(String.self, forKey: .ruleText)
+        ruleAST = try container.decodeIfPresent(Rule.self, forKey: .ruleAST)
+        ruleDescription = try container.decodeIfPresent(String.self, forKey: .ruleDescription)
+        schedule = try container.decode(SegmentSchedule.self, forKey: .schedule)
+        connector = try container.decodeIfPresent(ConnectorSettings.self, forKey: .connector)
+        predictive = try container.decodeIfPresent(PredictiveSettings.self, forKey: .predictive)
+        // Revisions saved before real-time segments existed have no key.
+        realTime = try container.decodeIfPresent(Bool.self, forKey: .realTime) ?? false
     }
 
     /// The kind settings as stored in `segments.config`.
@@ -132,6 +153,7 @@ public struct SegmentDefinition: Sendable, Equatable, Codable {
         if description != other.description { fields.append("description") }
         if ruleText != other.ruleText { fields.append("rule") }
         if schedule != other.schedule { fields.append("schedule") }
+        if realTime != other.realTime { fields.append("real_time") }
         if connector != other.connector { fields.append("connector") }
         if predictive != other.predictive { fields.append("predictive") }
         return fields
@@ -191,7 +213,10 @@ public struct SegmentRecord: Sendable, Equatable {
             "display_name": .string(definition.displayName), "description": .string(definition.description),
             "schedule": definition.schedule.auditValue, "state": .string(state.rawValue), "revision": .number(Double(revision)),
         ]
-        if let rule = definition.ruleText { fields["rule"] = .string(rule) }
+        if let rule = definition.ruleText {
+            fields["rule"] = .string(rule)
+            fields["real_time"] = .bool(definition.realTime)
+        }
         if definition.connector != nil || definition.predictive != nil { fields["config"] = .string(definition.redactedConfigJSON) }
         if curation.readyToUse {
             fields["ready_to_use"] = .bool(true)

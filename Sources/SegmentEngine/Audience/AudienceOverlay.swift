@@ -20,6 +20,10 @@ public struct AudienceOverlay: Sendable {
     public private(set) var externalIDs: [UInt32: String] = [:]
     private var indexes: [UTF8Key: UInt32] = [:]
     private var factBytes = 0
+    /// How many catch-ups were applied, and the last that touched each user: real-time
+    /// segments re-evaluate the users touched since the state they last looked at.
+    public private(set) var serial = 0
+    private var touchedIn: [UInt32: Int] = [:]
 
     public init() {}
 
@@ -28,6 +32,9 @@ public struct AudienceOverlay: Sendable {
 
     /// Replaces what is known about the users `catchUp` touched.
     mutating func apply(_ catchUp: AudienceCatchUp) {
+        serial += 1
+        for user in catchUp.users.keys { touchedIn[user] = serial }
+        for user in catchUp.removed { touchedIn[user] = serial }
         for (user, entry) in catchUp.users {
             forget(user)
             touched.insert(user)
@@ -47,6 +54,11 @@ public struct AudienceOverlay: Sendable {
         if let externalID = externalIDs.removeValue(forKey: user) { indexes[UTF8Key(externalID)] = nil }
     }
 
+    /// The users touched by the catch-ups applied after the `serial`-th.
+    public func users(touchedAfter serial: Int) -> [UInt32] {
+        touchedIn.compactMap { $0.value > serial ? $0.key : nil }
+    }
+
     /// The index of a touched user that exists, by external id.
     func index(of externalID: String) -> UInt32? { indexes[UTF8Key(externalID)] }
 
@@ -56,6 +68,7 @@ public struct AudienceOverlay: Sendable {
             + MemoryEstimate.dictionaryBytes(count: facts.count, entry: 4 + MemoryLayout<UserFacts>.stride)
             + MemoryEstimate.dictionaryBytes(count: externalIDs.count, entry: 4 + 16)
             + MemoryEstimate.dictionaryBytes(count: indexes.count, entry: MemoryLayout<UTF8Key>.stride + 4)
+            + MemoryEstimate.dictionaryBytes(count: touchedIn.count, entry: 4 + 8)
     }
 
     /// A rough size of one user's facts (values boxed in dictionaries cost more than columns).

@@ -66,6 +66,9 @@ public actor AudienceRegistry {
     private var waiters: [(id: UUID, tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] =
         []
 
+    /// Told when a tenant's state changed (a catch-up applied changes, or a load finished).
+    private var observers: [@Sendable (TenantID) async -> Void] = []
+
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
     private let bytesGauge = Gauge(label: "segmentd_engine_bytes_held")
     private let loadTimer = Metrics.Timer(label: "segmentd_engine_load_seconds")
@@ -158,6 +161,7 @@ public actor AudienceRegistry {
             if !catchUp.isEmpty {
                 publish()
                 resumeWaiters(tenant)
+                notifyObservers(tenant)
             }
         }
     }
@@ -183,6 +187,16 @@ public actor AudienceRegistry {
         let running = Array(loads.values) + Array(catchUps.values)
         for task in running { task.cancel() }
         for task in running { await task.value }
+    }
+
+    /// Calls `observer` (in the background) after each change of a loaded state: real-time
+    /// segments re-evaluate the users an ingest batch touched as soon as it is applied.
+    public func observe(_ observer: @escaping @Sendable (TenantID) async -> Void) {
+        observers.append(observer)
+    }
+
+    private func notifyObservers(_ tenant: TenantID) {
+        for observer in observers { Task { await observer(tenant) } }
     }
 
     /// Waits for the tenant's background load, if one is running.
@@ -267,6 +281,7 @@ public actor AudienceRegistry {
             entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began)
             evict(keeping: tenant)
             resumeWaiters(tenant)
+            notifyObservers(tenant)
         }
         publish()
     }

@@ -14,6 +14,9 @@ import SegmentStore
 public struct TenantAudience: Sendable {
     /// The tenant.
     public let tenant: TenantID
+    /// Which load the columns came from (states made by ``applying(_:)`` keep it): a
+    /// real-time segment whose audience was loaded again evaluates everyone again.
+    public let generation = UUID()
     /// Users by index; `users.live` is the universe of `not`.
     public internal(set) var users = UserUniverse()
     /// Events by type name; a type without events has no entry. (Event, property,

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Metrics
 import SegmentDomain
 import SegmentRules
@@ -106,6 +107,13 @@ public struct SegmentRefresher: Sendable {
                     of: segment.segmentID, entering: difference?.entering ?? [], exiting: difference?.exiting ?? [],
                     size: difference?.size ?? 0, now: now, jobID: job.jobID)
                 change.selectMilliseconds = difference?.milliseconds ?? 0
+            }
+            if segment.definition.realTime, change.entered + change.exited > 0 {
+                // Real time keeps this segment true: a full evaluation that disagrees found drift (corrected by this write).
+                Counter(label: "segmentd_realtime_reconciled_total").increment(by: Int(change.entered + change.exited))
+                database.logger.warning(
+                    "a refresh corrected a real-time segment",
+                    metadata: ["segment": "\(segment.segmentID)", "entered": "\(change.entered)", "exited": "\(change.exited)"])
             }
             let connectorCount = segment.kind == .connector ? try await transaction.connectorCount(of: segment.segmentID) : nil
             try await transaction.recordRefresh(

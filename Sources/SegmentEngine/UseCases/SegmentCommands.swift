@@ -109,7 +109,8 @@ public struct SegmentCommands: Sendable {
         let connector = kind == .connector && input.connector == nil ? ConnectorSettings(source: .push) : input.connector
         var definition = SegmentDefinition(
             displayName: input.displayName.isEmpty ? segmentID : input.displayName, description: input.description, ruleText: nil,
-            schedule: try await schedule(input.schedule, tenant: tenant), connector: connector, predictive: input.predictive)
+            schedule: try await schedule(input.schedule, tenant: tenant), connector: connector, predictive: input.predictive,
+            realTime: input.realTime)
         var references: [String] = []
         var warnings: [RuleDiagnostic] = []
         if let source = input.rule {
@@ -165,6 +166,7 @@ public struct SegmentCommands: Sendable {
                 if fields.contains(.description) { definition.description = input.description }
                 newRule?.apply(to: &definition)
                 if let newSchedule { definition.schedule = newSchedule }
+                if fields.contains(.realTime) { definition.realTime = input.realTime }
                 if fields.contains(.connector) {
                     var connector = input.connector
                     // The URL as it was shown (its query values redacted) keeps the stored one.

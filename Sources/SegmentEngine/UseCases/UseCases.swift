@@ -41,6 +41,10 @@ public struct UseCases: Sendable {
         /// The least time between two loads of one tenant's audience (a tenant ingesting
         /// all the time is reloaded this often, and refreshed in SQL in between).
         public var engineReloadInterval: Duration = .seconds(300)
+        /// Real-time segments: leases and discovery (they need the engine: off without a budget).
+        public var realtime = RealtimeSegments.Settings()
+        /// What real-time segments wait for window edges on (tests drive it with the clock).
+        public var realtimeTimer: (any WallTimer)?
 
         public init() {}
     }
@@ -66,6 +70,8 @@ public struct UseCases: Sendable {
     public let segmentRefresher: SegmentRefresher
     /// Tenants' audiences in memory (nil when the engine has no memory budget).
     public let audiences: AudienceRegistry?
+    /// Real-time segments of the tenants this replica owns (nil without the engine).
+    public let realtime: RealtimeSegments?
     public let ingestStore: IngestStore
     public let jobQueue: JobQueue
     /// Wakes operation waits when their jobs change (run by ``operationListener``).
@@ -92,6 +98,11 @@ public struct UseCases: Sendable {
                 logger: database.logger)
             : nil
         self.audiences = audiences
+        realtime = audiences.map { audiences in
+            RealtimeSegments(
+                store: RealtimeStore(database: database), audiences: audiences, settings: configuration.realtime, clock: clock,
+                timer: configuration.realtimeTimer ?? SystemWallTimer(clock: clock), logger: Logger(label: "segmentd.realtime"))
+        }
         segmentRefresher = SegmentRefresher(
             database: database, evaluationTimeout: configuration.evaluationTimeout, audiences: audiences, clock: clock)
         ingestStore = IngestStore(database: database, clock: clock)

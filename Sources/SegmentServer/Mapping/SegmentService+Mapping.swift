@@ -24,6 +24,7 @@ extension SegmentService {
             }
             if let predictive = record.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(record.definition.schedule)
+            $0.realTime = record.definition.realTime
             $0.state = states[record.state] ?? .active
             if record.curation.readyToUse {
                 $0.curation = .with {
@@ -114,6 +115,7 @@ extension SegmentService {
         if wanted(.connector, segment.hasConnector) { (input.connector, input.pullAuthHeader) = try SegmentKindMapping.connector(segment.connector) }
         if wanted(.predictive, segment.hasPredictive) { input.predictive = try SegmentKindMapping.predictive(segment.predictive) }
         if wanted(.schedule, segment.hasSchedule) { input.schedule = try schedule(segment.hasSchedule ? segment.schedule : nil) }
+        input.realTime = segment.realTime
         return input
     }
 
@@ -129,6 +131,7 @@ extension SegmentService {
             }
             if let predictive = draft.definition.predictive { $0.predictive = SegmentKindMapping.proto(predictive) }
             $0.schedule = proto(draft.definition.schedule)
+            $0.realTime = draft.definition.realTime
             $0.warnings = draft.warnings.map(RuleService.proto)
         }
     }
@@ -164,6 +167,7 @@ extension SegmentService {
             }
             if let predictive = revision.definition.predictive { snapshot.predictive = SegmentKindMapping.proto(predictive) }
             snapshot.schedule = proto(revision.definition.schedule)
+            snapshot.realTime = revision.definition.realTime
             snapshot.revision = revision.revision
             $0.snapshot = snapshot
         }

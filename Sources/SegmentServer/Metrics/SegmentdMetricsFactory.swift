@@ -36,6 +36,14 @@ public struct SegmentdMetricsFactory: Sendable {
         "segmentd_engine_catch_ups_total":
             "Audience catch-ups by outcome (applied, unchanged, reload, failed): changes committed since a state's snapshot, applied to it.",
         "segmentd_refreshes_total": "Rule refreshes by where the rule was evaluated (engine in memory, or sql).",
+        "segmentd_realtime_tenants_owned": "Tenants whose real-time segments this replica keeps (it holds their lease).",
+        "segmentd_realtime_cycle_seconds":
+            "Time of one real-time cycle of a tenant: segments evaluated whole, users at window edges, users ingest touched, and their writes.",
+        "segmentd_realtime_changes_total": "Real-time membership changes written, by change (entered, exited).",
+        "segmentd_realtime_restarts_total":
+            "Times a tenant's real-time state was dropped and read again (a segment written by someone else meanwhile, or a failed read).",
+        "segmentd_realtime_reconciled_total":
+            "Membership changes a refresh of a real-time segment made (a full evaluation that disagreed with real time; should stay 0).",
         "segmentd_job_attempts_failed_total":
             "Failed job attempts by kind and the job's state after the failure (retrying, or failed when no attempt is left).",
     ]

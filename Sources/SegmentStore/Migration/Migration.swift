@@ -43,5 +43,6 @@ public enum Migrations {
         .audienceChangeUsers,
         .membershipWriteKeys,
         .membershipChangeLog,
+        .realtimeSegments,
     ]
 }

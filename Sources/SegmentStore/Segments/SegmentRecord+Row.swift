@@ -9,7 +9,7 @@ extension SegmentRecord {
         ready_to_use, category, position, curation_note, curator, pinned_at, size,
         last_refresh_at, last_refresh_outcome, last_refresh_error, last_refresh_ms, last_refresh_job, next_refresh_at,
         revision, etag, creator, created_at, updated_at, deleted_at, purge_at, config::text, connector_count, matched_count,
-        refreshed_revision, definition_revision,
+        refreshed_revision, definition_revision, real_time,
         coalesce((SELECT s.auth_header IS NOT NULL FROM connector_pull_state s
                   WHERE s.tenant_id = segments.tenant_id AND s.segment_id = segments.segment_id), false) AS auth_header_set
         """
@@ -27,7 +27,7 @@ extension SegmentRecord {
                 ruleAST: try row["rule_ast"].decode(String?.self).map { try JSONDecoder().decode(Rule.self, from: Data($0.utf8)) },
                 ruleDescription: try row["rule_description"].decode(String?.self),
                 schedule: SegmentSchedule.decode(try row["schedule"].decode(String.self)),
-                connector: config?.connector, predictive: config?.predictive),
+                connector: config?.connector, predictive: config?.predictive, realTime: try row["real_time"].decode(Bool.self)),
             references: try row["refs"].decode([String].self),
             state: SegmentState(rawValue: try row["state"].decode(String.self)) ?? .active,
             curation: SegmentCuration(

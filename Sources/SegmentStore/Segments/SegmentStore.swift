@@ -166,10 +166,10 @@ public struct SegmentStore: Sendable {
                 try await connection.query(
                     """
                     INSERT INTO segments (tenant_id, segment_id, display_name, description, kind, rule_text, rule_ast, rule_description,
-                                          config, refs, schedule, creator, created_at, updated_at, next_refresh_at)
+                                          config, refs, schedule, real_time, creator, created_at, updated_at, next_refresh_at)
                     VALUES (\(tenant.rawValue), \(segmentID), \(definition.displayName), \(definition.description), \(kind.rawValue),
                             \(definition.ruleText), \(definition.ruleASTJSON)::jsonb, \(definition.ruleDescription), \(definition.configJSON)::jsonb, \(references), \(definition.schedule.jsonText)::jsonb,
-                            \(actor), \(now), \(now), \(definition.schedule.cadence == .manual ? nil : now))
+                            \(definition.realTime), \(actor), \(now), \(now), \(definition.schedule.cadence == .manual ? nil : now))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw DomainError(
@@ -179,7 +179,7 @@ public struct SegmentStore: Sendable {
             let record = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger)
             let fields =
                 kind == .ruleBased
-                ? ["display_name", "description", "rule", "schedule"]
+                ? ["display_name", "description", "rule", "schedule"] + (definition.realTime ? ["real_time"] : [])
                 : ["display_name", "description", kind == .connector ? "connector" : "predictive", "schedule"]
             try await Self.appendRevision(record, actor: actor, changed: fields, on: connection, logger: logger)
             auditRecord.after = record.auditFields
@@ -260,7 +260,7 @@ public struct SegmentStore: Sendable {
             UPDATE segments SET display_name = \(definition.displayName), description = \(definition.description),
                 rule_text = \(definition.ruleText), rule_ast = \(definition.ruleASTJSON)::jsonb,
                 rule_description = \(definition.ruleDescription), refs = \(refs), schedule = \(definition.schedule.jsonText)::jsonb,
-                config = \(definition.configJSON)::jsonb,
+                real_time = \(definition.realTime), config = \(definition.configJSON)::jsonb,
                 next_refresh_at = CASE WHEN \(rescheduled) THEN \(nextRefresh) ELSE next_refresh_at END,
                 definition_revision = CASE WHEN \(membershipChanged) THEN revision + 1 ELSE definition_revision END,
                 revision = revision + 1, etag = etag + 1, updated_at = \(now)

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "20d874eeca4b5a3ab90df87e3f2fcabd740a164a23d23d9f1756009c4f0b72ad"
+    public static let sha256 = "53c64df058a459e57ec143f206e0c6eab32bfb8c27b57cdf8b2f5764f3714601"
 }

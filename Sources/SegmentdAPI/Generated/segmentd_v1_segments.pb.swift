@@ -207,7 +207,7 @@ public nonisolated struct Segmentd_V1_Segment: @unchecked Sendable {
 
   /// The last revision that changed what the members are computed from: the
   /// rule, the connector or the predictive settings (output only). A new name,
-  /// description or schedule does not count.
+  /// description, schedule or real_time does not count.
   public var definitionRevision: Int64 {
     get {_storage._definitionRevision}
     set {_uniqueStorage()._definitionRevision = newValue}
@@ -237,6 +237,20 @@ public nonisolated struct Segmentd_V1_Segment: @unchecked Sendable {
   public var refreshOperation: String {
     get {_storage._refreshOperation}
     set {_uniqueStorage()._refreshOperation = newValue}
+  }
+
+  /// Real-time: membership is kept true continuously, not only at refreshes.
+  /// Each acknowledged ingest batch re-evaluates the users it touched, and a user
+  /// leaves at the instant a time window's edge passes (`in last 24h` no longer
+  /// holding). The segment still refreshes on its schedule or on demand (a
+  /// refresh corrects any difference). Its changes appear on
+  /// MembershipService.WatchSegmentChanges with cause REAL_TIME. RULE_BASED
+  /// segments only: set on another kind it is INVALID_ARGUMENT. Settable on
+  /// create and update (update mask path `real_time`); not a change of the
+  /// definition (`definition_revision` stays).
+  public var realTime: Bool {
+    get {_storage._realTime}
+    set {_uniqueStorage()._realTime = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -886,7 +900,7 @@ public nonisolated struct Segmentd_V1_UpdateSegmentRequest: Sendable {
   public mutating func clearSegment() {self._segment = nil}
 
   /// Fields to change: `display_name`, `description`, `rule`, `schedule`,
-  /// `connector`, `predictive`, `state` (archive / unarchive).
+  /// `real_time`, `connector`, `predictive`, `state` (archive / unarchive).
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_updateMask = newValue}
@@ -1399,7 +1413,7 @@ fileprivate nonisolated let _protobuf_package = "segmentd.v1"
 
 nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Segment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0\u{1}warnings\0\u{3}refreshed_revision\0\u{3}definition_revision\0\u{1}freshness\0\u{3}next_refresh_time\0\u{3}refresh_operation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{1}connector\0\u{1}predictive\0\u{1}schedule\0\u{1}state\0\u{1}curation\0\u{3}last_refresh\0\u{1}size\0\u{1}revision\0\u{3}create_time\0\u{3}update_time\0\u{3}delete_time\0\u{3}purge_time\0\u{1}creator\0\u{1}etag\0\u{1}warnings\0\u{3}refreshed_revision\0\u{3}definition_revision\0\u{1}freshness\0\u{3}next_refresh_time\0\u{3}refresh_operation\0\u{3}real_time\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1427,6 +1441,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
     var _freshness: Segmentd_V1_Segment.Freshness = .unspecified
     var _nextRefreshTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _refreshOperation: String = String()
+    var _realTime: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1462,6 +1477,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       _freshness = source._freshness
       _nextRefreshTime = source._nextRefreshTime
       _refreshOperation = source._refreshOperation
+      _realTime = source._realTime
     }
   }
 
@@ -1505,6 +1521,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         case 23: try { try decoder.decodeSingularEnumField(value: &_storage._freshness) }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._nextRefreshTime) }()
         case 25: try { try decoder.decodeSingularStringField(value: &_storage._refreshOperation) }()
+        case 26: try { try decoder.decodeSingularBoolField(value: &_storage._realTime) }()
         default: break
         }
       }
@@ -1592,6 +1609,9 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._refreshOperation.isEmpty {
         try visitor.visitSingularStringField(value: _storage._refreshOperation, fieldNumber: 25)
       }
+      if _storage._realTime != false {
+        try visitor.visitSingularBoolField(value: _storage._realTime, fieldNumber: 26)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1626,6 +1646,7 @@ nonisolated extension Segmentd_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._freshness != rhs_storage._freshness {return false}
         if _storage._nextRefreshTime != rhs_storage._nextRefreshTime {return false}
         if _storage._refreshOperation != rhs_storage._refreshOperation {return false}
+        if _storage._realTime != rhs_storage._realTime {return false}
         return true
       }
       if !storagesAreEqual {return false}

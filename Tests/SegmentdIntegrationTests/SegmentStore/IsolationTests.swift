@@ -64,6 +64,73 @@ struct IsolationTests {
         }
     }
 
+    @Test("realtime_leases and real-time segments: a tenant sees only its own; the job worker reads every tenant's, and changes none")
+    func realtimeLeases() async throws {
+        let database = try await TestDatabase.create()
+        try await Migrator(owner: database.owner, appRole: TestDatabase.appRole, logger: logger).migrate()
+        let pool = Database(settings: database.app, logger: logger)
+        let logger = self.logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            defer { group.cancelAll() }
+            let a = TenantID("tenant-a")!
+            let b = TenantID("tenant-b")!
+            _ = try await Bootstrapper(database: pool, logger: logger).bootstrapIfNeeded(tenantID: a, displayName: "A")
+            try await pool.withTenant(.platform) { connection in
+                try await connection.query("INSERT INTO tenants (tenant_id, display_name) VALUES ('tenant-b', 'B')", logger: logger)
+            }
+            for tenant in [a, b] {
+                try await pool.withTenant(tenant) { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO realtime_leases (tenant_id, owner, epoch, expires_at, acquired_at)
+                        VALUES (\(tenant.rawValue), 'replica-1', 1, now() + interval '1 minute', now())
+                        """, logger: logger)
+                    try await connection.query(
+                        """
+                        INSERT INTO segments (tenant_id, segment_id, display_name, kind, rule_text, schedule, creator, real_time)
+                        VALUES (\(tenant.rawValue), 'vips_now', 'VIPs', 'rule_based', 'has tag vip', '{}'::jsonb, 'test', true)
+                        """, logger: logger)
+                }
+            }
+            func count(_ sql: String, _ connection: PostgresConnection) async throws -> Int {
+                try await MigrationTests.count(sql, connection)
+            }
+            let ownOnly = try await pool.withTenant(a) { connection in
+                try await count("SELECT (SELECT count(*) FROM realtime_leases)::int * 10 + (SELECT count(*) FROM segments)::int", connection)
+            }
+            #expect(ownOnly == 11)
+            // Another tenant's lease can be neither written nor taken over.
+            await #expect(throws: (any Error).self) {
+                try await pool.withTenant(a) { connection in
+                    try await connection.query(
+                        "INSERT INTO realtime_leases VALUES ('tenant-b', 'evil', 2, now(), now())", logger: logger)
+                }
+            }
+            let worker = try await pool.asJobWorker { connection in
+                try await count(
+                    """
+                    SELECT (SELECT count(*) FROM realtime_leases)::int * 10
+                         + (SELECT count(*) FROM segments WHERE real_time AND deleted_at IS NULL)::int
+                    """, connection)
+            }
+            #expect(worker == 22)
+            let changed = try await pool.asJobWorker { connection in
+                try await count(
+                    """
+                    WITH l AS (UPDATE realtime_leases SET owner = 'worker' RETURNING 1),
+                         s AS (UPDATE segments SET real_time = false RETURNING 1)
+                    SELECT ((SELECT count(*) FROM l) + (SELECT count(*) FROM s))::int
+                    """, connection)
+            }
+            #expect(changed == 0)
+            let unscoped = try await pool.withTransaction { connection in
+                try await count("SELECT ((SELECT count(*) FROM realtime_leases) + (SELECT count(*) FROM segments))::int", connection)
+            }
+            #expect(unscoped == 0)
+        }
+    }
+
     @Test("with a pool of one connection, tenant B never sees tenant A's rows, even after A's transaction fails")
     func poolOfOne() async throws {
         let database = try await TestDatabase.create()

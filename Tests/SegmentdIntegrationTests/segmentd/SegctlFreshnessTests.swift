@@ -33,6 +33,19 @@ struct SegctlFreshnessTests {
         #expect(manual.status == 0, "\(manual.stderr)")
         #expect(manual.stdout.contains("freshness     never refreshed: no members computed yet"), "\(manual.stdout)")
         #expect(manual.stdout.contains("next refresh  none: the schedule is manual (segctl segments refresh vips)"), "\(manual.stdout)")
+        #expect(manual.stdout.contains("real time     no\n"), "\(manual.stdout)")
+
+        // Real time: set at create, shown by get and list, turned off by update; only with --rule.
+        let realTime = try segctl(["segments", "create", "vips_now", "--rule", "has tag vip", "--schedule", "manual", "--real-time"])
+        #expect(realTime.status == 0, "\(realTime.stderr)")
+        #expect(realTime.stdout.contains("real time     yes\n"), "\(realTime.stdout)")
+        #expect(try segctl(["segments", "get", "vips_now"]).stdout.contains("real time     yes\n"))
+        #expect(try segctl(["segments", "list"]).stdout.contains("real-time, manual"))
+        let realTimeOff = try segctl(["segments", "update", "vips_now", "--real-time", "false"])
+        #expect(realTimeOff.status == 0, "\(realTimeOff.stderr)")
+        #expect(realTimeOff.stdout.contains("real time     no\n") && realTimeOff.stdout.contains("revision      2 "), "\(realTimeOff.stdout)")
+        let connectorRealTime = try segctl(["segments", "create", "crm", "--connector", "push", "--real-time"])
+        #expect(connectorRealTime.status != 0 && connectorRealTime.stderr.contains("--real-time goes with --rule"), "\(connectorRealTime.stderr)")
 
         // Created and refreshed in one go: the result (stdout) is the segment as the refresh left it,
         // the progress went to stderr.
