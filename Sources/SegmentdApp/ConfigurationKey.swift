@@ -136,6 +136,13 @@ public struct ConfigurationKey: Sendable {
             + "others (and the tenants idle longest, past the budget) in PostgreSQL. 0 turns the engine off (0-1048576).",
         defaultDescription: "1024")
 
+    public static let realtimeLeaseSeconds = ConfigurationKey(
+        name: "realtime_lease_seconds",
+        help:
+            "How long a replica holds a tenant's real-time segments without renewing its lease; after a crash another replica "
+            + "takes them over once it expires (3-3600).",
+        defaultDescription: "15")
+
     public static let tenantMaxSegments = ConfigurationKey(
         name: "tenant_max_segments", help: "Segments one tenant may have (quota; RESOURCE_EXHAUSTED past it).", defaultDescription: "10000")
 
@@ -152,7 +159,7 @@ public struct ConfigurationKey: Sendable {
         .logLevel, .logFormat, .dbPoolSize, .authCacheSeconds, .bootstrapTenant, .postgresBin, .shutdownGraceSeconds,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
         .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .changeRetentionDays, .engineMemoryMB,
-        .tenantMaxSegments,
+        .realtimeLeaseSeconds, .tenantMaxSegments,
         .tenantMaxPendingJobs, .tenantMaxExportBytes,
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
         .auditCheckpointKey,

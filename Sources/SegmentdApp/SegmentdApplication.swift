@@ -64,6 +64,7 @@ public struct SegmentdApplication {
         useCaseConfiguration.exportRetention = configuration.exportRetention
         useCaseConfiguration.changeRetention = configuration.changeRetention
         useCaseConfiguration.engineMemoryBudget = configuration.engineMemoryBudget
+        useCaseConfiguration.realtime.leaseDuration = configuration.realtimeLease
         useCaseConfiguration.authentication.keyRate = configuration.keyRate
         useCaseConfiguration.authentication.peerBadKeyRate = configuration.peerBadKeyRate
         useCaseConfiguration.exportDirectory = configuration.home + "/exports"

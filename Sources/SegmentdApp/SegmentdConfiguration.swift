@@ -41,6 +41,8 @@ public struct SegmentdConfiguration: Sendable {
     public var changeRetention: Duration
     /// Bytes the audience engine may hold (`engine_memory_mb`); 0: off.
     public var engineMemoryBudget: Int
+    /// How long a replica's lease on a tenant's real-time segments lasts without renewal (`realtime_lease_seconds`).
+    public var realtimeLease: Duration
     /// Sign each audit chain at every multiple of this sequence number; 0: no checkpoints.
     public var auditCheckpointEvery: Int
     /// Where signed audit checkpoints are appended.
@@ -188,6 +190,7 @@ public struct SegmentdConfiguration: Sendable {
             exportRetention: .seconds(3600 * (try integer(.exportRetentionHours, value(.exportRetentionHours), default: 24, range: 1...8760))),
             changeRetention: .seconds(86_400 * (try integer(.changeRetentionDays, value(.changeRetentionDays), default: 7, range: 1...3650))),
             engineMemoryBudget: (try integer(.engineMemoryMB, value(.engineMemoryMB), default: 1024, range: 0...1_048_576)) << 20,
+            realtimeLease: .seconds(try integer(.realtimeLeaseSeconds, value(.realtimeLeaseSeconds), default: 15, range: 3...3600)),
             auditCheckpointEvery: try integer(
                 .auditCheckpointEvery, value(.auditCheckpointEvery), default: 1000, range: 0...1_000_000_000),
             auditCheckpointFile: path(.auditCheckpointFile, default: home + "/audit/checkpoints.jsonl"),

@@ -29,6 +29,7 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("tenant-job-concurrency"), help: help(.tenantJobConcurrency)) var tenantJobConcurrency: String?
     @Option(name: .customLong("export-retention-hours"), help: help(.exportRetentionHours)) var exportRetentionHours: String?
     @Option(name: .customLong("engine-memory-mb"), help: help(.engineMemoryMB)) var engineMemoryMB: String?
+    @Option(name: .customLong("realtime-lease-seconds"), help: help(.realtimeLeaseSeconds)) var realtimeLeaseSeconds: String?
     @Option(name: .customLong("tenant-max-segments"), help: help(.tenantMaxSegments)) var tenantMaxSegments: String?
     @Option(name: .customLong("tenant-max-pending-jobs"), help: help(.tenantMaxPendingJobs)) var tenantMaxPendingJobs: String?
     @Option(name: .customLong("tenant-max-export-bytes"), help: help(.tenantMaxExportBytes)) var tenantMaxExportBytes: String?
@@ -52,7 +53,8 @@ struct ConfigurationOptions: ParsableArguments {
             (.jobLeaseSeconds, jobLeaseSeconds), (.membershipCacheMembers, membershipCacheMembers),
             (.pullAllowedNetworks, pullAllowedNetworks), (.rateLimitPerKey, rateLimitPerKey),
             (.rateLimitBadKeysPerPeer, rateLimitBadKeysPerPeer), (.tenantJobConcurrency, tenantJobConcurrency),
-            (.exportRetentionHours, exportRetentionHours), (.engineMemoryMB, engineMemoryMB), (.tenantMaxSegments, tenantMaxSegments),
+            (.exportRetentionHours, exportRetentionHours), (.engineMemoryMB, engineMemoryMB),
+            (.realtimeLeaseSeconds, realtimeLeaseSeconds), (.tenantMaxSegments, tenantMaxSegments),
             (.tenantMaxPendingJobs, tenantMaxPendingJobs), (.tenantMaxExportBytes, tenantMaxExportBytes),
             (.auditCheckpointEvery, auditCheckpointEvery), (.auditCheckpointFile, auditCheckpointFile),
             (.auditCheckpointKey, auditCheckpointKey),
