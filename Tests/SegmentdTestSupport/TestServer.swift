@@ -91,11 +91,10 @@ public struct TestServer: Sendable {
         let operations = useCases.operationListener
         let audiences = useCases.audienceListener
         let changes = useCases.changeListener
-        let realtime = useCases.realtimeService
+        // Real-time segments run only where the engine is on (they need it).
+        let realtime: [any Service] = useCases.realtime == nil ? [] : [useCases.realtimeService]
         let services: [any Service] =
-            backgroundWorker
-            ? [database, listener, operations, changes, audiences, realtime, worker, server]
-            : [database, listener, operations, changes, audiences, realtime, server]
+            [database, listener, operations, changes, audiences] + realtime + (backgroundWorker ? [worker, server] : [server])
         let watchdog = ServerWatchdog(database: database, audiences: useCases.audiences, superuser: testDatabase.superuser)
         let group = ServiceGroup(services: services, logger: watchdog.lifecycle.logger(label: "test.server.lifecycle"))
 

@@ -49,7 +49,10 @@ struct OperationWaitTests {
         try await TestServer.with(configure: { $0.operationPollInterval = .seconds(3600) }) { server in
             let latencies = try await Self.waitLatencies(server, rounds: 20).sorted()
             print("wait latency after commit: median \(latencies[latencies.count / 2]), max \(latencies.last!)")
-            #expect(latencies.last! < .seconds(2))
+            // The poll is an hour: every wait well inside a minute woke on the notification. The median is the round
+            // trip; the slowest of 20 is bounded loosely, since a full parallel test run loads the machine (2.2 s seen).
+            #expect(latencies[latencies.count / 2] < .seconds(1))
+            #expect(latencies.last! < .seconds(10))
         }
     }
 
