@@ -73,6 +73,8 @@ extension Segctl {
                 ? "refreshed \(timeText(segment.lastRefresh.time)) for revision \(segment.refreshedRevision)"
                 : "refreshed for revision \(segment.refreshedRevision)"
             switch segment.freshness {
+            case .fresh where segment.realTime && segment.state == .active:
+                return "kept in real time, for revision \(segment.refreshedRevision)"
             case .fresh: return refreshed
             case .stale:
                 let what =

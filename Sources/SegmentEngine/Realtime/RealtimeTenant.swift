@@ -147,6 +147,7 @@ struct RealtimeTenant {
                 for user in current.subtracting(fresh) { final.add(id, user, entered: false, at: now) }
                 members[id] = fresh
                 revisions[id] = segment.revision
+                final.evaluated[id] = segment.revision
                 deadlines[id] = seed(segment.rule, audience: audience, context: context, members: fresh)
                 outcome.evaluatedWhole += 1
             }
@@ -239,12 +240,13 @@ struct RealtimeTenant {
     /// Writes a round's changes (fenced); on success the segments are at the new versions.
     private mutating func write(_ changes: Changes, outcome: inout CycleOutcome) async throws {
         guard !changes.isEmpty else { return }
-        let writes = changes.bySegment.map { id, list in
-            RealtimeWrite(segmentID: id, expectedVersion: versions[id] ?? 0, changes: list)
+        let writes = Set(changes.bySegment.keys).union(changes.evaluated.keys).map { id in
+            RealtimeWrite(
+                segmentID: id, expectedVersion: versions[id] ?? 0, changes: changes.bySegment[id] ?? [], evaluatedRevision: changes.evaluated[id])
         }
         let states = try await store.write(writes, lease: lease)
         for (id, state) in states { versions[id] = state.version }
-        outcome.writes += 1
+        if !changes.bySegment.isEmpty { outcome.writes += 1 }
         for list in changes.bySegment.values {
             for change in list {
                 if change.entered { outcome.entered += 1 } else { outcome.exited += 1 }
@@ -278,7 +280,9 @@ struct RealtimeTenant {
     /// Changes of one round, per segment.
     struct Changes {
         var bySegment: [String: [(user: UInt32, entered: Bool, at: Date)]] = [:]
-        var isEmpty: Bool { bySegment.isEmpty }
+        /// Segments evaluated whole, at their revision.
+        var evaluated: [String: Int64] = [:]
+        var isEmpty: Bool { bySegment.isEmpty && evaluated.isEmpty }
         mutating func add(_ segment: String, _ user: UInt32, entered: Bool, at instant: Date) {
             bySegment[segment, default: []].append((user, entered, instant))
         }

@@ -37,11 +37,17 @@ public struct RealtimeWrite: Sendable {
     /// The segment's member version the changes were computed against.
     public var expectedVersion: Int64
     public var changes: [(user: UInt32, entered: Bool, at: Date)]
+    /// Set when the segment was evaluated whole at this definition revision: its members
+    /// then follow that revision (`refreshed_revision`, what the segment's freshness reads).
+    public var evaluatedRevision: Int64?
 
-    public init(segmentID: String, expectedVersion: Int64, changes: [(user: UInt32, entered: Bool, at: Date)]) {
+    public init(
+        segmentID: String, expectedVersion: Int64, changes: [(user: UInt32, entered: Bool, at: Date)], evaluatedRevision: Int64? = nil
+    ) {
         self.segmentID = segmentID
         self.expectedVersion = expectedVersion
         self.changes = changes
+        self.evaluatedRevision = evaluatedRevision
     }
 }
 
@@ -209,6 +215,14 @@ public struct RealtimeStore: Sendable {
             var states: [String: MemberState] = [:]
             for write in writes where !write.changes.isEmpty {
                 states[write.segmentID] = try await Self.apply(write, tenant: tenant, on: connection, logger: logger)
+            }
+            for write in writes {
+                guard let revision = write.evaluatedRevision else { continue }
+                try await connection.query(
+                    """
+                    UPDATE segments SET refreshed_revision = \(revision)
+                    WHERE segment_id = \(write.segmentID) AND (refreshed_revision IS NULL OR refreshed_revision < \(revision))
+                    """, logger: logger)
             }
             return states
         }

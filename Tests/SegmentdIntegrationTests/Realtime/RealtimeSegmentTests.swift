@@ -118,6 +118,10 @@ struct RealtimeSegmentTests {
                 #expect(created.realTime)
                 await realtime.sync(server.tenant)
                 #expect(try await Self.members(server, "cart_abandoners") == ["u1"])
+                // Its members follow revision 1 (no refresh ran): the segment says it is fresh.
+                let kept = try await connection.segments.getSegment(
+                    .with { $0.name = "\(Self.parent)/segments/cart_abandoners" }, metadata: connection.metadata)
+                #expect(kept.freshness == .fresh && kept.refreshedRevision == 1 && kept.size == 1)
 
                 clock.advance(by: 60)
                 let t1 = clock.now()
