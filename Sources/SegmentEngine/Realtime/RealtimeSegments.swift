@@ -221,6 +221,7 @@ private struct LoopContext: Sendable {
         state.catchUpLimit = settings.catchUpLimit
         let leaseSeconds = settings.leaseDuration.timeInterval
         var reason = "cancelled"
+        var warnedUnloaded = false
         while !Task.isCancelled {
             let ticket = await owner.cycleStarting(tenant)
             let started = ContinuousClock.now
@@ -253,7 +254,9 @@ private struct LoopContext: Sendable {
                         Counter(label: "segmentd_realtime_changes_total", dimensions: [("change", "entered")]).increment(by: outcome.entered)
                         Counter(label: "segmentd_realtime_changes_total", dimensions: [("change", "exited")]).increment(by: outcome.exited)
                     }
-                } else {
+                } else if !warnedUnloaded {
+                    // Over the engine's budget, or a failed load (logged by the registry): said once, retried at each discovery.
+                    warnedUnloaded = true
                     logger.warning("the tenant's audience could not be loaded; its real-time segments wait", metadata: ["tenant": "\(tenant)"])
                 }
             } catch RealtimeWriteRefusal.leaseLost {
