@@ -8,7 +8,7 @@ import SegmentdTestSupport
 import Synchronization
 import Testing
 
-@Suite("StreamSegmentMembers pages one snapshot and holds no database connection while a client is slow", .timeLimit(.minutes(3)))
+@Suite("StreamSegmentMembers pages one snapshot and holds no database connection while a client is slow", .timeLimit(.minutes(5)))
 struct MemberStreamTests {
     static let parent = "tenants/acme"
     static func name(_ id: String) -> String { "\(parent)/segments/\(id)" }

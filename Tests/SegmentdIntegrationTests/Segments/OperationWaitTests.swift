@@ -6,7 +6,7 @@ import SegmentdClient
 import SegmentdTestSupport
 import Testing
 
-@Suite("WaitOperation wakes on the job's notification and ends at the call's deadline", .timeLimit(.minutes(3)))
+@Suite("WaitOperation wakes on the job's notification and ends at the call's deadline", .timeLimit(.minutes(5)))
 struct OperationWaitTests {
     static let parent = "tenants/acme"
     static func name(_ id: String) -> String { "\(parent)/segments/\(id)" }
