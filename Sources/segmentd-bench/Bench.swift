@@ -8,5 +8,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segmentd-bench",
         abstract: "Benchmark a running segmentd (started by ops/bench) against reference engines.",
-        subcommands: [IngestBenchmark.self, ExportBenchmark.self, PredictiveBenchmark.self, RefreshBenchmark.self, MembershipBenchmark.self])
+        subcommands: [
+            IngestBenchmark.self, ExportBenchmark.self, PredictiveBenchmark.self, RefreshBenchmark.self, MembershipBenchmark.self,
+            RealtimeFreshnessBenchmark.self,
+        ])
 }
