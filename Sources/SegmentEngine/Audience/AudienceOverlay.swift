@@ -36,12 +36,16 @@ public struct AudienceOverlay: Sendable {
         for user in catchUp.users.keys { touchedIn[user] = serial }
         for user in catchUp.removed { touchedIn[user] = serial }
         for (user, entry) in catchUp.users {
+            var userFacts = entry.facts
+            if let appended = catchUp.appendedEvents[user] {
+                userFacts.events = (facts[user]?.events ?? []) + appended
+            }
             forget(user)
             touched.insert(user)
-            facts[user] = entry.facts
+            facts[user] = userFacts
             externalIDs[user] = entry.externalID
             indexes[UTF8Key(entry.externalID)] = user
-            factBytes += Self.bytes(of: entry.facts)
+            factBytes += Self.bytes(of: userFacts)
         }
         for user in catchUp.removed {
             forget(user)

@@ -129,7 +129,9 @@ public actor AudienceRegistry {
         let task = Task {
             let outcome: Result<AudienceCatchUp, any Error>
             do {
-                outcome = .success(try await AudienceCatchUp.read(tenant: tenant, since: audience.databaseSnapshot, database: source.database))
+                outcome = .success(
+                    try await AudienceCatchUp.read(
+                        tenant: tenant, since: audience.databaseSnapshot, holding: audience.overlay.facts, database: source.database))
             } catch {
                 outcome = .failure(error)
             }

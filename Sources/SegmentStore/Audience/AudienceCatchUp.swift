@@ -5,14 +5,20 @@ import SegmentDomain
 import SegmentRules
 
 /// What changed in a tenant's rule data since a database snapshot, read in one
-/// newer snapshot: the users the changes touched, each read again whole (or
-/// known gone). The audience engine applies it to a loaded state instead of
-/// loading the tenant again.
+/// newer snapshot: the users the changes touched, each read again (or known
+/// gone). The audience engine applies it to a loaded state instead of loading
+/// the tenant again.
 ///
 /// Exact whatever order transactions commit in: a change is "since" when its
 /// transaction is not visible in the old snapshot and is visible in the new
 /// one, and the touched users' rows are read in that same new snapshot, so a
 /// batch is in the result whole or not at all.
+///
+/// A user whose events the state already holds whole (``read(tenant:since:holding:database:)``'s
+/// `held`) gets only the events the new transactions inserted, when they all come
+/// after the last one held (events are only ever inserted, and deleted only with
+/// their user): ingest costs its own rows, not every touched user's history.
+/// Profiles, tags and responses are small and read whole.
 public struct AudienceCatchUp: Sendable {
     /// When the new snapshot was taken (database clock).
     public var takenAt: Date
@@ -21,33 +27,42 @@ public struct AudienceCatchUp: Sendable {
     /// True when a change does not say which users it touched (written before
     /// migration 15): the state cannot be patched and must be loaded again.
     public var unknownUsers = false
-    /// Every touched user that exists now, with their external id and facts.
+    /// Every touched user that exists now, with their external id and facts. For a user in
+    /// ``appendedEvents`` the facts carry no events: theirs are the held ones followed by those.
     public var users: [UInt32: (externalID: String, facts: UserFacts)] = [:]
+    /// Users whose events are the ones held followed by these (in time order, each after the last held).
+    public var appendedEvents: [UInt32: [UserEvent]] = [:]
     /// Touched users that no longer exist.
     public var removed: [UInt32] = []
 
     /// Whether anything changed.
     public var isEmpty: Bool { !unknownUsers && users.isEmpty && removed.isEmpty }
 
-    /// Reads what changed for `tenant` since `snapshot`.
-    public static func read(tenant: TenantID, since snapshot: String, database: Database) async throws -> AudienceCatchUp {
+    /// Reads what changed for `tenant` since `snapshot`. `held` is what the state holds
+    /// whole per user (the overlay): their new events are appended instead of read again.
+    public static func read(
+        tenant: TenantID, since snapshot: String, holding held: [UInt32: UserFacts] = [:], database: Database
+    ) async throws -> AudienceCatchUp {
         let logger = database.logger
         return try await database.withTenantSnapshot(tenant) { connection in
             var catchUp = AudienceCatchUp(takenAt: Date(), databaseSnapshot: "")
             var touched: [Int64] = []
-            for try await (now, current, unknown, users) in try await connection.query(
+            var transactions: [Int64] = []
+            for try await (now, current, unknown, users, xids) in try await connection.query(
                 """
                 WITH changed AS (
-                    SELECT users FROM audience_changes
+                    SELECT xid, users FROM audience_changes
                     WHERE xid >= pg_snapshot_xmin(\(snapshot)::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, \(snapshot)::pg_snapshot))
                 SELECT now(), pg_current_snapshot()::text, EXISTS (SELECT 1 FROM changed WHERE users IS NULL),
-                    ARRAY(SELECT DISTINCT u FROM changed, unnest(changed.users) AS u ORDER BY u)
+                    ARRAY(SELECT DISTINCT u FROM changed, unnest(changed.users) AS u ORDER BY u),
+                    ARRAY(SELECT DISTINCT xid::text::bigint % 4294967296 FROM changed)
                 """, logger: logger
-            ).decode((Date, String, Bool, [Int64]).self) {
+            ).decode((Date, String, Bool, [Int64], [Int64]).self) {
                 catchUp.takenAt = now
                 catchUp.databaseSnapshot = current
                 catchUp.unknownUsers = unknown
                 touched = users
+                transactions = xids
             }
             guard !catchUp.unknownUsers, !touched.isEmpty else { return catchUp }
             var externalIDs: [Int64: String] = [:]
@@ -57,14 +72,30 @@ public struct AudienceCatchUp: Sendable {
                 externalIDs[index] = externalID
             }
             let catalog = try await RuleStore.catalog(on: connection, logger: logger)
+            let loader = UserFactsLoader(catalog: catalog, logger: logger)
+            // Users held whole get their new events appended, unless one is not after the last held
+            // (an event arriving late, or at the same instant: its order among equals is the message id's).
+            var appendable = touched.filter { index in UInt32(exactly: index).map { held[$0] != nil } ?? false }
+            let appended = try await loader.newEvents(of: appendable, insertedBy: transactions, on: connection)
+            appendable.removeAll { index in
+                guard let events = appended[index], let first = events.first else { return false }
+                guard let last = held[UInt32(index)]?.events.last else { return false }
+                return first.time <= last.time
+            }
+            let appendSet = Set(appendable)
+            let whole = touched.filter { !appendSet.contains($0) }
             // Memberships are not read: the refresh gives the evaluator the referenced segments' members.
-            let facts = try await UserFactsLoader(catalog: catalog, logger: logger).load(touched, memberships: false, on: connection).facts
+            var facts = try await loader.load(whole, memberships: false, on: connection).facts
+            if !appendable.isEmpty {
+                facts.merge(try await loader.load(appendable, events: false, memberships: false, on: connection).facts) { $1 }
+            }
             for index in touched {
                 guard let user = UInt32(exactly: index), user < UInt32.max else {
                     throw DomainError(.limitExceeded, "the tenant has more users than the audience engine holds (\(UInt32.max))")
                 }
                 if let externalID = externalIDs[index], let userFacts = facts[index] {
                     catchUp.users[user] = (externalID, userFacts)
+                    if appendSet.contains(index) { catchUp.appendedEvents[user] = appended[index] ?? [] }
                 } else {
                     catchUp.removed.append(user)
                 }

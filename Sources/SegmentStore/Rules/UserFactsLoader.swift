@@ -14,9 +14,10 @@ struct UserFactsLoader {
     /// (and `indexes`), each user's events and campaign responses are only the newest
     /// `limit` of each, and `truncated` names the users who have more: one user with
     /// millions of events must not load them all into one request's memory. Without
-    /// `memberships`, the segments users are in are not read (`segments` stays empty).
+    /// `memberships`, the segments users are in are not read (`segments` stays empty);
+    /// without `events`, neither are their events (a catch-up appends the new ones itself).
     func load(
-        _ indexes: [Int64]?, limit: Int? = nil, memberships: Bool = true, on connection: PostgresConnection
+        _ indexes: [Int64]?, limit: Int? = nil, events readEvents: Bool = true, memberships: Bool = true, on connection: PostgresConnection
     ) async throws -> (facts: [Int64: UserFacts], truncated: Set<Int64>) {
         var facts: [Int64: UserFacts] = [:]
         var truncated = Set<Int64>()
@@ -51,8 +52,7 @@ struct UserFactsLoader {
                 ) e
                 """, logger: logger
             ).decode((Int64, String, Date, String).self) {
-                let types = catalog.properties[name] ?? [:]
-                events[index, default: []].append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
+                events[index, default: []].append(try event(name, time, properties))
             }
             for (index, newest) in events {
                 if newest.count > bound { truncated.insert(index) }
@@ -76,14 +76,15 @@ struct UserFactsLoader {
                 facts[index]?.responses = newest.prefix(bound).reversed()
             }
         } else {
-            for try await (index, name, time, properties) in try await connection.query(
-                """
-                SELECT user_index, event_name, time, properties::text FROM events
-                WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time, message_id
-                """, logger: logger
-            ).decode((Int64, String, Date, String).self) {
-                let types = catalog.properties[name] ?? [:]
-                facts[index]?.events.append(UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] }))
+            if readEvents {
+                for try await (index, name, time, properties) in try await connection.query(
+                    """
+                    SELECT user_index, event_name, time, properties::text FROM events
+                    WHERE \(all) OR user_index = ANY(\(wanted)) ORDER BY user_index, time, message_id
+                    """, logger: logger
+                ).decode((Int64, String, Date, String).self) {
+                    facts[index]?.events.append(try event(name, time, properties))
+                }
             }
             for try await (index, campaign, kind, time) in try await connection.query(
                 """
@@ -107,6 +108,30 @@ struct UserFactsLoader {
             facts[index]?.segments.insert(segment)
         }
         return (facts, truncated)
+    }
+
+    /// The events of `indexes` that the transactions `transactions` inserted (32-bit
+    /// transaction ids, as `xmin` holds them), per user in the order a whole read gives.
+    /// PostgreSQL still walks each user's rows by index, but only the new ones are sent
+    /// and decoded: an acknowledged batch costs its own events, not its users' histories.
+    func newEvents(of indexes: [Int64], insertedBy transactions: [Int64], on connection: PostgresConnection) async throws -> [Int64: [UserEvent]] {
+        var events: [Int64: [UserEvent]] = [:]
+        guard !indexes.isEmpty, !transactions.isEmpty else { return events }
+        for try await (index, name, time, properties) in try await connection.query(
+            """
+            SELECT user_index, event_name, time, properties::text FROM events
+            WHERE user_index = ANY(\(indexes)) AND xmin::text::bigint = ANY(\(transactions))
+            ORDER BY user_index, time, message_id
+            """, logger: logger
+        ).decode((Int64, String, Date, String).self) {
+            events[index, default: []].append(try event(name, time, properties))
+        }
+        return events
+    }
+
+    private func event(_ name: String, _ time: Date, _ properties: String) throws -> UserEvent {
+        let types = catalog.properties[name] ?? [:]
+        return UserEvent(name: name, time: time, properties: try typed(properties) { types[$0] })
     }
 
     /// A JSON object of stored values, typed by the catalog.
