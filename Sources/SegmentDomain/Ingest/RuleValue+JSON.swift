@@ -39,8 +39,9 @@ extension Dictionary where Key == String, Value == RuleValue {
     /// Reads back a JSON object written by ``jsonText``: strings become times where the
     /// catalog types them as timestamps (`type` answers per key); everything else keeps its JSON type.
     package init(storedJSON json: String, type: (String) -> ValueType?) throws {
-        let raw = try JSONDecoder().decode([String: StoredJSONValue].self, from: Data(json.utf8))
+        let raw = try StoredJSONReader.object(json) ?? JSONDecoder().decode([String: StoredJSONValue].self, from: Data(json.utf8)).map { $0 }
         var values: [String: RuleValue] = [:]
+        values.reserveCapacity(raw.count)
         for (key, value) in raw {
             switch (value, type(key)) {
             case (.string(let text), .timestamp?):
@@ -56,26 +57,5 @@ extension Dictionary where Key == String, Value == RuleValue {
             }
         }
         self = values
-    }
-}
-
-/// A stored attribute or property value as JSON has it.
-private enum StoredJSONValue: Decodable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case list([String])
-
-    init(from decoder: any Swift.Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let flag = try? container.decode(Bool.self) {
-            self = .bool(flag)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
-        } else if let text = try? container.decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .list(try container.decode([String].self))
-        }
     }
 }
