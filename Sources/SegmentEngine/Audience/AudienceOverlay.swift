@@ -24,6 +24,19 @@ public struct AudienceOverlay: Sendable {
     /// segments re-evaluate the users touched since the state they last looked at.
     public private(set) var serial = 0
     private var touchedIn: [UInt32: Int] = [:]
+    /// The last catch-up that changed a user's profile, tags, responses or location, read the
+    /// user whole, or removed them; and the last that appended events, per event type.
+    private var changedWholeIn: [UInt32: Int] = [:]
+    private var appendedIn: [UInt32: [String: Int]] = [:]
+    private var appendedEntries = 0
+
+    /// What changed for one user in the catch-ups after a serial.
+    public enum UserChange: Equatable, Sendable {
+        /// Anything may have changed (a first read, a profile or tag change, a removal).
+        case anything
+        /// Only events of these types were appended.
+        case events(Set<String>)
+    }
 
     public init() {}
 
@@ -37,8 +50,17 @@ public struct AudienceOverlay: Sendable {
         for user in catchUp.removed { touchedIn[user] = serial }
         for (user, entry) in catchUp.users {
             var userFacts = entry.facts
-            if let appended = catchUp.appendedEvents[user] {
-                userFacts.events = (facts[user]?.events ?? []) + appended
+            if let appended = catchUp.appendedEvents[user], let held = facts[user] {
+                userFacts.events = held.events + appended
+                if Self.sameBesideEvents(held, userFacts) {
+                    for event in appended where appendedIn[user, default: [:]].updateValue(serial, forKey: event.name) == nil {
+                        appendedEntries += 1
+                    }
+                } else {
+                    changedWholeIn[user] = serial
+                }
+            } else {
+                changedWholeIn[user] = serial
             }
             forget(user)
             touched.insert(user)
@@ -50,7 +72,15 @@ public struct AudienceOverlay: Sendable {
         for user in catchUp.removed {
             forget(user)
             touched.insert(user)
+            changedWholeIn[user] = serial
+            appendedEntries -= appendedIn.removeValue(forKey: user)?.count ?? 0
         }
+    }
+
+    /// Whether two facts of a user agree in everything but their events.
+    private static func sameBesideEvents(_ a: UserFacts, _ b: UserFacts) -> Bool {
+        a.attributes == b.attributes && a.tags == b.tags && a.responses == b.responses && a.lastLocation == b.lastLocation
+            && a.segments == b.segments
     }
 
     private mutating func forget(_ user: UInt32) {
@@ -63,6 +93,12 @@ public struct AudienceOverlay: Sendable {
         touchedIn.compactMap { $0.value > serial ? $0.key : nil }
     }
 
+    /// What changed for `user` in the catch-ups applied after the `serial`-th.
+    public func change(of user: UInt32, after serial: Int) -> UserChange {
+        if (changedWholeIn[user] ?? 0) > serial { return .anything }
+        return .events(Set((appendedIn[user] ?? [:]).compactMap { $0.value > serial ? $0.key : nil }))
+    }
+
     /// The index of a touched user that exists, by external id.
     func index(of externalID: String) -> UInt32? { indexes[UTF8Key(externalID)] }
 
@@ -73,6 +109,8 @@ public struct AudienceOverlay: Sendable {
             + MemoryEstimate.dictionaryBytes(count: externalIDs.count, entry: 4 + 16)
             + MemoryEstimate.dictionaryBytes(count: indexes.count, entry: MemoryLayout<UTF8Key>.stride + 4)
             + MemoryEstimate.dictionaryBytes(count: touchedIn.count, entry: 4 + 8)
+            + MemoryEstimate.dictionaryBytes(count: changedWholeIn.count, entry: 4 + 8)
+            + MemoryEstimate.dictionaryBytes(count: appendedIn.count, entry: 4 + 8) + appendedEntries * 2 * (16 + 8)
     }
 
     /// A rough size of one user's facts (values boxed in dictionaries cost more than columns).

@@ -72,6 +72,8 @@ public actor AudienceRegistry {
     private let tenantsGauge = Gauge(label: "segmentd_engine_tenants_loaded")
     private let bytesGauge = Gauge(label: "segmentd_engine_bytes_held")
     private let loadTimer = Metrics.Timer(label: "segmentd_engine_load_seconds")
+    /// How long a catch-up takes (read in a new snapshot, then applied): real-time freshness waits on it.
+    private let catchUpTimer = Metrics.Timer(label: "segmentd_engine_catch_up_seconds")
 
     public init(loader: AudienceLoader, settings: Settings, logger: Logger) {
         self.loader = loader
@@ -145,6 +147,8 @@ public actor AudienceRegistry {
         _ tenant: TenantID, from audience: TenantAudience, began: ContinuousClock.Instant, _ outcome: Result<AudienceCatchUp, any Error>
     ) {
         catchUps[tenant] = nil
+        let took = ContinuousClock.now - began
+        catchUpTimer.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
         // A load that finished meanwhile replaced the state: this catch-up was of the old one.
         guard let entry = entries[tenant], entry.audience.databaseSnapshot == audience.databaseSnapshot else { return }
         switch outcome {

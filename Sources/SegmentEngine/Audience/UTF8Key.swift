@@ -13,7 +13,7 @@ public struct UTF8Key: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        lhs.string.hasSameBytes(as: rhs.string)
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -128,6 +128,7 @@ struct RealtimeTenant {
 
         // Users touched since the last cycle, and those the audience no longer has.
         let touched = reloaded ? [] : audience.overlay.users(touchedAfter: overlaySerial)
+        let lookedAt = overlaySerial
         audienceGeneration = audience.generation
         overlaySerial = audience.overlay.serial
         lastContext = context
@@ -175,10 +176,14 @@ struct RealtimeTenant {
             try await write(round, outcome: &outcome)
         }
 
-        // 4. Users ingest touched, at `now`.
+        // 4. Users ingest touched, at `now`, in the segments that read what changed for them.
         if !partial.isEmpty {
+            let reads = Dictionary(uniqueKeysWithValues: partial.map { ($0.segmentID, $0.rule.eventNames) })
             for user in touched {
-                evaluate(user, at: now, in: partial, context: context, facts: facts[user], into: &final)
+                let change = audience.overlay.change(of: user, after: lookedAt)
+                let affected = change == .anything ? partial : Self.segments(partial, affectedBy: change, reads: reads)
+                guard !affected.isEmpty else { continue }
+                evaluate(user, at: now, in: affected, context: context, facts: facts[user], into: &final)
                 outcome.evaluatedUsers += 1
             }
         }
@@ -259,6 +264,23 @@ struct RealtimeTenant {
         versions[id] = nil
         revisions[id] = nil
         deadlines[id] = nil
+    }
+
+    /// The segments (dependency order kept) whose answer for a user can move with `change`:
+    /// those that read an event type that arrived, and those that reference one of them.
+    static func segments(
+        _ segments: [RealtimeSegmentRow], affectedBy change: AudienceOverlay.UserChange, reads: [String: Set<String>]
+    ) -> [RealtimeSegmentRow] {
+        guard case .events(let arrived) = change else { return segments }
+        guard !arrived.isEmpty else { return [] }
+        var affected = Set<String>()
+        return segments.filter { segment in
+            let moves =
+                !(reads[segment.segmentID] ?? []).isDisjoint(with: arrived)
+                || SegmentReferences.referenced(by: segment.rule).contains(where: affected.contains)
+            if moves { affected.insert(segment.segmentID) }
+            return moves
+        }
     }
 
     /// The first whole microsecond at or after `date`: stored times are whole microseconds, so a

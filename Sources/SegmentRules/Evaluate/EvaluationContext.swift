@@ -47,15 +47,31 @@ public struct EvaluationContext: Sendable {
 
     /// Whether `time` falls in `window` for a user with `attributes`.
     public func contains(_ window: TimeWindow, _ time: Date, attributes: [String: RuleValue]) -> Bool {
+        resolve(window, attributes: attributes).contains(time)
+    }
+
+    /// The instants `window` admits for a user with `attributes`: resolved once per
+    /// condition and user, so a calendar period is not worked out again for every event.
+    public func resolve(_ window: TimeWindow, attributes: [String: RuleValue]) -> ResolvedWindow {
         switch window {
-        case .last(let duration): return time >= now.addingTimeInterval(-Double(duration.seconds))
-        case .since(let start): return time >= start
-        case .before(let end): return time < end
-        case .between(let start, let end): return time >= start && time < end
+        case .last(let duration): return ResolvedWindow(start: now.addingTimeInterval(-Double(duration.seconds)), end: nil)
+        case .since(let start): return ResolvedWindow(start: start, end: nil)
+        case .before(let end): return ResolvedWindow(start: nil, end: end)
+        case .between(let start, let end): return ResolvedWindow(start: start, end: end)
         case .calendar(let period, let source):
             let (start, end) = interval(period, in: timeZone(source, attributes: attributes))
-            return time >= start && time < end
+            return ResolvedWindow(start: start, end: end)
         }
+    }
+}
+
+/// A window as instants: at or after `start` and strictly before `end` (nil: unbounded).
+public struct ResolvedWindow: Sendable, Equatable {
+    public var start: Date?
+    public var end: Date?
+
+    public func contains(_ time: Date) -> Bool {
+        (start.map { time >= $0 } ?? true) && (end.map { time < $0 } ?? true)
     }
 }
 

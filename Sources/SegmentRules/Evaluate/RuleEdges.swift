@@ -128,7 +128,7 @@ public struct RuleEdges: Sendable {
         case .behavior(let condition):
             guard Self.dependsOnTime(rule) else { return }
             // Every event of the type: the filters and windows that select among them move too.
-            let events = facts.events.filter { $0.name.utf8.elementsEqual(condition.event.utf8) }
+            let events = facts.events.filter { $0.name.hasSameBytes(as: condition.event) }
             let times = events.map(\.time)
             if let conditionWindow = condition.window { window(conditionWindow, times: times, attributes: facts.attributes, offer) }
             switch condition.measure {

@@ -16,7 +16,7 @@ public struct RuleEvaluator: Sendable {
         case .all(let children): return children.allSatisfy { matches($0, facts) }
         case .any(let children): return children.contains { matches($0, facts) }
         case .not(let child): return !matches(child, facts)
-        default: return leaf(rule, facts).result
+        default: return leaf(rule, facts, explaining: false).result
         }
     }
 
@@ -47,25 +47,27 @@ public struct RuleEvaluator: Sendable {
                 text: RuleText.print(rule), result: !inner.result,
                 observed: inner.result ? "the condition inside holds" : "the condition inside does not hold", children: [inner])
         default:
-            let (result, observed) = leaf(rule, facts)
+            let (result, observed) = leaf(rule, facts, explaining: true)
             return Explanation(text: RuleText.print(rule), result: result, observed: observed, children: [])
         }
     }
 
     // MARK: Leaves
 
-    private func leaf(_ rule: Rule, _ facts: UserFacts) -> (result: Bool, observed: String) {
+    /// A leaf's result, and (when `explaining`) what was observed: `matches` asks for the
+    /// result alone, so membership checks and real-time segments build no text.
+    private func leaf(_ rule: Rule, _ facts: UserFacts, explaining: Bool) -> (result: Bool, observed: String) {
         switch rule {
-        case .behavior(let condition): return behavior(condition, facts)
+        case .behavior(let condition): return behavior(condition, facts, explaining: explaining)
         case .attribute(let condition):
             let value = facts.attributes[condition.attribute]
             let result = condition.test.matches(value, now: context.now)
-            return (result, "\(condition.attribute) = \(Self.describe(value))")
-        case .response(let condition): return response(condition, facts)
+            return (result, explaining ? "\(condition.attribute) = \(Self.describe(value))" : "")
+        case .response(let condition): return response(condition, facts, explaining: explaining)
         case .tag(let condition):
             let has = facts.tags.contains(condition.tag)
             return (has != condition.negated, has ? "has the tag" : "does not have the tag")
-        case .location(let condition): return location(condition, facts)
+        case .location(let condition): return location(condition, facts, explaining: explaining)
         case .segment(let condition):
             let member = facts.segments.contains(condition.segment)
             return (member != condition.negated, member ? "is a member" : "is not a member")
@@ -74,49 +76,68 @@ public struct RuleEvaluator: Sendable {
         }
     }
 
-    /// The events a behavior condition looks at.
-    func matchingEvents(_ condition: BehaviorCondition, _ facts: UserFacts) -> [UserEvent] {
-        facts.events.filter { event in
-            event.name.utf8.elementsEqual(condition.event.utf8)
-                && (condition.window.map { context.contains($0, event.time, attributes: facts.attributes) } ?? true)
-                && condition.filters.allSatisfy { $0.test.matches(event.properties[$0.property], now: context.now) }
-        }
+    /// What a behavior condition observes in one pass over the user's events: how many
+    /// it selects, the numeric values of an aggregate's property, and the first and last time.
+    private struct BehaviorObservation {
+        var count = 0
+        var values: [Double] = []
+        var first: Date?
+        var last: Date?
     }
 
-    private func behavior(_ condition: BehaviorCondition, _ facts: UserFacts) -> (result: Bool, observed: String) {
-        let events = matchingEvents(condition, facts)
-        let scope = RuleRestatement.behaviorScope(condition)
+    private func observe(_ condition: BehaviorCondition, _ facts: UserFacts) -> BehaviorObservation {
+        let window = condition.window.map { context.resolve($0, attributes: facts.attributes) }
+        var aggregated: String?
+        if case .aggregate(_, let property, _) = condition.measure { aggregated = property }
+        var observation = BehaviorObservation()
+        for event in facts.events where event.name.hasSameBytes(as: condition.event) {
+            guard window?.contains(event.time) ?? true,
+                condition.filters.allSatisfy({ $0.test.matches(event.properties[$0.property], now: context.now) })
+            else { continue }
+            observation.count += 1
+            if let property = aggregated, case .number(let value)? = event.properties[property] { observation.values.append(value) }
+            if observation.first.map({ event.time < $0 }) ?? true { observation.first = event.time }
+            if observation.last.map({ event.time > $0 }) ?? true { observation.last = event.time }
+        }
+        return observation
+    }
+
+    private func behavior(_ condition: BehaviorCondition, _ facts: UserFacts, explaining: Bool) -> (result: Bool, observed: String) {
+        let observation = observe(condition, facts)
         let held: Bool
-        let observed: String
+        var observed = ""
+        let scope = explaining ? RuleRestatement.behaviorScope(condition) : ""
         switch condition.measure {
         case .count(let comparison):
-            held = comparison.holds(Double(events.count))
-            observed =
-                "\(condition.event) count\(scope) = \(events.count), needed \(RuleRestatement.needed(comparison, negated: condition.negated, isCount: true))"
-        case .aggregate(let function, let property, let comparison):
-            let values = events.compactMap { event -> Double? in
-                if case .number(let value)? = event.properties[property] { return value }
-                return nil
+            held = comparison.holds(Double(observation.count))
+            if explaining {
+                observed =
+                    "\(condition.event) count\(scope) = \(observation.count), needed \(RuleRestatement.needed(comparison, negated: condition.negated, isCount: true))"
             }
-            let value = RuleSemantics.aggregate(function, values)
+        case .aggregate(let function, let property, let comparison):
+            let value = RuleSemantics.aggregate(function, observation.values)
             held = value.map(comparison.holds) ?? false
-            observed =
-                "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed "
-                + RuleRestatement.needed(comparison, negated: condition.negated, isCount: false)
-                + (condition.negated && function != .sum ? " or no values" : "")
+            if explaining {
+                observed =
+                    "\(function.rawValue)(\(condition.event).\(property))\(scope) = \(value.map(RulePrinter.number) ?? "none (no values)"), needed "
+                    + RuleRestatement.needed(comparison, negated: condition.negated, isCount: false)
+                    + (condition.negated && function != .sum ? " or no values" : "")
+            }
         case .first(let window), .last(let window):
             let isFirst: Bool
             if case .first = condition.measure { isFirst = true } else { isFirst = false }
-            let time = isFirst ? events.map(\.time).min() : events.map(\.time).max()
+            let time = isFirst ? observation.first : observation.last
             held = time.map { context.contains(window, $0, attributes: facts.attributes) } ?? false
-            observed =
-                "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed "
-                + (condition.negated ? "not " : "") + RuleRestatement.window(window)
+            if explaining {
+                observed =
+                    "\(isFirst ? "first" : "last") \(condition.event)\(scope) at \(time.map(RulePrinter.time) ?? "never"), needed "
+                    + (condition.negated ? "not " : "") + RuleRestatement.window(window)
+            }
         }
         return (held != condition.negated, observed)
     }
 
-    private func response(_ condition: ResponseCondition, _ facts: UserFacts) -> (result: Bool, observed: String) {
+    private func response(_ condition: ResponseCondition, _ facts: UserFacts, explaining: Bool) -> (result: Bool, observed: String) {
         let campaign: String?
         switch condition.campaign {
         case .campaign(let id): campaign = id
@@ -125,22 +146,24 @@ public struct RuleEvaluator: Sendable {
             campaign = last
         case .any: campaign = nil
         }
-        let count = facts.responses.filter { response in
+        let window = condition.window.map { context.resolve($0, attributes: facts.attributes) }
+        let count = facts.responses.count(where: { response in
             response.kind == condition.kind
                 && (campaign.map { ValueTest.same(response.campaign, $0) } ?? true)
-                && (condition.window.map { context.contains($0, response.time, attributes: facts.attributes) } ?? true)
-        }.count
+                && (window?.contains(response.time) ?? true)
+        })
+        guard explaining else { return ((count > 0) != condition.negated, "") }
         let which: String
         switch condition.campaign {
         case .last: which = "the last campaign (\(campaign ?? ""))"
         case .campaign(let id): which = "campaign \(id)"
         case .any: which = "any campaign"
         }
-        let window = condition.window.map { " " + RulePrinter.window($0) } ?? ""
-        return ((count > 0) != condition.negated, "\(condition.kind.rawValue) responses to \(which)\(window) = \(count)")
+        let windowText = condition.window.map { " " + RulePrinter.window($0) } ?? ""
+        return ((count > 0) != condition.negated, "\(condition.kind.rawValue) responses to \(which)\(windowText) = \(count)")
     }
 
-    private func location(_ condition: LocationCondition, _ facts: UserFacts) -> (result: Bool, observed: String) {
+    private func location(_ condition: LocationCondition, _ facts: UserFacts, explaining: Bool) -> (result: Bool, observed: String) {
         let seen: Bool
         if let window = condition.seen {
             seen = facts.lastLocation.map { context.contains(window, $0.time, attributes: facts.attributes) } ?? false
@@ -150,16 +173,20 @@ public struct RuleEvaluator: Sendable {
         switch condition.place {
         case .anywhere:
             guard let last = facts.lastLocation else { return (false, "no known location") }
-            return (seen, "last seen at \(RulePrinter.time(last.time))")
+            return (seen, explaining ? "last seen at \(RulePrinter.time(last.time))" : "")
         case .within(let latitude, let longitude, let meters):
             guard let last = facts.lastLocation else { return (false, "no known location") }
             let distance = RuleSemantics.distance(from: last.latitude, last.longitude, to: latitude, longitude)
-            return (seen && distance <= meters, "last location \(Int(distance.rounded())) m away, seen at \(RulePrinter.time(last.time))")
+            return (
+                seen && distance <= meters,
+                explaining ? "last location \(Int(distance.rounded())) m away, seen at \(RulePrinter.time(last.time))" : ""
+            )
         case .city(let city), .country(let city):
             let attribute: String
             if case .city = condition.place { attribute = RuleSemantics.cityAttribute } else { attribute = RuleSemantics.countryAttribute }
             guard case .string(let value)? = facts.attributes[attribute] else { return (false, "\(attribute) is not set") }
             let same = RuleSemantics.asciiLowercased(value) == RuleSemantics.asciiLowercased(city)
+            guard explaining else { return (same && seen, "") }
             let seenAt = facts.lastLocation.map { ", seen at " + RulePrinter.time($0.time) } ?? ""
             return (same && seen, "\(attribute) = \(RulePrinter.string(value))\(seenAt)")
         }

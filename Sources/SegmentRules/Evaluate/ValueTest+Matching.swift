@@ -51,7 +51,7 @@ extension ValueTest {
         }
     }
 
-    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+    static func same(_ a: String, _ b: String) -> Bool { a.hasSameBytes(as: b) }
 
     static func bytes(_ text: String, contain needle: String) -> Bool {
         let haystack = Array(text.utf8)
