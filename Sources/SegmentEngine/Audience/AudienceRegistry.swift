@@ -49,13 +49,16 @@ public actor AudienceRegistry {
     private struct Entry {
         var audience: TenantAudience
         var lastUsed: ContinuousClock.Instant
-        /// The state holds every batch committed before this instant (its snapshot was taken after).
+        /// The state holds every batch committed before this instant (its snapshot was taken after)…
         var covers: ContinuousClock.Instant
+        /// …read on the registry's clock at the same moment.
+        var coversDate: Date
     }
 
     private let loader: AudienceLoader
     private let settings: Settings
     private let logger: Logger
+    private let clock: @Sendable () -> Date
     private var entries: [TenantID: Entry] = [:]
     private var loads: [TenantID: Task<Void, Never>] = [:]
     /// Set by ``shutdown()``: no background work starts after it.
@@ -75,10 +78,11 @@ public actor AudienceRegistry {
     /// How long a catch-up takes (read in a new snapshot, then applied): real-time freshness waits on it.
     private let catchUpTimer = Metrics.Timer(label: "segmentd_engine_catch_up_seconds")
 
-    public init(loader: AudienceLoader, settings: Settings, logger: Logger) {
+    public init(loader: AudienceLoader, settings: Settings, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.loader = loader
         self.settings = settings
         self.logger = logger
+        self.clock = clock
     }
 
     /// The tenant's loaded state as it is (marked used), or nil; when nil, a load
@@ -118,6 +122,16 @@ public actor AudienceRegistry {
         }
     }
 
+    /// The tenant's state as it is, and when it was current: it holds every batch acknowledged
+    /// before `covers` (`coversDate` on the registry's clock). Nil when not loaded; starts
+    /// nothing. Real-time cycles run on the state a catch-up just made instead of waiting
+    /// for another (``current(for:)``), evaluating as of `coversDate`.
+    public func latest(for tenant: TenantID) -> (audience: TenantAudience, covers: ContinuousClock.Instant, coversDate: Date)? {
+        guard let entry = entries[tenant] else { return nil }
+        entries[tenant]?.lastUsed = .now
+        return (entry.audience, entry.covers, entry.coversDate)
+    }
+
     /// Another process (or this one) committed a change to the tenant's data: catch
     /// up in the background if it is loaded and no catch-up is running.
     public func changed(_ tenant: TenantID) {
@@ -126,6 +140,7 @@ public actor AudienceRegistry {
     }
 
     private func startCatchUp(_ tenant: TenantID, from audience: TenantAudience) -> Task<Void, Never> {
+        let beganDate = clock()
         let began = ContinuousClock.now
         let source = loader.source
         let task = Task {
@@ -137,14 +152,15 @@ public actor AudienceRegistry {
             } catch {
                 outcome = .failure(error)
             }
-            self.finishCatchUp(tenant, from: audience, began: began, outcome)
+            self.finishCatchUp(tenant, from: audience, began: began, beganDate: beganDate, outcome)
         }
         catchUps[tenant] = task
         return task
     }
 
     private func finishCatchUp(
-        _ tenant: TenantID, from audience: TenantAudience, began: ContinuousClock.Instant, _ outcome: Result<AudienceCatchUp, any Error>
+        _ tenant: TenantID, from audience: TenantAudience, began: ContinuousClock.Instant, beganDate: Date,
+        _ outcome: Result<AudienceCatchUp, any Error>
     ) {
         catchUps[tenant] = nil
         let took = ContinuousClock.now - began
@@ -162,7 +178,7 @@ public actor AudienceRegistry {
         case .success(let catchUp):
             Counter(label: "segmentd_engine_catch_ups_total", dimensions: [("outcome", catchUp.isEmpty ? "unchanged" : "applied")]).increment()
             let next = catchUp.isEmpty ? audience : audience.applying(catchUp)
-            entries[tenant] = Entry(audience: next, lastUsed: entry.lastUsed, covers: began)
+            entries[tenant] = Entry(audience: next, lastUsed: entry.lastUsed, covers: began, coversDate: beganDate)
             if next.overlay.count > settings.compactionThreshold(next) { startLoad(tenant) }
             if !catchUp.isEmpty {
                 publish()
@@ -256,6 +272,7 @@ public actor AudienceRegistry {
 
     private func startLoad(_ tenant: TenantID, force: Bool = false) {
         guard loads[tenant] == nil, settings.memoryBudget > 0, !isShutDown else { return }
+        let nowDate = clock()
         let now = ContinuousClock.now
         if !force, let last = lastLoadStarted[tenant], now - last < settings.reloadInterval { return }
         lastLoadStarted[tenant] = now
@@ -263,11 +280,13 @@ public actor AudienceRegistry {
         loads[tenant] = Task {
             let outcome: Result<AudienceLoader.Loaded, any Error>
             do { outcome = .success(try await loader.load(tenant)) } catch { outcome = .failure(error) }
-            self.finish(tenant, began: now, outcome)
+            self.finish(tenant, began: now, beganDate: nowDate, outcome)
         }
     }
 
-    private func finish(_ tenant: TenantID, began: ContinuousClock.Instant, _ outcome: Result<AudienceLoader.Loaded, any Error>) {
+    private func finish(
+        _ tenant: TenantID, began: ContinuousClock.Instant, beganDate: Date, _ outcome: Result<AudienceLoader.Loaded, any Error>
+    ) {
         loads[tenant] = nil
         switch outcome {
         case .failure(let error):
@@ -284,7 +303,7 @@ public actor AudienceRegistry {
                 return
             }
             Counter(label: "segmentd_engine_loads_total", dimensions: [("outcome", "loaded")]).increment()
-            entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began)
+            entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began, coversDate: beganDate)
             evict(keeping: tenant)
             resumeWaiters(tenant)
             notifyObservers(tenant)

@@ -27,6 +27,11 @@ public actor RealtimeSegments {
         public var discoveryInterval: Duration = .seconds(2)
         /// Past this many seconds behind a window edge, users are evaluated at the present.
         public var catchUpLimit: TimeInterval = 60
+        /// A cycle runs on the state the last catch-up made (as of when that began) when it is
+        /// newer than the last cycle's and at most this old; otherwise it waits for a catch-up
+        /// that holds every batch acknowledged before the cycle began. Under ingest this saves
+        /// a catch-up per cycle; a ``sync(_:)`` always waits.
+        public var latestStateAge: Duration = .seconds(1)
 
         public init(owner: String = "segmentd-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))") {
             self.owner = owner
@@ -177,8 +182,10 @@ public actor RealtimeSegments {
         logger.info("took the real-time lease", metadata: ["tenant": "\(tenant)", "epoch": "\(lease.epoch)"])
     }
 
-    fileprivate func cycleStarting(_ tenant: TenantID) -> Int {
-        loops[tenant]?.requested ?? 0
+    /// The ticket a cycle starting now fulfils, and whether a ``sync(_:)`` waits for it.
+    fileprivate func cycleStarting(_ tenant: TenantID) -> (ticket: Int, syncWaiting: Bool) {
+        guard let loop = loops[tenant] else { return (0, false) }
+        return (loop.requested, loop.requested > loop.finishedRequest)
     }
 
     fileprivate func cycleFinished(_ tenant: TenantID, ticket: Int, state: RealtimeTenant, duration: Duration?) {
@@ -222,8 +229,11 @@ private struct LoopContext: Sendable {
         let leaseSeconds = settings.leaseDuration.timeInterval
         var reason = "cancelled"
         var warnedUnloaded = false
+        // The state the last cycle ran on holds every batch acknowledged before this instant.
+        var lastCovered: ContinuousClock.Instant?
+        var lastInstant: Date?
         while !Task.isCancelled {
-            let ticket = await owner.cycleStarting(tenant)
+            let (ticket, syncWaiting) = await owner.cycleStarting(tenant)
             let started = ContinuousClock.now
             let now = clock()
             var measured: Duration?
@@ -235,14 +245,31 @@ private struct LoopContext: Sendable {
                     }
                     state.lease = renewed
                 }
-                var current = await audiences.current(for: tenant)
-                if current == nil {
-                    // Not loaded yet: load it now (the cycle waits; the segments follow once it is in).
-                    await audiences.load(tenant)
+                var current: TenantAudience?
+                var instant = now
+                if !syncWaiting, let latest = await audiences.latest(for: tenant), let covered = lastCovered, latest.covers > covered,
+                    ContinuousClock.now - latest.covers <= settings.latestStateAge, latest.coversDate >= (lastInstant ?? latest.coversDate),
+                    latest.coversDate <= now, state.earliestDeadline.map({ $0 <= latest.coversDate || $0 > now }) ?? true
+                {
+                    // A catch-up made a newer state since the last cycle (and no window edge passed since
+                    // it began): run on it, as of when it began.
+                    current = latest.audience
+                    instant = latest.coversDate
+                    lastCovered = latest.covers
+                } else {
+                    let asked = ContinuousClock.now
                     current = await audiences.current(for: tenant)
+                    if current == nil {
+                        // Not loaded yet: load it now (the cycle waits; the segments follow once it is in).
+                        await audiences.load(tenant)
+                        current = await audiences.current(for: tenant)
+                    }
+                    // The state obtained may be newer than asked for: the next cycle needs a newer still.
+                    lastCovered = await audiences.latest(for: tenant)?.covers ?? asked
                 }
                 if let audience = current {
-                    let outcome = try await state.cycle(now: now, audience: audience)
+                    let outcome = try await state.cycle(now: instant, audience: audience)
+                    lastInstant = instant
                     measured = ContinuousClock.now - started
                     if outcome.segments == 0 {
                         try? await store.release(state.lease, now: now)
@@ -275,6 +302,7 @@ private struct LoopContext: Sendable {
                 }
                 let lease = state.lease
                 state = RealtimeTenant(tenant: tenant, store: store, lease: lease)
+                lastCovered = nil
                 state.catchUpLimit = settings.catchUpLimit
                 wake.signal()
             }

@@ -95,7 +95,7 @@ public struct UseCases: Sendable {
                 loader: AudienceLoader(source: AudienceSource(database: database), logger: database.logger),
                 settings: AudienceRegistry.Settings(
                     memoryBudget: configuration.engineMemoryBudget, reloadInterval: configuration.engineReloadInterval),
-                logger: database.logger)
+                logger: database.logger, clock: clock)
             : nil
         self.audiences = audiences
         realtime = audiences.map { audiences in

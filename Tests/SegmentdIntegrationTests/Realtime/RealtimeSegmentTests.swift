@@ -166,6 +166,38 @@ struct RealtimeSegmentTests {
         }
     }
 
+    @Test("with no one asking, each acknowledged batch alone moves a real-time segment: the change arrives on a watch")
+    func ingestAloneMovesMembers() async throws {
+        let clock = ManualWallClock(Self.start)
+        try await TestServer.with(configure: { Self.configure(&$0, clock: clock) }) { server in
+            let realtime = try #require(server.server.realtime)
+            try await server.connect { connection in
+                _ = try await Self.createRealtime(connection, "carts", "did add_to_cart in last 24h")
+                await realtime.sync(server.tenant)
+                clock.advance(by: 60)
+                let t1 = clock.now()
+                // No sync: the catch-up each batch starts wakes the loop, which runs on the state it made.
+                for user in ["u1", "u2", "u3"] {
+                    let messages = try await ChangeWatchTests.watch(
+                        connection,
+                        .with {
+                            $0.parent = Self.parent
+                            $0.afterPosition = 0
+                        },
+                        until: { ChangeWatchTests.changes($0).contains { $0.userID == user } }
+                    ) {
+                        try await Self.ingest(connection, [.make(user, "add_to_cart", at: t1)])
+                    }
+                    let change = try #require(ChangeWatchTests.changes(messages).first { $0.userID == user })
+                    #expect(change.kind == .entered && change.effectiveTime.date == t1)
+                }
+                #expect(try await Self.members(server, "carts") == ["u1", "u2", "u3"])
+                #expect(try await Self.log(server, "carts") == ["u1", "u2", "u3"].map { "\($0) in realtime \(Self.stamp(t1))" })
+                try await Self.expectAlternating(server)
+            }
+        }
+    }
+
     @Test("every criterion kind enters on its data and leaves by its data or its window")
     func everyKind() async throws {
         let clock = ManualWallClock(Self.start)
