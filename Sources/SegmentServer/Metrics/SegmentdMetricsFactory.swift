@@ -35,6 +35,8 @@ public struct SegmentdMetricsFactory: Sendable {
         "segmentd_engine_loads_total": "Audience loads by outcome (loaded, failed, over_budget).",
         "segmentd_engine_catch_ups_total":
             "Audience catch-ups by outcome (applied, unchanged, reload, failed): changes committed since a state's snapshot, applied to it.",
+        "segmentd_engine_catch_up_seconds":
+            "Time of one audience catch-up (what changed since a state's snapshot, read and applied): real-time cycles wait on it.",
         "segmentd_refreshes_total": "Rule refreshes by where the rule was evaluated (engine in memory, or sql).",
         "segmentd_realtime_tenants_owned": "Tenants whose real-time segments this replica keeps (it holds their lease).",
         "segmentd_realtime_cycle_seconds":
