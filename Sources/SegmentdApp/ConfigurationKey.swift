@@ -160,8 +160,6 @@ public struct ConfigurationKey: Sendable {
         .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .pullAllowedNetworks,
         .rateLimitPerKey, .rateLimitBadKeysPerPeer, .tenantJobConcurrency, .exportRetentionHours, .changeRetentionDays, .engineMemoryMB,
         .realtimeLeaseSeconds, .tenantMaxSegments,
-        .tenantMaxPendingJobs, .tenantMaxExportBytes,
-        .evaluationTimeoutSeconds, .jobLeaseSeconds, .membershipCacheMembers, .auditCheckpointEvery, .auditCheckpointFile,
-        .auditCheckpointKey,
+        .tenantMaxPendingJobs, .tenantMaxExportBytes, .auditCheckpointEvery, .auditCheckpointFile, .auditCheckpointKey,
     ]
 }

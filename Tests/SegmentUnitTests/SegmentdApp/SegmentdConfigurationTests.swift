@@ -30,6 +30,13 @@ struct SegmentdConfigurationTests {
         #expect(configuration.metricsListen == .init(host: "127.0.0.1", port: 9464))
     }
 
+    @Test("every key is listed once (the list decides which file keys are known)")
+    func keysListedOnce() {
+        let names = ConfigurationKey.all.map(\.name)
+        #expect(Set(names).count == names.count, "\(names.filter { name in names.filter { $0 == name }.count > 1 })")
+        #expect(names.contains("realtime_lease_seconds") && names.contains("audit_checkpoint_key") && names.contains("engine_memory_mb"))
+    }
+
     @Test("SEGMENTD_CONFIG names the file when --config does not")
     func configFromEnvironment() throws {
         let path = try Self.file(#"{"auth_cache_seconds": "5"}"#)
