@@ -77,6 +77,46 @@ public struct AudienceOverlay: Sendable {
         }
     }
 
+    /// Appends the events of a batch that just committed to the users held here whose
+    /// events they all follow (strictly later than the last held, as a catch-up would
+    /// append them), and holds whole the users the batch created (`newUsers`, not in the
+    /// columns: these events are all there is of them); returns those users. Others are
+    /// left to the next catch-up.
+    mutating func append(_ batch: [UInt32: [UserEvent]], newUsers: [UInt32: String]) -> [UInt32] {
+        var applied: [UInt32] = []
+        for (user, events) in batch {
+            guard let first = events.first else { continue }
+            if let externalID = newUsers[user], !touched.contains(user) {
+                if applied.isEmpty { serial += 1 }
+                applied.append(user)
+                touchedIn[user] = serial
+                changedWholeIn[user] = serial
+                touched.insert(user)
+                facts[user] = UserFacts(events: events)
+                externalIDs[user] = externalID
+                indexes[UTF8Key(externalID)] = user
+                factBytes += Self.bytes(of: events)
+                continue
+            }
+            guard let held = facts[user], held.events.last.map({ $0.time < first.time }) ?? true else { continue }
+            if applied.isEmpty { serial += 1 }
+            applied.append(user)
+            touchedIn[user] = serial
+            for event in events where appendedIn[user, default: [:]].updateValue(serial, forKey: event.name) == nil {
+                appendedEntries += 1
+            }
+            factBytes += Self.bytes(of: events)
+            facts[user]?.events.append(contentsOf: events)
+        }
+        return applied
+    }
+
+    /// Continues numbering catch-ups after `serial` (when it is higher): a state made from an
+    /// older one while batches were applied to the newer keeps the count moving forward.
+    mutating func continueSerial(after serial: Int) {
+        self.serial = max(self.serial, serial)
+    }
+
     /// Whether two facts of a user agree in everything but their events.
     private static func sameBesideEvents(_ a: UserFacts, _ b: UserFacts) -> Bool {
         a.attributes == b.attributes && a.tags == b.tags && a.responses == b.responses && a.lastLocation == b.lastLocation
@@ -116,7 +156,10 @@ public struct AudienceOverlay: Sendable {
     /// A rough size of one user's facts (values boxed in dictionaries cost more than columns).
     private static func bytes(of facts: UserFacts) -> Int {
         let perValue = 48
-        return facts.attributes.count * perValue + facts.tags.count * 32 + facts.responses.count * 48
-            + facts.events.reduce(0) { $0 + 64 + $1.properties.count * perValue }
+        return facts.attributes.count * perValue + facts.tags.count * 32 + facts.responses.count * 48 + bytes(of: facts.events)
+    }
+
+    private static func bytes(of events: [UserEvent]) -> Int {
+        events.reduce(0) { $0 + 64 + $1.properties.count * 48 }
     }
 }

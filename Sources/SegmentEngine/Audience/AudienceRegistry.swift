@@ -69,6 +69,17 @@ public actor AudienceRegistry {
     private var waiters: [(id: UUID, tenant: TenantID, holds: @Sendable (TenantAudience) -> Bool, continuation: CheckedContinuation<Void, Never>)] =
         []
 
+    /// A batch this process's ingest committed, and the users of the tenant's current state it was
+    /// appended to (never empty: a batch appended to no one is the catch-up's alone).
+    private struct AppendedBatch {
+        let batch: CommittedEvents
+        var users: [UInt32]
+    }
+
+    /// Per tenant, the batches appended to its state that its snapshot does not see yet: a catch-up
+    /// skips them, and appends them again to the state it makes if its snapshot does not see them either.
+    private var appended: [TenantID: [AppendedBatch]] = [:]
+
     /// Told when a tenant's state changed (a catch-up applied changes, or a load finished).
     private var observers: [@Sendable (TenantID) async -> Void] = []
 
@@ -132,6 +143,22 @@ public actor AudienceRegistry {
         return (entry.audience, entry.covers, entry.coversDate)
     }
 
+    /// This process's ingest committed `batch`: its events are appended at once to the users the
+    /// state holds whole (``TenantAudience/appending(_:)``) and real-time segments are told, so an
+    /// event reaches them without waiting for the catch-up that reads the batch back. The snapshot
+    /// and `covers` stay: the batch's other users, and batches committed elsewhere, still come with
+    /// that catch-up (which skips what was appended here).
+    public func committed(_ batch: CommittedEvents) {
+        let tenant = batch.tenant
+        guard !isShutDown, let entry = entries[tenant] else { return }
+        guard let snapshot = DatabaseSnapshot(entry.audience.databaseSnapshot), !snapshot.sees(batch.transaction) else { return }
+        let (next, users) = entry.audience.appending(batch)
+        guard !users.isEmpty else { return }
+        appended[tenant, default: []].append(AppendedBatch(batch: batch, users: users))
+        entries[tenant]?.audience = next
+        notifyObservers(tenant)
+    }
+
     /// Another process (or this one) committed a change to the tenant's data: catch
     /// up in the background if it is loaded and no catch-up is running.
     public func changed(_ tenant: TenantID) {
@@ -143,12 +170,15 @@ public actor AudienceRegistry {
         let beganDate = clock()
         let began = ContinuousClock.now
         let source = loader.source
+        let applied = Set(
+            (appended[tenant] ?? []).flatMap { batch in batch.users.map { TransactionUser(transaction: batch.batch.transaction, user: $0) } })
         let task = Task {
             let outcome: Result<AudienceCatchUp, any Error>
             do {
                 outcome = .success(
                     try await AudienceCatchUp.read(
-                        tenant: tenant, since: audience.databaseSnapshot, holding: audience.overlay.facts, database: source.database))
+                        tenant: tenant, since: audience.databaseSnapshot, holding: audience.overlay.facts, applied: applied,
+                        database: source.database))
             } catch {
                 outcome = .failure(error)
             }
@@ -177,10 +207,10 @@ public actor AudienceRegistry {
             stale(tenant)
         case .success(let catchUp):
             Counter(label: "segmentd_engine_catch_ups_total", dimensions: [("outcome", catchUp.isEmpty ? "unchanged" : "applied")]).increment()
-            let next = catchUp.isEmpty ? audience : audience.applying(catchUp)
+            let (next, reappended) = advance(audience, by: catchUp, current: entry.audience, tenant: tenant)
             entries[tenant] = Entry(audience: next, lastUsed: entry.lastUsed, covers: began, coversDate: beganDate)
             if next.overlay.count > settings.compactionThreshold(next) { startLoad(tenant) }
-            if !catchUp.isEmpty {
+            if !catchUp.isEmpty || reappended {
                 publish()
                 resumeWaiters(tenant)
                 notifyObservers(tenant)
@@ -188,8 +218,30 @@ public actor AudienceRegistry {
         }
     }
 
+    /// The state a catch-up makes: `base` (the state it began from) with `catchUp` applied, and the
+    /// batches appended to the `current` state since that its snapshot does not see appended again.
+    /// Returns whether any was (their users are evaluated again by real time, which is harmless).
+    private func advance(
+        _ base: TenantAudience, by catchUp: AudienceCatchUp, current: TenantAudience, tenant: TenantID
+    ) -> (TenantAudience, reappended: Bool) {
+        guard let batches = appended[tenant] else { return (catchUp.isEmpty ? base : base.applying(catchUp), false) }
+        var next = base
+        // Real-time segments look for users touched after the serial they last saw, which may be the current state's.
+        next.overlay.continueSerial(after: current.overlay.serial)
+        next = next.applying(catchUp)
+        let snapshot = DatabaseSnapshot(next.databaseSnapshot)
+        var kept: [AppendedBatch] = []
+        for var batch in batches where !(snapshot?.sees(batch.batch.transaction) ?? false) {
+            (next, batch.users) = next.appending(batch.batch)
+            if !batch.users.isEmpty { kept.append(batch) }
+        }
+        appended[tenant] = kept.isEmpty ? nil : kept
+        return (next, !kept.isEmpty)
+    }
+
     /// The tenant's state no longer matches the database: it is dropped, and loaded again.
     public func stale(_ tenant: TenantID) {
+        appended[tenant] = nil
         if entries.removeValue(forKey: tenant) != nil { publish() }
         startLoad(tenant)
     }
@@ -303,6 +355,8 @@ public actor AudienceRegistry {
                 return
             }
             Counter(label: "segmentd_engine_loads_total", dimensions: [("outcome", "loaded")]).increment()
+            // Batches appended to the state it replaces are in the load, or read by the next catch-up.
+            appended[tenant] = nil
             entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began, coversDate: beganDate)
             evict(keeping: tenant)
             resumeWaiters(tenant)
@@ -316,6 +370,7 @@ public actor AudienceRegistry {
         var held = bytesHeld
         for (other, entry) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) where held > settings.memoryBudget && other != tenant {
             entries[other] = nil
+            appended[other] = nil
             held -= entry.audience.bytesHeld
             logger.notice("dropped an idle tenant's audience to stay within the memory budget", metadata: ["tenant": "\(other)"])
         }

@@ -57,6 +57,17 @@ public struct TenantAudience: Sendable {
         return next
     }
 
+    /// This state with a batch that committed after its snapshot appended to the users the
+    /// overlay holds (``AudienceOverlay/append(_:)``), and those users. The snapshot stays:
+    /// the state does not hold the batch's other users yet.
+    func appending(_ committed: CommittedEvents) -> (audience: TenantAudience, users: [UInt32]) {
+        var next = self
+        // A created user is new to the columns too (their snapshot does not see the batch); checked, not assumed.
+        let created = committed.newUsers.filter { index, _ in self.users.externalID(of: index) == nil }
+        let users = next.overlay.append(committed.events, newUsers: created)
+        return (users.isEmpty ? self : next, users)
+    }
+
     /// The index of the live user with `externalID`, whether in the columns or the overlay.
     public func userIndex(of externalID: String) -> UInt32? {
         if let index = overlay.index(of: externalID) { return index }

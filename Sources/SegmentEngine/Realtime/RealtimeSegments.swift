@@ -27,12 +27,6 @@ public actor RealtimeSegments {
         public var discoveryInterval: Duration = .seconds(2)
         /// Past this many seconds behind a window edge, users are evaluated at the present.
         public var catchUpLimit: TimeInterval = 60
-        /// A cycle runs on the state the last catch-up made (as of when that began) when it is
-        /// newer than the last cycle's and at most this old; otherwise it waits for a catch-up
-        /// that holds every batch acknowledged before the cycle began. Under ingest this saves
-        /// a catch-up per cycle; a ``sync(_:)`` always waits.
-        public var latestStateAge: Duration = .seconds(1)
-
         public init(owner: String = "segmentd-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))") {
             self.owner = owner
         }
@@ -229,8 +223,10 @@ private struct LoopContext: Sendable {
         let leaseSeconds = settings.leaseDuration.timeInterval
         var reason = "cancelled"
         var warnedUnloaded = false
-        // The state the last cycle ran on holds every batch acknowledged before this instant.
+        // The state the last cycle ran on holds every batch acknowledged before this instant…
         var lastCovered: ContinuousClock.Instant?
+        // …and was this one (its load, and how many catch-ups and appended batches it had).
+        var lastSeen: (generation: UUID, serial: Int)?
         var lastInstant: Date?
         while !Task.isCancelled {
             let (ticket, syncWaiting) = await owner.cycleStarting(tenant)
@@ -247,15 +243,20 @@ private struct LoopContext: Sendable {
                 }
                 var current: TenantAudience?
                 var instant = now
-                if !syncWaiting, let latest = await audiences.latest(for: tenant), let covered = lastCovered, latest.covers > covered,
-                    ContinuousClock.now - latest.covers <= settings.latestStateAge, latest.coversDate >= (lastInstant ?? latest.coversDate),
-                    latest.coversDate <= now, state.earliestDeadline.map({ $0 <= latest.coversDate || $0 > now }) ?? true
+                var touchedAt: Date?
+                if !syncWaiting, let latest = await audiences.latest(for: tenant), let covered = lastCovered, let seen = lastSeen,
+                    latest.covers > covered
+                        || (latest.audience.generation == seen.generation && latest.audience.overlay.serial > seen.serial),
+                    latest.coversDate <= now
                 {
-                    // A catch-up made a newer state since the last cycle (and no window edge passed since
-                    // it began): run on it, as of when it began.
+                    // The state moved since the last cycle (a catch-up, or a batch this replica's ingest
+                    // appended as it committed): run on it without waiting for another catch-up. Window
+                    // edges are taken up to the instant it holds every batch before (so a user leaves at
+                    // an edge only on complete data); the users touched, at the present.
                     current = latest.audience
-                    instant = latest.coversDate
-                    lastCovered = latest.covers
+                    instant = max(latest.coversDate, lastInstant ?? latest.coversDate)
+                    touchedAt = now
+                    lastCovered = max(latest.covers, covered)
                 } else {
                     let asked = ContinuousClock.now
                     current = await audiences.current(for: tenant)
@@ -266,9 +267,12 @@ private struct LoopContext: Sendable {
                     }
                     // The state obtained may be newer than asked for: the next cycle needs a newer still.
                     lastCovered = await audiences.latest(for: tenant)?.covers ?? asked
+                    var waited = RealtimeTenant.CyclePhases(since: asked)
+                    waited.end("audience_wait")
                 }
                 if let audience = current {
-                    let outcome = try await state.cycle(now: instant, audience: audience)
+                    lastSeen = (audience.generation, audience.overlay.serial)
+                    let outcome = try await state.cycle(now: instant, touchedAt: touchedAt, audience: audience)
                     lastInstant = instant
                     measured = ContinuousClock.now - started
                     if outcome.segments == 0 {
@@ -303,6 +307,7 @@ private struct LoopContext: Sendable {
                 let lease = state.lease
                 state = RealtimeTenant(tenant: tenant, store: store, lease: lease)
                 lastCovered = nil
+                lastSeen = nil
                 state.catchUpLimit = settings.catchUpLimit
                 wake.signal()
             }

@@ -20,7 +20,8 @@ import SegmentStore
 ///    in dependency order, so a user leaves `did add_to_cart in last 24h` at
 ///    the instant the event turns 24 hours old (stamped with that instant),
 ///    and a segment referencing it follows at the same instant.
-/// 3. Users touched by ingest since the last cycle are evaluated at `now`.
+/// 3. Users touched by ingest since the last cycle are evaluated at `now` (or the later
+///    `touchedAt`, when the state holds batches appended after `now` for them).
 /// Each round's changes are written in one fenced transaction
 /// (``RealtimeStore/write(_:lease:)``); a write refused because someone else
 /// wrote a segment meanwhile drops this state, and the next cycle starts over.
@@ -72,11 +73,15 @@ struct RealtimeTenant {
     }
 
     /// Brings every real-time segment to `now` over `audience` (which holds every batch
-    /// acknowledged before the cycle began). Throws ``RealtimeWriteRefusal`` when a write was refused.
-    mutating func cycle(now: Date, audience: TenantAudience) async throws -> CycleOutcome {
+    /// acknowledged before `now`). Users touched since the last cycle are evaluated at
+    /// `touchedAt` when given (a later instant: the state holds batches appended since `now`
+    /// for them). Throws ``RealtimeWriteRefusal`` when a write was refused.
+    mutating func cycle(now: Date, touchedAt: Date? = nil, audience: TenantAudience) async throws -> CycleOutcome {
         var outcome = CycleOutcome()
+        var phases = CyclePhases()
         let watching = Array(members.keys) + Array(stored.keys)
         let (rows, context, states) = try await store.state(of: tenant, now: now, watching: watching)
+        phases.end("state")
         let ordered = AudienceEvaluator.dependencyOrder(rows.map { ($0.segmentID, $0.rule) }).map(\.id)
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.segmentID, $0) })
         segments = ordered.compactMap { byID[$0] }
@@ -124,6 +129,7 @@ struct RealtimeTenant {
                 }
             }
             for id in movedStored where stored[id] == nil { stored[id] = (MemberBitmap(), MemberState(version: 0, size: 0)) }
+            phases.end("members")
         }
 
         // Users touched since the last cycle, and those the audience no longer has.
@@ -152,6 +158,7 @@ struct RealtimeTenant {
                 deadlines[id] = seed(segment.rule, audience: audience, context: context, members: fresh)
                 outcome.evaluatedWhole += 1
             }
+            phases.end("whole")
         }
 
         // 3. Deadlines that came due, in rounds, each user at its earliest due instant.
@@ -166,6 +173,7 @@ struct RealtimeTenant {
             }
             guard !due.isEmpty else { break }
             try await facts.load(Array(due.keys), store: store, tenant: tenant)
+            phases.end("deadline_facts")
             var round = Changes()
             for (user, due) in due.sorted(by: { $0.value < $1.value }) {
                 // Far behind (after a stop), a user is evaluated at `now` instead of edge by edge.
@@ -173,7 +181,9 @@ struct RealtimeTenant {
                 evaluate(user, at: instant, in: partial, context: context, facts: facts[user], into: &round)
                 outcome.evaluatedUsers += 1
             }
+            phases.end("deadlines")
             try await write(round, outcome: &outcome)
+            phases.end("write")
         }
 
         // 4. Users ingest touched, at `now`, in the segments that read what changed for them.
@@ -183,11 +193,13 @@ struct RealtimeTenant {
                 let change = audience.overlay.change(of: user, after: lookedAt)
                 let affected = change == .anything ? partial : Self.segments(partial, affectedBy: change, reads: reads)
                 guard !affected.isEmpty else { continue }
-                evaluate(user, at: now, in: affected, context: context, facts: facts[user], into: &final)
+                evaluate(user, at: max(touchedAt ?? now, now), in: affected, context: context, facts: facts[user], into: &final)
                 outcome.evaluatedUsers += 1
             }
+            phases.end("touched")
         }
         try await write(final, outcome: &outcome)
+        phases.end("write")
         return outcome
     }
 
@@ -296,6 +308,25 @@ struct RealtimeTenant {
         case .not(let child): readsLastCampaign(child)
         case .response(let condition): condition.campaign == .last
         default: false
+        }
+    }
+
+    /// Records how long each part of a cycle takes (`segmentd_realtime_cycle_phase_seconds`):
+    /// freshness is the sum, and the parts say which to cut.
+    struct CyclePhases {
+        private var last: ContinuousClock.Instant
+
+        init(since start: ContinuousClock.Instant = .now) {
+            last = start
+        }
+
+        /// The phase named `phase` ends now (a phase may end several times in a cycle; each is recorded).
+        mutating func end(_ phase: String) {
+            let now = ContinuousClock.now
+            let took = now - last
+            last = now
+            Metrics.Timer(label: "segmentd_realtime_cycle_phase_seconds", dimensions: [("phase", phase)])
+                .recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
         }
     }
 

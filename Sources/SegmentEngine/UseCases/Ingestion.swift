@@ -9,10 +9,16 @@ public struct Ingestion: Sendable {
     let store: IngestStore
     let limits: IngestLimits
     let clock: @Sendable () -> Date
+    /// Told of each event batch as it commits, so the engine holds it before the call returns.
+    let audiences: AudienceRegistry?
 
-    public init(store: IngestStore, limits: IngestLimits = IngestLimits(), clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: IngestStore, limits: IngestLimits = IngestLimits(), audiences: AudienceRegistry? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.limits = limits
+        self.audiences = audiences
         self.clock = clock
     }
 
@@ -20,7 +26,9 @@ public struct Ingestion: Sendable {
 
     public func ingestEvents(_ events: [EventInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
         try validator.events(events)
-        return try await store.ingestEvents(events, tenant: tenant, audit: audit)
+        let (result, committed) = try await store.ingestEvents(events, tenant: tenant, audit: audit)
+        if let committed, let audiences { await audiences.committed(committed) }
+        return result
     }
 
     public func upsertProfiles(

@@ -112,7 +112,7 @@ public struct UseCases: Sendable {
         access = AccessAdministration(keys: APIKeyStore(database: database), roles: RoleStore(database: database))
         authentication = Authenticator(store: PrincipalStore(database: database), configuration: configuration.authentication)
         audit = AuditTrail(log: AuditLog(database: database))
-        ingestion = Ingestion(store: ingestStore, clock: clock)
+        ingestion = Ingestion(store: ingestStore, audiences: audiences, clock: clock)
         tags = Tagging(store: TagStore(database: database))
         users = UserProfiles(store: UserStore(database: database, clock: clock))
         catalog = Catalog(store: CatalogStore(database: database))

@@ -41,6 +41,8 @@ public struct SegmentdMetricsFactory: Sendable {
         "segmentd_realtime_tenants_owned": "Tenants whose real-time segments this replica keeps (it holds their lease).",
         "segmentd_realtime_cycle_seconds":
             "Time of one real-time cycle of a tenant: segments evaluated whole, users at window edges, users ingest touched, and their writes.",
+        "segmentd_realtime_cycle_phase_seconds":
+            "Time spent in each part of a real-time cycle (audience_wait: for a catch-up; state, members, whole, deadline_facts, deadlines, write, touched).",
         "segmentd_realtime_changes_total": "Real-time membership changes written, by change (entered, exited).",
         "segmentd_realtime_restarts_total":
             "Times a tenant's real-time state was dropped and read again (a segment written by someone else meanwhile, or a failed read).",

@@ -40,29 +40,38 @@ public struct AudienceCatchUp: Sendable {
 
     /// Reads what changed for `tenant` since `snapshot`. `held` is what the state holds
     /// whole per user (the overlay): their new events are appended instead of read again.
+    /// `applied` are the changes the state already holds beyond its snapshot (ingest batches
+    /// this process applied as they committed, ``CommittedEvents``): they are not read again.
     public static func read(
-        tenant: TenantID, since snapshot: String, holding held: [UInt32: UserFacts] = [:], database: Database
+        tenant: TenantID, since snapshot: String, holding held: [UInt32: UserFacts] = [:], applied: Set<TransactionUser> = [],
+        database: Database
     ) async throws -> AudienceCatchUp {
         let logger = database.logger
         return try await database.withTenantSnapshot(tenant) { connection in
             var catchUp = AudienceCatchUp(takenAt: Date(), databaseSnapshot: "")
             var touched: [Int64] = []
             var transactions: [Int64] = []
-            for try await (now, current, unknown, users, xids) in try await connection.query(
+            for try await (now, current, unknown, changedXIDs, changedUsers) in try await connection.query(
                 """
                 WITH changed AS (
                     SELECT xid, users FROM audience_changes
                     WHERE xid >= pg_snapshot_xmin(\(snapshot)::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, \(snapshot)::pg_snapshot))
                 SELECT now(), pg_current_snapshot()::text, EXISTS (SELECT 1 FROM changed WHERE users IS NULL),
-                    ARRAY(SELECT DISTINCT u FROM changed, unnest(changed.users) AS u ORDER BY u),
-                    ARRAY(SELECT DISTINCT xid::text::bigint % 4294967296 FROM changed)
+                    ARRAY(SELECT c.xid::text::bigint FROM changed c, unnest(c.users) AS u ORDER BY 1, u),
+                    ARRAY(SELECT u FROM changed c, unnest(c.users) AS u ORDER BY c.xid::text::bigint, u)
                 """, logger: logger
             ).decode((Date, String, Bool, [Int64], [Int64]).self) {
                 catchUp.takenAt = now
                 catchUp.databaseSnapshot = current
                 catchUp.unknownUsers = unknown
-                touched = users
-                transactions = xids
+                // A user is touched by a change the state does not hold yet.
+                var users = Set<Int64>()
+                for (xid, user) in zip(changedXIDs, changedUsers) {
+                    if let index = UInt32(exactly: user), applied.contains(TransactionUser(transaction: xid, user: index)) { continue }
+                    users.insert(user)
+                }
+                touched = users.sorted()
+                transactions = Array(Set(changedXIDs.map { $0 % 4_294_967_296 }))
             }
             guard !catchUp.unknownUsers, !touched.isEmpty else { return catchUp }
             var externalIDs: [Int64: String] = [:]
@@ -76,7 +85,9 @@ public struct AudienceCatchUp: Sendable {
             // Users held whole get their new events appended, unless one is not after the last held
             // (an event arriving late, or at the same instant: its order among equals is the message id's).
             var appendable = touched.filter { index in UInt32(exactly: index).map { held[$0] != nil } ?? false }
-            let appended = try await loader.newEvents(of: appendable, insertedBy: transactions, on: connection)
+            let appended = try await loader.newEvents(
+                of: appendable, insertedBy: transactions, excluding: Set(applied.map { ($0.transaction % 4_294_967_296) << 32 | Int64($0.user) }),
+                on: connection)
             appendable.removeAll { index in
                 guard let events = appended[index], let first = events.first else { return false }
                 guard let last = held[UInt32(index)]?.events.last else { return false }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SegmentDomain
+import SegmentRules
 import Synchronization
 
 /// Writes the tenant's user data: profiles, events, campaign responses and
@@ -61,7 +62,11 @@ public final class IngestStore: Sendable {
     // MARK: Events
 
     /// Appends events (and their rollups); duplicates of seen message ids are skipped.
-    public func ingestEvents(_ events: [EventInput], tenant: TenantID, audit: AuditContext) async throws -> IngestResult {
+    /// Writes an event batch. `committed` is what it wrote, for the audience engine to apply at
+    /// once (nil when nothing new was written).
+    public func ingestEvents(
+        _ events: [EventInput], tenant: TenantID, audit: AuditContext
+    ) async throws -> (result: IngestResult, committed: CommittedEvents?) {
         let now = clock()
         // Normalize: default times and ids; keep the first of repeated message ids.
         var seenIDs = Set<String>()
@@ -81,7 +86,7 @@ public final class IngestStore: Sendable {
         let reservation = try await users.reserve(ids, tenant: tenant)
         let typed = events.map { (scope: $0.name, values: $0.properties) }
 
-        return try await retryingConflicts {
+        let (result, written) = try await retryingConflicts {
             try await database.audited(audit, resource: "tenants/\(tenant)/events") { connection, record in
                 let logger = database.logger
                 let (indexes, created) = try await users.resolve(ids, reservation: reservation, tenant: tenant, on: connection)
@@ -103,16 +108,35 @@ public final class IngestStore: Sendable {
                 }
                 let rows = batch.filter { fresh.contains($0.2) }
                 let duplicates = inBatchDuplicates + batch.count - rows.count
+                var written:
+                    (
+                        transaction: Int64, rows: [(name: String, time: Date, properties: [String: RuleValue], user: Int64)],
+                        created: [Int64: String]
+                    )?
                 if !rows.isEmpty {
-                    try await Self.insertEvents(rows, indexes: indexes, tenant: tenant, on: connection, logger: logger)
+                    let transaction = try await Self.insertEvents(rows, indexes: indexes, tenant: tenant, on: connection, logger: logger)
+                    let createdIDs = indexes.filter { created.contains($0.value) }
+                    written = (
+                        transaction, rows.map { ($0.0.name, $0.1, $0.0.properties, indexes[$0.0.userID]!) },
+                        Dictionary(uniqueKeysWithValues: createdIDs.map { ($0.value, $0.key) })
+                    )
                 }
                 record.after = [
                     "accepted": .number(Double(rows.count)), "duplicates": .number(Double(duplicates)),
-                    "new_users": .number(Double(created)),
+                    "new_users": .number(Double(created.count)),
                 ]
-                return IngestResult(accepted: rows.count, duplicates: duplicates, newUsers: created)
+                return (IngestResult(accepted: rows.count, duplicates: duplicates, newUsers: created.count), written.map { ($0, stored) })
             }
         }
+        // Typed after the commit: a value the engine cannot take leaves it to the catch-up, and never fails the batch.
+        let committed = written.flatMap { written, types in
+            (try? CommittedEvents.rows(written.rows, types: types)).map {
+                CommittedEvents(
+                    tenant: tenant, transaction: written.transaction, events: $0,
+                    newUsers: Dictionary(uniqueKeysWithValues: written.created.compactMap { index, id in UInt32(exactly: index).map { ($0, id) } }))
+            }
+        }
+        return (result, committed)
     }
 
     /// One rollup row's worth of a batch: per event, UTC day and user.
@@ -133,10 +157,11 @@ public final class IngestStore: Sendable {
     /// Inserts events and folds them into the per-day rollups and the catalog
     /// counts, in one statement. The batch's rollup deltas are computed here,
     /// in Swift: aggregating JSON properties in SQL was the largest cost per event.
+    /// Returns the writing transaction's id (`xid8`).
     static func insertEvents(
         _ rows: [(EventInput, Date, String)], indexes: [String: Int64], tenant: TenantID,
         on connection: PostgresConnection, logger: Logger
-    ) async throws {
+    ) async throws -> Int64 {
         var deltas: [RollupKey: RollupDelta] = [:]
         var catalog: [String: (count: Int64, first: Date, last: Date)] = [:]
         for (event, time, _) in rows {
@@ -174,7 +199,8 @@ public final class IngestStore: Sendable {
             return out + "}"
         }
         let types = catalog.sorted { $0.key < $1.key }
-        try await connection.query(
+        var transaction: Int64 = 0
+        for try await xid in try await connection.query(
             """
             WITH inserted AS (
                 INSERT INTO events (tenant_id, time, message_id, user_index, event_name, properties)
@@ -205,7 +231,12 @@ public final class IngestStore: Sendable {
                 count = c.count + excluded.count,
                 first_seen = least(c.first_seen, excluded.first_seen),
                 last_seen = greatest(c.last_seen, excluded.last_seen)
-            """, logger: logger)
+            RETURNING pg_current_xact_id()::text::int8
+            """, logger: logger
+        ).decode(Int64.self) {
+            transaction = xid
+        }
+        return transaction
     }
 
     // MARK: Profiles
@@ -287,8 +318,8 @@ public final class IngestStore: Sendable {
                         WHERE c.attribute = x.k
                         """, logger: logger)
                 }
-                record.after = ["accepted": .number(Double(rows.count)), "new_users": .number(Double(created))]
-                return IngestResult(accepted: rows.count, duplicates: 0, newUsers: created)
+                record.after = ["accepted": .number(Double(rows.count)), "new_users": .number(Double(created.count))]
+                return IngestResult(accepted: rows.count, duplicates: 0, newUsers: created.count)
             }
         }
     }
@@ -336,7 +367,7 @@ public final class IngestStore: Sendable {
                     accepted = count
                 }
                 record.after = ["accepted": .number(Double(accepted)), "duplicates": .number(Double(responses.count - accepted))]
-                return IngestResult(accepted: accepted, duplicates: responses.count - accepted, newUsers: created)
+                return IngestResult(accepted: accepted, duplicates: responses.count - accepted, newUsers: created.count)
             }
         }
     }
@@ -382,7 +413,7 @@ public final class IngestStore: Sendable {
                     accepted = count
                 }
                 record.after = ["accepted": .number(Double(accepted))]
-                return IngestResult(accepted: accepted, duplicates: locations.count - accepted, newUsers: created)
+                return IngestResult(accepted: accepted, duplicates: locations.count - accepted, newUsers: created.count)
             }
         }
     }

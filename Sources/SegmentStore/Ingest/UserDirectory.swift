@@ -46,22 +46,22 @@ struct UserDirectory {
     }
 
     /// Inside the batch's transaction: creates the reserved users (another batch
-    /// may have created some meanwhile) and returns every id's index and how
-    /// many users were new.
+    /// may have created some meanwhile) and returns every id's index and the
+    /// indexes of the users this transaction created.
     func resolve(
         _ ids: Set<String>, reservation: Reservation, tenant: TenantID, on connection: PostgresConnection
-    ) async throws -> (indexes: [String: Int64], created: Int) {
-        var created = 0
+    ) async throws -> (indexes: [String: Int64], created: Set<Int64>) {
+        var created = Set<Int64>()
         if !reservation.ids.isEmpty {
-            for try await _ in try await connection.query(
+            for try await index in try await connection.query(
                 """
                 INSERT INTO users (tenant_id, user_index, external_id)
                 SELECT \(tenant.rawValue), u.i, u.e FROM unnest(\(reservation.indexes)::int8[], \(reservation.ids)::text[]) AS u(i, e)
                 ON CONFLICT DO NOTHING
                 RETURNING user_index
-                """, logger: database.logger)
-            {
-                created += 1
+                """, logger: database.logger
+            ).decode(Int64.self) {
+                created.insert(index)
             }
         }
         var indexes: [String: Int64] = [:]

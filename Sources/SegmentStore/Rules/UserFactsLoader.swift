@@ -114,16 +114,20 @@ struct UserFactsLoader {
     /// transaction ids, as `xmin` holds them), per user in the order a whole read gives.
     /// PostgreSQL still walks each user's rows by index, but only the new ones are sent
     /// and decoded: an acknowledged batch costs its own events, not its users' histories.
-    func newEvents(of indexes: [Int64], insertedBy transactions: [Int64], on connection: PostgresConnection) async throws -> [Int64: [UserEvent]] {
+    /// - Parameter excluded: Rows to leave out, as `xmin << 32 | user_index` (the state holds them already).
+    func newEvents(
+        of indexes: [Int64], insertedBy transactions: [Int64], excluding excluded: Set<Int64> = [], on connection: PostgresConnection
+    ) async throws -> [Int64: [UserEvent]] {
         var events: [Int64: [UserEvent]] = [:]
         guard !indexes.isEmpty, !transactions.isEmpty else { return events }
-        for try await (index, name, time, properties) in try await connection.query(
+        for try await (index, name, time, properties, xmin) in try await connection.query(
             """
-            SELECT user_index, event_name, time, properties::text FROM events
+            SELECT user_index, event_name, time, properties::text, xmin::text::bigint FROM events
             WHERE user_index = ANY(\(indexes)) AND xmin::text::bigint = ANY(\(transactions))
             ORDER BY user_index, time, message_id
             """, logger: logger
-        ).decode((Int64, String, Date, String).self) {
+        ).decode((Int64, String, Date, String, Int64).self) {
+            if !excluded.isEmpty, excluded.contains(xmin << 32 | index) { continue }
             events[index, default: []].append(try event(name, time, properties))
         }
         return events
