@@ -195,18 +195,24 @@ public final class MemberSetCache: Sendable {
     /// and again when the transaction ends, served by the database until then;
     /// other processes drop it when the transaction commits.
     static func membershipWillChange(tenant: TenantID, segment: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify(\(channel), \("members \(tenant.rawValue) \(segment)"))", logger: logger)
+        try await membershipWillChange(tenant: tenant, segments: [segment], on: connection, logger: logger)
+    }
+
+    /// ``membershipWillChange(tenant:segment:on:logger:)`` for several segments, in one round trip.
+    static func membershipWillChange(tenant: TenantID, segments: [String], on connection: PostgresConnection, logger: Logger) async throws {
+        let payloads = segments.map { "members \(tenant.rawValue) \($0)" }
+        try await connection.query("SELECT pg_notify(\(channel), p) FROM unnest(\(payloads)::text[]) AS p", logger: logger)
         // Membership is only ever written inside Database.withTransaction; anything else is a bug
         // that would let this process serve a set it is replacing.
         guard let transaction = TransactionEnd.current else {
             throw DomainError(.internalError, "a membership change outside a transaction of Database.withTransaction")
         }
         let cache = transaction.memberSets
-        let key = Key(tenant: tenant.rawValue, segment: segment)
-        cache.state.withLock { $0.beginWrite(key) }
+        let keys = segments.map { Key(tenant: tenant.rawValue, segment: $0) }
+        cache.state.withLock { state in for key in keys { state.beginWrite(key) } }
         cache.recordHeld()
         transaction.onEnd {
-            cache.state.withLock { $0.endWrite(key) }
+            cache.state.withLock { state in for key in keys { state.endWrite(key) } }
             cache.recordHeld()
         }
     }

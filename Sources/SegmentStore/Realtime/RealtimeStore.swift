@@ -212,77 +212,105 @@ public struct RealtimeStore: Sendable {
                 """, logger: logger
             ).decode(Int32.self) { fenced = true }
             guard fenced else { throw RealtimeWriteRefusal.leaseLost }
+            let changed = writes.filter { !$0.changes.isEmpty }
             var states: [String: MemberState] = [:]
-            for write in writes where !write.changes.isEmpty {
-                states[write.segmentID] = try await Self.apply(write, tenant: tenant, on: connection, logger: logger)
+            if !changed.isEmpty {
+                states = try await Self.apply(changed, tenant: tenant, on: connection, logger: logger)
             }
-            for write in writes {
-                guard let revision = write.evaluatedRevision else { continue }
+            let evaluated = writes.compactMap { write in write.evaluatedRevision.map { (write.segmentID, $0) } }
+            if !evaluated.isEmpty {
                 try await connection.query(
                     """
-                    UPDATE segments SET refreshed_revision = \(revision)
-                    WHERE segment_id = \(write.segmentID) AND (refreshed_revision IS NULL OR refreshed_revision < \(revision))
+                    UPDATE segments s SET refreshed_revision = e.revision
+                    FROM unnest(\(evaluated.map(\.0))::text[], \(evaluated.map(\.1))::int8[]) AS e(segment_id, revision)
+                    WHERE s.segment_id = e.segment_id AND (s.refreshed_revision IS NULL OR s.refreshed_revision < e.revision)
                     """, logger: logger)
             }
             return states
         }
     }
 
-    private static func apply(_ write: RealtimeWrite, tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws -> MemberState
-    {
-        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: write.segmentID, on: connection, logger: logger)
-        var version: Int64?
-        for try await bumped in try await connection.query(
+    /// Writes every segment's changes in three statements whatever the number of segments (a
+    /// cycle writes up to all of them, and round trips were most of a write under load): the
+    /// member versions move (each must still be the one the changes were computed against),
+    /// then members, change log and sizes in one statement.
+    private static func apply(
+        _ writes: [RealtimeWrite], tenant: TenantID, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String: MemberState] {
+        try await MemberSetCache.membershipWillChange(tenant: tenant, segments: writes.map(\.segmentID), on: connection, logger: logger)
+        var states: [String: MemberState] = [:]
+        for try await (segment, version, size) in try await connection.query(
             """
-            UPDATE segments SET member_version = member_version + 1
-            WHERE segment_id = \(write.segmentID) AND member_version = \(write.expectedVersion) AND deleted_at IS NULL
-            RETURNING member_version
+            UPDATE segments s SET member_version = s.member_version + 1
+            FROM unnest(\(writes.map(\.segmentID))::text[], \(writes.map(\.expectedVersion))::int8[]) AS w(segment_id, expected)
+            WHERE s.segment_id = w.segment_id AND s.member_version = w.expected AND s.deleted_at IS NULL
+            RETURNING s.segment_id, s.member_version, s.size
             """, logger: logger
-        ).decode(Int64.self) { version = bumped }
-        guard let version else { throw RealtimeWriteRefusal.membersMoved(segmentID: write.segmentID) }
-        let users = write.changes.map { Int64($0.user) }
-        let entered = write.changes.map(\.entered)
-        let instants = write.changes.map(\.at)
+        ).decode((String, Int64, Int64).self) {
+            states[segment] = MemberState(version: version, size: size)
+        }
+        if let moved = writes.first(where: { states[$0.segmentID] == nil }) {
+            throw RealtimeWriteRefusal.membersMoved(segmentID: moved.segmentID)
+        }
+        var segments: [String] = []
+        var users: [Int64] = []
+        var entered: [Bool] = []
+        var instants: [Date] = []
+        for write in writes {
+            for change in write.changes {
+                segments.append(write.segmentID)
+                users.append(Int64(change.user))
+                entered.append(change.entered)
+                instants.append(change.at)
+            }
+        }
         let sql = """
-            WITH changes AS (
-                SELECT * FROM unnest($3::int8[], $4::bool[], $5::timestamptz[]) AS c(user_index, entered, effective_at)
+            WITH versions AS (
+                SELECT * FROM unnest($2::text[], $3::int8[]) AS v(segment_id, version)
+            ),
+            changes AS (
+                SELECT * FROM unnest($4::text[], $5::int8[], $6::bool[], $7::timestamptz[]) AS c(segment_id, user_index, entered, effective_at)
             ),
             exited AS (
                 DELETE FROM segment_members m USING changes c
-                WHERE m.tenant_id = $1 AND m.segment_id = $2 AND m.user_index = c.user_index AND NOT c.entered
-                RETURNING m.user_index, c.effective_at
+                WHERE m.tenant_id = $1 AND m.segment_id = c.segment_id AND m.user_index = c.user_index AND NOT c.entered
+                RETURNING m.segment_id, m.user_index, c.effective_at
             ),
             entered AS (
                 INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
-                SELECT $1, $2, c.user_index, c.effective_at FROM changes c WHERE c.entered
+                SELECT $1, c.segment_id, c.user_index, c.effective_at FROM changes c WHERE c.entered
                 ON CONFLICT DO NOTHING
-                RETURNING user_index, entered_at AS effective_at
+                RETURNING segment_id, user_index, entered_at AS effective_at
             ),
             diff AS (
-                SELECT $2::text AS segment_id, user_index, true AS entered, $6::int8 AS version, effective_at FROM entered
-                UNION ALL SELECT $2, user_index, false, $6, effective_at FROM exited
-                ORDER BY effective_at, user_index
+                SELECT d.segment_id, d.user_index, d.entered, v.version, d.effective_at FROM (
+                    SELECT segment_id, user_index, true AS entered, effective_at FROM entered
+                    UNION ALL SELECT segment_id, user_index, false, effective_at FROM exited
+                ) d JOIN versions v USING (segment_id)
+                ORDER BY d.effective_at, d.segment_id, d.user_index
             ),
             \(ChangeLog.appending(diff: "diff", tenant: "$1", effectiveAt: "d.effective_at", cause: .realtime, jobID: "0::bigint")),
             sized AS (
-                UPDATE segments SET size = size + (SELECT count(*) FROM entered) - (SELECT count(*) FROM exited)
-                WHERE segment_id = $2 RETURNING size
+                UPDATE segments s SET size = s.size + x.delta
+                FROM (SELECT segment_id, sum(CASE WHEN entered THEN 1 ELSE -1 END)::int8 AS delta FROM diff GROUP BY segment_id) x
+                WHERE s.segment_id = x.segment_id
+                RETURNING s.segment_id, s.size
             )
-            SELECT (SELECT size FROM sized)::int8, (SELECT count(*) FROM logged)::int8
+            SELECT segment_id, size, (SELECT count(*) FROM logged)::int8 FROM sized
             """
         var bindings = PostgresBindings()
         bindings.append(tenant.rawValue)
-        bindings.append(write.segmentID)
+        bindings.append(writes.map(\.segmentID))
+        bindings.append(writes.map { states[$0.segmentID]!.version })
+        bindings.append(segments)
         bindings.append(users)
         bindings.append(entered)
         bindings.append(instants)
-        bindings.append(version)
-        var size: Int64 = 0
-        for try await (newSize, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-            .decode((Int64, Int64).self)
+        for try await (segment, size, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            .decode((String, Int64, Int64).self)
         {
-            size = newSize
+            states[segment]?.size = size
         }
-        return MemberState(version: version, size: size)
+        return states
     }
 }
