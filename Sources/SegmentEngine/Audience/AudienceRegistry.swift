@@ -79,6 +79,8 @@ public actor AudienceRegistry {
     /// Per tenant, the batches appended to its state that its snapshot does not see yet: a catch-up
     /// skips them, and appends them again to the state it makes if its snapshot does not see them either.
     private var appended: [TenantID: [AppendedBatch]] = [:]
+    /// Per tenant, batches committed and not appended yet (``committed(_:)``).
+    private var pending: [TenantID: [CommittedEvents]] = [:]
 
     /// Told when a tenant's state changed (a catch-up applied changes, or a load finished).
     private var observers: [@Sendable (TenantID) async -> Void] = []
@@ -99,6 +101,7 @@ public actor AudienceRegistry {
     /// The tenant's loaded state as it is (marked used), or nil; when nil, a load
     /// starts in the background unless one is running or started within `reloadInterval`.
     public func audience(for tenant: TenantID) -> TenantAudience? {
+        appendPending(tenant)
         if let entry = entries[tenant] {
             entries[tenant]?.lastUsed = .now
             return entry.audience
@@ -113,6 +116,7 @@ public actor AudienceRegistry {
     public func current(for tenant: TenantID) async -> TenantAudience? {
         let asked = ContinuousClock.now
         while true {
+            appendPending(tenant)
             guard let entry = entries[tenant] else {
                 startLoad(tenant)
                 return nil
@@ -138,25 +142,42 @@ public actor AudienceRegistry {
     /// nothing. Real-time cycles run on the state a catch-up just made instead of waiting
     /// for another (``current(for:)``), evaluating as of `coversDate`.
     public func latest(for tenant: TenantID) -> (audience: TenantAudience, covers: ContinuousClock.Instant, coversDate: Date)? {
+        appendPending(tenant)
         guard let entry = entries[tenant] else { return nil }
         entries[tenant]?.lastUsed = .now
         return (entry.audience, entry.covers, entry.coversDate)
     }
 
-    /// This process's ingest committed `batch`: its events are appended at once to the users the
-    /// state holds whole (``TenantAudience/appending(_:)``) and real-time segments are told, so an
-    /// event reaches them without waiting for the catch-up that reads the batch back. The snapshot
-    /// and `covers` stay: the batch's other users, and batches committed elsewhere, still come with
-    /// that catch-up (which skips what was appended here).
+    /// This process's ingest committed `batch`: its events are appended to the users the state
+    /// holds whole (``TenantAudience/append(_:)``) before anyone next reads the state, and real-time
+    /// segments are told, so an event reaches them without waiting for the catch-up that reads the
+    /// batch back. The snapshot and `covers` stay: the batch's other users, and batches committed
+    /// elsewhere, still come with that catch-up (which skips what was appended here).
+    ///
+    /// Batches wait in `pending` until the state is next read, and are appended together: the
+    /// overlay is copied when it is shared (a running catch-up or cycle holds the previous
+    /// state), so appending each batch as it came copied it once per batch.
     public func committed(_ batch: CommittedEvents) {
         let tenant = batch.tenant
-        guard !isShutDown, let entry = entries[tenant] else { return }
-        guard let snapshot = DatabaseSnapshot(entry.audience.databaseSnapshot), !snapshot.sees(batch.transaction) else { return }
-        let (next, users) = entry.audience.appending(batch)
-        guard !users.isEmpty else { return }
-        appended[tenant, default: []].append(AppendedBatch(batch: batch, users: users))
-        entries[tenant]?.audience = next
+        // (A batch pending may create a user this one follows.)
+        guard !isShutDown, let entry = entries[tenant], pending[tenant] != nil || entry.audience.mayAppend(batch) else { return }
+        pending[tenant, default: []].append(batch)
         notifyObservers(tenant)
+    }
+
+    /// Appends the tenant's pending batches to its state, in one copy of the overlay.
+    private func appendPending(_ tenant: TenantID) {
+        guard let batches = pending.removeValue(forKey: tenant), var audience = entries[tenant]?.audience,
+            let snapshot = DatabaseSnapshot(audience.databaseSnapshot)
+        else { return }
+        var changed = false
+        for batch in batches where !snapshot.sees(batch.transaction) {
+            let users = audience.append(batch)
+            guard !users.isEmpty else { continue }
+            appended[tenant, default: []].append(AppendedBatch(batch: batch, users: users))
+            changed = true
+        }
+        if changed { entries[tenant]?.audience = audience }
     }
 
     /// Another process (or this one) committed a change to the tenant's data: catch
@@ -166,7 +187,10 @@ public actor AudienceRegistry {
         _ = startCatchUp(tenant, from: entry.audience)
     }
 
-    private func startCatchUp(_ tenant: TenantID, from audience: TenantAudience) -> Task<Void, Never> {
+    private func startCatchUp(_ tenant: TenantID, from current: TenantAudience) -> Task<Void, Never> {
+        // The catch-up skips what was appended: everything pending is appended first.
+        appendPending(tenant)
+        let audience = entries[tenant]?.audience ?? current
         let beganDate = clock()
         let began = ContinuousClock.now
         let source = loader.source
@@ -193,6 +217,7 @@ public actor AudienceRegistry {
         _ outcome: Result<AudienceCatchUp, any Error>
     ) {
         catchUps[tenant] = nil
+        appendPending(tenant)
         let took = ContinuousClock.now - began
         catchUpTimer.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
         // A load that finished meanwhile replaced the state: this catch-up was of the old one.
@@ -232,7 +257,7 @@ public actor AudienceRegistry {
         let snapshot = DatabaseSnapshot(next.databaseSnapshot)
         var kept: [AppendedBatch] = []
         for var batch in batches where !(snapshot?.sees(batch.batch.transaction) ?? false) {
-            (next, batch.users) = next.appending(batch.batch)
+            batch.users = next.append(batch.batch)
             if !batch.users.isEmpty { kept.append(batch) }
         }
         appended[tenant] = kept.isEmpty ? nil : kept
@@ -242,6 +267,7 @@ public actor AudienceRegistry {
     /// The tenant's state no longer matches the database: it is dropped, and loaded again.
     public func stale(_ tenant: TenantID) {
         appended[tenant] = nil
+        pending[tenant] = nil
         if entries.removeValue(forKey: tenant) != nil { publish() }
         startLoad(tenant)
     }
@@ -357,6 +383,7 @@ public actor AudienceRegistry {
             Counter(label: "segmentd_engine_loads_total", dimensions: [("outcome", "loaded")]).increment()
             // Batches appended to the state it replaces are in the load, or read by the next catch-up.
             appended[tenant] = nil
+            pending[tenant] = nil
             entries[tenant] = Entry(audience: loaded.audience, lastUsed: .now, covers: began, coversDate: beganDate)
             evict(keeping: tenant)
             resumeWaiters(tenant)
@@ -371,6 +398,7 @@ public actor AudienceRegistry {
         for (other, entry) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) where held > settings.memoryBudget && other != tenant {
             entries[other] = nil
             appended[other] = nil
+            pending[other] = nil
             held -= entry.audience.bytesHeld
             logger.notice("dropped an idle tenant's audience to stay within the memory budget", metadata: ["tenant": "\(other)"])
         }

@@ -57,15 +57,18 @@ public struct TenantAudience: Sendable {
         return next
     }
 
-    /// This state with a batch that committed after its snapshot appended to the users the
-    /// overlay holds (``AudienceOverlay/append(_:)``), and those users. The snapshot stays:
+    /// Appends a batch that committed after the snapshot to the users the overlay holds
+    /// (``AudienceOverlay/append(_:newUsers:)``) and returns those users. The snapshot stays:
     /// the state does not hold the batch's other users yet.
-    func appending(_ committed: CommittedEvents) -> (audience: TenantAudience, users: [UInt32]) {
-        var next = self
+    mutating func append(_ committed: CommittedEvents) -> [UInt32] {
         // A created user is new to the columns too (their snapshot does not see the batch); checked, not assumed.
-        let created = committed.newUsers.filter { index, _ in self.users.externalID(of: index) == nil }
-        let users = next.overlay.append(committed.events, newUsers: created)
-        return (users.isEmpty ? self : next, users)
+        let created = committed.newUsers.filter { index, _ in users.externalID(of: index) == nil }
+        return overlay.append(committed.events, newUsers: created)
+    }
+
+    /// Whether ``append(_:)`` could take anything of `committed` (a look, no copy).
+    func mayAppend(_ committed: CommittedEvents) -> Bool {
+        committed.events.keys.contains { overlay.facts[$0] != nil || committed.newUsers[$0] != nil }
     }
 
     /// The index of the live user with `externalID`, whether in the columns or the overlay.
