@@ -358,12 +358,18 @@ struct APIKeyTests {
         }) { server in
             let key = try await server.createKey(roles: ["viewer"])
             let before = server.server.authenticator.lastUseWriteCount
+            let firstWrite = Date()
             for _ in 0..<20 { #expect(try await Self.whoami(server, key) == nil) }
             #expect(server.server.authenticator.lastUseWriteCount - before == 1)
             clock.advance(by: .seconds(61))
             #expect(try await Self.whoami(server, key) == nil)
-            // The database clock has not moved a minute, so its guard holds the write back too.
-            #expect(server.server.authenticator.lastUseWriteCount - before == 1)
+            // The database clock has not moved a minute, so its guard holds the write back too. (Under a
+            // loaded full run this test has lasted over a minute of real time: then the guard rightly lets it through.)
+            if Date().timeIntervalSince(firstWrite) < 55 {
+                #expect(server.server.authenticator.lastUseWriteCount - before == 1)
+            } else {
+                #expect(server.server.authenticator.lastUseWriteCount - before <= 2)
+            }
             let listed = try await server.connect { connection in
                 try await connection.access.listApiKeys(.with { $0.parent = "tenants/acme" }, metadata: connection.metadata)
             }
