@@ -86,7 +86,7 @@ public struct AudienceCatchUp: Sendable {
             // (an event arriving late, or at the same instant: its order among equals is the message id's).
             var appendable = touched.filter { index in UInt32(exactly: index).map { held[$0] != nil } ?? false }
             let appended = try await loader.newEvents(
-                of: appendable, insertedBy: transactions, excluding: Set(applied.map { ($0.transaction % 4_294_967_296) << 32 | Int64($0.user) }),
+                of: appendable, insertedBy: transactions, excluding: Set(applied.map(\.rowKey)),
                 on: connection)
             appendable.removeAll { index in
                 guard let events = appended[index], let first = events.first else { return false }

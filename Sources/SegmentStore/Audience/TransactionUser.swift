@@ -10,4 +10,10 @@ public struct TransactionUser: Sendable, Hashable {
         self.transaction = transaction
         self.user = user
     }
+
+    /// The key of an event row this change wrote: its `xmin` (the transaction id's low 32 bits,
+    /// what `events.xmin` holds) and the user, in one `Int64` (``rowKey(xmin:user:)``).
+    var rowKey: Int64 { Self.rowKey(xmin: transaction % 4_294_967_296, user: Int64(user)) }
+
+    static func rowKey(xmin: Int64, user: Int64) -> Int64 { xmin << 32 | user }
 }

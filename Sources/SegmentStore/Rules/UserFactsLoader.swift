@@ -114,7 +114,7 @@ struct UserFactsLoader {
     /// transaction ids, as `xmin` holds them), per user in the order a whole read gives.
     /// PostgreSQL still walks each user's rows by index, but only the new ones are sent
     /// and decoded: an acknowledged batch costs its own events, not its users' histories.
-    /// - Parameter excluded: Rows to leave out, as `xmin << 32 | user_index` (the state holds them already).
+    /// - Parameter excluded: Rows to leave out, by ``TransactionUser/rowKey`` (the state holds them already).
     func newEvents(
         of indexes: [Int64], insertedBy transactions: [Int64], excluding excluded: Set<Int64> = [], on connection: PostgresConnection
     ) async throws -> [Int64: [UserEvent]] {
@@ -127,7 +127,7 @@ struct UserFactsLoader {
             ORDER BY user_index, time, message_id
             """, logger: logger
         ).decode((Int64, String, Date, String, Int64).self) {
-            if !excluded.isEmpty, excluded.contains(xmin << 32 | index) { continue }
+            if !excluded.isEmpty, excluded.contains(TransactionUser.rowKey(xmin: xmin, user: index)) { continue }
             events[index, default: []].append(try event(name, time, properties))
         }
         return events
