@@ -62,8 +62,8 @@ public final class IngestStore: Sendable {
     // MARK: Events
 
     /// Appends events (and their rollups); duplicates of seen message ids are skipped.
-    /// Writes an event batch. `committed` is what it wrote, for the audience engine to apply at
-    /// once (nil when nothing new was written).
+    /// `committed` is what it wrote, for the audience engine to apply at once (nil when
+    /// nothing new was written).
     public func ingestEvents(
         _ events: [EventInput], tenant: TenantID, audit: AuditContext
     ) async throws -> (result: IngestResult, committed: CommittedEvents?) {
