@@ -1,7 +1,7 @@
 /// Bitmaps by key, each kept with a tag it is valid for, within a byte bound:
 /// when the next would not fit, everything is dropped and it starts over (a
-/// miss only costs the work the bitmap saved). The bookkeeping ``ConditionMemo``
-/// and ``StoredMembers`` share; each wraps it in a mutex.
+/// miss only costs the work the bitmap saved). ``ConditionMemo``'s bookkeeping,
+/// which wraps it in a mutex.
 struct BoundedBitmaps<Key: Hashable, Tag: Equatable> {
     private var entries: [Key: (tag: Tag, bitmap: MemberBitmap)] = [:]
     /// Bytes of the bitmaps kept.

@@ -28,6 +28,11 @@ public struct MemberBitmap: Sendable {
         words.reserveCapacity(Self.wordCount(forBits: capacity))
     }
 
+    /// The set whose bit `i` of word `i / 64` is user `i` (the words are shared, not copied).
+    public init(words: [UInt64]) {
+        self.words = words
+    }
+
     /// The set of `indexes` (in any order, repeats allowed).
     public init(_ indexes: some Sequence<UInt32>) {
         words = []

@@ -40,8 +40,6 @@ public struct TenantAudience: Sendable {
     public internal(set) var overlay = AudienceOverlay()
     /// Conditions evaluated over these columns, shared by every state made from them by ``applying(_:)``.
     public let conditions = ConditionMemo()
-    /// Segments' members as refreshes over this state (and those made from it) read or wrote them.
-    public let storedMembers = StoredMembers()
 
     public init(tenant: TenantID) {
         self.tenant = tenant
@@ -85,7 +83,6 @@ public struct TenantAudience: Sendable {
     public var bytesHeld: Int {
         users.bytesHeld + events.values.reduce(0) { $0 + $1.bytesHeld + MemoryEstimate.heapBytes(of: $1.name) } + profiles.bytesHeld
             + tags.bytesHeld + responses.bytesHeld + overlay.bytesHeld + conditions.bytesHeld
-            + storedMembers.bytesHeld
             + MemoryEstimate.dictionaryBytes(count: events.count, entry: 16 + MemoryLayout<EventColumns>.stride)
     }
 }

@@ -47,7 +47,11 @@ public struct SegmentRefresher: Sendable {
         let now = clock()
         // Brought up to date before the transaction: it then holds every batch acknowledged before the refresh began.
         let audience = await audiences?.current(for: job.tenantID)
-        var written: (members: MemberBitmap, state: MemberState)?
+        let memberSets = database.memberSets
+        // Taken before the write begins: the set it commits is kept for checks only if nothing else touched it since.
+        let commitTicket = memberSets.commitTicket(tenant: job.tenantID, segment: job.segmentID)
+        var written: (members: MemberBitmap, state: MemberState, previous: MemberSetCache.HeldMembers?, previousSize: Int64)?
+        var readBack: [String] = []
         let outcome = try await database.transaction(tenant: job.tenantID) { transaction in
             let segment = try await transaction.lockSegment(job.segmentID)
             func finish(_ outcome: Outcome) async throws -> Outcome {
@@ -75,16 +79,20 @@ public struct SegmentRefresher: Sendable {
                 let context = try await transaction.evaluationContext(now: now)
                 let evaluationStarted = ContinuousClock.now
                 if let audience {
-                    let (current, stored) = try await currentMembers(
-                        of: segment.segmentID, referenced: SegmentReferences.referenced(by: rule),
-                        audience: audience, transaction: transaction)
+                    let (current, stored, read) = try await currentMembers(
+                        of: segment.segmentID, referenced: SegmentReferences.referenced(by: rule), transaction: transaction)
+                    readBack = read
                     let members = AudienceEvaluator(audience: audience, context: context, segments: stored).members(rule)
                     let entering = members.subtracting(current.members).map { Int64($0) }
                     let exiting = current.members.subtracting(members).map { Int64($0) }
                     difference = (entering, exiting, Int64(members.count), Self.milliseconds(since: evaluationStarted))
                     // Once committed, these are the stored members (a write moves the version by one).
                     let wrote = !entering.isEmpty || !exiting.isEmpty
-                    written = (members, MemberState(version: current.state.version + (wrote ? 1 : 0), size: Int64(members.count)))
+                    if wrote {
+                        written = (
+                            members, MemberState(version: current.state.version + 1, size: Int64(members.count)), current.held, current.state.size
+                        )
+                    }
                     path = "engine"
                 } else {
                     let catalog = try await transaction.ruleCatalog()
@@ -123,30 +131,41 @@ public struct SegmentRefresher: Sendable {
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
                     selectMilliseconds: change.selectMilliseconds, path: path))
         }
-        if let audience, let written { audience.storedMembers.keep(written.members, of: job.segmentID, at: written.state) }
+        if let written {
+            // The members just committed serve checks and the next refresh without being read back.
+            memberSets.committed(
+                tenant: job.tenantID, segment: job.segmentID, words: written.members.words, state: written.state, previous: written.previous,
+                previousSize: written.previousSize, enteredAt: now, ticket: commitTicket)
+        }
+        // Sets read from the database are loaded for the next refresh (and checks) in the background.
+        for id in readBack where id != job.segmentID || written == nil { memberSets.prefetch(tenant: job.tenantID, segment: id) }
         return outcome
     }
 
-    /// The segment's current members (locked by the caller: no one else writes them meanwhile)
-    /// and the referenced segments', each from the kept bitmap when its state has not moved,
-    /// else read, with its state, in one statement and kept.
+    /// The segment's current members (locked by the caller: no one else writes them
+    /// meanwhile) and the referenced segments', each from the member sets held for checks
+    /// when held at its current state, else read, with its state, in one statement; and
+    /// which were read.
     func currentMembers(
-        of segmentID: String, referenced: [String], audience: TenantAudience, transaction: StoreTransaction
-    ) async throws -> (current: (members: MemberBitmap, state: MemberState), referenced: [String: MemberBitmap]) {
+        of segmentID: String, referenced: [String], transaction: StoreTransaction
+    ) async throws -> (
+        current: (members: MemberBitmap, state: MemberState, held: MemberSetCache.HeldMembers?), referenced: [String: MemberBitmap],
+        read: [String]
+    ) {
         let ids = [segmentID] + referenced.filter { $0 != segmentID }
         let states = try await transaction.memberStates(of: ids)
-        var members: [String: (members: MemberBitmap, state: MemberState)] = [:]
+        var members: [String: (members: MemberBitmap, state: MemberState, held: MemberSetCache.HeldMembers?)] = [:]
         for id in ids {
-            if let state = states[id], let kept = audience.storedMembers.members(of: id, at: state) { members[id] = (kept, state) }
+            if let state = states[id], let held = database.memberSets.members(tenant: transaction.tenant, segment: id, at: state) {
+                members[id] = (MemberBitmap(words: held.words), state, held)
+            }
         }
         let missing = ids.filter { members[$0] == nil && states[$0] != nil }
         for (id, read) in try await transaction.members(of: missing) {
-            let bitmap = Self.bitmap(read.indexes)
-            members[id] = (bitmap, read.state)
-            audience.storedMembers.keep(bitmap, of: id, at: read.state)
+            members[id] = (Self.bitmap(read.indexes), read.state, nil)
         }
-        let current = members.removeValue(forKey: segmentID) ?? (MemberBitmap(), states[segmentID] ?? MemberState(version: 0, size: 0))
-        return (current, members.mapValues(\.members))
+        let current = members.removeValue(forKey: segmentID) ?? (MemberBitmap(), states[segmentID] ?? MemberState(version: 0, size: 0), nil)
+        return (current, members.mapValues(\.members), missing)
     }
 
     /// Stored user indexes as a bitmap (indexes are `UInt32` in the engine; the loader refuses larger).

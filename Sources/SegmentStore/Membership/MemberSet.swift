@@ -33,6 +33,9 @@ extension MemberSetCache {
         /// How many members.
         let count: Int
         let loadedAt: ContinuousClock.Instant
+        /// The segment's membership state the set is at (nil when not known): a refresh
+        /// takes the set as its current members only at exactly that state.
+        let state: MemberState?
         private let positions: Positions
         /// Distinct entry times; each member's code (in index order) points here.
         private let times: [Date]
@@ -40,25 +43,50 @@ extension MemberSetCache {
 
         /// A set from members sorted by index with their entry times; nil when an index
         /// does not fit in 32 bits (such a set is answered by the database).
-        init?(indexes: [Int64], entered: [Date], loadedAt: ContinuousClock.Instant) {
+        init?(indexes: [Int64], entered: [Date], loadedAt: ContinuousClock.Instant, state: MemberState? = nil) {
             guard indexes.count == entered.count, indexes.allSatisfy({ $0 >= 0 && $0 <= Int64(UInt32.max) }) else { return nil }
-            count = indexes.count
-            self.loadedAt = loadedAt
             let capacity = Int(indexes.last ?? -1) + 1
             let words = (capacity + 63) / 64
+            let positions: Positions
             if words * (8 + 4) < indexes.count * 4 {
                 var bits = [UInt64](repeating: 0, count: words)
                 for index in indexes { bits[Int(index) >> 6] |= 1 << UInt64(index & 63) }
-                var ranks = [UInt32](repeating: 0, count: words)
-                var running: UInt32 = 0
-                for word in 0..<words {
-                    ranks[word] = running
-                    running += UInt32(bits[word].nonzeroBitCount)
-                }
-                positions = .dense(words: bits, ranks: ranks)
+                positions = Self.dense(bits)
             } else {
                 positions = .sparse(indexes.map { UInt32($0) })
             }
+            self.init(positions: positions, count: indexes.count, entered: entered, loadedAt: loadedAt, state: state)
+        }
+
+        /// A set from a bitmap's words (bit `i` of word `i / 64` is user `i`), the audience
+        /// engine's form: kept as they are (shared, not copied) when that is the smaller form.
+        /// Each member's entry time is `enteredAt` of its index, asked in index order.
+        init(words: [UInt64], loadedAt: ContinuousClock.Instant, state: MemberState?, enteredAt: (UInt32) -> Date) {
+            var count = 0
+            for word in words { count += word.nonzeroBitCount }
+            let used = (words.lastIndex { $0 != 0 } ?? -1) + 1
+            var indexes: [UInt32] = []
+            var entered: [Date] = []
+            indexes.reserveCapacity(count)
+            entered.reserveCapacity(count)
+            for (position, word) in words[0..<used].enumerated() {
+                var bits = word
+                while bits != 0 {
+                    let index = UInt32(position * 64 + bits.trailingZeroBitCount)
+                    bits &= bits &- 1
+                    indexes.append(index)
+                    entered.append(enteredAt(index))
+                }
+            }
+            let positions: Positions = used * (8 + 4) < count * 4 ? Self.dense(words) : .sparse(indexes)
+            self.init(positions: positions, count: count, entered: entered, loadedAt: loadedAt, state: state)
+        }
+
+        private init(positions: Positions, count: Int, entered: [Date], loadedAt: ContinuousClock.Instant, state: MemberState?) {
+            self.positions = positions
+            self.count = count
+            self.loadedAt = loadedAt
+            self.state = state
             var distinct: [Date: UInt32] = [:]
             var times: [Date] = []
             let memberCodes = entered.map { time in
@@ -70,6 +98,28 @@ extension MemberSetCache {
             }
             self.times = times
             codes = times.count <= Int(UInt16.max) + 1 ? .narrow(memberCodes.map { UInt16($0) }) : .wide(memberCodes)
+        }
+
+        /// The dense form of `words`, with the rank of each word.
+        private static func dense(_ words: [UInt64]) -> Positions {
+            var ranks = [UInt32](repeating: 0, count: words.count)
+            var running: UInt32 = 0
+            for word in words.indices {
+                ranks[word] = running
+                running += UInt32(words[word].nonzeroBitCount)
+            }
+            return .dense(words: words, ranks: ranks)
+        }
+
+        /// The members as a bitmap's words (the dense form's own, not copied; built from the sparse form).
+        var words: [UInt64] {
+            switch positions {
+            case .dense(let words, _): return words
+            case .sparse(let indexes):
+                var words = [UInt64](repeating: 0, count: Int((indexes.last ?? 0) >> 6) + (indexes.isEmpty ? 0 : 1))
+                for index in indexes { words[Int(index >> 6)] |= 1 << UInt64(index & 63) }
+                return words
+            }
         }
 
         /// When the user entered, or nil when not a member.

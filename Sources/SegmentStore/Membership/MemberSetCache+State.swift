@@ -27,6 +27,13 @@ extension MemberSetCache {
         private(set) var users: [String: [String: Int64]] = [:]
         private(set) var userCount = 0
         private var userGenerations: [String: UInt64] = [:]
+        /// Per set, notifications that named no version (each may change anything), so a
+        /// write's own set is kept only when nothing else touched it since the write began.
+        private var unversionedNotices: [Key: UInt64] = [:]
+        /// Per set, the highest member version a notification announced.
+        private var noticedVersions: [Key: Int64] = [:]
+        /// Sets a refresh took as its current members from here.
+        private(set) var refreshReads = 0
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -35,6 +42,13 @@ extension MemberSetCache {
         /// What a load must present to be kept: nothing it covers changed since it started.
         struct Ticket: Sendable, Equatable {
             fileprivate let generation: UInt64
+            fileprivate let epoch: UInt64
+        }
+
+        /// What a write must present for its committed set to be kept: nothing but writes
+        /// of no later version touched the set since the ticket was taken.
+        struct CommitTicket: Sendable, Equatable {
+            fileprivate let unversionedNotices: UInt64
             fileprivate let epoch: UInt64
         }
 
@@ -72,6 +86,12 @@ extension MemberSetCache {
                 }
         }
 
+        /// Queues a load of `key` unless it is held, being written or not listened for.
+        mutating func want(_ key: Key, now: ContinuousClock.Instant) {
+            guard listening, sets[key] == nil, writing[key] == nil else { return }
+            queue(.members(key), now: now)
+        }
+
         /// Loads queued since the last call, each once, in the order they were asked for.
         private(set) var pending: [Load] = []
 
@@ -87,6 +107,14 @@ extension MemberSetCache {
             // past the limit a set is simply answered by the database.
             guard queued.count < configuration.maxQueuedLoads else { return }
             if queued.insert(load).inserted { pending.append(load) }
+        }
+
+        /// The set of `key` when held at exactly `state` (whatever its age: the state,
+        /// read under the segment's lock, proves it current), for a refresh's difference.
+        mutating func members(_ key: Key, at state: MemberState) -> MemberSet? {
+            guard listening, writing[key] == nil, let set = sets[key], set.state == state else { return nil }
+            refreshReads += 1
+            return set
         }
 
         // MARK: Loading
@@ -121,6 +149,26 @@ extension MemberSetCache {
             sets[key] = set
             members += set.count
             return true
+        }
+
+        /// The ticket a write of `key` takes before it begins, to keep the set it commits.
+        func commitTicket(for key: Key) -> CommitTicket {
+            CommitTicket(unversionedNotices: unversionedNotices[key, default: 0], epoch: epoch)
+        }
+
+        /// Keeps the set a write in this process committed, unless since `ticket` the
+        /// connection was lost, a notification without a version came, one announced a
+        /// later version, another write of the set is open here, or a set as new is held.
+        /// Returns whether it was kept.
+        @discardableResult
+        mutating func storeCommitted(_ set: MemberSet, for key: Key, ticket: CommitTicket) -> Bool {
+            guard listening, set.count <= configuration.maxMembers / 2, let version = set.state?.version, ticket == commitTicket(for: key),
+                writing[key] == nil,
+                noticedVersions[key, default: 0] <= version, (sets[key]?.state?.version ?? -1) < version
+            else { return false }
+            // A load that began before this write read older members: it must not replace these.
+            drop(key)
+            return store(set, for: key, ticket: self.ticket(for: key))
         }
 
         /// Room left for `tenant`'s user ids.
@@ -166,11 +214,22 @@ extension MemberSetCache {
             drop(key)
         }
 
-        /// Applies one NOTIFY payload: `members <tenant> <segment>`, `users <tenant>`; anything else drops everything.
+        /// Applies one NOTIFY payload: `members <tenant> <segment>` (anything may have
+        /// changed), `members <tenant> <segment> <version>` (a write made the members that
+        /// version: a set held at it or later stays), `users <tenant>`; anything else drops everything.
         mutating func apply(notification payload: String) {
-            let parts = payload.split(separator: " ", maxSplits: 2).map(String.init)
+            let parts = payload.split(separator: " ", maxSplits: 3).map(String.init)
             switch (parts.first, parts.count) {
-            case ("members", 3): drop(Key(tenant: parts[1], segment: parts[2]))
+            case ("members", 3):
+                let key = Key(tenant: parts[1], segment: parts[2])
+                unversionedNotices[key, default: 0] += 1
+                drop(key)
+            case ("members", 4):
+                let key = Key(tenant: parts[1], segment: parts[2])
+                guard let version = Int64(parts[3]) else { return dropAll() }
+                noticedVersions[key] = max(version, noticedVersions[key, default: 0])
+                if let held = sets[key]?.state?.version, held >= version { return }
+                drop(key)
             case ("users", 2): dropUsers(parts[1])
             default: dropAll()
             }
@@ -203,6 +262,8 @@ extension MemberSetCache {
 
         private mutating func dropAll() {
             epoch += 1
+            unversionedNotices.removeAll()
+            noticedVersions.removeAll()
             declined.removeAll()
             sets.removeAll()
             members = 0

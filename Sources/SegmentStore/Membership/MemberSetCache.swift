@@ -189,18 +189,87 @@ public final class MemberSetCache: Sendable {
         state.withLock { $0.usersTicket(tenant.rawValue) }
     }
 
+    // MARK: Sharing sets with refreshes
+
+    /// A segment's members held here, as a refresh takes them (the audience engine's
+    /// bitmap words, shared with the checks' set rather than held twice).
+    public struct HeldMembers: Sendable {
+        let set: MemberSet
+        /// Bit `i` of word `i / 64` is user `i`.
+        public var words: [UInt64] { self.set.words }
+    }
+
+    /// What a write presents to keep the set it commits (``committed(tenant:segment:words:state:previous:enteredAt:ticket:)``).
+    public struct CommitTicket: Sendable {
+        let state: State.CommitTicket
+    }
+
+    /// The segment's members when held at exactly `state` (read under the segment's lock).
+    public func members(tenant: TenantID, segment: String, at memberState: MemberState) -> HeldMembers? {
+        guard configuration.maxMembers > 0 else { return nil }
+        return state.withLock { $0.members(Key(tenant: tenant.rawValue, segment: segment), at: memberState) }.map(HeldMembers.init)
+    }
+
+    /// Taken before a write of the segment begins.
+    public func commitTicket(tenant: TenantID, segment: String) -> CommitTicket {
+        CommitTicket(state: state.withLock { $0.commitTicket(for: Key(tenant: tenant.rawValue, segment: segment)) })
+    }
+
+    /// Keeps the members a write in this process committed at `state`, so checks and the
+    /// next refresh need not read them back: members that stayed keep their entry time
+    /// from `previous` (the set the write changed), the rest entered at `enteredAt`. Kept
+    /// only when `previous` is the whole story (held, or the segment had no members) and
+    /// nothing else changed the set since `ticket`; otherwise it is loaded when asked for.
+    public func committed(
+        tenant: TenantID, segment: String, words: [UInt64], state: MemberState, previous: HeldMembers?, previousSize: Int64,
+        enteredAt: Date, ticket: CommitTicket
+    ) {
+        guard configuration.maxMembers > 0, previous != nil || previousSize == 0 else { return }
+        // Stored as PostgreSQL stored it (whole microseconds), so memory and the database answer alike.
+        let entered = AudienceTime.date(AudienceTime.microseconds(enteredAt))
+        let set = MemberSet(words: words, loadedAt: configuration.now(), state: state) { index in
+            previous?.set.enteredAt(Int64(index)) ?? entered
+        }
+        let kept = self.state.withLock { $0.storeCommitted(set, for: Key(tenant: tenant.rawValue, segment: segment), ticket: ticket.state) }
+        if kept {
+            recordHeld()
+            changed()
+        }
+    }
+
+    /// Loads the segment's set in the background unless it is held (a refresh read it
+    /// from the database; the next one, and checks, take it from here).
+    public func prefetch(tenant: TenantID, segment: String) {
+        guard configuration.maxMembers > 0 else { return }
+        let now = configuration.now()
+        let toLoad = state.withLock { state in
+            state.want(Key(tenant: tenant.rawValue, segment: segment), now: now)
+            return state.takePending()
+        }
+        for load in toLoad { loadRequests.yield(load) }
+    }
+
+    /// Sets refreshes took from here so far.
+    public var refreshReads: Int { state.withLock { $0.refreshReads } }
+
     // MARK: Changes
 
     /// Marks `segment`'s set as changing in the current transaction: dropped now
     /// and again when the transaction ends, served by the database until then;
     /// other processes drop it when the transaction commits.
-    static func membershipWillChange(tenant: TenantID, segment: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await membershipWillChange(tenant: tenant, segments: [segment], on: connection, logger: logger)
+    static func membershipWillChange(
+        tenant: TenantID, segment: String, version: Int64? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await membershipWillChange(tenant: tenant, segments: [segment], version: version, on: connection, logger: logger)
     }
 
-    /// ``membershipWillChange(tenant:segment:on:logger:)`` for several segments, in one round trip.
-    static func membershipWillChange(tenant: TenantID, segments: [String], on connection: PostgresConnection, logger: Logger) async throws {
-        let payloads = segments.map { "members \(tenant.rawValue) \($0)" }
+    /// ``membershipWillChange(tenant:segment:on:logger:)`` for several segments, in one round
+    /// trip; with `version`, the member version the write makes (one segment): a set another
+    /// process already holds at that version stays.
+    static func membershipWillChange(
+        tenant: TenantID, segments: [String], version: Int64? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let payloads = segments.map { "members \(tenant.rawValue) \($0)" + (version.map { " \($0)" } ?? "") }
         try await connection.query("SELECT pg_notify(\(channel), p) FROM unnest(\(payloads)::text[]) AS p", logger: logger)
         // Membership is only ever written inside Database.withTransaction; anything else is a bug
         // that would let this process serve a set it is replacing.
@@ -297,14 +366,15 @@ public final class MemberSetCache: Sendable {
         do {
             let loaded: MemberSet? = try await database.withTenant(tenant) { connection in
                 var size: Int64 = 0
-                var exists = false
-                for try await (count, live) in try await connection.query(
+                var memberState: MemberState?
+                for try await (count, version, stored) in try await connection.query(
                     """
-                    SELECT (SELECT count(*) FROM segment_members WHERE segment_id = \(key.segment))::int8,
-                           EXISTS (SELECT 1 FROM segments WHERE segment_id = \(key.segment) AND deleted_at IS NULL)
+                    SELECT (SELECT count(*) FROM segment_members WHERE segment_id = \(key.segment))::int8, s.member_version, s.size
+                    FROM segments s WHERE s.segment_id = \(key.segment) AND s.deleted_at IS NULL
                     """, logger: database.logger
-                ).decode((Int64, Bool).self) { (size, exists) = (count, live) }
-                guard exists, size <= configuration.maxMembers / 2 else { return nil }
+                ).decode((Int64, Int64, Int64).self) { (size, memberState) = (count, MemberState(version: version, size: stored)) }
+                // The state is a label for refreshes: a write between these statements is caught by the ticket.
+                guard let memberState, size <= configuration.maxMembers / 2 else { return nil }
                 var indexes: [Int64] = []
                 var entered: [Date] = []
                 indexes.reserveCapacity(Int(size))
@@ -316,7 +386,7 @@ public final class MemberSetCache: Sendable {
                     indexes.append(index)
                     entered.append(time)
                 }
-                return MemberSet(indexes: indexes, entered: entered, loadedAt: configuration.now())
+                return MemberSet(indexes: indexes, entered: entered, loadedAt: configuration.now(), state: memberState)
             }
             guard let loaded else { return state.withLock { $0.decline(.members(key), now: configuration.now()) } }
             loadCount.add(1, ordering: .relaxed)

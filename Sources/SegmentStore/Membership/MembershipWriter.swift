@@ -29,8 +29,8 @@ enum MembershipWriter {
         segmentID: String, tenant: TenantID, with fresh: String, bindings: PostgresBindings, now: Date, jobID: Int64,
         cause: MembershipChangeCause, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
-        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         let version = try await nextVersion(of: segmentID, on: connection, logger: logger)
+        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, version: version, on: connection, logger: logger)
         // The new set goes into an indexed, analyzed temporary table first. As a CTE (no index,
         // a guessed size) the anti-join against the current members ran as a nested loop over
         // both sets whenever the planner also thought the segment had one member — which it does
@@ -97,8 +97,8 @@ enum MembershipWriter {
         segmentID: String, tenant: TenantID, adding: String?, removing: String?, bindings: PostgresBindings, now: Date, jobID: Int64,
         size knownSize: Int64? = nil, exact: Bool = false, cause: MembershipChangeCause, on connection: PostgresConnection, logger: Logger
     ) async throws -> Change {
-        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, on: connection, logger: logger)
         let version = try await nextVersion(of: segmentID, on: connection, logger: logger)
+        try await MemberSetCache.membershipWillChange(tenant: tenant, segment: segmentID, version: version, on: connection, logger: logger)
         var bindings = bindings
         let n = bindings.count
         bindings.append(segmentID)

@@ -158,4 +158,80 @@ struct MemberSetCacheStateTests {
         #expect(again.filter { $0 == .members(Key(tenant: "acme", segment: "nope0")) }.count <= 1)
         #expect(state.queued.count <= 3, "declines are forgotten past their bound; the queue stays bounded")
     }
+
+    static func committed(_ indexes: [UInt32], version: Int64) -> MemberSetCache.MemberSet {
+        var words = [UInt64](repeating: 0, count: 2)
+        for index in indexes { words[Int(index >> 6)] |= 1 << UInt64(index & 63) }
+        return MemberSetCache.MemberSet(
+            words: words, loadedAt: start, state: MemberState(version: version, size: Int64(indexes.count))
+        ) { _ in Date(timeIntervalSince1970: 0) }
+    }
+
+    @Test("a write's committed set is kept and serves refreshes at its exact state; a notice of its own version keeps it, a later one drops it")
+    func committedSets() {
+        var state = Self.state()
+        let key = Key(tenant: "acme", segment: "a")
+        let ticket = state.commitTicket(for: key)
+        state.beginWrite(key)
+        state.endWrite(key)
+        let kept = state.storeCommitted(Self.committed([1, 70], version: 3), for: key, ticket: ticket)
+        #expect(kept && state.sets[key]?.enteredAt(70) != nil)
+        #expect(state.members(key, at: MemberState(version: 3, size: 2)) != nil)
+        #expect(state.members(key, at: MemberState(version: 3, size: 1)) == nil, "an erasure lowered the size: not the same set")
+        #expect(state.members(key, at: MemberState(version: 4, size: 2)) == nil)
+        state.apply(notification: "members acme a 3")
+        #expect(state.sets[key] != nil, "its own write's notice, arriving after it was kept")
+        state.apply(notification: "members acme a 2")
+        #expect(state.sets[key] != nil, "an older write's late notice")
+        state.apply(notification: "members acme a 4")
+        #expect(state.sets[key] == nil, "a later write elsewhere")
+    }
+
+    @Test(
+        "a committed set is not kept when anything else touched it since the ticket: a notice without a version, a later version, a lost connection, another open write"
+    )
+    func committedRefused() {
+        let key = Key(tenant: "acme", segment: "a")
+        let cases: [(String, (inout State) -> Void)] = [
+            ("unversioned notice", { $0.apply(notification: "members acme a") }),
+            ("later version noticed first", { $0.apply(notification: "members acme a 6") }),
+            (
+                "connection lost and back",
+                {
+                    $0.stoppedListening()
+                    $0.startedListening()
+                }
+            ),
+            ("another write open here", { $0.beginWrite(key) }),
+        ]
+        for (name, touch) in cases {
+            var state = Self.state()
+            let ticket = state.commitTicket(for: key)
+            touch(&state)
+            let kept = state.storeCommitted(Self.committed([1], version: 5), for: key, ticket: ticket)
+            #expect(!kept && state.sets[key] == nil, "\(name)")
+        }
+        // A load that began before the write read older members: once the write's set is kept, the load is not.
+        var state = Self.state()
+        let loadTicket = state.ticket(for: key)
+        let kept = state.storeCommitted(Self.committed([1, 2], version: 5), for: key, ticket: state.commitTicket(for: key))
+        #expect(kept)
+        let stored = state.store(Self.set([1]), for: key, ticket: loadTicket)
+        #expect(!stored && state.sets[key]?.count == 2)
+        // Nor is an older committed set kept over a newer one.
+        let older = state.storeCommitted(Self.committed([9], version: 4), for: key, ticket: state.commitTicket(for: key))
+        #expect(!older && state.sets[key]?.count == 2)
+    }
+
+    @Test("a refresh that read a set from the database asks for it to be loaded, unless held or being written")
+    func prefetch() {
+        var state = Self.state()
+        let key = Key(tenant: "acme", segment: "a")
+        state.want(key, now: Self.start)
+        #expect(state.takePending() == [.members(key)])
+        state.finished(.members(key))
+        state.beginWrite(key)
+        state.want(key, now: Self.start)
+        #expect(state.takePending().isEmpty)
+    }
 }

@@ -46,4 +46,27 @@ struct MemberSetTests {
         #expect(empty?.count == 0 && empty?.enteredAt(0) == nil)
         #expect(MemberSet(indexes: [1, Int64(UInt32.max) + 1], entered: [Date(), Date()], loadedAt: .now) == nil)
     }
+
+    @Test(
+        "a set made from a bitmap's words answers as one made from the sorted list, and gives the same words back",
+        arguments: [0.4, 0.02, 0.0005, 0.0])
+    func fromWords(density: Double) throws {
+        let (indexes, entered) = Self.members(seed: 7, users: 10_000, density: density, distinctTimes: false)
+        var words = [UInt64](repeating: 0, count: 10_000 / 64 + 3)  // trailing zero words, as a bitmap may have
+        for index in indexes { words[Int(index) >> 6] |= 1 << UInt64(index & 63) }
+        let times = Dictionary(uniqueKeysWithValues: zip(indexes, entered))
+        var asked: [UInt32] = []
+        let set = MemberSet(words: words, loadedAt: .now, state: MemberState(version: 2, size: Int64(indexes.count))) { index in
+            asked.append(index)
+            return times[Int64(index)]!
+        }
+        #expect(asked == indexes.map { UInt32($0) }, "entry times asked once each, in index order")
+        let listed = try #require(MemberSet(indexes: indexes, entered: entered, loadedAt: .now))
+        #expect(set.count == indexes.count && set.state == MemberState(version: 2, size: Int64(indexes.count)))
+        for index in Int64(0)..<10_100 { #expect(set.enteredAt(index) == listed.enteredAt(index)) }
+        let back = set.words
+        let used = (back.lastIndex { $0 != 0 } ?? -1) + 1
+        #expect(Array(back[0..<used]) == Array(words[0..<used]) && back[used...].allSatisfy { $0 == 0 })
+        #expect(set.bytesHeld <= max(6 * indexes.count + 64, 8 * words.count + 4 * words.count + 64))
+    }
 }
