@@ -160,15 +160,48 @@ extension Segctl {
 extension Segctl.Segments {
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Refresh a segment now (segments.refresh); --wait follows it to the end.",
-            discussion: "Requests made while a refresh is already queued join it: one job per segment.")
+            abstract: "Refresh segments now (segments.refresh); --wait follows them to the end.",
+            discussion: """
+                Requests made while a refresh is already queued join it: one job per segment. \
+                Several segments are refreshed together: their rules are evaluated at one instant \
+                (one consistent cut, and conditions they share are evaluated once), and none is \
+                queued if any is missing or paused.
+                """)
         @OptionGroup var connection: ConnectionOptions
-        @Argument(help: "The segment id (or its full name).") var id: String
-        @Flag(name: .customLong("wait"), help: "Follow the refresh until it is done; exit 1 unless it succeeded.") var wait = false
+        @Argument(help: "The segment ids (or full names); several are refreshed together (at most 1,000).") var ids: [String]
+        @Flag(name: .customLong("wait"), help: "Follow the refreshes until they are done; exit 1 unless all succeeded.") var wait = false
+
+        func validate() throws {
+            guard !ids.isEmpty else { throw ValidationError("name a segment to refresh") }
+        }
+
         func run() async throws {
-            _ = try await Segctl.Jobs.start(connection, segment: id, wait: wait) { client, name in
-                try await client.segments.refreshSegment(.with { $0.name = name }, metadata: client.metadata)
+            guard ids.count > 1 else {
+                _ = try await Segctl.Jobs.start(connection, segment: ids[0], wait: wait) { client, name in
+                    try await client.segments.refreshSegment(.with { $0.name = name }, metadata: client.metadata)
+                }
+                return
             }
+            var started: [Segmentd_V1_Operation] = []
+            try await runCommand {
+                started = try await connection.withConnection { client in
+                    let tenant = try await client.callerTenant()
+                    return try await client.segments.batchRefreshSegments(
+                        .with {
+                            $0.parent = tenant
+                            $0.names = ids.map { Segctl.Segments.name(tenant, $0) }
+                        }, metadata: client.metadata
+                    ).operations
+                }
+                if !wait {
+                    if connection.json { return try printJSON(started) }
+                    for operation in started { print(Segctl.Jobs.summary(operation)) }
+                }
+            }
+            guard wait else { return }
+            var failed = 0
+            for operation in started where try await Segctl.Jobs.follow(connection, id: operation.name).state != .succeeded { failed += 1 }
+            if failed > 0 { throw ExitCode(1) }
         }
     }
 

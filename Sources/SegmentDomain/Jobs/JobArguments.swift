@@ -10,15 +10,26 @@ public struct JobArguments: Sendable, Equatable, Codable {
     public var format: String?
     /// Exports: the profile attributes written beside each user id.
     public var attributes: [String]
+    /// Refreshes queued together (a schedule tick, a batch refresh, a segment's
+    /// dependents): the instant their rules are evaluated at, in microseconds since
+    /// 1970 (exact, so every job of the batch has the same instant and a condition
+    /// they share is evaluated once).
+    public var evaluateAt: Int64?
 
-    public init(scheduled: Bool = false, reason: String? = nil, format: String? = nil, attributes: [String] = []) {
+    public init(
+        scheduled: Bool = false, reason: String? = nil, format: String? = nil, attributes: [String] = [], evaluateAt: Int64? = nil
+    ) {
         self.scheduled = scheduled
         self.reason = reason
         self.format = format
         self.attributes = attributes
+        self.evaluateAt = evaluateAt
     }
 
-    enum CodingKeys: String, CodingKey { case scheduled, reason, format, attributes }
+    enum CodingKeys: String, CodingKey {
+        case scheduled, reason, format, attributes
+        case evaluateAt = "evaluate_at"
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -35,6 +46,7 @@ public struct JobArguments: Sendable, Equatable, Codable {
             let joined = (try? container.decodeIfPresent(String.self, forKey: .attributes)) ?? ""
             attributes = joined.split(separator: ",").map(String.init)
         }
+        evaluateAt = try container.decodeIfPresent(Int64.self, forKey: .evaluateAt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -43,5 +55,6 @@ public struct JobArguments: Sendable, Equatable, Codable {
         try container.encodeIfPresent(reason, forKey: .reason)
         try container.encodeIfPresent(format, forKey: .format)
         if !attributes.isEmpty { try container.encode(attributes, forKey: .attributes) }
+        try container.encodeIfPresent(evaluateAt, forKey: .evaluateAt)
     }
 }

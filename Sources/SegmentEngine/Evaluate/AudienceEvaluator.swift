@@ -15,11 +15,15 @@ public struct AudienceEvaluator: Sendable {
     public let context: EvaluationContext
     /// Members of the segments rules may reference, by segment id (missing: no members).
     public internal(set) var segments: [String: MemberBitmap]
+    /// Whether other refreshes evaluate at the same instant (queued together): then the
+    /// conditions that depend on the instant are kept for them too (``ConditionMemo``).
+    public let sharesInstant: Bool
 
-    public init(audience: TenantAudience, context: EvaluationContext, segments: [String: MemberBitmap] = [:]) {
+    public init(audience: TenantAudience, context: EvaluationContext, segments: [String: MemberBitmap] = [:], sharesInstant: Bool = false) {
         self.audience = audience
         self.context = context
         self.segments = segments
+        self.sharesInstant = sharesInstant
     }
 
     private var live: MemberBitmap { audience.users.live }
@@ -30,10 +34,15 @@ public struct AudienceEvaluator: Sendable {
     }
 
     /// `rule`'s members as the columns say (right for every user the overlay does not hold);
-    /// a condition that only the data decides is evaluated once per state (``ConditionMemo``).
+    /// a condition that only the data decides is evaluated once per state, and one that
+    /// also depends on the instant once per batch of refreshes sharing it (``ConditionMemo``).
     func columnMembers(_ rule: Rule) -> MemberBitmap {
-        guard rule.isFixedOverColumns else { return members(rule, child: columnMembers) }
-        return audience.conditions.members(rule) { members(rule, child: columnMembers) }
+        if rule.isFixedOverColumns { return audience.conditions.members(rule) { members(rule, child: columnMembers) } }
+        if sharesInstant, rule.isFixedAtInstant {
+            let instant = ConditionMemo.Instant(now: context.now, zone: context.tenantTimeZone.identifier)
+            return audience.conditions.members(rule, at: instant) { members(rule, child: columnMembers) }
+        }
+        return members(rule, child: columnMembers)
     }
 
     /// `columns` for the users not changed since the columns were built, and the

@@ -54,13 +54,15 @@ public struct SegmentRefresher: Sendable {
         var readBack: [String] = []
         let outcome = try await database.transaction(tenant: job.tenantID) { transaction in
             let segment = try await transaction.lockSegment(job.segmentID)
+            // The instant every window ends at: the batch's when the job shares one, else now.
+            let instant = Self.evaluationInstant(of: job, now: now, realTime: segment.definition.realTime)
             func finish(_ outcome: Outcome) async throws -> Outcome {
                 // Where the time went (the rule's evaluation, and the rest: the difference, history, the job), and
                 // the instant every window ended at.
                 let result = RefreshResult(
                     size: outcome.size, entered: outcome.entered, exited: outcome.exited, durationMilliseconds: outcome.durationMilliseconds,
                     selectMilliseconds: outcome.selectMilliseconds, skipped: outcome.skipped, worker: worker,
-                    evaluatedAt: now.timeIntervalSince1970, path: outcome.path)
+                    evaluatedAt: instant.date.timeIntervalSince1970, path: outcome.path)
                 try await transaction.completeJob(job, worker: worker, result: .refresh(result), now: now)
                 return outcome
             }
@@ -76,13 +78,14 @@ public struct SegmentRefresher: Sendable {
             case .ruleBased:
                 guard let rule = try segment.definition.savedRule() else { throw DomainError(.internalError, "\(segment.name) has no rule") }
                 // The catalog is read only for SQL: the engine's columns are typed already.
-                let context = try await transaction.evaluationContext(now: now)
+                let context = try await transaction.evaluationContext(now: instant.date)
                 let evaluationStarted = ContinuousClock.now
                 if let audience {
                     let (current, stored, read) = try await currentMembers(
                         of: segment.segmentID, referenced: SegmentReferences.referenced(by: rule), transaction: transaction)
                     readBack = read
-                    let members = AudienceEvaluator(audience: audience, context: context, segments: stored).members(rule)
+                    let members = AudienceEvaluator(audience: audience, context: context, segments: stored, sharesInstant: instant.shared)
+                        .members(rule)
                     let entering = members.subtracting(current.members).map { Int64($0) }
                     let exiting = current.members.subtracting(members).map { Int64($0) }
                     difference = (entering, exiting, Int64(members.count), Self.milliseconds(since: evaluationStarted))
@@ -125,7 +128,8 @@ public struct SegmentRefresher: Sendable {
             }
             let connectorCount = segment.kind == .connector ? try await transaction.connectorCount(of: segment.segmentID) : nil
             try await transaction.recordRefresh(
-                change, of: segment, by: job, now: now, durationMilliseconds: Self.milliseconds(since: started), connectorCount: connectorCount)
+                change, of: segment, by: job, now: now, evaluatedAt: instant.date, durationMilliseconds: Self.milliseconds(since: started),
+                connectorCount: connectorCount)
             return try await finish(
                 Outcome(
                     size: change.size, entered: change.entered, exited: change.exited, durationMilliseconds: Self.milliseconds(since: started),
@@ -166,6 +170,24 @@ public struct SegmentRefresher: Sendable {
         }
         let current = members.removeValue(forKey: segmentID) ?? (MemberBitmap(), states[segmentID] ?? MemberState(version: 0, size: 0), nil)
         return (current, members.mapValues(\.members), missing)
+    }
+
+    /// How long a batch's shared instant stays the one its refreshes evaluate at: a
+    /// job that waited longer evaluates at its own instant, so no membership is
+    /// written more than this much behind the present.
+    static let maxBatchLag: TimeInterval = 300
+
+    /// The instant a refresh's rule is evaluated at: the one its batch shares (a
+    /// schedule tick, a batch refresh, a segment's dependents), so the batch's
+    /// memberships are one consistent cut and a condition they share is evaluated
+    /// once; its own `now` when it has none, when that instant is in the future or
+    /// more than ``maxBatchLag`` ago, and for real-time segments (which real time
+    /// keeps true at the present).
+    static func evaluationInstant(of job: JobRecord, now: Date, realTime: Bool) -> (date: Date, shared: Bool) {
+        guard !realTime, let micros = job.args.evaluateAt else { return (now, false) }
+        let shared = AudienceTime.date(micros)
+        guard shared <= now, now.timeIntervalSince(shared) <= maxBatchLag else { return (now, false) }
+        return (shared, true)
     }
 
     /// Stored user indexes as a bitmap (indexes are `UInt32` in the engine; the loader refuses larger).

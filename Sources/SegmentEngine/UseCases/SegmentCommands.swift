@@ -285,6 +285,12 @@ public struct SegmentCommands: Sendable {
         try await store.requestRefresh(tenant: tenant, segmentID: segmentID, creator: creator, audit: audit)
     }
 
+    /// Enqueues refreshes of several segments together, evaluated at one instant (see
+    /// ``SegmentStore/requestRefreshes(tenant:segmentIDs:creator:audit:)``).
+    public func requestRefreshes(tenant: TenantID, segmentIDs: [String], creator: String, audit: AuditContext) async throws -> [JobRecord] {
+        try await store.requestRefreshes(tenant: tenant, segmentIDs: segmentIDs, creator: creator, audit: audit)
+    }
+
     /// A PULL connector's fetch, on demand.
     public func syncNow(tenant: TenantID, segmentID: String, creator: String, audit: AuditContext) async throws -> JobRecord {
         let segment = try await store.get(tenant: tenant, segmentID: segmentID, showDeleted: false)

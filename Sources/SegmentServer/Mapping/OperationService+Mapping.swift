@@ -61,6 +61,7 @@ extension OperationService {
                     $0.exited = result.exited
                     $0.durationMs = result.durationMilliseconds
                     $0.evaluatedBy = result.path ?? ""
+                    if let instant = result.evaluatedAt { $0.evaluatedAt = .init(date: Date(timeIntervalSince1970: instant)) }
                 }
             case .sync(let result)?:
                 if let sync = result.sync {

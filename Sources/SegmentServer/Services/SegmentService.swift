@@ -205,6 +205,16 @@ struct SegmentService: Segmentd_V1_SegmentService.SimpleServiceProtocol {
                 tenant: tenant, segmentID: id, creator: call.principal.keyName, audit: call.audit()))
     }
 
+    func batchRefreshSegments(
+        request: Segmentd_V1_BatchRefreshSegmentsRequest, context: ServerContext
+    ) async throws -> Segmentd_V1_BatchRefreshSegmentsResponse {
+        let call = try RequestContext.require()
+        let tenant = try ResourceName.tenant(request.parent, field: "parent", for: call.principal)
+        let ids = try MembershipService.segmentIDs(request.names, field: "names", tenant: tenant, principal: call.principal)
+        let jobs = try await segments.requestRefreshes(tenant: tenant, segmentIDs: ids, creator: call.principal.keyName, audit: call.audit())
+        return .with { $0.operations = jobs.map(OperationService.proto) }
+    }
+
     func listSegmentSizeHistory(
         request: Segmentd_V1_ListSegmentSizeHistoryRequest, context: ServerContext
     ) async throws -> Segmentd_V1_ListSegmentSizeHistoryResponse {

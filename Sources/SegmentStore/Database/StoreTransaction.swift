@@ -142,14 +142,14 @@ extension StoreTransaction {
     }
 
     /// Records a finished refresh on the segment: size, last refresh, a size-history point, and
-    /// the refreshes of segments that follow it.
+    /// the refreshes of segments that follow it (evaluated at `evaluatedAt`, as this one was).
     public func recordRefresh(
-        _ change: MembershipChange, of segment: SegmentRecord, by job: JobRecord, now: Date, durationMilliseconds: Int64,
+        _ change: MembershipChange, of segment: SegmentRecord, by job: JobRecord, now: Date, evaluatedAt: Date, durationMilliseconds: Int64,
         connectorCount: Int64?
     ) async throws {
         try await MembershipWriter.record(
             .init(size: change.size, entered: change.entered, exited: change.exited, selectMilliseconds: change.selectMilliseconds),
-            segment: segment, now: now, durationMilliseconds: durationMilliseconds, jobID: job.jobID,
+            segment: segment, now: now, evaluatedAt: evaluatedAt, durationMilliseconds: durationMilliseconds, jobID: job.jobID,
             scheduled: job.args.scheduled, connectorCount: connectorCount, matchedCount: connectorCount.map { _ in change.size },
             creator: job.creator, on: connection, logger: logger)
     }

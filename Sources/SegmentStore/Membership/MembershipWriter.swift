@@ -156,10 +156,11 @@ enum MembershipWriter {
     /// computed from (`segment` is read under the lock the change holds), a
     /// size-history point, and refreshes of the segments that follow this one. A
     /// refresh when the segment is due (a new or changed scheduled segment) counts as
-    /// the scheduled one.
+    /// the scheduled one. The following segments evaluate at `evaluatedAt` (the instant
+    /// this one's members are as of; `now` when not given), all at one instant.
     static func record(
-        _ change: Change, segment: SegmentRecord, now: Date, durationMilliseconds: Int64, jobID: Int64?, scheduled: Bool,
-        connectorCount: Int64? = nil, matchedCount: Int64? = nil, creator: String,
+        _ change: Change, segment: SegmentRecord, now: Date, evaluatedAt: Date? = nil, durationMilliseconds: Int64, jobID: Int64?,
+        scheduled: Bool, connectorCount: Int64? = nil, matchedCount: Int64? = nil, creator: String,
         on connection: PostgresConnection, logger: Logger
     ) async throws {
         let segmentID = segment.segmentID
@@ -188,7 +189,8 @@ enum MembershipWriter {
         ).decode(String.self) {
             _ = try await JobQueue.enqueue(
                 tenant: tenant, kind: .refresh, target: ResourceName.segmentName(tenant, dependent),
-                args: JobArguments(reason: "dependency \(segmentID)"), uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
+                args: JobArguments(reason: "dependency \(segmentID)", evaluateAt: AudienceTime.microseconds(evaluatedAt ?? now)),
+                uniqueKey: "refresh:\(dependent)", runAt: now, creator: creator,
                 on: connection, logger: logger)
         }
     }

@@ -482,7 +482,9 @@ extension SegmentStore {
                     let segmentID = segment.segmentID
                     let kind = JobKind.refreshing(segment.kind, segment.definition)
                     _ = try await JobQueue.enqueue(
-                        tenant: tenant, kind: kind, target: segment.name, args: JobArguments(scheduled: true),
+                        tenant: tenant, kind: kind, target: segment.name,
+                        // One tick's refreshes evaluate at its instant: one cut, shared conditions.
+                        args: JobArguments(scheduled: true, evaluateAt: AudienceTime.microseconds(now)),
                         uniqueKey: "\(kind):\(segmentID)", runAt: now, creator: "scheduler", on: connection, logger: logger)
                     let next = segment.definition.schedule.next(after: now)
                     try await connection.query(
@@ -592,18 +594,53 @@ extension SegmentStore {
         }
     }
 
+    /// Refreshes asked for together, at most this many.
+    public static let maxBatchRefresh = 1000
+
+    /// Enqueues refreshes of several segments in one transaction, all evaluated at
+    /// one instant (``JobArguments/evaluateAt``), each joining its segment's pending
+    /// job as ``requestRefresh(tenant:segmentID:creator:audit:)`` does. All or nothing: a
+    /// segment missing, paused or archived refuses the batch.
+    public func requestRefreshes(tenant: TenantID, segmentIDs: [String], creator: String, audit: AuditContext) async throws -> [JobRecord] {
+        guard !segmentIDs.isEmpty else { throw DomainError.invalid("names", "name at least one segment") }
+        guard segmentIDs.count <= Self.maxBatchRefresh else {
+            throw DomainError(
+                .limitExceeded, "\(segmentIDs.count) segments; at most \(Self.maxBatchRefresh) per call",
+                violations: [.init(field: "names", problem: "split the batch")])
+        }
+        if let repeated = Dictionary(grouping: segmentIDs, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw DomainError.invalid("names", "\(repeated) is named twice")
+        }
+        let now = clock()
+        let args = JobArguments(evaluateAt: AudienceTime.microseconds(now))
+        return try await database.audited(audit, resource: "tenants/\(tenant)/segments") { connection, record in
+            let logger = database.logger
+            var jobs: [JobRecord] = []
+            var created = 0
+            for segmentID in segmentIDs {
+                let segment = try await Self.fetch(segmentID, tenant: tenant, on: connection, logger: logger, showDeleted: false)
+                let (job, new) = try await enqueueRefresh(of: segment, creator: creator, runAt: now, args: args, on: connection, logger: logger)
+                jobs.append(job)
+                if new { created += 1 }
+            }
+            record.after = ["operations": .strings(jobs.map(\.name)), "new": .number(Double(created))]
+            return jobs
+        }
+    }
+
     /// Enqueues a caller's refresh of `segment` (a sync or a training for those kinds)
     /// in the caller's transaction, joining a pending one; refuses a paused or archived
     /// segment and a tenant whose job queue is full.
     func enqueueRefresh(
-        of segment: SegmentRecord, creator: String, runAt: Date? = nil, on connection: PostgresConnection, logger: Logger
+        of segment: SegmentRecord, creator: String, runAt: Date? = nil, args: JobArguments = JobArguments(), on connection: PostgresConnection,
+        logger: Logger
     ) async throws -> (job: JobRecord, created: Bool) {
         let kind = JobKind.refreshing(segment.kind, segment.definition)
         try segment.requireActive(to: kind == .train ? "train it" : kind == .sync ? "sync it" : "refresh it")
         let uniqueKey = "\(kind):\(segment.segmentID)"
         try await QuotaCheck.requireJobRoom(segment.tenantID, uniqueKey: uniqueKey, quotas: quotas, on: connection, logger: logger)
         return try await JobQueue.enqueue(
-            tenant: segment.tenantID, kind: kind, target: segment.name, uniqueKey: uniqueKey, runAt: runAt ?? clock(), creator: creator,
-            on: connection, logger: logger)
+            tenant: segment.tenantID, kind: kind, target: segment.name, args: args, uniqueKey: uniqueKey, runAt: runAt ?? clock(),
+            creator: creator, on: connection, logger: logger)
     }
 }

@@ -5,5 +5,5 @@
 /// code never drift apart.
 public enum ProtoSchemaHash {
     /// Hex SHA-256 over each .proto file's path and contents, in path order.
-    public static let sha256 = "53c64df058a459e57ec143f206e0c6eab32bfb8c27b57cdf8b2f5764f3714601"
+    public static let sha256 = "5b4261159bb32cffb2a992bb0606c2fb1d3572a59f6b14a452fbd24fbecc376d"
 }

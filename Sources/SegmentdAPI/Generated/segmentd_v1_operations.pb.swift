@@ -396,9 +396,23 @@ public nonisolated struct Segmentd_V1_RefreshResult: Sendable {
   /// or `sql` (PostgreSQL, while the audience loads or after data changed).
   public var evaluatedBy: String = String()
 
+  /// The instant the rule was evaluated at (every window ends there): the
+  /// members are as of this instant. Refreshes queued together (a batch
+  /// refresh, a schedule tick, a segment's dependents) share one.
+  public var evaluatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_evaluatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_evaluatedAt = newValue}
+  }
+  /// Returns true if `evaluatedAt` has been explicitly set.
+  public var hasEvaluatedAt: Bool {self._evaluatedAt != nil}
+  /// Clears the value of `evaluatedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEvaluatedAt() {self._evaluatedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _evaluatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// The result of an export.
@@ -864,7 +878,7 @@ nonisolated extension Segmentd_V1_Operation: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RefreshResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}entered\0\u{1}exited\0\u{3}duration_ms\0\u{3}evaluated_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}entered\0\u{1}exited\0\u{3}duration_ms\0\u{3}evaluated_by\0\u{3}evaluated_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -877,12 +891,17 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.exited) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.durationMs) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.evaluatedBy) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._evaluatedAt) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.size != 0 {
       try visitor.visitSingularInt64Field(value: self.size, fieldNumber: 1)
     }
@@ -898,6 +917,9 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
     if !self.evaluatedBy.isEmpty {
       try visitor.visitSingularStringField(value: self.evaluatedBy, fieldNumber: 5)
     }
+    try { if let v = self._evaluatedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -907,6 +929,7 @@ nonisolated extension Segmentd_V1_RefreshResult: SwiftProtobuf.Message, SwiftPro
     if lhs.exited != rhs.exited {return false}
     if lhs.durationMs != rhs.durationMs {return false}
     if lhs.evaluatedBy != rhs.evaluatedBy {return false}
+    if lhs._evaluatedAt != rhs._evaluatedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -166,6 +166,19 @@ public enum Segmentd_V1_SegmentService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "BatchRefreshSegments" metadata.
+        public enum BatchRefreshSegments: Sendable {
+            /// Request type for "BatchRefreshSegments".
+            public typealias Input = Segmentd_V1_BatchRefreshSegmentsRequest
+            /// Response type for "BatchRefreshSegments".
+            public typealias Output = Segmentd_V1_BatchRefreshSegmentsResponse
+            /// Descriptor for "BatchRefreshSegments".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "segmentd.v1.SegmentService"),
+                method: "BatchRefreshSegments",
+                type: .unary
+            )
+        }
         /// Namespace for "PauseSegment" metadata.
         public enum PauseSegment: Sendable {
             /// Request type for "PauseSegment".
@@ -296,6 +309,7 @@ public enum Segmentd_V1_SegmentService: Sendable {
             GetSegmentRevision.descriptor,
             RollbackSegment.descriptor,
             RefreshSegment.descriptor,
+            BatchRefreshSegments.descriptor,
             PauseSegment.descriptor,
             ResumeSegment.descriptor,
             ListSegmentSizeHistory.descriptor,
@@ -535,6 +549,28 @@ extension Segmentd_V1_SegmentService {
             request: GRPCCore.StreamingServerRequest<Segmentd_V1_RefreshSegmentRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_Operation>
+
+        /// Handle the "BatchRefreshSegments" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Starts refreshes of several segments together (at most 1,000): their rules
+        /// > are evaluated at one instant, so their members are one consistent cut and a
+        /// > condition they share is evaluated once. Each segment's pending refresh is
+        /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+        /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Segmentd_V1_BatchRefreshSegmentsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Segmentd_V1_BatchRefreshSegmentsResponse` messages.
+        func batchRefreshSegments(
+            request: GRPCCore.StreamingServerRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_BatchRefreshSegmentsResponse>
 
         /// Handle the "PauseSegment" method.
         ///
@@ -912,6 +948,28 @@ extension Segmentd_V1_SegmentService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_Operation>
 
+        /// Handle the "BatchRefreshSegments" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Starts refreshes of several segments together (at most 1,000): their rules
+        /// > are evaluated at one instant, so their members are one consistent cut and a
+        /// > condition they share is evaluated once. Each segment's pending refresh is
+        /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+        /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_BatchRefreshSegmentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Segmentd_V1_BatchRefreshSegmentsResponse` message.
+        func batchRefreshSegments(
+            request: GRPCCore.ServerRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_BatchRefreshSegmentsResponse>
+
         /// Handle the "PauseSegment" method.
         ///
         /// > Source IDL Documentation:
@@ -1286,6 +1344,28 @@ extension Segmentd_V1_SegmentService {
             context: GRPCCore.ServerContext
         ) async throws -> Segmentd_V1_Operation
 
+        /// Handle the "BatchRefreshSegments" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Starts refreshes of several segments together (at most 1,000): their rules
+        /// > are evaluated at one instant, so their members are one consistent cut and a
+        /// > condition they share is evaluated once. Each segment's pending refresh is
+        /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+        /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+        ///
+        /// - Parameters:
+        ///   - request: A `Segmentd_V1_BatchRefreshSegmentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Segmentd_V1_BatchRefreshSegmentsResponse` to respond with.
+        func batchRefreshSegments(
+            request: Segmentd_V1_BatchRefreshSegmentsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Segmentd_V1_BatchRefreshSegmentsResponse
+
         /// Handle the "PauseSegment" method.
         ///
         /// > Source IDL Documentation:
@@ -1577,6 +1657,17 @@ extension Segmentd_V1_SegmentService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Segmentd_V1_SegmentService.Method.BatchRefreshSegments.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_BatchRefreshSegmentsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_BatchRefreshSegmentsResponse>(),
+            handler: { request, context in
+                try await self.batchRefreshSegments(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Segmentd_V1_SegmentService.Method.PauseSegment.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_SetSegmentStateRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_Segment>(),
@@ -1796,6 +1887,17 @@ extension Segmentd_V1_SegmentService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_Operation> {
         let response = try await self.refreshSegment(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchRefreshSegments(
+        request: GRPCCore.StreamingServerRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Segmentd_V1_BatchRefreshSegmentsResponse> {
+        let response = try await self.batchRefreshSegments(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2041,6 +2143,19 @@ extension Segmentd_V1_SegmentService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_Operation> {
         return GRPCCore.ServerResponse<Segmentd_V1_Operation>(
             message: try await self.refreshSegment(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func batchRefreshSegments(
+        request: GRPCCore.ServerRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Segmentd_V1_BatchRefreshSegmentsResponse> {
+        return GRPCCore.ServerResponse<Segmentd_V1_BatchRefreshSegmentsResponse>(
+            message: try await self.batchRefreshSegments(
                 request: request.message,
                 context: context
             ),
@@ -2437,6 +2552,33 @@ extension Segmentd_V1_SegmentService {
             deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_Operation>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_Operation>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchRefreshSegments" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Starts refreshes of several segments together (at most 1,000): their rules
+        /// > are evaluated at one instant, so their members are one consistent cut and a
+        /// > condition they share is evaluated once. Each segment's pending refresh is
+        /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+        /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_BatchRefreshSegmentsRequest` message.
+        ///   - serializer: A serializer for `Segmentd_V1_BatchRefreshSegmentsRequest` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_BatchRefreshSegmentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchRefreshSegments<Result>(
+            request: GRPCCore.ClientRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_BatchRefreshSegmentsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_BatchRefreshSegmentsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PauseSegment" method.
@@ -3037,6 +3179,44 @@ extension Segmentd_V1_SegmentService {
             try await self.client.unary(
                 request: request,
                 descriptor: Segmentd_V1_SegmentService.Method.RefreshSegment.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BatchRefreshSegments" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Starts refreshes of several segments together (at most 1,000): their rules
+        /// > are evaluated at one instant, so their members are one consistent cut and a
+        /// > condition they share is evaluated once. Each segment's pending refresh is
+        /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+        /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Segmentd_V1_BatchRefreshSegmentsRequest` message.
+        ///   - serializer: A serializer for `Segmentd_V1_BatchRefreshSegmentsRequest` messages.
+        ///   - deserializer: A deserializer for `Segmentd_V1_BatchRefreshSegmentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchRefreshSegments<Result>(
+            request: GRPCCore.ClientRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Segmentd_V1_BatchRefreshSegmentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Segmentd_V1_BatchRefreshSegmentsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_BatchRefreshSegmentsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Segmentd_V1_SegmentService.Method.BatchRefreshSegments.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3673,6 +3853,39 @@ extension Segmentd_V1_SegmentService.ClientProtocol {
         )
     }
 
+    /// Call the "BatchRefreshSegments" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Starts refreshes of several segments together (at most 1,000): their rules
+    /// > are evaluated at one instant, so their members are one consistent cut and a
+    /// > condition they share is evaluated once. Each segment's pending refresh is
+    /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+    /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Segmentd_V1_BatchRefreshSegmentsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchRefreshSegments<Result>(
+        request: GRPCCore.ClientRequest<Segmentd_V1_BatchRefreshSegmentsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_BatchRefreshSegmentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchRefreshSegments(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Segmentd_V1_BatchRefreshSegmentsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Segmentd_V1_BatchRefreshSegmentsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "PauseSegment" method.
     ///
     /// > Source IDL Documentation:
@@ -4294,6 +4507,43 @@ extension Segmentd_V1_SegmentService.ClientProtocol {
             metadata: metadata
         )
         return try await self.refreshSegment(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchRefreshSegments" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Starts refreshes of several segments together (at most 1,000): their rules
+    /// > are evaluated at one instant, so their members are one consistent cut and a
+    /// > condition they share is evaluated once. Each segment's pending refresh is
+    /// > shared as with RefreshSegment (it keeps its own instant). All or nothing:
+    /// > NOT_FOUND or FAILED_PRECONDITION (paused) for any segment enqueues none.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchRefreshSegments<Result>(
+        _ message: Segmentd_V1_BatchRefreshSegmentsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Segmentd_V1_BatchRefreshSegmentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Segmentd_V1_BatchRefreshSegmentsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchRefreshSegments(
             request: request,
             options: options,
             onResponse: handleResponse

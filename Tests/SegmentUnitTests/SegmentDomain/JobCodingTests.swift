@@ -13,6 +13,8 @@ struct JobCodingTests {
         let legacy = #"{"scheduled": "true", "format": "ndjson", "attributes": "plan,city", "reason": "dependency buyers"}"#
         #expect(try JSONDecoder().decode(JobArguments.self, from: Data(legacy.utf8)) == arguments)
         #expect(try JSONDecoder().decode(JobArguments.self, from: Data("{}".utf8)) == JobArguments())
+        let batched = JobArguments(scheduled: true, evaluateAt: 1_790_000_000_123_456)
+        #expect(try JSONDecoder().decode(JobArguments.self, from: JSONEncoder().encode(batched)) == batched)
     }
 
     @Test("results round-trip per kind; older rows with every value a string read the same")

@@ -57,6 +57,14 @@ struct SegctlIngestTests {
         let finishedID = String(waited.stdout.split(separator: " ").first ?? "")
         let cancelled = try segctl(["jobs", "cancel", finishedID])
         #expect(cancelled.status != 0 && cancelled.stderr.contains("nothing to cancel"), "\(cancelled.stdout)\(cancelled.stderr)")
+        // Several segments are refreshed together (one batch); a missing one refuses the batch.
+        #expect(try segctl(["segments", "create", "buyers_shelf", "--rule", "did purchase in last 30d"]).status == 0)
+        let together = try segctl(["segments", "refresh", "vips_shelf", "buyers_shelf", "--wait"])
+        #expect(
+            together.status == 0 && together.stdout.split(separator: "\n").filter { $0.contains("succeeded") }.count == 2,
+            "stdout: \(together.stdout) stderr: \(together.stderr)")
+        let missing = try segctl(["segments", "refresh", "vips_shelf", "nope_shelf"])
+        #expect(missing.status != 0 && missing.stderr.contains("nope_shelf"), "\(missing.stdout)\(missing.stderr)")
 
         // Exports check their attributes and output file before any job starts.
         let exportFile = home + "/vips.csv"

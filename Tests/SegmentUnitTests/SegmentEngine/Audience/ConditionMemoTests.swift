@@ -48,4 +48,37 @@ struct ConditionMemoTests {
         _ = try members("has tag a")
         #expect(evaluations == 5)
     }
+
+    @Test(
+        "fixed at an instant: everything fixed, and rolling or calendar windows and '… ago'; never the last campaign or a segment",
+        arguments: [
+            ("did purchase", true), ("did purchase in last 7d", true), ("did purchase today", true),
+            ("profile.signed_up_at more than 30d ago", true), ("has tag vip and did purchase in last 24h", true),
+            ("location seen in last 7d", true), ("clicked last campaign", false), ("in segment buyers", false),
+            ("did purchase in last 7d and in segment buyers", false),
+        ])
+    func fixedAtInstant(_ text: String, _ fixed: Bool) throws {
+        #expect(try RuleText.parse(text).isFixedAtInstant == fixed, "\(text)")
+    }
+
+    @Test("a time-dependent condition is kept for its instant and zone only, and only for the latest instant")
+    func keptPerInstant() throws {
+        let memo = ConditionMemo()
+        let rule = try RuleText.parse("did purchase in last 7d")
+        var evaluations = 0
+        func members(_ seconds: TimeInterval, zone: String = "UTC") -> MemberBitmap {
+            memo.members(rule, at: ConditionMemo.Instant(now: Date(timeIntervalSince1970: seconds), zone: zone)) {
+                evaluations += 1
+                return MemberBitmap([UInt32(seconds)])
+            }
+        }
+        #expect(members(100) == MemberBitmap([100]) && members(100) == MemberBitmap([100]) && evaluations == 1)
+        #expect(members(100, zone: "Europe/Istanbul") == MemberBitmap([100]) && evaluations == 2, "another zone is another answer")
+        #expect(members(200) == MemberBitmap([200]) && evaluations == 3, "another instant is another answer")
+        _ = members(100)
+        _ = members(100)
+        #expect(evaluations == 5, "an earlier instant than the latest is evaluated, not kept")
+        _ = members(200)
+        #expect(evaluations == 5 && memo.counts.reused == 2)
+    }
 }
