@@ -41,16 +41,7 @@ public final class ConditionMemo: Sendable {
 
     /// `rule`'s column members at `instant` (shared by a batch of refreshes), evaluated by `evaluate` unless kept.
     func members(_ rule: Rule, at instant: Instant, evaluate: () -> MemberBitmap) -> MemberBitmap {
-        if let kept = state.withLock({ state -> MemberBitmap? in
-            let kept = state.timed.bitmap(for: rule, tag: instant)
-            if kept != nil { state.reused += 1 }
-            return kept
-        }) {
-            return kept
-        }
-        let members = evaluate()
-        state.withLock { state in
-            state.evaluated += 1
+        members(evaluate, kept: { $0.timed.bitmap(for: rule, tag: instant) }) { state, members in
             if let latest = state.latest, latest != instant {
                 // A batch at a later instant: the earlier batch's conditions are done with.
                 guard latest.now < instant.now else { return }
@@ -59,22 +50,30 @@ public final class ConditionMemo: Sendable {
             state.latest = instant
             state.timed.keep(members, for: rule, tag: instant)
         }
-        return members
     }
 
     /// `rule`'s column members, evaluated by `evaluate` unless kept.
     func members(_ rule: Rule, evaluate: () -> MemberBitmap) -> MemberBitmap {
-        if let kept = state.withLock({ state -> MemberBitmap? in
-            let kept = state.members.bitmap(for: rule, tag: true)
-            if kept != nil { state.reused += 1 }
-            return kept
+        members(evaluate, kept: { $0.members.bitmap(for: rule, tag: true) }) { state, members in
+            state.members.keep(members, for: rule, tag: true)
+        }
+    }
+
+    /// What `kept` finds, counted as reused; else `evaluate`'s answer, counted and handed to `keep`.
+    private func members(
+        _ evaluate: () -> MemberBitmap, kept: (State) -> MemberBitmap?, keep: (inout State, MemberBitmap) -> Void
+    ) -> MemberBitmap {
+        if let found = state.withLock({ state -> MemberBitmap? in
+            let found = kept(state)
+            if found != nil { state.reused += 1 }
+            return found
         }) {
-            return kept
+            return found
         }
         let members = evaluate()
         state.withLock { state in
             state.evaluated += 1
-            state.members.keep(members, for: rule, tag: true)
+            keep(&state, members)
         }
         return members
     }
