@@ -126,7 +126,8 @@ public final class Authenticator: Sendable {
     /// valid key is charged to the peer, and past the peer's budget its uncached keys
     /// fail with LIMIT_EXCEEDED and a retry delay instead (a flood of made-up keys
     /// cannot turn into a flood of queries).
-    public func authenticate(_ presented: String?, peer: String = "") async throws -> Result<Principal, AuthenticationFailure> {
+    /// `peer` is worked out only when the key is not cached.
+    public func authenticate(_ presented: String?, peer: @autoclosure () -> String = "") async throws -> Result<Principal, AuthenticationFailure> {
         guard let presented, !presented.isEmpty else { return .failure(.missing) }
         guard let secret = APIKeySecret(parsing: presented) else { return .failure(.malformed) }
         let cacheKey = secret.hash
@@ -134,6 +135,7 @@ public final class Authenticator: Sendable {
         if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
             return entry.result
         }
+        let peer = peer()
         if let peerBadKeys, let delay = peerBadKeys.delay(peer, now: now) {
             throw DomainError.rateLimited(
                 "bad_keys_per_peer", "too many calls with unknown, revoked or expired keys from this address", retryAfter: delay)

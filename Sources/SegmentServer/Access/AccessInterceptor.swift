@@ -39,7 +39,7 @@ struct AccessInterceptor: ServerInterceptor {
         }
         guard health.status == .serving else { throw APIError.notServing }
 
-        let requestID = Self.firstString(request.metadata, "x-request-id") ?? UUID().uuidString.lowercased()
+        let requestID = Self.firstString(request.metadata, "x-request-id") ?? Self.newRequestID()
         let userAgent = Self.firstString(request.metadata, "user-agent") ?? ""
         let presented = Self.presentedKey(request.metadata)
         let type = context.descriptor.type
@@ -159,6 +159,27 @@ struct AccessInterceptor: ServerInterceptor {
         }
         if let colon = address.lastIndex(of: ":"), !address[..<colon].contains(":") { return String(address[..<colon]) }
         return String(address)
+    }
+
+    /// A random request id, a lowercase UUID (`UUID().uuidString.lowercased()` made two
+    /// strings on every call without one: it showed in profiles).
+    static func newRequestID() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: UUID().uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var at = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        buffer[at] = UInt8(ascii: "-")
+                        at += 1
+                    }
+                    buffer[at] = digits[Int(byte >> 4)]
+                    buffer[at + 1] = digits[Int(byte & 15)]
+                    at += 2
+                }
+                return at
+            }
+        }
     }
 
     static func firstString(_ metadata: Metadata, _ key: String) -> String? {
