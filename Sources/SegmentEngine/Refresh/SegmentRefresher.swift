@@ -53,6 +53,7 @@ public struct SegmentRefresher: Sendable {
         var written: (members: MemberBitmap, state: MemberState, previous: MemberSetCache.HeldMembers?, previousSize: Int64)?
         var readBack: [String] = []
         let outcome = try await database.transaction(tenant: job.tenantID) { transaction in
+            try await transaction.willWriteMemberships()
             let segment = try await transaction.lockSegment(job.segmentID)
             // The instant every window ends at: the batch's when the job shares one, else now.
             let instant = Self.evaluationInstant(of: job, now: now, realTime: segment.definition.realTime)
@@ -118,6 +119,8 @@ public struct SegmentRefresher: Sendable {
                     of: segment.segmentID, entering: difference?.entering ?? [], exiting: difference?.exiting ?? [],
                     size: difference?.size ?? 0, now: now, jobID: job.jobID)
                 change.selectMilliseconds = difference?.milliseconds ?? 0
+                // An entering user erased since the state was read was left out: the set computed is not what was written.
+                if change.entered != Int64(difference?.entering.count ?? 0) { written = nil }
             }
             if segment.definition.realTime, change.entered + change.exited > 0 {
                 // Real time keeps this segment true: a full evaluation that disagrees found drift (corrected by this write).

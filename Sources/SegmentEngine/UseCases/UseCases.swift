@@ -80,7 +80,7 @@ public struct UseCases: Sendable {
     public let changeWakeups: ChangeWakeups
     /// `WatchSegmentChanges`.
     public let changeWatch: ChangeWatch
-    let database: Database
+    public let database: Database
     let configuration: Configuration
 
     public init(database: Database, configuration: Configuration = Configuration()) {

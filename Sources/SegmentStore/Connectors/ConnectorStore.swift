@@ -129,6 +129,7 @@ public struct ConnectorStore: Sendable {
         let now = clock()
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)") { connection, auditRecord in
             let logger = database.logger
+            try await MembershipWriteLock.shared(tenant, on: connection, logger: logger)
             let segment = try await Self.lockConnector(segmentID, tenant: tenant, on: connection, logger: logger)
             auditRecord.before = ["sync_id": .string(syncID), "ids": .number(Double(ids.count))]
             if let stored = try await Self.storedResult(segmentID: segmentID, syncID: syncID, on: connection, logger: logger) {
@@ -309,6 +310,7 @@ public struct ConnectorStore: Sendable {
         return try await database.audited(audit, resource: "tenants/\(tenant)/segments/\(segmentID)/replaceSessions/\(sessionID)") {
             connection, auditRecord in
             let logger = database.logger
+            try await MembershipWriteLock.shared(tenant, on: connection, logger: logger)
             let segment = try await Self.lockConnector(segmentID, tenant: tenant, allowPull: allowPull, on: connection, logger: logger)
             let session = try await Self.fetchSession(
                 sessionID, segmentID: segmentID, tenant: tenant, now: now, lock: true, on: connection, logger: logger)

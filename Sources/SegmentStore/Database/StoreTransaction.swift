@@ -47,6 +47,12 @@ public enum MemberSource: Sendable {
 }
 
 extension StoreTransaction {
+    /// Declares that this transaction may write memberships: first, before any segment
+    /// is locked, so an erasure is ordered against it (``MembershipWriteLock``).
+    public func willWriteMemberships() async throws {
+        try await MembershipWriteLock.shared(tenant, on: connection, logger: logger)
+    }
+
     /// The segment, locked until the transaction ends.
     public func lockSegment(_ segmentID: String) async throws -> SegmentRecord {
         try await SegmentStore.fetch(segmentID, tenant: tenant, on: connection, logger: logger, lock: true)
@@ -133,7 +139,9 @@ extension StoreTransaction {
         let change = try await MembershipWriter.change(
             segmentID: segmentID, tenant: tenant, adding: "SELECT unnest($2::int8[]) AS user_index", removing: "SELECT unnest($3::int8[])",
             bindings: bindings, now: now, jobID: jobID, size: size, exact: true, cause: .refresh, on: connection, logger: logger)
-        return MembershipChange(size: change.size, entered: change.entered, exited: change.exited)
+        // Users that no longer exist (erased after an engine state was read) were not inserted.
+        let size = change.size - (Int64(entering.count) - change.entered)
+        return MembershipChange(size: size, entered: change.entered, exited: change.exited)
     }
 
     /// How many ids a connector segment holds (matched or not).

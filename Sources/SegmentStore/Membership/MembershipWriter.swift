@@ -44,7 +44,8 @@ enum MembershipWriter {
             PostgresQuery(
                 unsafeSQL: """
                     CREATE TEMP TABLE fresh_members ON COMMIT DROP AS
-                    SELECT f.user_index::bigint AS user_index FROM (\(fresh)) f WHERE f.user_index IS NOT NULL
+                    SELECT f.user_index::bigint AS user_index FROM (\(fresh)) f
+                    WHERE f.user_index IS NOT NULL AND \(MembershipWriteLock.existingUser("f.user_index", tenant: "$1"))
                     """,
                 binds: bindings),
             logger: logger)
@@ -114,7 +115,7 @@ enum MembershipWriter {
             entered AS (
                 INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
                 SELECT \(exact ? "" : "DISTINCT ")$1, $\(n + 1), a.user_index, $\(n + 2)::timestamptz FROM (\(adding ?? "SELECT NULL::bigint AS user_index")) a
-                WHERE a.user_index IS NOT NULL\(exact ? "" : " ON CONFLICT DO NOTHING")
+                WHERE a.user_index IS NOT NULL AND \(MembershipWriteLock.existingUser("a.user_index", tenant: "$1"))\(exact ? "" : " ON CONFLICT DO NOTHING")
                 RETURNING user_index
             ),
             diff AS (

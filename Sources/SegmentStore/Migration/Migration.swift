@@ -44,5 +44,6 @@ public enum Migrations {
         .membershipWriteKeys,
         .membershipChangeLog,
         .realtimeSegments,
+        .memberUserKey,
     ]
 }

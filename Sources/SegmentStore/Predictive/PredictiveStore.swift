@@ -121,6 +121,7 @@ public struct PredictiveStore: Sendable {
         let now = clock()
         return try await database.withTenant(job.tenantID) { connection in
             let logger = database.logger
+            try await MembershipWriteLock.shared(job.tenantID, on: connection, logger: logger)
             let segment = try await SegmentStore.fetch(segmentID, tenant: job.tenantID, on: connection, logger: logger, lock: true)
             guard let settings = segment.definition.predictive else {
                 throw DomainError(.failedPrecondition, "\(segment.name) is not predictive any more")

@@ -204,6 +204,8 @@ public struct RealtimeStore: Sendable {
     public func write(_ writes: [RealtimeWrite], lease: RealtimeLease) async throws -> [String: MemberState] {
         let tenant = lease.tenant
         return try await database.withTenant(tenant) { connection in
+            // Before any segment row: erasure orders itself against membership writers by this lock.
+            try await MembershipWriteLock.shared(tenant, on: connection, logger: logger)
             var fenced = false
             for try await _ in try await connection.query(
                 """
@@ -278,7 +280,8 @@ public struct RealtimeStore: Sendable {
             ),
             entered AS (
                 INSERT INTO segment_members (tenant_id, segment_id, user_index, entered_at)
-                SELECT $1, c.segment_id, c.user_index, c.effective_at FROM changes c WHERE c.entered
+                SELECT $1, c.segment_id, c.user_index, c.effective_at FROM changes c
+                WHERE c.entered AND \(MembershipWriteLock.existingUser("c.user_index", tenant: "$1"))
                 ON CONFLICT DO NOTHING
                 RETURNING segment_id, user_index, entered_at AS effective_at
             ),

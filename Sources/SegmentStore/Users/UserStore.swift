@@ -73,6 +73,8 @@ public struct UserStore: Sendable {
     public func delete(tenant: TenantID, userID: String, audit: AuditContext) async throws -> [String: Int64] {
         try await database.audited(audit, resource: "tenants/\(tenant)/users/\(userID)") { connection, record in
             let logger = database.logger
+            // Before anything else: membership writers in flight finish first, and later ones then see no such user.
+            try await MembershipWriteLock.exclusive(tenant, on: connection, logger: logger)
             var found: Int64?
             for try await index in try await connection.query(
                 "SELECT user_index FROM users WHERE external_id = \(userID) FOR UPDATE", logger: logger
