@@ -58,9 +58,26 @@ public struct MembershipStore: Sendable {
         return result
     }
 
-    /// Every segment the user is in; NOT_FOUND for an unknown user.
+    /// Segments a user's segments are answered from memory for, at most (past it, one
+    /// indexed query by user is cheaper than looking in every set).
+    static let maxSegmentsFromMemory = 1000
+
+    /// Every segment the user is in; NOT_FOUND for an unknown user. From the member sets
+    /// in memory when the tenant's live segments (listed first, one small query) and the
+    /// user are all held; from the database otherwise.
     public func segments(tenant: TenantID, userID: String) async throws -> [SegmentMembership] {
-        try await database.withTenant(tenant) { connection in
+        let cache = database.memberSets
+        return try await database.withTenant(tenant) { connection in
+            var live: [String] = []
+            for try await id in try await connection.query(
+                "SELECT segment_id FROM segments WHERE deleted_at IS NULL ORDER BY segment_id LIMIT \(Self.maxSegmentsFromMemory + 1)",
+                logger: database.logger
+            ).decode(String.self) { live.append(id) }
+            if live.count <= Self.maxSegmentsFromMemory, !live.isEmpty,
+                let memberships = cache.answer(tenant: tenant, userIDs: [userID], segmentIDs: live)?[userID]
+            {
+                return memberships.filter(\.member)
+            }
             var index: Int64?
             for try await found in try await connection.query(
                 "SELECT user_index FROM users WHERE external_id = \(userID)", logger: database.logger

@@ -86,6 +86,25 @@ struct EngineMemberChecksTests {
                 let times = Set(afterChange.compactMap { $0.results.first?.member == true ? $0.results.first?.enterTime.seconds : nil })
                 #expect(times.count == 2, "two entry instants: \(times)")
 
+                // ListUserSegments answers from the held sets too.
+                let member = try #require(afterChange.first { $0.results.first?.member == true }?.userID)
+                func listed() async throws -> [Segmentd_V1_MembershipResult] {
+                    try await connection.membership.listUserSegments(
+                        .with {
+                            $0.parent = "tenants/\(server.tenant)"
+                            $0.userID = member
+                        }, metadata: connection.metadata
+                    ).memberships
+                }
+                // A first call asks for every live segment's set (the test data has segments of its own).
+                _ = try await listed()
+                let live = try await server.database.scalar("SELECT segment_id FROM segments WHERE deleted_at IS NULL", as: String.self)
+                await cache.wait { _ in cache.holds(tenant: server.tenant, segments: live) }
+                let listHits = cache.answeredFromMemory
+                let listedFromMemory = try await listed()
+                #expect(cache.answeredFromMemory == listHits + 1, "answered from memory")
+                #expect(listedFromMemory.map(\.segment).contains("tenants/\(server.tenant)/segments/recent"))
+
                 // The database answers the same, to the microsecond: drop the set as another replica's
                 // unversioned change would, and ask again.
                 let notified = cache.notificationsApplied
@@ -96,6 +115,13 @@ struct EngineMemberChecksTests {
                 let fromDatabase = try await Self.checkAll(users, ["recent"], server: server, connection: connection)
                 #expect(cache.answeredFromMemory == memoryHits, "answered by the database")
                 #expect(fromDatabase == afterChange)
+                let stored = try await server.database.scalar(
+                    """
+                    SELECT m.segment_id FROM segment_members m JOIN users u USING (tenant_id, user_index)
+                    WHERE u.external_id = '\(member)' ORDER BY 1
+                    """, as: String.self)
+                #expect(listedFromMemory.map { $0.segment.split(separator: "/").last.map(String.init) ?? "" } == stored)
+                #expect(try await listed() == listedFromMemory, "listed alike whether from memory or the database")
 
                 // A notice of the version a held set is at keeps it; a later version drops it.
                 await cache.wait { _ in cache.holds(tenant: server.tenant, segments: ["recent"]) }
