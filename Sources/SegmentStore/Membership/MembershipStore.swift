@@ -69,10 +69,13 @@ public struct MembershipStore: Sendable {
         let cache = database.memberSets
         return try await database.withTenant(tenant) { connection in
             var live: [String] = []
-            for try await id in try await connection.query(
-                "SELECT segment_id FROM segments WHERE deleted_at IS NULL ORDER BY segment_id LIMIT \(Self.maxSegmentsFromMemory + 1)",
-                logger: database.logger
-            ).decode(String.self) { live.append(id) }
+            // Listed only when the sets could answer (the cache is on and listening).
+            if cache.isServing {
+                for try await id in try await connection.query(
+                    "SELECT segment_id FROM segments WHERE deleted_at IS NULL ORDER BY segment_id LIMIT \(Self.maxSegmentsFromMemory + 1)",
+                    logger: database.logger
+                ).decode(String.self) { live.append(id) }
+            }
             if live.count <= Self.maxSegmentsFromMemory, !live.isEmpty,
                 let memberships = cache.answer(tenant: tenant, userIDs: [userID], segmentIDs: live)?[userID]
             {
